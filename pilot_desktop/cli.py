@@ -1,0 +1,145 @@
+"""Command line: `pilot-desktop` opens the GUI; subcommands run headless on the same core."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from pilot_desktop import __version__
+from pilot_desktop.services import logs
+from pilot_desktop.services.paths import ENV_DATA_DIR, AppPaths, resolve
+from pilot_desktop.services.settings import Settings, SettingsError, load
+from pilot_desktop.store.db import StoreError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+ENV_SECRETS = "PILOT_DESKTOP_SIGNING_SECRETS"
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=f"folder for the database, settings and logs (env {ENV_DATA_DIR}; "
+        "default: the platform's usual places)",
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="pilot-desktop",
+        description="Monitor Pilot Status WhatsApp webhooks. Without a command, opens the window.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"pilot-desktop {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the receiver and store headless")
+    serve.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default from settings; 0 = any free)")
+    serve.add_argument(
+        "--signing-secret",
+        action="append",
+        default=[],
+        metavar="S",
+        help=f"webhook signing secret; repeat for several (also env {ENV_SECRETS}, comma-separated). "
+        "With any secret set, unsigned or wrongly signed deliveries get 401.",
+    )
+
+    sub.add_parser("hook-url", parents=[common], help="print the URL webhooks should be sent to")
+
+    export = sub.add_parser("export", parents=[common], help="write every stored event")
+    export.add_argument("--format", choices=("ndjson", "csv"), default="ndjson")
+    export.add_argument("--output", "-o", metavar="FILE", help="file to write (default: stdout)")
+    return parser
+
+
+def _settings(paths: AppPaths) -> Settings:
+    paths.ensure()
+    return load(paths.settings_file)
+
+
+def _secrets(cli: Sequence[str]) -> list[str]:
+    env = [s for s in os.environ.get(ENV_SECRETS, "").split(",") if s.strip()]
+    return [s.strip() for s in [*cli, *env] if s.strip()]
+
+
+async def _serve(paths: AppPaths, settings: Settings, args: argparse.Namespace) -> int:
+    from pilot_desktop.services.runtime import ReceiverStartError, Runtime
+
+    if args.port is not None and not 0 <= args.port <= 65535:
+        print(f"pilot-desktop: --port must be 0-65535, got {args.port}", file=sys.stderr)
+        return EXIT_USAGE
+    rt = Runtime(paths, settings, _secrets(args.signing_secret), host=args.host, port=args.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await rt.start()
+    except (StoreError, ReceiverStartError) as exc:
+        print(f"pilot-desktop: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"Listening: {rt.hook_url}", flush=True)
+    print(f"Database: {rt.db_path}", flush=True)
+    if not rt.signing_secrets:
+        print("Signature check: off (no --signing-secret); deliveries are stored as unsigned", flush=True)
+    await stop.wait()
+    print("Stopping: draining pending writes…", flush=True)
+    await rt.stop()
+    print("Stopped.", flush=True)
+    return EXIT_OK
+
+
+def _export(paths: AppPaths, args: argparse.Namespace) -> int:
+    from pilot_desktop.services.export import export_events
+
+    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        count = export_events(paths.data_dir, out, args.format)
+    finally:
+        if args.output:
+            out.close()
+    print(f"exported {count} events", file=sys.stderr)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    paths = resolve(args.data_dir)
+    try:
+        settings = _settings(paths)
+        if args.command is None:
+            logs.setup(paths, console=True)
+            from pilot_desktop.ui.app import run_gui
+
+            return run_gui(paths, settings)
+        if args.command == "serve":
+            logs.setup(paths, console=True)
+            return asyncio.run(_serve(paths, settings, args))
+        if args.command == "hook-url":
+            from pilot_desktop.services.runtime import Runtime
+
+            print(Runtime(paths, settings).hook_url)
+            return EXIT_OK
+        if args.command == "export":
+            return _export(paths, args)
+    except (SettingsError, StoreError) as exc:
+        print(f"pilot-desktop: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # `export | head`
+        sys.stderr.close()
+        return EXIT_OK
+    logging.getLogger(__name__).error("unknown command %s", args.command)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

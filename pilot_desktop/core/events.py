@@ -1,0 +1,214 @@
+"""Classify an accepted webhook body and derive what the store and the views need.
+
+Every body that passed the receiver's cheap checks (a JSON object with a string
+``event``) is stored; classification only says how much we understood of it:
+``valid`` (a known event matching its model), ``schema_issues`` (a known event whose
+fields drift from the contract; which fields and why) or ``unknown`` (an event name we
+do not model, such as the health events that only ``"*"`` delivers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from pilot_desktop.core.models import CALLS, INBOUND, MODELS, NUMBER_LIFECYCLE, OUTBOUND_STATUS
+
+Kind = Literal["valid", "schema_issues", "unknown"]
+
+GROUPS: dict[str, str] = {
+    "status": "Message status",
+    "inbound": "Inbound messages",
+    "number": "Number lifecycle",
+    "call": "Calls",
+    "lead": "Leads",
+    "other": "Other",
+}
+
+# Native Evolution GO call events and Meta's raw envelope (api §1.1): not modelled, but
+# they are calls and an operator filtering on calls expects them there.
+_OTHER_CALL_NAMES = frozenset({"calls", "CallOffer", "CallAccept", "CallTerminate"})
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaIssue:
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    event: str
+    group: str
+    kind: Kind
+    issues: tuple[SchemaIssue, ...]
+    dedupe_key: str
+    number_id: str | None
+    from_addr: str | None
+    to_addr: str | None
+    summary: str
+    event_time: str | None
+
+
+def group_of(event: str) -> str:
+    if event in OUTBOUND_STATUS:
+        return "status"
+    if event in INBOUND:
+        return "inbound"
+    if event.startswith("number."):
+        return "number"
+    if event.startswith("call.") or event in _OTHER_CALL_NAMES:
+        return "call"
+    if event.startswith("lead."):
+        return "lead"
+    return "other"
+
+
+def canonical_hash(obj: Any) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _issues_from(error: ValidationError) -> list[SchemaIssue]:
+    out = []
+    for err in error.errors(include_url=False):
+        path = "$"
+        for part in err["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "required field is missing"
+        out.append(SchemaIssue(path, msg))
+    return out
+
+
+def validate(obj: dict[str, Any]) -> tuple[Kind, list[SchemaIssue]]:
+    model = MODELS.get(obj["event"])
+    if model is None:
+        return "unknown", []
+    try:
+        model.model_validate(obj)
+    except ValidationError as exc:
+        issues = _issues_from(exc)
+        data = obj.get("data")
+        if isinstance(data, dict) and "id" not in data and isinstance(
+            data.get("internalMessageId"), str
+        ):
+            # Conflict C2: the send guide's older name. Still a drift from schema v3,
+            # but we know the message id and use it.
+            issues = [
+                SchemaIssue(i.path, "missing; data.internalMessageId (pre-v3 name) used instead")
+                if i.path == "$.data.id"
+                else i
+                for i in issues
+            ]
+        return "schema_issues", issues
+    return "valid", []
+
+
+def _s(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def message_id_of(data: dict[str, Any]) -> str | None:
+    """Pilot Status internal message id: `data.id`, else `data.internalMessageId` (C2)."""
+    return _s(data.get("id")) or _s(data.get("internalMessageId"))
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def dedupe_key(obj: dict[str, Any]) -> str:
+    """Same event delivered again -> same key (architecture.md, state rules).
+
+    `data.id` alone is not a key: sent/delivered/read of one message share it. Key on
+    the event name plus the event's ids and time; fall back to the canonical body hash.
+    """
+    event = obj["event"]
+    data = obj.get("data")
+    data = data if isinstance(data, dict) else {}
+    if event.startswith("message."):
+        mid, created = message_id_of(data), _s(data.get("createdAt"))
+        if mid and created:
+            return _key(event, mid, data.get("messageId"), created)
+    elif event in NUMBER_LIFECYCLE:
+        nid, created = _s(data.get("numberId")), _s(data.get("createdAt"))
+        if nid and created:
+            return _key(event, nid, created)
+    elif event == "lead.received":
+        if lead := _s(data.get("leadgenId")):
+            return _key(event, lead)
+    elif event in CALLS:
+        call = _s(obj.get("callId")) or _s(obj.get("externalCallId"))
+        when = _s(obj.get("timestamp"))
+        if call and when:
+            return _key(event, call, obj.get("status"), when)
+    return canonical_hash(obj)
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summarize(obj: dict[str, Any]) -> str:
+    event = obj["event"]
+    data = obj.get("data")
+    d: dict[str, Any] = data if isinstance(data, dict) else {}
+    group = group_of(event)
+    if event == "message.failed":
+        code = _s(d.get("errorCode"))
+        err = _s(d.get("error")) or ""
+        return _clip(f"{code}: {err}" if code else err or "failed")
+    if group == "status":
+        return _clip(f"{event.split('.', 1)[1]} · {_s(d.get('messageId')) or message_id_of(d) or '?'}")
+    if group == "inbound":
+        who = _s(d.get("participantName"))
+        where = _s(d.get("groupName")) or _s(d.get("newsletterName"))
+        text = _s(d.get("content")) or _s(d.get("mediaCaption")) or f"[{d.get('type') or 'message'}]"
+        prefix = " · ".join(p for p in (where, who) if p)
+        return _clip(f"{prefix}: {text}" if prefix else text)
+    if group == "number" and event in NUMBER_LIFECYCLE:
+        parts = [_s(d.get("displayName")), _s(d.get("phone")), _s(d.get("error"))]
+        return _clip(" · ".join(p for p in parts if p))
+    if group == "call" and event in CALLS:
+        parts = [_s(obj.get("direction")), _s(obj.get("status"))]
+        if isinstance(obj.get("duration"), int):
+            parts.append(f"{obj['duration']} s")
+        return _clip(" · ".join(p for p in parts if p))
+    if event == "lead.received":
+        parts = [_s(d.get("fullName")), _s(d.get("email")), _s(d.get("formName"))]
+        return _clip(" · ".join(p for p in parts if p) or "lead")
+    keys = sorted(d) if d else sorted(k for k in obj if k != "event")
+    return _clip("fields: " + ", ".join(keys)) if keys else ""
+
+
+def classify(obj: dict[str, Any]) -> Classified:
+    """`obj` is a JSON object with a string `event` (the receiver checked that)."""
+    event: str = obj["event"]
+    kind, issues = validate(obj)
+    data = obj.get("data")
+    d: dict[str, Any] = data if isinstance(data, dict) else {}
+    flat = group_of(event) == "call"
+    src = obj if flat else d
+    number_id = _s(d.get("numberId")) or _s(d.get("whatsappNumberId"))
+    return Classified(
+        event=event,
+        group=group_of(event),
+        kind=kind,
+        issues=tuple(issues),
+        dedupe_key=dedupe_key(obj),
+        number_id=number_id,
+        from_addr=_s(src.get("from")) or (_s(d.get("phone")) if event in NUMBER_LIFECYCLE else None),
+        to_addr=_s(src.get("to")),
+        summary=summarize(obj),
+        event_time=_s(obj.get("timestamp")) if flat else _s(d.get("createdAt")),
+    )

@@ -1,0 +1,196 @@
+"""Pydantic models of the Pilot Status webhook events (schema v3, pilot-status-api.md §1).
+
+The models mirror the official SDK's contract (``pilot_status.webhooks.parse``) field by
+field: strict types (``"true"`` is not a boolean), extra fields tolerated (the platform
+adds fields without notice), and "optional" keys that may be absent but not ``null``
+where the SDK says so. Timestamps stay strings: the SDK does not check their format and
+a monitor must not reject what the platform considers valid.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+
+def _no_null(value: Any) -> Any:
+    # An optional key may be left out, but when present it must hold a value.
+    if value is None:
+        raise ValueError("may be omitted but not null")
+    return value
+
+
+OptStr = Annotated[StrictStr | None, BeforeValidator(_no_null)]
+# The SDK checks `isinstance(duration, int)`, which a bool passes; mirror it exactly.
+OptInt = Annotated[StrictInt | StrictBool | None, BeforeValidator(_no_null)]
+
+MessageType = Literal[
+    "text", "image", "audio", "video", "document", "location", "contacts", "sticker", "reaction"
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
+
+
+class MessageData(_Model):
+    """Fields shared by every ``message.*`` event."""
+
+    numberId: StrictStr
+    messageId: StrictStr | None  # key required, value null when the provider gave no id
+    id: StrictStr
+    internalMessageId: OptStr = None  # pre-v3 name of `id` (conflict C2)
+    type: Annotated[MessageType | None, BeforeValidator(_no_null)] = None
+    fromMe: StrictBool
+    createdAt: StrictStr
+    from_: OptStr = Field(default=None, alias="from")
+    to: StrictStr
+    content: OptStr = None
+    correlationId: OptStr = None
+    mediaLink: OptStr = None
+    mediaType: OptStr = None
+    mediaCaption: OptStr = None
+    mediaFilename: OptStr = None
+
+
+class FailedData(MessageData):
+    error: StrictStr
+    errorCode: OptStr = None
+
+
+class InboundData(MessageData):
+    from_: StrictStr = Field(alias="from")
+    participantName: StrictStr | None = None
+
+
+class ReplyData(InboundData):
+    contentReplied: OptStr = None
+    quotedMessageId: StrictStr | None = None
+
+
+class GroupData(InboundData):
+    groupId: OptStr = None
+    groupName: StrictStr | None = None
+
+
+class NewsletterData(InboundData):
+    newsletterId: OptStr = None
+    newsletterName: StrictStr | None = None
+
+
+class NumberData(_Model):
+    numberId: StrictStr
+    phone: StrictStr
+    displayName: StrictStr
+    createdAt: StrictStr
+    profileName: OptStr = None
+    error: OptStr = None
+    errorCode: OptStr = None
+
+
+class LeadField(_Model):
+    key: StrictStr
+    label: OptStr = None
+    values: list[StrictStr]
+
+
+class LeadData(_Model):
+    leadId: StrictStr
+    leadgenId: StrictStr
+    whatsappNumberId: StrictStr
+    pageId: StrictStr
+    formId: StrictStr
+    createdAt: StrictStr
+    fields: list[LeadField]
+    pageName: StrictStr | None = None
+    formName: StrictStr | None = None
+    adId: StrictStr | None = None
+    adsetId: StrictStr | None = None
+    campaignId: StrictStr | None = None
+    adName: StrictStr | None = None
+    adsetName: StrictStr | None = None
+    campaignName: StrictStr | None = None
+    platform: StrictStr | None = None
+    fullName: StrictStr | None = None
+    email: StrictStr | None = None
+    phone: StrictStr | None = None
+    conversationId: StrictStr | None = None
+    isOrganic: StrictBool | None = None
+    consentGiven: StrictBool | None = None
+
+
+class _Envelope(_Model):
+    event: StrictStr
+
+
+class MessageEvent(_Envelope):
+    data: MessageData
+
+
+class FailedEvent(_Envelope):
+    data: FailedData
+
+
+class InboundEvent(_Envelope):
+    data: InboundData
+
+
+class ReplyEvent(_Envelope):
+    data: ReplyData
+
+
+class GroupEvent(_Envelope):
+    data: GroupData
+
+
+class NewsletterEvent(_Envelope):
+    data: NewsletterData
+
+
+class NumberEvent(_Envelope):
+    data: NumberData
+
+
+class LeadEvent(_Envelope):
+    data: LeadData
+
+
+class CallEvent(_Envelope):
+    """``call.*`` events are flat: their fields sit next to ``event``."""
+
+    callId: StrictStr | None
+    externalCallId: StrictStr | None = None
+    direction: StrictStr | None
+    status: StrictStr
+    from_: StrictStr | None = Field(alias="from")
+    to: StrictStr | None
+    timestamp: StrictStr
+    duration: OptInt = None
+
+
+OUTBOUND_STATUS = ("message.sent", "message.delivered", "message.read", "message.failed")
+INBOUND = ("message.received", "message.reply", "message.group", "message.newsletter")
+NUMBER_LIFECYCLE = (
+    "number.created",
+    "number.connected",
+    "number.disconnected",
+    "number.removed",
+    "number.restored",
+)
+CALLS = ("call.ringing", "call.connected", "call.ended", "call.missed", "call.permission_updated")
+
+MODELS: dict[str, type[_Envelope]] = {
+    "message.sent": MessageEvent,
+    "message.delivered": MessageEvent,
+    "message.read": MessageEvent,
+    "message.failed": FailedEvent,
+    "message.received": InboundEvent,
+    "message.reply": ReplyEvent,
+    "message.group": GroupEvent,
+    "message.newsletter": NewsletterEvent,
+    **dict.fromkeys(NUMBER_LIFECYCLE, NumberEvent),
+    "lead.received": LeadEvent,
+    **dict.fromkeys(CALLS, CallEvent),
+}
+KNOWN_EVENTS: tuple[str, ...] = tuple(MODELS)

@@ -1,0 +1,149 @@
+"""The webhook receiver: aiohttp routes, cheap checks first, 2xx only after COMMIT.
+
+Checks run in the order of architecture.md step 2: unknown token 404, body over the limit
+413, not JSON / not an object / no string `event` 400, bad or missing signature 401.
+Every 4xx carries a JSON `error` and is recorded in the rejections table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from pilot_desktop.core.events import classify
+from pilot_desktop.core.signature import HEADER, verify
+from pilot_desktop.store.db import StoreError
+from pilot_desktop.store.records import IncomingEvent, Rejection
+from pilot_desktop.store.writer import Overloaded, Writer, WriterClosed
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+REJECTION_BODY_KEPT = 64 * 1024
+RETRY_AFTER_S = 1
+
+
+@dataclass
+class ReceiverConfig:
+    token: str
+    # Called per request, so secrets changed in the settings apply without a restart.
+    secrets: Callable[[], Sequence[str]]
+    max_body: int = MAX_BODY
+
+
+@dataclass
+class ReceiverStats:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    overloaded: int = 0
+    last_event_at: float | None = None
+
+
+def _error(status: int, reason: str, **extra: Any) -> web.Response:
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return web.json_response({"error": reason, **extra}, status=status, headers=headers)
+
+
+class Receiver:
+    """Owns the aiohttp application; the runner/site lifecycle lives in `serve.py`."""
+
+    def __init__(self, config: ReceiverConfig, writer: Writer) -> None:
+        self.config = config
+        self.writer = writer
+        self.stats = ReceiverStats()
+        self.app = web.Application(client_max_size=config.max_body)
+        self.app.router.add_post("/hooks/{token}", self._hook)
+        self.app.router.add_post("/hooks/{token}/{route}", self._hook)
+        self.app.router.add_get("/healthz", self._health)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"ok": True, "queue": self.writer.queue_size, "accepted": self.stats.accepted}
+        )
+
+    async def _reject(
+        self, request: web.Request, status: int, reason: str, body: bytes | None = None,
+        body_size: int | None = None,
+    ) -> web.Response:
+        self.stats.rejected += 1
+        record = Rejection(
+            received_at=time.time(), status=status, reason=reason, method=request.method,
+            path=request.path, remote=request.remote, headers=list(request.headers.items()),
+            body=body[:REJECTION_BODY_KEPT] if body is not None else None,
+            body_size=body_size if body_size is not None else (len(body) if body is not None else None),
+        )
+        try:
+            await self.writer.submit(record)
+        except (Overloaded, WriterClosed, StoreError) as exc:
+            # The answer matters more than the diagnostic record; say so in the log.
+            log.warning("rejection not recorded (%s): %s %s", exc, status, reason)
+        return _error(status, reason)
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        received_at = time.time()
+        token = request.match_info["token"]
+        if not hmac.compare_digest(token.encode(), self.config.token.encode()):
+            return await self._reject(request, 404, "unknown hook token")
+        limit = self.config.max_body
+        if request.content_length is not None and request.content_length > limit:
+            return await self._reject(
+                request, 413, f"body over the {limit} byte limit", body_size=request.content_length
+            )
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return await self._reject(request, 413, f"body over the {limit} byte limit")
+        try:
+            obj = json.loads(body)
+        except RecursionError:
+            return await self._reject(request, 400, "body is JSON nested too deeply", body)
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+            return await self._reject(request, 400, f"body is not valid JSON: {exc}", body)
+        if not isinstance(obj, dict):
+            return await self._reject(request, 400, "body is not a JSON object", body)
+        if not isinstance(obj.get("event"), str):
+            return await self._reject(request, 400, "body has no string `event` field", body)
+        verdict = verify(body, request.headers.get(HEADER), self.config.secrets())
+        if verdict.status == "invalid":
+            return await self._reject(request, 401, verdict.reason, body)
+        try:
+            classified = classify(obj)
+        except RecursionError:
+            return await self._reject(request, 400, "body is JSON nested too deeply", body)
+        item = IncomingEvent(
+            received_at=received_at, route=request.match_info.get("route"),
+            headers=list(request.headers.items()), body=body, classified=classified, verdict=verdict,
+        )
+        try:
+            stored = await self.writer.submit(item)
+        except Overloaded as exc:
+            self.stats.overloaded += 1
+            return _error(503, f"receiver busy: {exc}; retry later")
+        except WriterClosed as exc:
+            return _error(503, f"receiver shutting down: {exc}; retry later")
+        except StoreError as exc:
+            return _error(503, f"could not store the event: {exc}")
+        except asyncio.CancelledError:
+            raise
+        assert stored is not None
+        self.stats.accepted += 1
+        self.stats.duplicates += stored.duplicate
+        self.stats.last_event_at = received_at
+        return web.json_response(
+            {
+                "ok": True,
+                "id": stored.id,
+                "duplicate": stored.duplicate,
+                "deliveries": stored.deliveries,
+                "classification": classified.kind,
+            }
+        )

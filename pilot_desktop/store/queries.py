@@ -1,0 +1,166 @@
+"""Read side: stream pages by id (keyset, never OFFSET), one event, export, rejections."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pilot_desktop.store.records import EventDetail, EventRow, RejectionRow
+
+_ROW_COLS = (
+    "id, received_at, event, event_group, number_id, from_addr, to_addr, summary, "
+    "signature, deliveries, classification"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events a view shows. Empty `groups` means every group."""
+
+    groups: frozenset[str] = frozenset()
+    number_id: str | None = None
+
+    def where(self) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if self.groups:
+            clauses.append(f"event_group IN ({','.join('?' * len(self.groups))})")
+            params.extend(sorted(self.groups))
+        if self.number_id is not None:
+            clauses.append("number_id = ?")
+            params.append(self.number_id)
+        return (" AND ".join(clauses) or "1"), params
+
+    def matches(self, row: EventRow) -> bool:
+        if self.groups and row.group not in self.groups:
+            return False
+        return self.number_id is None or row.number_id == self.number_id
+
+
+def _row(r: tuple) -> EventRow:  # type: ignore[type-arg]
+    return EventRow(*r)
+
+
+def event_ids(conn: sqlite3.Connection, flt: EventFilter, chunk: int = 50_000) -> array[int]:
+    """Every matching id, oldest first, as a compact array (8 bytes a row)."""
+    where, params = flt.where()
+    ids: array[int] = array("q")
+    cur = conn.execute(f"SELECT id FROM events WHERE {where} ORDER BY id", params)
+    while rows := cur.fetchmany(chunk):
+        ids.extend(r[0] for r in rows)
+    return ids
+
+
+def rows_by_ids(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, EventRow]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    # A contiguous id range is one index range scan; filter the few extra rows in Python.
+    rows = conn.execute(
+        f"SELECT {_ROW_COLS} FROM events WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?",
+        (wanted[0], wanted[-1], max(len(wanted) * 4, 64)),
+    ).fetchall()
+    found = {r[0]: _row(r) for r in rows}
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        for start in range(0, len(missing), 500):
+            part = missing[start : start + 500]
+            q = f"SELECT {_ROW_COLS} FROM events WHERE id IN ({','.join('?' * len(part))})"
+            found.update((r[0], _row(r)) for r in conn.execute(q, part))
+    return {i: found[i] for i in wanted if i in found}
+
+
+def latest(conn: sqlite3.Connection, flt: EventFilter, limit: int, before_id: int | None = None) -> list[EventRow]:
+    """Newest first, keyset paged with `before_id`."""
+    where, params = flt.where()
+    if before_id is not None:
+        where += " AND id < ?"
+        params.append(before_id)
+    q = f"SELECT {_ROW_COLS} FROM events WHERE {where} ORDER BY id DESC LIMIT ?"
+    return [_row(r) for r in conn.execute(q, [*params, limit])]
+
+
+def get_event(conn: sqlite3.Connection, event_id: int) -> EventDetail | None:
+    r = conn.execute(
+        f"SELECT {_ROW_COLS}, event_time, last_received_at, schema_issues, signature_secret, "
+        "route, headers, body FROM events WHERE id = ?",
+        (event_id,),
+    ).fetchone()
+    return _detail(r) if r else None
+
+
+def _detail(r: tuple) -> EventDetail:  # type: ignore[type-arg]
+    return EventDetail(
+        row=_row(r[:11]),
+        event_time=r[11],
+        last_received_at=r[12],
+        schema_issues=json.loads(r[13]) if r[13] else [],
+        signature_secret=r[14],
+        route=r[15],
+        headers=[(k, v) for k, v in json.loads(r[16])],
+        body=bytes(r[17]),
+    )
+
+
+def iter_events(conn: sqlite3.Connection, chunk: int = 1000) -> Iterator[EventDetail]:
+    """Every stored event, oldest first, in keyset-paged chunks (constant memory)."""
+    last = 0
+    while True:
+        rows = conn.execute(
+            f"SELECT {_ROW_COLS}, event_time, last_received_at, schema_issues, signature_secret, "
+            "route, headers, body FROM events WHERE id > ? ORDER BY id LIMIT ?",
+            (last, chunk),
+        ).fetchall()
+        if not rows:
+            return
+        for r in rows:
+            yield _detail(r)
+        last = rows[-1][0]
+
+
+def count_events(conn: sqlite3.Connection, flt: EventFilter | None = None) -> int:
+    if flt is None or flt == EventFilter():
+        # max(id) is O(1); ids are never deleted, so it equals the count.
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+    where, params = flt.where()
+    return int(conn.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()[0])
+
+
+def events_since(conn: sqlite3.Connection, since: float) -> int:
+    return int(conn.execute("SELECT count(*) FROM events WHERE received_at >= ?", (since,)).fetchone()[0])
+
+
+def last_event_at(conn: sqlite3.Connection) -> float | None:
+    r = conn.execute("SELECT received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    return float(r[0]) if r else None
+
+
+def numbers_seen(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT number_id FROM numbers_seen ORDER BY number_id")]
+
+
+def rejections(conn: sqlite3.Connection, limit: int = 200) -> list[RejectionRow]:
+    q = (
+        "SELECT id, received_at, status, reason, method, path, remote, body_size "
+        "FROM rejections ORDER BY id DESC LIMIT ?"
+    )
+    return [RejectionRow(*r) for r in conn.execute(q, (limit,))]
+
+
+def rejection_count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM rejections").fetchone()[0])
+
+
+def database_size(path: Path) -> int:
+    """Bytes on disk, the WAL included (it can be large between checkpoints)."""
+    total = 0
+    for p in (path, path.with_name(path.name + "-wal")):
+        try:
+            total += p.stat().st_size
+        except OSError:
+            pass
+    return total

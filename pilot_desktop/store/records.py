@@ -1,0 +1,112 @@
+"""Plain records passed between the receiver, the writer and the read side."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pilot_desktop.core.events import Classified
+from pilot_desktop.core.signature import Verdict
+
+
+def clean_text(value: str | None) -> str | None:
+    """SQLite wants valid UTF-8; JSON may carry lone surrogates. Replace, never fail."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def headers_json(headers: list[tuple[str, str]]) -> str:
+    return json.dumps(headers)  # ensure_ascii escapes anything odd
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingEvent:
+    received_at: float
+    route: str | None
+    headers: list[tuple[str, str]]
+    body: bytes
+    classified: Classified
+    verdict: Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    received_at: float
+    status: int
+    reason: str
+    method: str
+    path: str
+    remote: str | None
+    headers: list[tuple[str, str]]
+    body: bytes | None
+    body_size: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the writer reports for one event after COMMIT."""
+
+    id: int
+    deliveries: int
+
+    @property
+    def duplicate(self) -> bool:
+        return self.deliveries > 1
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One line of the live stream: everything the table shows, nothing heavy."""
+
+    id: int
+    received_at: float
+    event: str
+    group: str
+    number_id: str | None
+    from_addr: str | None
+    to_addr: str | None
+    summary: str
+    signature: str
+    deliveries: int
+    classification: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventDetail:
+    row: EventRow
+    event_time: str | None
+    last_received_at: float
+    schema_issues: list[dict[str, str]]
+    signature_secret: str | None
+    route: str | None
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def payload(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionRow:
+    id: int
+    received_at: float
+    status: int
+    reason: str
+    method: str
+    path: str
+    remote: str | None
+    body_size: int | None
+
+
+@dataclass(slots=True)
+class Changes:
+    """One descriptor per committed batch: what the views may need to redraw."""
+
+    new_events: list[EventRow] = field(default_factory=list)
+    redelivered: dict[int, int] = field(default_factory=dict)  # event id -> deliveries
+    rejections: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.new_events or self.redelivered or self.rejections)

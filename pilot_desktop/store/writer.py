@@ -1,0 +1,283 @@
+"""The single writer: one thread, group commit, acknowledgements after COMMIT.
+
+Handlers put `(item, future)` on a bounded queue and await the future. The thread takes
+one item, gathers more for up to `window` seconds or `max_batch` items, writes them in
+one transaction and, after COMMIT, wakes the loop once per batch to resolve the futures
+and publish one `Changes` descriptor. A full queue is refused at once (`Overloaded`), so
+the receiver answers 503 and memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pilot_desktop.store.db import StoreError, classify_error, connect
+from pilot_desktop.store.records import (
+    Changes,
+    EventRow,
+    IncomingEvent,
+    Rejection,
+    Stored,
+    clean_text,
+    headers_json,
+)
+from pilot_desktop.store.schema import REJECTIONS_KEPT
+
+log = logging.getLogger(__name__)
+
+Item = IncomingEvent | Rejection
+_STOP = object()
+
+_UPSERT_EVENT = """
+INSERT INTO events (dedupe_key, received_at, last_received_at, event, event_group, number_id,
+    from_addr, to_addr, summary, event_time, classification, schema_issues, signature,
+    signature_secret, route, headers, body)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (dedupe_key) DO UPDATE SET
+    deliveries = deliveries + 1, last_received_at = excluded.received_at
+RETURNING id, deliveries
+"""
+_UPSERT_NUMBER = """
+INSERT INTO numbers_seen (number_id, first_seen_at, last_event_at, events) VALUES (?, ?, ?, 1)
+ON CONFLICT (number_id) DO UPDATE SET last_event_at = excluded.last_event_at, events = events + 1
+"""
+_INSERT_REJECTION = """
+INSERT INTO rejections (received_at, status, reason, method, path, remote, headers, body, body_size)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+class Overloaded(Exception):
+    """The write queue is full: answer 503 and let the sender retry."""
+
+
+class WriterClosed(Exception):
+    """The writer is draining or stopped and takes no new work."""
+
+
+class Writer:
+    def __init__(
+        self,
+        path: Path,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        max_queue: int = 4096,
+        window: float = 0.001,
+        max_batch: int = 256,
+    ) -> None:
+        self.path = path
+        self._loop = loop
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self._window = window
+        self._max_batch = max_batch
+        self._listeners: list[Callable[[Changes], None]] = []
+        self._thread: threading.Thread | None = None
+        self._accepting = False
+        self._rejections_since_trim = 0
+        self.batches = 0  # counters for the status bar and benchmarks
+        self.rows = 0
+        self.last_error: str | None = None
+
+    # -- loop side -------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Changes], None]) -> None:
+        """`listener` runs on the loop after each COMMIT that changed something."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[Changes], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def start(self) -> None:
+        conn = connect(self.path, check_same_thread=False)
+        self._accepting = True
+        self._thread = threading.Thread(target=self._run, args=(conn,), name="store-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def queue_size(self) -> int:
+        return self._queue.qsize()
+
+    def submit(self, item: Item) -> asyncio.Future[Stored | None]:
+        if not self._accepting:
+            raise WriterClosed("the store is shutting down")
+        fut: asyncio.Future[Stored | None] = self._loop.create_future()
+        try:
+            self._queue.put_nowait((item, fut))
+        except queue.Full:
+            raise Overloaded(f"write queue full ({self._queue.maxsize} pending)") from None
+        return fut
+
+    async def stop(self) -> None:
+        """Stop taking work, write everything already queued, close. Idempotent."""
+        self._accepting = False
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._queue.put(_STOP)  # blocks only if full; the thread is draining it
+        await asyncio.get_running_loop().run_in_executor(None, thread.join)
+        # Resolutions scheduled by the last batch run before this coroutine resumes
+        # further, so every accepted request gets its answer.
+        await asyncio.sleep(0)
+
+    # -- writer thread ---------------------------------------------------------------
+
+    def _gather(self, first: Any) -> tuple[list[tuple[Item, asyncio.Future[Stored | None]]], bool]:
+        batch = [first]
+        deadline = time.monotonic() + self._window
+        while len(batch) < self._max_batch:
+            remaining = deadline - time.monotonic()
+            try:
+                nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is _STOP:
+                return batch, True
+            batch.append(nxt)
+        return batch, False
+
+    def _run(self, conn: sqlite3.Connection) -> None:
+        try:
+            stop = False
+            while not stop:
+                first = self._queue.get()
+                if first is _STOP:
+                    break
+                batch, stop = self._gather(first)
+                self._write_batch(conn, batch)
+            # Drain what was queued before stop() (submit refuses new work by now).
+            rest = []
+            while True:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is not _STOP:
+                    rest.append(nxt)
+            for i in range(0, len(rest), self._max_batch):
+                self._write_batch(conn, rest[i : i + self._max_batch])
+        finally:
+            conn.close()
+
+    def _write_batch(self, conn: sqlite3.Connection, batch: list[tuple[Item, Any]]) -> None:
+        try:
+            results, changes = self._transaction(conn, [item for item, _ in batch])
+        except Exception as exc:  # isolate the item that broke the batch; never die
+            log.warning("batch of %d failed (%s); retrying one by one", len(batch), exc)
+            results, changes = [], Changes()
+            for item, _ in batch:
+                try:
+                    res, ch = self._transaction(conn, [item])
+                    results.append(res[0])
+                    changes.new_events += ch.new_events
+                    changes.redelivered.update(ch.redelivered)
+                    changes.rejections += ch.rejections
+                except Exception as one_exc:
+                    if isinstance(one_exc, sqlite3.Error):
+                        err = classify_error(self.path, one_exc)
+                    else:
+                        log.exception("bug while storing an item")
+                        err = StoreError(f"internal error while storing: {one_exc!r}")
+                    self.last_error = str(err)
+                    log.error("could not store an item: %s", err)
+                    results.append(err)
+        self.batches += 1
+        self.rows += len(batch)
+        futures = [fut for _, fut in batch]
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, futures, results, changes)
+        except RuntimeError:  # loop closed during shutdown; nobody is waiting any more
+            pass
+
+    def _transaction(self, conn: sqlite3.Connection, items: list[Item]) -> tuple[list[Any], Changes]:
+        changes = Changes()
+        results: list[Any] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for item in items:
+                if isinstance(item, IncomingEvent):
+                    stored, row = self._insert_event(conn, item)
+                    if row is not None:
+                        changes.new_events.append(row)
+                    else:
+                        changes.redelivered[stored.id] = stored.deliveries
+                    results.append(stored)
+                else:
+                    self._insert_rejection(conn, item)
+                    changes.rejections += 1
+                    results.append(None)
+            if self._rejections_since_trim >= 500:
+                conn.execute(
+                    "DELETE FROM rejections WHERE id <= (SELECT max(id) FROM rejections) - ?",
+                    (REJECTIONS_KEPT,),
+                )
+                self._rejections_since_trim = 0
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return results, changes
+
+    def _insert_event(self, conn: sqlite3.Connection, item: IncomingEvent) -> tuple[Stored, EventRow | None]:
+        c, v = item.classified, item.verdict
+        secret = f"#{v.secret_index} {v.secret_fingerprint}" if v.status == "valid" else None
+        issues = json.dumps([i.as_dict() for i in c.issues]) if c.issues else None
+        ident, deliveries = conn.execute(
+            _UPSERT_EVENT,
+            (
+                c.dedupe_key, item.received_at, item.received_at, clean_text(c.event), c.group,
+                clean_text(c.number_id), clean_text(c.from_addr), clean_text(c.to_addr),
+                clean_text(c.summary), clean_text(c.event_time), c.kind, issues, v.status, secret,
+                clean_text(item.route), headers_json(item.headers), item.body,
+            ),
+        ).fetchone()
+        stored = Stored(ident, deliveries)
+        if deliveries > 1:
+            return stored, None
+        if c.number_id:
+            conn.execute(_UPSERT_NUMBER, (clean_text(c.number_id), item.received_at, item.received_at))
+        row = EventRow(
+            id=ident, received_at=item.received_at, event=clean_text(c.event) or "", group=c.group,
+            number_id=clean_text(c.number_id), from_addr=clean_text(c.from_addr),
+            to_addr=clean_text(c.to_addr), summary=clean_text(c.summary) or "",
+            signature=v.status, deliveries=1, classification=c.kind,
+        )
+        return stored, row
+
+    def _insert_rejection(self, conn: sqlite3.Connection, r: Rejection) -> None:
+        conn.execute(
+            _INSERT_REJECTION,
+            (
+                r.received_at, r.status, clean_text(r.reason), r.method, clean_text(r.path),
+                r.remote, headers_json(r.headers), r.body, r.body_size,
+            ),
+        )
+        self._rejections_since_trim += 1
+
+    # -- back on the loop ------------------------------------------------------------
+
+    def _deliver(self, futures: list[asyncio.Future[Any]], results: list[Any], changes: Changes) -> None:
+        for fut, res in zip(futures, results, strict=True):
+            if fut.done():  # the client went away; the row is stored all the same
+                continue
+            if isinstance(res, StoreError):
+                fut.set_exception(res)
+            else:
+                fut.set_result(res)
+        if changes:
+            for listener in list(self._listeners):
+                try:
+                    listener(changes)
+                except Exception:
+                    log.exception("change listener failed")
