@@ -98,9 +98,7 @@ def validate(obj: dict[str, Any]) -> tuple[Kind, list[SchemaIssue]]:
     except ValidationError as exc:
         issues = _issues_from(exc)
         data = obj.get("data")
-        if isinstance(data, dict) and "id" not in data and isinstance(
-            data.get("internalMessageId"), str
-        ):
+        if isinstance(data, dict) and "id" not in data and isinstance(data.get("internalMessageId"), str):
             # Conflict C2: the send guide's older name. Still a drift from schema v3,
             # but we know the message id and use it.
             issues = [

@@ -71,13 +71,22 @@ class Receiver:
         )
 
     async def _reject(
-        self, request: web.Request, status: int, reason: str, body: bytes | None = None,
+        self,
+        request: web.Request,
+        status: int,
+        reason: str,
+        body: bytes | None = None,
         body_size: int | None = None,
     ) -> web.Response:
         self.stats.rejected += 1
         record = Rejection(
-            received_at=time.time(), status=status, reason=reason, method=request.method,
-            path=request.path, remote=request.remote, headers=list(request.headers.items()),
+            received_at=time.time(),
+            status=status,
+            reason=reason,
+            method=request.method,
+            path=request.path,
+            remote=request.remote,
+            headers=list(request.headers.items()),
             body=body[:REJECTION_BODY_KEPT] if body is not None else None,
             body_size=body_size if body_size is not None else (len(body) if body is not None else None),
         )
@@ -120,8 +129,12 @@ class Receiver:
         except RecursionError:
             return await self._reject(request, 400, "body is JSON nested too deeply", body)
         item = IncomingEvent(
-            received_at=received_at, route=request.match_info.get("route"),
-            headers=list(request.headers.items()), body=body, classified=classified, verdict=verdict,
+            received_at=received_at,
+            route=request.match_info.get("route"),
+            headers=list(request.headers.items()),
+            body=body,
+            classified=classified,
+            verdict=verdict,
         )
         try:
             stored = await self.writer.submit(item)

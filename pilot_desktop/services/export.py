@@ -8,13 +8,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from pilot_desktop.store.db import DB_NAME, StoreError, connect, migrate
+from pilot_desktop.store.db import DB_NAME, StoreError, check_identity, connect
 from pilot_desktop.store.queries import iter_events
 from pilot_desktop.store.records import EventDetail
 
 CSV_COLUMNS = (
-    "id", "receivedAt", "event", "group", "numberId", "from", "to", "summary", "signature",
-    "deliveries", "classification", "schemaIssues", "payload",
+    "id",
+    "receivedAt",
+    "event",
+    "group",
+    "numberId",
+    "from",
+    "to",
+    "summary",
+    "signature",
+    "deliveries",
+    "classification",
+    "schemaIssues",
+    "payload",
 )
 
 
@@ -57,7 +68,7 @@ def export_events(data_dir: Path, out: TextIO, fmt: str) -> int:
         raise StoreError(f"No database in {data_dir}: nothing has been received there yet.")
     conn = connect(path, readonly=True)
     try:
-        migrate_check(path, conn)
+        check_identity(path, conn)  # read-only: refuse a too-new or foreign file, never upgrade
         writer = csv.writer(out) if fmt == "csv" else None
         if writer:
             writer.writerow(CSV_COLUMNS)
@@ -65,22 +76,26 @@ def export_events(data_dir: Path, out: TextIO, fmt: str) -> int:
         for e in iter_events(conn):
             rec = record(e)
             if writer:
-                writer.writerow([
-                    rec["id"], rec["receivedAt"], rec["event"], rec["group"], rec["numberId"],
-                    e.row.from_addr, e.row.to_addr, e.row.summary, rec["signature"],
-                    rec["deliveries"], rec["classification"], _dumps(rec["schemaIssues"]),
-                    e.body.decode("utf-8", "replace"),
-                ])
+                writer.writerow(
+                    [
+                        rec["id"],
+                        rec["receivedAt"],
+                        rec["event"],
+                        rec["group"],
+                        rec["numberId"],
+                        e.row.from_addr,
+                        e.row.to_addr,
+                        e.row.summary,
+                        rec["signature"],
+                        rec["deliveries"],
+                        rec["classification"],
+                        _dumps(rec["schemaIssues"]),
+                        e.body.decode("utf-8", "replace"),
+                    ]
+                )
             else:
                 out.write(_dumps(rec) + "\n")
             count += 1
         return count
     finally:
         conn.close()
-
-
-def migrate_check(path: Path, conn: Any) -> None:
-    """A read-only export must not upgrade; it still refuses a too-new or foreign file."""
-    from pilot_desktop.store.db import _check_identity
-
-    _check_identity(path, conn)

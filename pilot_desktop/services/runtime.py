@@ -50,7 +50,10 @@ class Runtime:
 
     @property
     def base_url(self) -> str:
-        host, port = self.bound or (self.host or self.settings.receiver.host, self.port or self.settings.receiver.port)
+        host, port = self.bound or (
+            self.host or self.settings.receiver.host,
+            self.port or self.settings.receiver.port,
+        )
         shown = f"[{host}]" if ":" in host else host
         if host in ("0.0.0.0", "::"):  # noqa: S104 - only formatting the URL
             shown = "127.0.0.1"

@@ -24,8 +24,8 @@ class SettingsError(Exception):
 class ReceiverSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    host: str = Field("127.0.0.1", description="Address the receiver listens on.")
-    port: int = Field(8787, ge=0, le=65535, description="TCP port of the receiver (0: any free).")
+    host: str = Field(default="127.0.0.1", description="Address the receiver listens on.")
+    port: int = Field(default=8787, ge=0, le=65535, description="TCP port of the receiver (0: any free).")
     token: str = Field(
         default_factory=lambda: secrets.token_urlsafe(24),
         min_length=16,
@@ -37,7 +37,9 @@ class ReceiverSettings(BaseModel):
 class UiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    live_tail_rows: int = Field(5000, ge=100, le=100_000, description="Rows kept in memory by the Live pane.")
+    live_tail_rows: int = Field(
+        default=5000, ge=100, le=100_000, description="Rows kept in memory by the Live pane."
+    )
 
 
 class Settings(BaseModel):

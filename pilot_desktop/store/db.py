@@ -62,7 +62,9 @@ def connect(path: Path, *, readonly: bool = False, check_same_thread: bool = Tru
     try:
         if readonly:
             conn = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, check_same_thread=check_same_thread,
+                f"file:{path}?mode=ro",
+                uri=True,
+                check_same_thread=check_same_thread,
                 isolation_level=None,
             )
         else:
@@ -73,7 +75,7 @@ def connect(path: Path, *, readonly: bool = False, check_same_thread: bool = Tru
     return conn
 
 
-def _check_identity(path: Path, conn: sqlite3.Connection) -> int:
+def check_identity(path: Path, conn: sqlite3.Connection) -> int:
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -92,7 +94,7 @@ def _check_identity(path: Path, conn: sqlite3.Connection) -> int:
 
 
 def migrate(path: Path, conn: sqlite3.Connection, progress: Callable[[str], None] | None = None) -> None:
-    version = _check_identity(path, conn)
+    version = check_identity(path, conn)
     if version == SCHEMA_VERSION:
         return
     conn.execute("PRAGMA journal_mode = WAL")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from array import array
@@ -41,7 +42,7 @@ class EventFilter:
         return self.number_id is None or row.number_id == self.number_id
 
 
-def _row(r: tuple) -> EventRow:  # type: ignore[type-arg]
+def _row(r: tuple) -> EventRow:
     return EventRow(*r)
 
 
@@ -74,7 +75,9 @@ def rows_by_ids(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Event
     return {i: found[i] for i in wanted if i in found}
 
 
-def latest(conn: sqlite3.Connection, flt: EventFilter, limit: int, before_id: int | None = None) -> list[EventRow]:
+def latest(
+    conn: sqlite3.Connection, flt: EventFilter, limit: int, before_id: int | None = None
+) -> list[EventRow]:
     """Newest first, keyset paged with `before_id`."""
     where, params = flt.where()
     if before_id is not None:
@@ -93,7 +96,7 @@ def get_event(conn: sqlite3.Connection, event_id: int) -> EventDetail | None:
     return _detail(r) if r else None
 
 
-def _detail(r: tuple) -> EventDetail:  # type: ignore[type-arg]
+def _detail(r: tuple) -> EventDetail:
     return EventDetail(
         row=_row(r[:11]),
         event_time=r[11],
@@ -130,8 +133,9 @@ def count_events(conn: sqlite3.Connection, flt: EventFilter | None = None) -> in
     return int(conn.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()[0])
 
 
-def events_since(conn: sqlite3.Connection, since: float) -> int:
-    return int(conn.execute("SELECT count(*) FROM events WHERE received_at >= ?", (since,)).fetchone()[0])
+def arrivals_per_second(conn: sqlite3.Connection, since: float) -> list[tuple[int, int]]:
+    q = "SELECT CAST(received_at AS INTEGER), count(*) FROM events WHERE received_at >= ? GROUP BY 1"
+    return [(int(s), int(n)) for s, n in conn.execute(q, (since,))]
 
 
 def last_event_at(conn: sqlite3.Connection) -> float | None:
@@ -159,8 +163,6 @@ def database_size(path: Path) -> int:
     """Bytes on disk, the WAL included (it can be large between checkpoints)."""
     total = 0
     for p in (path, path.with_name(path.name + "-wal")):
-        try:
+        with contextlib.suppress(OSError):
             total += p.stat().st_size
-        except OSError:
-            pass
     return total

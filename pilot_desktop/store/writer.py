@@ -194,10 +194,9 @@ class Writer:
         self.batches += 1
         self.rows += len(batch)
         futures = [fut for _, fut in batch]
-        try:
+        # RuntimeError: the loop closed during shutdown; nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._deliver, futures, results, changes)
-        except RuntimeError:  # loop closed during shutdown; nobody is waiting any more
-            pass
 
     def _transaction(self, conn: sqlite3.Connection, items: list[Item]) -> tuple[list[Any], Changes]:
         changes = Changes()
@@ -236,10 +235,23 @@ class Writer:
         ident, deliveries = conn.execute(
             _UPSERT_EVENT,
             (
-                c.dedupe_key, item.received_at, item.received_at, clean_text(c.event), c.group,
-                clean_text(c.number_id), clean_text(c.from_addr), clean_text(c.to_addr),
-                clean_text(c.summary), clean_text(c.event_time), c.kind, issues, v.status, secret,
-                clean_text(item.route), headers_json(item.headers), item.body,
+                c.dedupe_key,
+                item.received_at,
+                item.received_at,
+                clean_text(c.event),
+                c.group,
+                clean_text(c.number_id),
+                clean_text(c.from_addr),
+                clean_text(c.to_addr),
+                clean_text(c.summary),
+                clean_text(c.event_time),
+                c.kind,
+                issues,
+                v.status,
+                secret,
+                clean_text(item.route),
+                headers_json(item.headers),
+                item.body,
             ),
         ).fetchone()
         stored = Stored(ident, deliveries)
@@ -248,10 +260,17 @@ class Writer:
         if c.number_id:
             conn.execute(_UPSERT_NUMBER, (clean_text(c.number_id), item.received_at, item.received_at))
         row = EventRow(
-            id=ident, received_at=item.received_at, event=clean_text(c.event) or "", group=c.group,
-            number_id=clean_text(c.number_id), from_addr=clean_text(c.from_addr),
-            to_addr=clean_text(c.to_addr), summary=clean_text(c.summary) or "",
-            signature=v.status, deliveries=1, classification=c.kind,
+            id=ident,
+            received_at=item.received_at,
+            event=clean_text(c.event) or "",
+            group=c.group,
+            number_id=clean_text(c.number_id),
+            from_addr=clean_text(c.from_addr),
+            to_addr=clean_text(c.to_addr),
+            summary=clean_text(c.summary) or "",
+            signature=v.status,
+            deliveries=1,
+            classification=c.kind,
         )
         return stored, row
 
@@ -259,8 +278,15 @@ class Writer:
         conn.execute(
             _INSERT_REJECTION,
             (
-                r.received_at, r.status, clean_text(r.reason), r.method, clean_text(r.path),
-                r.remote, headers_json(r.headers), r.body, r.body_size,
+                r.received_at,
+                r.status,
+                clean_text(r.reason),
+                r.method,
+                clean_text(r.path),
+                r.remote,
+                headers_json(r.headers),
+                r.body,
+                r.body_size,
             ),
         )
         self._rejections_since_trim += 1

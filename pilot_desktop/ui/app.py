@@ -1,0 +1,100 @@
+"""GUI entry: QApplication + qasync loop, the core runtime in the same process.
+
+All async cleanup runs inside `_main` while the loop still runs (craft.md habit 15);
+closing the window only sets an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import qasync
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from pilot_desktop.services.paths import AppPaths
+from pilot_desktop.services.runtime import ReceiverStartError, Runtime
+from pilot_desktop.services.settings import Settings
+from pilot_desktop.store import queries
+from pilot_desktop.store.db import StoreError, connect
+from pilot_desktop.ui import crash, messages
+from pilot_desktop.ui.main_window import ICON, MainWindow
+
+
+def make_app() -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("Pilot Desktop")
+    app.setOrganizationName("Pilot Desktop")
+    app.setDesktopFileName("pilot-desktop")
+    app.setWindowIcon(QIcon(str(ICON)))
+    app.setQuitOnLastWindowClosed(False)  # we quit after our own staged shutdown
+    return app
+
+
+async def start_window(paths: AppPaths, settings: Settings, runtime: Runtime) -> MainWindow:
+    """Start the core and build the window around it. Errors become visible messages."""
+    store_error: str | None = None
+    receiver_error: str | None = None
+    try:
+        await runtime.start()
+    except StoreError as exc:
+        store_error = str(exc)
+    except ReceiverStartError as exc:
+        receiver_error = str(exc)
+    window = MainWindow(
+        None if store_error else runtime.db_path,
+        runtime.hook_url,
+        paths.config_dir / "window.ini",
+        tail_rows=settings.ui.live_tail_rows,
+        store_error=store_error,
+    )
+    if store_error:
+        window.status.set_receiver(None, store_error)
+        messages.error(store_error)
+        return window
+    window.status.set_receiver(None if receiver_error else runtime.hook_url, receiver_error)
+    if receiver_error:
+        messages.error(
+            f"{receiver_error}. Stored history is shown, but no webhook is received: "
+            "another program (or a second Pilot Desktop) uses that port; change "
+            "receiver.port in the settings or stop the other program."
+        )
+    assert runtime.db_path is not None
+    conn = connect(runtime.db_path, readonly=True)
+    try:
+        window.status.seed(queries.arrivals_per_second(conn, time.time() - 60), queries.last_event_at(conn))
+    finally:
+        conn.close()
+    if runtime.writer is not None and not receiver_error:
+        assert window.live is not None
+        runtime.writer.subscribe(window.live.on_changes)
+        runtime.writer.subscribe(window.status.on_changes)
+    return window
+
+
+async def _main(paths: AppPaths, settings: Settings) -> int:
+    runtime = Runtime(paths, settings)
+    window = await start_window(paths, settings, runtime)
+    closed = asyncio.Event()
+    window.window_did_close.connect(closed.set)
+    window.show()
+    if window.live is not None:
+        await window.live.load()
+    await closed.wait()
+    window.shutdown()
+    await runtime.stop()
+    return 0
+
+
+def run_gui(paths: AppPaths, settings: Settings) -> int:
+    crash.install()
+    app = make_app()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    loop.set_exception_handler(crash.loop_exception_handler)
+    with loop:
+        return int(loop.run_until_complete(_main(paths, settings)))

@@ -1,0 +1,36 @@
+"""Small text formatters shared by the panes (pure functions, no widgets)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+
+def clock(ts: float) -> str:
+    """Local wall time with milliseconds; the date only when not today."""
+    dt = datetime.fromtimestamp(ts)
+    if dt.date() == datetime.now().date():
+        return dt.strftime("%H:%M:%S.") + f"{dt.microsecond // 1000:03d}"
+    return dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def age(ts: float | None, now: float | None = None) -> str:
+    if ts is None:
+        return "never"
+    seconds = max(0.0, (now or time.time()) - ts)
+    if seconds < 60:
+        return f"{seconds:.0f} s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.1f} days ago"
+
+
+def size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"

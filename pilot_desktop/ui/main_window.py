@@ -1,0 +1,148 @@
+"""The main window: a thin composition of the panes, the banner and the status bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QIcon
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pilot_desktop.ui import messages
+from pilot_desktop.ui.banner import Banner
+from pilot_desktop.ui.panes.live.pane import LivePane
+from pilot_desktop.ui.status_bar import StatusBar
+
+ICON = Path(__file__).parent / "icons" / "app.svg"
+
+
+def _hook_url_row(hook_url: str) -> QWidget:
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    field = QLineEdit(hook_url, readOnly=True)
+    copy = QPushButton("Copy")
+    copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(hook_url))
+    row.addWidget(field, 1)
+    row.addWidget(copy)
+    return box
+
+
+def placeholder(title: str, text: str, hook_url: str | None = None) -> QWidget:
+    """A pane that a later feature fills; says what will be here and what to do now."""
+    page = QWidget()
+    col = QVBoxLayout(page)
+    col.setContentsMargins(40, 40, 40, 40)
+    head = QLabel(f"<h2>{title}</h2>")
+    body = QLabel(text)
+    body.setWordWrap(True)
+    col.addWidget(head)
+    col.addWidget(body)
+    if hook_url:
+        col.addWidget(QLabel("This app's webhook URL (through your tunnel, replace the host):"))
+        col.addWidget(_hook_url_row(hook_url))
+    col.addStretch(1)
+    return page
+
+
+class MainWindow(QMainWindow):
+    window_did_close = Signal()
+
+    def __init__(
+        self,
+        db_path: Path | None,
+        hook_url: str,
+        state_file: Path,
+        *,
+        tail_rows: int = 5000,
+        store_error: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("Pilot Desktop")
+        self.setWindowIcon(QIcon(str(ICON)))
+        self._state = QSettings(str(state_file), QSettings.Format.IniFormat)
+        self.banner = Banner()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.live: LivePane | None = None
+        if db_path is not None:
+            self.live = LivePane(db_path, hook_url, tail_rows=tail_rows)
+            self.tabs.addTab(self.live, "Live")
+        else:
+            self.tabs.addTab(placeholder("The database could not be opened", store_error or "", None), "Live")
+        self.tabs.addTab(
+            placeholder(
+                "Webhooks",
+                "Connect your Pilot Status account to subscribe each number's webhooks to events "
+                "with a few clicks. Until then, create a webhook in the Pilot Status dashboard "
+                "pointing at your tunnel's public URL followed by the path below.",
+                hook_url,
+            ),
+            "Webhooks",
+        )
+        self.tabs.addTab(
+            placeholder(
+                "Messages", "Per-message timelines (sent → delivered → read, or failed and why) appear here."
+            ),
+            "Messages",
+        )
+        self.tabs.addTab(
+            placeholder("Numbers", "Connection status of each WhatsApp number and its history appear here."),
+            "Numbers",
+        )
+        central = QWidget()
+        col = QVBoxLayout(central)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        col.addWidget(self.banner)
+        col.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        if db_path is not None:
+            self.status.set_database(db_path)
+        messages.bus.message_did_post.connect(self._on_message)
+        self._restore()
+
+    def _on_message(self, level: str, text: str, details: str) -> None:
+        if level == "info":
+            self.status.showMessage(text, 5000)
+        else:
+            self.banner.show_message(level, text, details)
+
+    def _restore(self) -> None:
+        geometry = self._state.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        header = self._state.value("live/header")
+        if self.live is not None and isinstance(header, QByteArray):
+            self.live.table.horizontalHeader().restoreState(header)
+
+    def _save(self) -> None:
+        self._state.setValue("window/geometry", self.saveGeometry())
+        if self.live is not None:
+            self._state.setValue("live/header", self.live.table.horizontalHeader().saveState())
+        self._state.sync()
+
+    def shutdown(self) -> None:
+        """Stop timers and close read connections; async cleanup happens in the main."""
+        messages.bus.message_did_post.disconnect(self._on_message)
+        self.status.shutdown()
+        if self.live is not None:
+            self.live.shutdown()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._save()
+        event.accept()
+        self.window_did_close.emit()

@@ -1,0 +1,126 @@
+"""Detail of one stored event: pretty JSON payload, headers, verdicts, copy buttons."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pilot_desktop.store.records import EventDetail
+from pilot_desktop.ui.format import clock
+
+_SKIP_IN_CURL = {"host", "content-length", "connection", "accept-encoding", "user-agent"}
+
+
+def pretty_payload(detail: EventDetail) -> str:
+    try:
+        return json.dumps(detail.payload(), indent=2, ensure_ascii=False)
+    except ValueError:
+        return detail.body.decode("utf-8", "replace")
+
+
+def curl_command(detail: EventDetail, url: str) -> str:
+    """Replays the delivery byte for byte (the raw body, not a re-serialisation)."""
+    parts = ["curl", "-sS", "-X", "POST", shlex.quote(url)]
+    for name, value in detail.headers:
+        if name.lower() not in _SKIP_IN_CURL:
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+    parts += ["--data-binary", shlex.quote(detail.body.decode("utf-8", "replace"))]
+    return " ".join(parts)
+
+
+class DetailView(QWidget):
+    def __init__(self, hook_url: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._hook_url = hook_url
+        self._detail: EventDetail | None = None
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+        self.title = QLabel("Select an event to see its payload and headers.")
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.copy_json = QPushButton("Copy JSON")
+        self.copy_json.setToolTip("Copy the pretty-printed payload")
+        self.copy_curl = QPushButton("Copy as cURL")
+        self.copy_curl.setToolTip("Copy a curl command that replays this delivery to the receiver")
+        for b in (self.copy_json, self.copy_curl):
+            b.setEnabled(False)
+        self.copy_json.clicked.connect(self._copy_json)
+        self.copy_curl.clicked.connect(self._copy_curl)
+
+        self.payload = QPlainTextEdit(readOnly=True)
+        self.headers = QPlainTextEdit(readOnly=True)
+        self.info = QPlainTextEdit(readOnly=True)
+        for w in (self.payload, self.headers, self.info):
+            w.setFont(mono)
+            w.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.payload, "Payload")
+        self.tabs.addTab(self.headers, "Headers")
+        self.tabs.addTab(self.info, "Checks")
+
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.copy_json)
+        top.addWidget(self.copy_curl)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+
+    def show_event(self, detail: EventDetail | None) -> None:
+        self._detail = detail
+        for b in (self.copy_json, self.copy_curl):
+            b.setEnabled(detail is not None)
+        if detail is None:
+            self.title.setText("Select an event to see its payload and headers.")
+            for w in (self.payload, self.headers, self.info):
+                w.clear()
+            return
+        r = detail.row
+        issues = f" · ⚠ {len(detail.schema_issues)} schema issue(s)" if detail.schema_issues else ""
+        self.title.setText(
+            f"<b>{r.event}</b> #{r.id} · received {clock(r.received_at)} · "
+            f"delivered {r.deliveries}× · signature {r.signature}{issues}"
+        )
+        self.payload.setPlainText(pretty_payload(detail))
+        self.headers.setPlainText("\n".join(f"{k}: {v}" for k, v in detail.headers))
+        self.info.setPlainText(self._checks(detail))
+        self.tabs.setTabText(2, "Checks ⚠" if detail.schema_issues else "Checks")
+
+    @staticmethod
+    def _checks(d: EventDetail) -> str:
+        r = d.row
+        lines = [
+            f"Classification: {r.classification}",
+            f"Signature:      {r.signature}"
+            + (f" (secret {d.signature_secret})" if d.signature_secret else ""),
+            f"Deliveries:     {r.deliveries} "
+            f"(first {clock(r.received_at)}, last {clock(d.last_received_at)})",
+            f"Event time:     {d.event_time or '(none in payload)'}",
+            f"Route:          {d.route or '(none)'}",
+            f"Body size:      {len(d.body)} bytes",
+        ]
+        if d.schema_issues:
+            lines += ["", "Schema issues (the event was stored as received):"]
+            lines += [f"  {i['path']}: {i['message']}" for i in d.schema_issues]
+        return "\n".join(lines)
+
+    def _copy_json(self) -> None:
+        if self._detail is not None:
+            QGuiApplication.clipboard().setText(pretty_payload(self._detail))
+
+    def _copy_curl(self) -> None:
+        if self._detail is not None:
+            QGuiApplication.clipboard().setText(curl_command(self._detail, self._hook_url))

@@ -1,0 +1,317 @@
+"""The Live pane: the event stream as it arrives, with pause, filters and details.
+
+Change descriptors from the writer are buffered and flushed once per timer tick (one
+`beginInsertRows` per tick, craft.md habit 3). Pause freezes the view while capture goes
+on, with an "N new" badge (habit 8); the view follows new rows only when the user is
+already at the bottom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from array import array
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelection, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pilot_desktop.core.events import GROUPS
+from pilot_desktop.store import queries
+from pilot_desktop.store.db import connect
+from pilot_desktop.store.queries import EventFilter
+from pilot_desktop.store.records import Changes, EventRow
+from pilot_desktop.ui.panes.live.detail import DetailView
+from pilot_desktop.ui.panes.live.model import COLUMNS, LiveModel
+
+log = logging.getLogger(__name__)
+
+FLUSH_MS = 150
+_WIDTHS = {"Time": 100, "Event": 150, "Number": 120, "From": 130, "To": 130, "Signature": 90, "×": 40}
+
+
+def _load_ids(db_path: Path, flt: EventFilter) -> array[int]:
+    # Runs in a worker thread with its own connection (sqlite connections are per thread).
+    conn = connect(db_path, readonly=True)
+    try:
+        return queries.event_ids(conn, flt)
+    finally:
+        conn.close()
+
+
+class LivePane(QWidget):
+    def __init__(
+        self, db_path: Path, hook_url: str, *, tail_rows: int = 5000, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.db_path = db_path
+        self._conn: sqlite3.Connection = connect(db_path, readonly=True)
+        self._tail_rows = tail_rows
+        self._pending: list[EventRow] = []
+        self._redelivered: dict[int, int] = {}
+        self._overflowed = False
+        self._loading = False
+        self._generation = 0
+        self._numbers: set[str] = set()
+        self.paused = False
+        self._load_task: asyncio.Future[None] | None = None
+
+        self.model = LiveModel(lambda ids: queries.rows_by_ids(self._conn, ids), cache_rows=tail_rows)
+        self._build(hook_url)
+        self._timer = QTimer(self)
+        self._timer.setInterval(FLUSH_MS)
+        self._timer.timeout.connect(self.flush)
+        self._timer.start()
+
+    # -- widgets ---------------------------------------------------------------------
+
+    def _build(self, hook_url: str) -> None:
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("Freeze the view; events are still received and stored (Space)")
+        self.pause_button.toggled.connect(self.set_paused)
+        self.badge = QLabel("")
+        self.badge.setObjectName("newBadge")
+        self.badge.setStyleSheet(
+            "#newBadge { background: #dd6b20; color: white; border-radius: 8px; padding: 1px 8px; }"
+        )
+        self.badge.hide()
+
+        self.group_button = QToolButton()
+        self.group_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.group_button)
+        self.group_actions: dict[str, QAction] = {}
+        for key, label in GROUPS.items():
+            act = QAction(label, menu, checkable=True, checked=True)
+            act.toggled.connect(self._filters_changed)
+            menu.addAction(act)
+            self.group_actions[key] = act
+        self.group_button.setMenu(menu)
+        self.group_button.setText("All events")
+        self.group_button.setToolTip("Show only some event groups")
+
+        self.number_combo = QComboBox()
+        self.number_combo.setMinimumContentsLength(16)
+        self.number_combo.addItem("All numbers", None)
+        self.number_combo.setToolTip("Show only the events of one number")
+        self.number_combo.currentIndexChanged.connect(self._filters_changed)
+
+        self.oldest_button = QPushButton("⇤ Oldest")
+        self.oldest_button.setToolTip("Jump to the oldest stored event (Home)")
+        self.oldest_button.clicked.connect(self.jump_to_oldest)
+        self.newest_button = QPushButton("Newest ⇥")
+        self.newest_button.setToolTip("Jump to the newest event and follow the stream (End)")
+        self.newest_button.clicked.connect(self.jump_to_newest)
+        self.count_label = QLabel("Loading history…")
+        self.count_label.setStyleSheet("color: palette(mid);")
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.pause_button)
+        bar.addWidget(self.badge)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("Show:"))
+        bar.addWidget(self.group_button)
+        bar.addWidget(self.number_combo)
+        bar.addStretch(1)
+        bar.addWidget(self.count_label)
+        bar.addWidget(self.oldest_button)
+        bar.addWidget(self.newest_button)
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setShowGrid(False)
+        self.table.setSortingEnabled(False)  # arrival order is the order
+        vh = self.table.verticalHeader()
+        vh.hide()
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(22)
+        hh = self.table.horizontalHeader()
+        hh.setHighlightSections(False)
+        for i, name in enumerate(COLUMNS):
+            if name == "Summary":
+                hh.setSectionResizeMode(i, QHeaderView.ResizeMode.Stretch)
+            else:
+                hh.setSectionResizeMode(i, QHeaderView.ResizeMode.Interactive)
+                hh.resizeSection(i, _WIDTHS[name])
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+
+        self.detail = DetailView(hook_url)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.detail)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(bar)
+        layout.addWidget(split, 1)
+
+        for key, slot in (
+            ("Space", self.pause_button.toggle),
+            ("J", lambda: self._move(1)),
+            ("K", lambda: self._move(-1)),
+            ("Home", self.jump_to_oldest),
+            ("End", self.jump_to_newest),
+        ):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+
+    # -- data flow -------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """(Re)load the ids for the current filter without blocking the window."""
+        self._generation += 1
+        generation = self._generation
+        self._loading = True
+        flt = self._current_filter()
+        self.count_label.setText("Loading history…")
+        try:
+            ids = await asyncio.get_running_loop().run_in_executor(None, _load_ids, self.db_path, flt)
+        except Exception:
+            self._loading = False
+            raise
+        if generation != self._generation:
+            return  # a newer filter change superseded this load
+        self.model.reset(ids, flt)
+        self._loading = False
+        self._overflowed = False
+        self._refresh_numbers(queries.numbers_seen(self._conn))
+        self.flush()
+        self.table.scrollToBottom()
+
+    def on_changes(self, changes: Changes) -> None:
+        """Writer listener (runs on the loop, which is the GUI thread): buffer only."""
+        if changes.new_events:
+            if len(self._pending) < self._tail_rows:
+                self._pending.extend(changes.new_events)
+            else:
+                # Paused for long under heavy traffic: stop holding rows in memory; the
+                # store has them and resuming reloads from it.
+                self._overflowed = True
+        self._redelivered.update(changes.redelivered)
+        if self.paused:
+            self._show_badge(len(self._pending), self._overflowed)
+
+    def flush(self) -> None:
+        if self.paused or self._loading:
+            return
+        if self._overflowed:
+            self._pending.clear()
+            self._start_load()
+            return
+        if self._pending:
+            rows, self._pending = self._pending, []
+            self._refresh_numbers(r.number_id for r in rows if r.number_id)
+            bar = self.table.verticalScrollBar()
+            at_bottom = bar.value() >= bar.maximum() - 1
+            if self.model.append(rows) and at_bottom:
+                self.table.scrollToBottom()
+        if self._redelivered:
+            redelivered, self._redelivered = self._redelivered, {}
+            self.model.update_deliveries(redelivered)
+        self._update_count()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self.pause_button.setChecked(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        if paused:
+            self._show_badge(len(self._pending), self._overflowed)
+        else:
+            self.badge.hide()
+            self.flush()
+
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        self._conn.close()
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _show_badge(self, n: int, overflowed: bool) -> None:
+        if n == 0 and not overflowed:
+            self.badge.hide()
+            return
+        self.badge.setText(f"{n:,}+ new" if overflowed else f"{n:,} new")
+        self.badge.show()
+
+    def _current_filter(self) -> EventFilter:
+        chosen = frozenset(k for k, a in self.group_actions.items() if a.isChecked())
+        groups = frozenset() if chosen == frozenset(GROUPS) else chosen
+        return EventFilter(groups=groups, number_id=self.number_combo.currentData())
+
+    def _filters_changed(self) -> None:
+        chosen = [a.text() for a in self.group_actions.values() if a.isChecked()]
+        if len(chosen) == len(self.group_actions):
+            self.group_button.setText("All events")
+        elif len(chosen) == 1:
+            self.group_button.setText(chosen[0])
+        else:
+            self.group_button.setText(f"{len(chosen)} groups")
+        self._start_load()
+
+    def _start_load(self) -> None:
+        # Keep a reference: the loop holds tasks weakly.
+        self._load_task = asyncio.ensure_future(self.load())
+
+    def _refresh_numbers(self, numbers: object) -> None:
+        new = [n for n in numbers if n not in self._numbers]  # type: ignore[attr-defined]
+        if not new:
+            return
+        self._numbers.update(new)
+        for n in sorted(new):
+            self.number_combo.addItem(n, n)
+
+    def _update_count(self) -> None:
+        n = self.model.rowCount()
+        flt = self.model.filter
+        what = "events" if flt == EventFilter() else "matching events"
+        self.count_label.setText(f"{n:,} {what}")
+
+    def _selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        rows = selected.indexes()
+        if not rows:
+            return
+        event_id = self.model.event_id(rows[0].row())
+        self.detail.show_event(queries.get_event(self._conn, event_id))
+
+    def _move(self, step: int) -> None:
+        n = self.model.rowCount()
+        if n == 0:
+            return
+        current = self.table.currentIndex().row()
+        row = max(0, min(n - 1, (current if current >= 0 else n - 1) + step))
+        self.table.selectRow(row)
+
+    def jump_to_oldest(self) -> None:
+        if self.model.rowCount():
+            self.table.scrollToTop()
+            self.table.selectRow(0)
+
+    def jump_to_newest(self) -> None:
+        if self.model.rowCount():
+            self.table.clearSelection()
+            self.table.scrollToBottom()
