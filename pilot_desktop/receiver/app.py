@@ -111,6 +111,9 @@ class Receiver:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return await self._reject(request, 413, f"body over the {limit} byte limit")
+        except web.RequestPayloadError as exc:  # e.g. `Content-Encoding: gzip` on a plain body
+            reason = " ".join(str(exc).split())
+            return await self._reject(request, 400, f"body could not be read: {reason}")
         try:
             obj = json.loads(body)
         except RecursionError:

@@ -79,7 +79,7 @@ def check_identity(path: Path, conn: sqlite3.Connection) -> int:
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables and version == 0):
+    if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables):
         raise DatabaseCorrupt(
             f"{path} is an SQLite database of another program, not Pilot Desktop's. "
             "It was left untouched; choose another data directory."

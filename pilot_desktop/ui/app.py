@@ -7,6 +7,7 @@ closing the window only sets an event.
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 
@@ -81,6 +82,11 @@ async def _main(paths: AppPaths, settings: Settings) -> int:
     window = await start_window(paths, settings, runtime)
     closed = asyncio.Event()
     window.window_did_close.connect(closed.set)
+    loop = asyncio.get_running_loop()
+    # Ctrl+C / SIGTERM get the same staged shutdown as closing the window. Python runs
+    # the handler when Qt next calls into Python (the panes' timers tick often).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(closed.set))
     window.show()
     if window.live is not None:
         await window.live.load()

@@ -154,16 +154,30 @@ class LivePane(QWidget):
                 hh.resizeSection(i, _WIDTHS[name])
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
+        self.empty_hint = QLabel(
+            "<b>Waiting for the first webhook.</b> Pilot Status reaches this app through a tunnel: "
+            "create a webhook whose URL is your tunnel's public address followed by "
+            f"<code>/hooks/{hook_url.rsplit('/', 1)[-1]}</code>. "
+            f"To try it from this machine:<br><code>curl -X POST {hook_url} "
+            "-H 'content-type: application/json' -d '{\"event\": \"test.ping\"}'</code>"
+        )
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.empty_hint.setStyleSheet("QLabel { background: palette(base); padding: 12px; }")
+        self.empty_hint.hide()
+
         self.detail = DetailView(hook_url)
-        split = QSplitter(Qt.Orientation.Vertical)
+        self.split = split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.detail)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(1, 1)
+        split.setSizes([560, 240])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
+        layout.addWidget(self.empty_hint)
         layout.addWidget(split, 1)
 
         for key, slot in (
@@ -287,6 +301,7 @@ class LivePane(QWidget):
 
     def _update_count(self) -> None:
         n = self.model.rowCount()
+        self.empty_hint.setVisible(n == 0 and self.model.filter == EventFilter())
         flt = self.model.filter
         what = "events" if flt == EventFilter() else "matching events"
         self.count_label.setText(f"{n:,} {what}")

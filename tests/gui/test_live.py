@@ -1,0 +1,299 @@
+"""The Live pane against the real in-process receiver and store, on the qasync loop.
+
+Async tests here run on the Qt loop (conftest). They never use qtbot.waitUntil & co
+(a nested Qt loop cannot run asyncio tasks): they poll with `until`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from PySide6.QtGui import QGuiApplication
+
+from pilot_desktop.services.paths import resolve
+from pilot_desktop.services.runtime import Runtime
+from pilot_desktop.services.settings import ReceiverSettings, Settings
+from pilot_desktop.ui import crash
+from pilot_desktop.ui.app import make_app, start_window
+from pilot_desktop.ui.main_window import MainWindow
+from pilot_desktop.ui.panes.live.model import COLUMNS
+from pilot_desktop.ui.panes.live.pane import LivePane
+
+
+async def until(pred: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def message(i: int, event: str = "message.received", number: str = "num_A") -> dict[str, Any]:
+    return {
+        "event": event,
+        "data": {
+            "numberId": number,
+            "messageId": f"wamid.{i}",
+            "id": f"msg_{i}",
+            "fromMe": event != "message.received",
+            "createdAt": f"2026-11-24T10:00:{i % 60:02d}.000Z",
+            "from": "+5511999990000",
+            "to": "+5511988887777",
+            "content": f"hello {i}",
+        },
+    }
+
+
+class App:
+    def __init__(self, runtime: Runtime, window: MainWindow, session: aiohttp.ClientSession) -> None:
+        self.runtime = runtime
+        self.window = window
+        self.session = session
+
+    @property
+    def live(self) -> LivePane:
+        assert self.window.live is not None
+        return self.window.live
+
+    async def post(self, body: dict[str, Any] | bytes) -> dict[str, Any]:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        async with self.session.post(self.runtime.hook_url, data=data) as resp:
+            assert resp.status == 200, await resp.text()
+            result: dict[str, Any] = await resp.json()
+            return result
+
+    def cell(self, row: int, column: str) -> Any:
+        model = self.live.model
+        return model.data(model.index(row, COLUMNS.index(column)))
+
+
+@asynccontextmanager
+async def running_app(data_dir: Path, **receiver: Any) -> AsyncIterator[App]:
+    make_app()  # the production QApplication setup (it does not quit on last window closed)
+    paths = resolve(data_dir)
+    settings = Settings(receiver=ReceiverSettings(**{"port": 0, **receiver}))
+    runtime = Runtime(paths, settings)
+    window = await start_window(paths, settings, runtime)
+    window.show()
+    if window.live is not None:
+        await window.live.load()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield App(runtime, window, session)
+    finally:
+        window.close()
+        window.shutdown()
+        await runtime.stop()
+        await dispose(window)
+
+
+async def dispose(window: MainWindow) -> None:
+    # Delete the widgets here, on the GUI thread. Left to Python's cyclic GC they may be
+    # collected on a worker thread, where Qt cannot stop their timers.
+    window.deleteLater()
+    await asyncio.sleep(0.05)
+    gc.collect()
+
+
+async def test_posted_webhook_appears_in_live_table(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        assert app.live.model.rowCount() == 0
+        assert app.live.empty_hint.isVisibleTo(app.window)
+        await app.post(message(1))
+        await until(lambda: app.live.model.rowCount() == 1)
+        assert app.cell(0, "Event") == "message.received"
+        assert app.cell(0, "Number") == "num_A"
+        assert app.cell(0, "From") == "+5511999990000"
+        assert "hello 1" in app.cell(0, "Summary")
+        assert app.cell(0, "Signature") == "unsigned"
+        assert not app.live.empty_hint.isVisibleTo(app.window)
+        assert "1 events" in app.live.count_label.text()
+
+
+async def test_redelivery_updates_the_delivery_column_not_a_new_row(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        await app.post(message(1))
+        await until(lambda: app.live.model.rowCount() == 1)
+        assert app.cell(0, "×") == ""
+        await app.post(message(1))
+        await app.post(message(1))
+        await until(lambda: app.cell(0, "×") == "3")
+        assert app.live.model.rowCount() == 1
+
+
+async def test_pause_keeps_capturing_with_badge_and_resume_shows_rows(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        await app.post(message(1))
+        await until(lambda: app.live.model.rowCount() == 1)
+        app.live.pause_button.click()
+        assert app.live.paused
+        for i in range(2, 5):
+            await app.post(message(i))  # 2xx means stored, even while the view is paused
+        await asyncio.sleep(0.4)  # several flush ticks pass: the view must stay frozen
+        assert app.live.model.rowCount() == 1
+        assert app.live.badge.isVisibleTo(app.window)
+        assert app.live.badge.text() == "3 new"
+        app.live.pause_button.click()
+        assert not app.live.paused
+        await until(lambda: app.live.model.rowCount() == 4)
+        assert not app.live.badge.isVisibleTo(app.window)
+        assert [app.cell(r, "Summary") for r in range(4)] == [f"hello {i}" for i in range(1, 5)]
+
+
+async def test_pause_overflow_reloads_everything_from_the_store(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        app.live._tail_rows = 5  # tiny bound so the paused buffer overflows
+        app.live.set_paused(True)
+        for i in range(12):
+            await app.post(message(i))
+        await until(lambda: app.live.badge.text() == "5+ new")
+        app.live.set_paused(False)
+        await until(lambda: app.live.model.rowCount() == 12)
+
+
+async def test_filters_by_group_and_number(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        await app.post(message(1, "message.received", "num_A"))
+        await app.post(message(2, "message.sent", "num_B"))
+        await app.post({"event": "number.health_blocked", "data": {"numberId": "num_A"}})
+        await until(lambda: app.live.model.rowCount() == 3)
+
+        for key, action in app.live.group_actions.items():
+            action.setChecked(key == "inbound")
+        await until(lambda: app.live.model.rowCount() == 1)
+        assert app.cell(0, "Event") == "message.received"
+        assert app.live.group_button.text() == "Inbound messages"
+        # A new event outside the filter does not show; one inside does.
+        await app.post(message(3, "message.sent", "num_A"))
+        await app.post(message(4, "message.received", "num_B"))
+        await until(lambda: app.live.model.rowCount() == 2)
+        await asyncio.sleep(0.3)
+        assert app.live.model.rowCount() == 2
+
+        for action in app.live.group_actions.values():
+            action.setChecked(True)
+        combo = app.live.number_combo
+        await until(lambda: combo.findData("num_B") >= 0)
+        combo.setCurrentIndex(combo.findData("num_B"))
+        await until(lambda: app.live.model.filter.number_id == "num_B" and not app.live._loading)
+        assert app.live.model.rowCount() == 2
+        assert {app.cell(r, "Number") for r in range(2)} == {"num_B"}
+
+
+async def test_detail_shows_pretty_payload_headers_and_copies(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        body = message(7)
+        await app.post(body)
+        await until(lambda: app.live.model.rowCount() == 1)
+        app.live.table.selectRow(0)
+        detail = app.live.detail
+        assert json.loads(detail.payload.toPlainText()) == body
+        assert "\n  " in detail.payload.toPlainText()  # pretty-printed
+        assert "content-type" in detail.headers.toPlainText().lower()
+        detail.copy_json.click()
+        assert json.loads(QGuiApplication.clipboard().text()) == body
+        detail.copy_curl.click()
+        curl = QGuiApplication.clipboard().text()
+        assert curl.startswith("curl ") and app.runtime.hook_url in curl and "--data-binary" in curl
+
+
+async def test_schema_issues_are_marked_and_explained(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        bad = message(1)
+        bad["data"]["fromMe"] = "yes"
+        await app.post(bad)
+        await until(lambda: app.live.model.rowCount() == 1)
+        assert app.cell(0, "Event").endswith("⚠")
+        app.live.table.selectRow(0)
+        assert "$.data.fromMe" in app.live.detail.info.toPlainText()
+
+
+async def test_live_model_passes_qtmodeltester(data_dir: Path, qtmodeltester: Any) -> None:
+    async with running_app(data_dir) as app:
+        for i in range(30):
+            await app.post(message(i))
+        await until(lambda: app.live.model.rowCount() == 30)
+        qtmodeltester.check(app.live.model, force_py=True)
+
+
+async def test_history_is_paged_from_sqlite_and_oldest_is_reachable(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        app.live.model._cache_rows = 300  # smaller than the history: rows come from SQLite
+        for i in range(700):
+            await app.post(message(i))
+        await until(lambda: app.live.model.rowCount() == 700)
+        assert len(app.live.model._cache) <= 300
+        app.live.jump_to_oldest()
+        assert app.cell(0, "Summary") == "hello 0"
+        assert app.live.table.currentIndex().row() == 0
+        assert app.cell(699, "Summary") == "hello 699"
+        # A restart shows the same history, loaded from the database.
+    async with running_app(data_dir) as again:
+        assert again.live.model.rowCount() == 700
+        assert again.cell(0, "Summary") == "hello 0"
+
+
+async def test_busy_port_keeps_history_and_says_why(data_dir: Path) -> None:
+    async with running_app(data_dir) as first:
+        port = first.runtime.bound[1] if first.runtime.bound else 0
+        await first.post(message(1))
+        async with running_app(data_dir, port=port) as second:
+            assert second.window.banner.isVisibleTo(second.window)
+            assert "Cannot listen" in second.window.banner.text.text()
+            assert "Receiver stopped" in second.window.status.receiver_label.text()
+            assert second.live.model.rowCount() == 1  # the stored history is still browsable
+
+
+async def test_corrupt_database_shows_a_clear_message_and_keeps_the_file(data_dir: Path) -> None:
+    db = data_dir / "pilot-desktop.sqlite3"
+    db.write_bytes(b"this is not a database" * 100)
+    before = db.read_bytes()
+    paths = resolve(data_dir)
+    settings = Settings(receiver=ReceiverSettings(port=0))
+    runtime = Runtime(paths, settings)
+    window = await start_window(paths, settings, runtime)
+    try:
+        assert window.live is None
+        assert "damaged" in window.banner.text.text()
+        assert "Receiver stopped" in window.status.receiver_label.text()
+    finally:
+        window.shutdown()
+        await runtime.stop()
+        await dispose(window)
+    assert db.read_bytes() == before
+
+
+async def test_excepthook_shows_errors_in_the_window(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        try:
+            raise ValueError("boom from a slot")
+        except ValueError as exc:
+            crash.excepthook(type(exc), exc, exc.__traceback__)
+        assert app.window.banner.isVisibleTo(app.window)
+        assert "boom from a slot" in app.window.banner.text.text()
+        assert "Traceback" in app.window.banner.details.text()
+
+
+@pytest.mark.parametrize("key", ["J", "K"])
+async def test_keyboard_moves_selection(data_dir: Path, key: str) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    async with running_app(data_dir) as app:
+        for i in range(3):
+            await app.post(message(i))
+        await until(lambda: app.live.model.rowCount() == 3)
+        app.live.table.selectRow(1)
+        app.live.table.setFocus()
+        QTest.keyClick(app.live.table, getattr(Qt.Key, f"Key_{key}"))
+        expected = 2 if key == "J" else 0
+        assert app.live.table.currentIndex().row() == expected
