@@ -88,6 +88,8 @@ async def _main(paths: AppPaths, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: loop.call_soon_threadsafe(closed.set))
     window.show()
+    if runtime.bound is not None:
+        print(f"Listening: {runtime.hook_url}", flush=True)  # for terminals and scripts
     if window.live is not None:
         await window.live.load()
     await closed.wait()

@@ -297,3 +297,25 @@ async def test_keyboard_moves_selection(data_dir: Path, key: str) -> None:
         QTest.keyClick(app.live.table, getattr(Qt.Key, f"Key_{key}"))
         expected = 2 if key == "J" else 0
         assert app.live.table.currentIndex().row() == expected
+
+
+async def test_auto_scroll_follows_only_when_at_the_bottom(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        bar = app.live.table.verticalScrollBar()
+        for i in range(80):
+            await app.post(message(i))
+        await until(lambda: app.live.model.rowCount() == 80)
+        await asyncio.sleep(0.05)
+        assert bar.maximum() > 0 and bar.value() == bar.maximum()  # followed the stream
+        app.live.table.scrollToTop()
+        for i in range(80, 100):
+            await app.post(message(i))
+        await until(lambda: app.live.model.rowCount() == 100)
+        await asyncio.sleep(0.05)
+        assert bar.value() == 0  # the user scrolled up: the view stays where they are
+        app.live.jump_to_newest()
+        for i in range(100, 110):
+            await app.post(message(i))
+        await until(lambda: app.live.model.rowCount() == 110)
+        await asyncio.sleep(0.05)
+        assert bar.value() == bar.maximum()
