@@ -31,7 +31,8 @@ GROUPS: dict[str, str] = {
 
 # Native Evolution GO call events and Meta's raw envelope (api §1.1): not modelled, but
 # they are calls and an operator filtering on calls expects them there.
-_OTHER_CALL_NAMES = frozenset({"calls", "CallOffer", "CallAccept", "CallTerminate"})
+_EVOLUTION_CALLS = frozenset({"CallOffer", "CallAccept", "CallTerminate"})
+_OTHER_CALL_NAMES = _EVOLUTION_CALLS | {"calls"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,9 @@ def message_id_of(data: dict[str, Any]) -> str | None:
 
 
 def _key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
+    # sort_keys: a drifted field holding an object must key the same whatever its key order.
+    text = json.dumps(parts, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def dedupe_key(obj: dict[str, Any]) -> str:
@@ -165,7 +168,7 @@ def summarize(obj: dict[str, Any]) -> str:
     if event == "message.failed":
         code = _s(d.get("errorCode"))
         err = _s(d.get("error")) or ""
-        return _clip(f"{code}: {err}" if code else err or "failed")
+        return _clip(": ".join(p for p in (code, err) if p) or "failed")
     if group == "status":
         return _clip(f"{event.split('.', 1)[1]} · {_s(d.get('messageId')) or message_id_of(d) or '?'}")
     if group == "inbound":
@@ -178,9 +181,13 @@ def summarize(obj: dict[str, Any]) -> str:
         parts = [_s(d.get("displayName")), _s(d.get("phone")), _s(d.get("error"))]
         return _clip(" · ".join(p for p in parts if p))
     if group == "call" and event in CALLS:
-        parts = [_s(obj.get("direction")), _s(obj.get("status"))]
-        if isinstance(obj.get("duration"), int):
-            parts.append(f"{obj['duration']} s")
+        status = _s(obj.get("status"))
+        if event == "call.permission_updated" and status:
+            status = f"call permission {status}"
+        parts = [_s(obj.get("direction")), status]
+        duration = obj.get("duration")
+        if isinstance(duration, int) and not isinstance(duration, bool):
+            parts.append(f"{duration} s")
         return _clip(" · ".join(p for p in parts if p))
     if event == "lead.received":
         parts = [_s(d.get("fullName")), _s(d.get("email")), _s(d.get("formName"))]
@@ -198,6 +205,19 @@ def classify(obj: dict[str, Any]) -> Classified:
     flat = group_of(event) == "call"
     src = obj if flat else d
     number_id = _s(d.get("numberId")) or _s(d.get("whatsappNumberId"))
+    if event in _EVOLUTION_CALLS:  # native Evolution GO vocabulary: PascalCase inside data
+        return Classified(
+            event=event,
+            group="call",
+            kind=kind,
+            issues=tuple(issues),
+            dedupe_key=dedupe_key(obj),
+            number_id=None,
+            from_addr=_s(d.get("From")) or _s(d.get("CallCreator")),
+            to_addr=None,
+            summary=_clip(" · ".join(p for p in (event, _s(d.get("Reason"))) if p)),
+            event_time=_s(d.get("Timestamp")),
+        )
     return Classified(
         event=event,
         group=group_of(event),

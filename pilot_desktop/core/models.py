@@ -21,9 +21,17 @@ def _no_null(value: Any) -> Any:
     return value
 
 
+def _int_like(value: Any) -> Any:
+    # The SDK checks `isinstance(duration, int)`, which a bool passes; mirror it exactly.
+    if value is None:
+        raise ValueError("may be omitted but not null")
+    if not isinstance(value, int):
+        raise ValueError("expected an integer")
+    return int(value)
+
+
 OptStr = Annotated[StrictStr | None, BeforeValidator(_no_null)]
-# The SDK checks `isinstance(duration, int)`, which a bool passes; mirror it exactly.
-OptInt = Annotated[StrictInt | StrictBool | None, BeforeValidator(_no_null)]
+OptInt = Annotated[StrictInt | None, BeforeValidator(_int_like)]
 
 MessageType = Literal[
     "text", "image", "audio", "video", "document", "location", "contacts", "sticker", "reaction"
@@ -31,16 +39,17 @@ MessageType = Literal[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
+    # Validated by alias only: a stray "from_" key must not stand in for "from".
+    model_config = ConfigDict(extra="allow", strict=True, populate_by_name=False)
 
 
 class MessageData(_Model):
     """Fields shared by every ``message.*`` event."""
 
     numberId: StrictStr
-    messageId: StrictStr | None  # key required, value null when the provider gave no id
-    id: StrictStr
-    internalMessageId: OptStr = None  # pre-v3 name of `id` (conflict C2)
+    # Nullable keys may also be absent: the SDK's parser reads them with .get().
+    messageId: StrictStr | None = None  # null when the provider gave no id
+    id: StrictStr  # `internalMessageId` (pre-v3 name, conflict C2) is read in events.py
     type: Annotated[MessageType | None, BeforeValidator(_no_null)] = None
     fromMe: StrictBool
     createdAt: StrictStr
@@ -159,12 +168,12 @@ class LeadEvent(_Envelope):
 class CallEvent(_Envelope):
     """``call.*`` events are flat: their fields sit next to ``event``."""
 
-    callId: StrictStr | None
+    callId: StrictStr | None = None
     externalCallId: StrictStr | None = None
-    direction: StrictStr | None
+    direction: StrictStr | None = None
     status: StrictStr
-    from_: StrictStr | None = Field(alias="from")
-    to: StrictStr | None
+    from_: StrictStr | None = Field(default=None, alias="from")
+    to: StrictStr | None = None
     timestamp: StrictStr
     duration: OptInt = None
 

@@ -124,8 +124,10 @@ class Writer:
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        self._queue.put(_STOP)  # blocks only if full; the thread is draining it
-        await asyncio.get_running_loop().run_in_executor(None, thread.join)
+        loop = asyncio.get_running_loop()
+        # put() waits while the queue is full (the thread is draining it): off the loop.
+        await loop.run_in_executor(None, self._queue.put, _STOP)
+        await loop.run_in_executor(None, thread.join)
         # Resolutions scheduled by the last batch run before this coroutine resumes
         # further, so every accepted request gets its answer.
         await asyncio.sleep(0)

@@ -77,6 +77,15 @@ async def start_window(paths: AppPaths, settings: Settings, runtime: Runtime) ->
     return window
 
 
+def stop_window(window: MainWindow, runtime: Runtime) -> None:
+    """Detach the window from the core, then stop its timers and close its connections."""
+    if runtime.writer is not None:
+        if window.live is not None:
+            runtime.writer.unsubscribe(window.live.on_changes)
+        runtime.writer.unsubscribe(window.status.on_changes)
+    window.shutdown()
+
+
 async def _main(paths: AppPaths, settings: Settings) -> int:
     runtime = Runtime(paths, settings)
     window = await start_window(paths, settings, runtime)
@@ -93,7 +102,7 @@ async def _main(paths: AppPaths, settings: Settings) -> int:
     if window.live is not None:
         await window.live.load()
     await closed.wait()
-    window.shutdown()
+    stop_window(window, runtime)
     await runtime.stop()
     return 0
 
