@@ -23,7 +23,7 @@ from pilot_desktop.services.paths import resolve
 from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.services.settings import ReceiverSettings, Settings
 from pilot_desktop.ui import crash
-from pilot_desktop.ui.app import make_app, start_window
+from pilot_desktop.ui.app import make_app, start_window, stop_window
 from pilot_desktop.ui.main_window import MainWindow
 from pilot_desktop.ui.panes.live.model import COLUMNS
 from pilot_desktop.ui.panes.live.pane import LivePane
@@ -91,7 +91,7 @@ async def running_app(data_dir: Path, **receiver: Any) -> AsyncIterator[App]:
             yield App(runtime, window, session)
     finally:
         window.close()
-        window.shutdown()
+        stop_window(window, runtime)
         await runtime.stop()
         await dispose(window)
 
@@ -266,7 +266,7 @@ async def test_corrupt_database_shows_a_clear_message_and_keeps_the_file(data_di
         assert "damaged" in window.banner.text.text()
         assert "Receiver stopped" in window.status.receiver_label.text()
     finally:
-        window.shutdown()
+        stop_window(window, runtime)
         await runtime.stop()
         await dispose(window)
     assert db.read_bytes() == before
