@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pilot_desktop import __version__
 from pilot_desktop.services import logs
@@ -99,14 +100,25 @@ async def _serve(paths: AppPaths, settings: Settings, args: argparse.Namespace) 
 
 
 def _export(paths: AppPaths, args: argparse.Namespace) -> int:
-    from pilot_desktop.services.export import export_events
+    from pilot_desktop.services.export import open_for_export, write_events
 
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: SIM115
+    conn = open_for_export(paths.data_dir)  # checked before any output file is touched
     try:
-        count = export_events(paths.data_dir, out, args.format)
+        if not args.output:
+            count = write_events(conn, sys.stdout, args.format)
+        else:
+            # Written beside the target and renamed at the end: a failure never leaves
+            # a truncated export in place of a good one.
+            target = Path(args.output)
+            tmp = target.with_name(f".{target.name}.partial")
+            try:
+                with tmp.open("w", encoding="utf-8", newline="") as out:
+                    count = write_events(conn, out, args.format)
+                tmp.replace(target)
+            finally:
+                tmp.unlink(missing_ok=True)
     finally:
-        if args.output:
-            out.close()
+        conn.close()
     print(f"exported {count} events", file=sys.stderr)
     return EXIT_OK
 

@@ -77,9 +77,17 @@ def canonical_hash(obj: Any) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# A hostile body can hold thousands of bad fields; an operator needs the first few and a
+# count, and the row must stay small (review: 1 MiB once produced 44 MB of issues).
+MAX_ISSUES = 20
+# Event names, ids and phones are shown in tables; the raw body keeps the full values.
+MAX_FIELD = 200
+
+
 def _issues_from(error: ValidationError) -> list[SchemaIssue]:
     out = []
-    for err in error.errors(include_url=False):
+    errors = error.errors(include_url=False, include_input=False, include_context=False)
+    for err in errors[:MAX_ISSUES]:
         path = "$"
         for part in err["loc"]:
             path += f"[{part}]" if isinstance(part, int) else f".{part}"
@@ -87,6 +95,8 @@ def _issues_from(error: ValidationError) -> list[SchemaIssue]:
         if err["type"] == "missing":
             msg = "required field is missing"
         out.append(SchemaIssue(path, msg))
+    if len(errors) > MAX_ISSUES:
+        out.append(SchemaIssue("$", f"... and {len(errors) - MAX_ISSUES} more issues"))
     return out
 
 
@@ -113,7 +123,9 @@ def validate(obj: dict[str, Any]) -> tuple[Kind, list[SchemaIssue]]:
 
 
 def _s(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    return value if len(value) <= MAX_FIELD else value[: MAX_FIELD - 1] + "\u2026"
 
 
 def message_id_of(data: dict[str, Any]) -> str | None:
@@ -207,7 +219,7 @@ def classify(obj: dict[str, Any]) -> Classified:
     number_id = _s(d.get("numberId")) or _s(d.get("whatsappNumberId"))
     if event in _EVOLUTION_CALLS:  # native Evolution GO vocabulary: PascalCase inside data
         return Classified(
-            event=event,
+            event=_s(event) or event,
             group="call",
             kind=kind,
             issues=tuple(issues),
@@ -219,7 +231,7 @@ def classify(obj: dict[str, Any]) -> Classified:
             event_time=_s(d.get("Timestamp")),
         )
     return Classified(
-        event=event,
+        event=_s(event) or event,
         group=group_of(event),
         kind=kind,
         issues=tuple(issues),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, FailFast, Field, StrictBool, StrictInt, StrictStr
 
 
 def _no_null(value: Any) -> Any:
@@ -101,7 +101,8 @@ class NumberData(_Model):
 class LeadField(_Model):
     key: StrictStr
     label: OptStr = None
-    values: list[StrictStr]
+    # FailFast: stop at the first bad element; a hostile list must not cost seconds.
+    values: Annotated[list[StrictStr], FailFast()]
 
 
 class LeadData(_Model):
@@ -111,7 +112,7 @@ class LeadData(_Model):
     pageId: StrictStr
     formId: StrictStr
     createdAt: StrictStr
-    fields: list[LeadField]
+    fields: Annotated[list[LeadField], FailFast()]
     pageName: StrictStr | None = None
     formName: StrictStr | None = None
     adId: StrictStr | None = None

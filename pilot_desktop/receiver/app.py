@@ -64,10 +64,28 @@ class Receiver:
         self.app.router.add_post("/hooks/{token}", self._hook)
         self.app.router.add_post("/hooks/{token}/{route}", self._hook)
         self.app.router.add_get("/healthz", self._health)
+        # Everything else gets a JSON answer and a recorded rejection too: a webhook
+        # pointed at a wrong path is exactly what an operator needs to see.
+        self.app.router.add_route("*", r"/{tail:[\s\S]*}", self._unrouted)  # [\s\S]: "." misses %0A
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {"ok": True, "queue": self.writer.queue_size, "accepted": self.stats.accepted}
+        ok = self.writer.alive and self.writer.last_error is None
+        body = {
+            "ok": ok,
+            "writer": "running" if self.writer.alive else "stopped",
+            "error": None if ok else (self.writer.last_error or "the store writer is not running"),
+            "queue": self.writer.queue_size,
+            "accepted": self.stats.accepted,
+        }
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def _unrouted(self, request: web.Request) -> web.Response:
+        parts = request.path.strip("/").split("/")
+        known = request.path == "/healthz" or (parts[0] == "hooks" and len(parts) in (2, 3))
+        if known and request.method != "POST":
+            return await self._reject(request, 405, f"method {request.method} not allowed here; use POST")
+        return await self._reject(
+            request, 404, "no such endpoint; webhooks go to POST /hooks/<token> or /hooks/<token>/<route>"
         )
 
     async def _reject(
@@ -118,8 +136,12 @@ class Receiver:
             obj = json.loads(body)
         except RecursionError:
             return await self._reject(request, 400, "body is JSON nested too deeply", body)
-        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+        except json.JSONDecodeError as exc:
             return await self._reject(request, 400, f"body is not valid JSON: {exc}", body)
+        except UnicodeDecodeError:
+            return await self._reject(request, 400, "body is not valid UTF-8 JSON", body)
+        except ValueError:  # e.g. an integer too long to convert
+            return await self._reject(request, 400, "body is not valid JSON (a value is out of range)", body)
         if not isinstance(obj, dict):
             return await self._reject(request, 400, "body is not a JSON object", body)
         if not isinstance(obj.get("event"), str):
@@ -147,7 +169,9 @@ class Receiver:
         except WriterClosed as exc:
             return _error(503, f"receiver shutting down: {exc}; retry later")
         except StoreError as exc:
-            return _error(503, f"could not store the event: {exc}")
+            # The details (file, disk) are for the operator's log, not the remote sender.
+            log.error("event not stored, answered 503: %s", exc)
+            return _error(503, "the receiver cannot store events right now; retry later")
         except asyncio.CancelledError:
             raise
         assert stored is not None

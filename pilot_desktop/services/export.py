@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from pilot_desktop.store.db import DB_NAME, StoreError, check_identity, connect
+from pilot_desktop.store.db import DB_NAME, StoreError, check_identity, classify_error, connect
 from pilot_desktop.store.queries import iter_events
 from pilot_desktop.store.records import EventDetail
 
@@ -62,40 +63,39 @@ def _dumps(obj: Any) -> str:
     return text
 
 
-def export_events(data_dir: Path, out: TextIO, fmt: str) -> int:
+def open_for_export(data_dir: Path) -> sqlite3.Connection:
+    """Read-only: refuses a missing, foreign or too-new database; never upgrades one."""
     path = data_dir / DB_NAME
     if not path.exists():
         raise StoreError(f"No database in {data_dir}: nothing has been received there yet.")
     conn = connect(path, readonly=True)
     try:
-        check_identity(path, conn)  # read-only: refuse a too-new or foreign file, never upgrade
-        writer = csv.writer(out) if fmt == "csv" else None
-        if writer:
-            writer.writerow(CSV_COLUMNS)
-        count = 0
+        check_identity(path, conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def write_events(conn: sqlite3.Connection, out: TextIO, fmt: str) -> int:
+    path = Path(conn.execute("PRAGMA database_list").fetchone()[2])
+    writer = csv.writer(out) if fmt == "csv" else None
+    if writer:
+        writer.writerow(CSV_COLUMNS)
+    count = 0
+    try:
         for e in iter_events(conn):
             rec = record(e)
             if writer:
-                writer.writerow(
-                    [
-                        rec["id"],
-                        rec["receivedAt"],
-                        rec["event"],
-                        rec["group"],
-                        rec["numberId"],
-                        e.row.from_addr,
-                        e.row.to_addr,
-                        e.row.summary,
-                        rec["signature"],
-                        rec["deliveries"],
-                        rec["classification"],
-                        _dumps(rec["schemaIssues"]),
-                        e.body.decode("utf-8", "replace"),
-                    ]
-                )
+                writer.writerow([
+                    rec["id"], rec["receivedAt"], rec["event"], rec["group"], rec["numberId"],
+                    e.row.from_addr, e.row.to_addr, e.row.summary, rec["signature"],
+                    rec["deliveries"], rec["classification"], _dumps(rec["schemaIssues"]),
+                    e.body.decode("utf-8", "replace"),
+                ])  # fmt: skip
             else:
                 out.write(_dumps(rec) + "\n")
             count += 1
-        return count
-    finally:
-        conn.close()
+    except sqlite3.DatabaseError as exc:  # a damaged page part way through
+        raise classify_error(path, exc) from exc
+    return count

@@ -33,7 +33,7 @@ class AppPaths:
 
     def ensure(self) -> None:
         for d in (self.data_dir, self.config_dir, self.log_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: messages, token
 
 
 def resolve(data_dir: str | os.PathLike[str] | None = None) -> AppPaths:

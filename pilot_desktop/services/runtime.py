@@ -8,6 +8,7 @@ main while the loop still runs, never from a Qt close handler.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ SHUTDOWN_GRACE_S = 5.0
 
 class ReceiverStartError(Exception):
     """The receiver could not listen (port taken, bad address); the message says which."""
+
+    def __init__(self, message: str, *, in_use: bool = False) -> None:
+        super().__init__(message)
+        self.in_use = in_use
 
 
 @dataclass
@@ -83,11 +88,13 @@ class Runtime:
             await site.start()
         except OSError as exc:
             await self.stop()
-            raise ReceiverStartError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+            raise ReceiverStartError(
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc}", in_use=exc.errno == errno.EADDRINUSE
+            ) from exc
         server = site._server  # the only place aiohttp exposes the bound port (port 0)
         sockets = getattr(server, "sockets", None) or []
         self.bound = (host, sockets[0].getsockname()[1]) if sockets else (host, port)
-        log.info("receiver listening on %s", self.hook_url)
+        log.info("receiver listening on %s/hooks/<token>", self.base_url)  # the token stays out of logs
 
     async def stop(self) -> None:
         if self._stopping:

@@ -9,6 +9,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 from pilot_desktop.store.records import EventDetail, EventRow, RejectionRow
 
@@ -46,8 +47,22 @@ def _row(r: tuple) -> EventRow:
     return EventRow(*r)
 
 
-def event_ids(conn: sqlite3.Connection, flt: EventFilter, chunk: int = 50_000) -> array[int]:
-    """Every matching id, oldest first, as a compact array (8 bytes a row)."""
+IdList: TypeAlias = "range | array[int]"  # array is not subscriptable at runtime
+
+
+def event_ids(conn: sqlite3.Connection, flt: EventFilter, chunk: int = 50_000) -> IdList:
+    """Every matching id, oldest first.
+
+    Unfiltered, the ids are 1..max (events are never deleted and SQLite hands out
+    max(rowid) + 1), so a `range` stands for them in constant memory instead of a scan
+    that reads every row's body. The count check keeps that honest should rows ever be
+    deleted; it reads the smallest index, not the table. Filtered: a compact array.
+    """
+    if flt == EventFilter():
+        lo, hi = conn.execute("SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM events").fetchone()
+        count = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        if lo == 1 and count == hi:
+            return range(1, hi + 1)
     where, params = flt.where()
     ids: array[int] = array("q")
     cur = conn.execute(f"SELECT id FROM events WHERE {where} ORDER BY id", params)

@@ -72,12 +72,17 @@ class Writer:
         loop: asyncio.AbstractEventLoop,
         *,
         max_queue: int = 4096,
+        max_bytes: int = 64 * 1024 * 1024,
         window: float = 0.001,
         max_batch: int = 256,
     ) -> None:
         self.path = path
         self._loop = loop
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        # Bodies are up to 1 MiB each: bound the bytes waiting, not only the count.
+        self._max_bytes = max_bytes
+        self._queued_bytes = 0
+        self._bytes_lock = threading.Lock()
         self._window = window
         self._max_batch = max_batch
         self._listeners: list[Callable[[Changes], None]] = []
@@ -99,7 +104,7 @@ class Writer:
             self._listeners.remove(listener)
 
     def start(self) -> None:
-        conn = connect(self.path, check_same_thread=False)
+        conn = connect(self.path, check_same_thread=False, durable=True)
         self._accepting = True
         self._thread = threading.Thread(target=self._run, args=(conn,), name="store-writer", daemon=True)
         self._thread.start()
@@ -108,13 +113,28 @@ class Writer:
     def queue_size(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @staticmethod
+    def _size(item: Item) -> int:
+        return 512 + len(item.body or b"")
+
     def submit(self, item: Item) -> asyncio.Future[Stored | None]:
         if not self._accepting:
             raise WriterClosed("the store is shutting down")
+        size = self._size(item)
+        with self._bytes_lock:
+            if self._queued_bytes + size > self._max_bytes:
+                raise Overloaded(f"write queue holds {self._queued_bytes} bytes")
+            self._queued_bytes += size
         fut: asyncio.Future[Stored | None] = self._loop.create_future()
         try:
             self._queue.put_nowait((item, fut))
         except queue.Full:
+            with self._bytes_lock:
+                self._queued_bytes -= size
             raise Overloaded(f"write queue full ({self._queue.maxsize} pending)") from None
         return fut
 
@@ -125,6 +145,8 @@ class Writer:
         if thread is None:
             return
         loop = asyncio.get_running_loop()
+        if not thread.is_alive():
+            return  # it died (and failed what was queued, see _run): nothing to drain
         # put() waits while the queue is full (the thread is draining it): off the loop.
         await loop.run_in_executor(None, self._queue.put, _STOP)
         await loop.run_in_executor(None, thread.join)
@@ -150,30 +172,58 @@ class Writer:
 
     def _run(self, conn: sqlite3.Connection) -> None:
         try:
-            stop = False
-            while not stop:
-                first = self._queue.get()
-                if first is _STOP:
-                    break
-                batch, stop = self._gather(first)
-                self._write_batch(conn, batch)
-            # Drain what was queued before stop() (submit refuses new work by now).
-            rest = []
-            while True:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is not _STOP:
-                    rest.append(nxt)
-            for i in range(0, len(rest), self._max_batch):
-                self._write_batch(conn, rest[i : i + self._max_batch])
+            self._loop_body(conn)
+        except BaseException as exc:  # a bug: never leave handlers waiting forever
+            log.exception("the store writer stopped")
+            self._accepting = False
+            self.last_error = f"the store writer stopped: {exc!r}"
+            self._fail_queued(StoreError(self.last_error))
         finally:
             conn.close()
+
+    def _fail_queued(self, error: StoreError) -> None:
+        futures = []
+        while True:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is not _STOP:
+                futures.append(nxt[1])
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._deliver, futures, [error] * len(futures), Changes())
+
+    def _loop_body(self, conn: sqlite3.Connection) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch, stop = self._gather(first)
+            self._write_batch(conn, batch)
+        # Drain what was queued before stop() (submit refuses new work by now).
+        rest = []
+        while True:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is not _STOP:
+                rest.append(nxt)
+        for i in range(0, len(rest), self._max_batch):
+            self._write_batch(conn, rest[i : i + self._max_batch])
 
     def _write_batch(self, conn: sqlite3.Connection, batch: list[tuple[Item, Any]]) -> None:
         try:
             results, changes = self._transaction(conn, [item for item, _ in batch])
+            self.last_error = None
+        except sqlite3.OperationalError as exc:
+            # Environmental (locked, disk full, I/O): every item would fail the same way,
+            # each after busy_timeout. Fail the batch once; the senders get 503 and retry.
+            err = classify_error(self.path, exc)
+            self.last_error = str(err)
+            log.error("could not store a batch of %d: %s", len(batch), err)
+            results, changes = [err] * len(batch), Changes()
         except Exception as exc:  # isolate the item that broke the batch; never die
             log.warning("batch of %d failed (%s); retrying one by one", len(batch), exc)
             results, changes = [], Changes()
@@ -195,6 +245,8 @@ class Writer:
                     results.append(err)
         self.batches += 1
         self.rows += len(batch)
+        with self._bytes_lock:
+            self._queued_bytes -= sum(self._size(item) for item, _ in batch)
         futures = [fut for _, fut in batch]
         # RuntimeError: the loop closed during shutdown; nobody is waiting any more.
         with contextlib.suppress(RuntimeError):

@@ -40,12 +40,13 @@ async def start_window(paths: AppPaths, settings: Settings, runtime: Runtime) ->
     """Start the core and build the window around it. Errors become visible messages."""
     store_error: str | None = None
     receiver_error: str | None = None
+    port_in_use = False
     try:
         await runtime.start()
     except StoreError as exc:
         store_error = str(exc)
     except ReceiverStartError as exc:
-        receiver_error = str(exc)
+        receiver_error, port_in_use = str(exc), exc.in_use
     window = MainWindow(
         None if store_error else runtime.db_path,
         runtime.hook_url,
@@ -59,11 +60,13 @@ async def start_window(paths: AppPaths, settings: Settings, runtime: Runtime) ->
         return window
     window.status.set_receiver(None if receiver_error else runtime.hook_url, receiver_error)
     if receiver_error:
-        messages.error(
-            f"{receiver_error}. Stored history is shown, but no webhook is received: "
-            "another program (or a second Pilot Desktop) uses that port; change "
-            "receiver.port in the settings or stop the other program."
+        why = (
+            "another program (or a second Pilot Desktop) uses that port; change receiver.port "
+            "in the settings or stop the other program."
+            if port_in_use
+            else "check receiver.host and receiver.port in the settings."
         )
+        messages.error(f"{receiver_error}. Stored history is shown, but no webhook is received: {why}")
     assert runtime.db_path is not None
     conn = connect(runtime.db_path, readonly=True)
     try:

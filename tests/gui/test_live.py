@@ -25,6 +25,7 @@ from pilot_desktop.services.settings import ReceiverSettings, Settings
 from pilot_desktop.ui import crash
 from pilot_desktop.ui.app import make_app, start_window, stop_window
 from pilot_desktop.ui.main_window import MainWindow
+from pilot_desktop.ui.panes.live import pane as pane_module
 from pilot_desktop.ui.panes.live.model import COLUMNS
 from pilot_desktop.ui.panes.live.pane import LivePane
 
@@ -149,9 +150,11 @@ async def test_pause_keeps_capturing_with_badge_and_resume_shows_rows(data_dir: 
         assert [app.cell(r, "Summary") for r in range(4)] == [f"hello {i}" for i in range(1, 5)]
 
 
-async def test_pause_overflow_reloads_everything_from_the_store(data_dir: Path) -> None:
+async def test_pause_overflow_reloads_everything_from_the_store(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pane_module, "PENDING_MAX", 5)  # tiny bound so the paused buffer overflows
     async with running_app(data_dir) as app:
-        app.live._tail_rows = 5  # tiny bound so the paused buffer overflows
         app.live.set_paused(True)
         for i in range(12):
             await app.post(message(i))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shlex
 
@@ -20,10 +21,30 @@ from PySide6.QtWidgets import (
 from pilot_desktop.store.records import EventDetail
 from pilot_desktop.ui.format import clock
 
-_SKIP_IN_CURL = {"host", "content-length", "connection", "accept-encoding", "user-agent"}
+# The stored body is the decoded one, so its transfer/content encodings must not be replayed.
+_SKIP_IN_CURL = {
+    "host",
+    "content-length",
+    "connection",
+    "accept-encoding",
+    "user-agent",
+    "content-encoding",
+    "transfer-encoding",
+}
+# Pretty-printing and laying out a near-1 MiB payload freezes the window for seconds.
+PRETTY_LIMIT = 256 * 1024
 
 
 def pretty_payload(detail: EventDetail) -> str:
+    """What the Payload tab shows: pretty JSON, or the raw head of a very large body."""
+    if len(detail.body) <= PRETTY_LIMIT:
+        return full_payload(detail)
+    head = detail.body[:PRETTY_LIMIT].decode("utf-8", "replace")
+    note = f"(raw body, {len(detail.body):,} bytes; the first {PRETTY_LIMIT:,} shown; Copy JSON copies all)"
+    return f"{note}\n{head}"
+
+
+def full_payload(detail: EventDetail) -> str:
     try:
         return json.dumps(detail.payload(), indent=2, ensure_ascii=False)
     except ValueError:
@@ -32,7 +53,8 @@ def pretty_payload(detail: EventDetail) -> str:
 
 def curl_command(detail: EventDetail, url: str) -> str:
     """Replays the delivery byte for byte (the raw body, not a re-serialisation)."""
-    parts = ["curl", "-sS", "-X", "POST", shlex.quote(url)]
+    target = f"{url}/{detail.route}" if detail.route else url
+    parts = ["curl", "-sS", "-X", "POST", shlex.quote(target)]
     for name, value in detail.headers:
         if name.lower() not in _SKIP_IN_CURL:
             parts += ["-H", shlex.quote(f"{name}: {value}")]
@@ -48,6 +70,7 @@ class DetailView(QWidget):
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
         self.title = QLabel("Select an event to see its payload and headers.")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.copy_json = QPushButton("Copy JSON")
@@ -91,7 +114,7 @@ class DetailView(QWidget):
         r = detail.row
         issues = f" · ⚠ {len(detail.schema_issues)} schema issue(s)" if detail.schema_issues else ""
         self.title.setText(
-            f"<b>{r.event}</b> #{r.id} · received {clock(r.received_at)} · "
+            f"<b>{html.escape(r.event)}</b> #{r.id} · received {clock(r.received_at)} · "
             f"delivered {r.deliveries}× · signature {r.signature}{issues}"
         )
         self.payload.setPlainText(pretty_payload(detail))
@@ -119,7 +142,7 @@ class DetailView(QWidget):
 
     def _copy_json(self) -> None:
         if self._detail is not None:
-            QGuiApplication.clipboard().setText(pretty_payload(self._detail))
+            QGuiApplication.clipboard().setText(full_payload(self._detail))
 
     def _copy_curl(self) -> None:
         if self._detail is not None:

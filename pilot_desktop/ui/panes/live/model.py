@@ -20,7 +20,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from pilot_desktop.core.events import GROUPS
-from pilot_desktop.store.queries import EventFilter
+from pilot_desktop.store.queries import EventFilter, IdList
 from pilot_desktop.store.records import EventRow
 from pilot_desktop.ui.format import clock
 
@@ -52,14 +52,14 @@ class LiveModel(QAbstractTableModel):
     ) -> None:
         super().__init__()
         self._fetch_rows = fetch_rows
-        self._ids: array[int] = array("q")
+        self._ids: IdList = range(1, 1)
         self._cache: OrderedDict[int, EventRow] = OrderedDict()
         self._cache_rows = cache_rows
         self.filter = EventFilter()
 
     # -- content -------------------------------------------------------------------
 
-    def reset(self, ids: array[int], flt: EventFilter) -> None:
+    def reset(self, ids: IdList, flt: EventFilter) -> None:
         self.beginResetModel()
         self._ids = ids
         self.filter = flt
@@ -78,11 +78,20 @@ class LiveModel(QAbstractTableModel):
             return 0
         start = len(self._ids)
         self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
-        self._ids.extend(r.id for r in fresh)
+        self._extend([r.id for r in fresh])
         for r in fresh:
             self._remember(r)
         self.endInsertRows()
         return len(fresh)
+
+    def _extend(self, new: list[int]) -> None:
+        ids = self._ids
+        if isinstance(ids, range) and new == list(range(ids.stop, ids.stop + len(new))):
+            self._ids = range(ids.start, ids.stop + len(new))  # still dense: stay O(1)
+            return
+        if isinstance(ids, range):
+            self._ids = ids = array("q", ids)
+        ids.extend(new)
 
     def update_deliveries(self, redelivered: dict[int, int]) -> None:
         """A retry of an event already shown: bump its × column if it is drawn."""

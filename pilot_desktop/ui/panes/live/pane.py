@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from array import array
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
@@ -34,18 +33,22 @@ from PySide6.QtWidgets import (
 from pilot_desktop.core.events import GROUPS
 from pilot_desktop.store import queries
 from pilot_desktop.store.db import connect
-from pilot_desktop.store.queries import EventFilter
+from pilot_desktop.store.queries import EventFilter, IdList
 from pilot_desktop.store.records import Changes, EventRow
+from pilot_desktop.ui import messages
 from pilot_desktop.ui.panes.live.detail import DetailView
 from pilot_desktop.ui.panes.live.model import COLUMNS, LiveModel
 
 log = logging.getLogger(__name__)
 
 FLUSH_MS = 150
+# Rows held while paused (or while history loads); past this the store has them and
+# resuming reloads from it.
+PENDING_MAX = 20_000
 _WIDTHS = {"Time": 100, "Event": 150, "Number": 120, "From": 130, "To": 130, "Signature": 90, "×": 40}
 
 
-def _load_ids(db_path: Path, flt: EventFilter) -> array[int]:
+def _load_ids(db_path: Path, flt: EventFilter) -> IdList:
     # Runs in a worker thread with its own connection (sqlite connections are per thread).
     conn = connect(db_path, readonly=True)
     try:
@@ -69,6 +72,7 @@ class LivePane(QWidget):
         self._generation = 0
         self._numbers: set[str] = set()
         self.paused = False
+        self._pending_matching = 0  # what the "N new" badge counts: pending rows the filter shows
         self._load_task: asyncio.Future[None] | None = None
 
         self.model = LiveModel(lambda ids: queries.rows_by_ids(self._conn, ids), cache_rows=tail_rows)
@@ -198,18 +202,24 @@ class LivePane(QWidget):
         self._generation += 1
         generation = self._generation
         self._loading = True
+        # Everything committed so far is in what this load reads; rows arriving while it
+        # runs collect in _pending (an overflow then triggers another load at the next tick).
+        self._pending.clear()
+        self._pending_matching = 0
+        self._overflowed = False
         flt = self._current_filter()
         self.count_label.setText("Loading history…")
         try:
             ids = await asyncio.get_running_loop().run_in_executor(None, _load_ids, self.db_path, flt)
-        except Exception:
-            self._loading = False
-            raise
+        except Exception as exc:
+            if generation == self._generation:
+                self._loading = False  # _overflowed stays clear: no retry loop every tick
+                messages.error(f"Could not load the event history: {exc}")
+            return
         if generation != self._generation:
-            return  # a newer filter change superseded this load
+            return  # a newer filter change (or shutdown) superseded this load
         self.model.reset(ids, flt)
         self._loading = False
-        self._overflowed = False
         self._refresh_numbers(queries.numbers_seen(self._conn))
         self.flush()
         self.table.scrollToBottom()
@@ -217,15 +227,17 @@ class LivePane(QWidget):
     def on_changes(self, changes: Changes) -> None:
         """Writer listener (runs on the loop, which is the GUI thread): buffer only."""
         if changes.new_events:
-            if len(self._pending) < self._tail_rows:
+            if len(self._pending) < PENDING_MAX:
                 self._pending.extend(changes.new_events)
+                flt = self.model.filter
+                self._pending_matching += sum(1 for r in changes.new_events if flt.matches(r))
             else:
                 # Paused for long under heavy traffic: stop holding rows in memory; the
                 # store has them and resuming reloads from it.
                 self._overflowed = True
         self._redelivered.update(changes.redelivered)
         if self.paused:
-            self._show_badge(len(self._pending), self._overflowed)
+            self._show_badge(self._pending_matching, self._overflowed)
 
     def flush(self) -> None:
         if self.paused or self._loading:
@@ -236,6 +248,7 @@ class LivePane(QWidget):
             return
         if self._pending:
             rows, self._pending = self._pending, []
+            self._pending_matching = 0
             self._refresh_numbers(r.number_id for r in rows if r.number_id)
             bar = self.table.verticalScrollBar()
             at_bottom = bar.value() >= bar.maximum() - 1
@@ -251,15 +264,18 @@ class LivePane(QWidget):
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
         if paused:
-            self._show_badge(len(self._pending), self._overflowed)
+            self._show_badge(self._pending_matching, self._overflowed)
         else:
             self.badge.hide()
             self.flush()
 
     def pending_count(self) -> int:
-        return len(self._pending)
+        return self._pending_matching
 
     def shutdown(self) -> None:
+        self._generation += 1  # a load still running must not touch the closed connection
+        if self._load_task is not None:
+            self._load_task.cancel()
         self._timer.stop()
         self._conn.close()
 
