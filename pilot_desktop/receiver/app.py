@@ -20,6 +20,7 @@ from aiohttp import web
 
 from pilot_desktop.core.events import classify
 from pilot_desktop.core.signature import HEADER, verify
+from pilot_desktop.receiver.encoding import BodyEncodingError, decode
 from pilot_desktop.store.db import StoreError
 from pilot_desktop.store.records import IncomingEvent, Rejection
 from pilot_desktop.store.writer import Overloaded, Writer, WriterClosed
@@ -46,6 +47,15 @@ class ReceiverStats:
     rejected: int = 0
     overloaded: int = 0
     last_event_at: float | None = None
+
+
+class _NonStandardJSON(ValueError):
+    pass
+
+
+def _no_constants(name: str) -> float:
+    # NaN / Infinity are not JSON; storing them would make exports that strict parsers reject.
+    raise _NonStandardJSON(f"{name} is not a JSON value")
 
 
 def _error(status: int, reason: str, **extra: Any) -> web.Response:
@@ -81,9 +91,13 @@ class Receiver:
 
     async def _unrouted(self, request: web.Request) -> web.Response:
         parts = request.path.strip("/").split("/")
-        known = request.path == "/healthz" or (parts[0] == "hooks" and len(parts) in (2, 3))
-        if known and request.method != "POST":
-            return await self._reject(request, 405, f"method {request.method} not allowed here; use POST")
+        allowed = "GET" if request.path == "/healthz" else None
+        if parts[0] == "hooks" and len(parts) in (2, 3) and all(parts):
+            allowed = "POST"
+        if allowed and request.method != allowed:
+            return await self._reject(
+                request, 405, f"method {request.method} not allowed here; use {allowed}"
+            )
         return await self._reject(
             request, 404, "no such endpoint; webhooks go to POST /hooks/<token> or /hooks/<token>/<route>"
         )
@@ -133,7 +147,13 @@ class Receiver:
             reason = " ".join(str(exc).split())
             return await self._reject(request, 400, f"body could not be read: {reason}")
         try:
-            obj = json.loads(body)
+            body = decode(wire := body, request.headers.get("Content-Encoding", ""), limit)
+        except BodyEncodingError as exc:
+            return await self._reject(request, exc.status, exc.reason, wire)
+        try:
+            obj = json.loads(body, parse_constant=_no_constants)
+        except _NonStandardJSON as exc:
+            return await self._reject(request, 400, f"body is not valid JSON: {exc}", body)
         except RecursionError:
             return await self._reject(request, 400, "body is JSON nested too deeply", body)
         except json.JSONDecodeError as exc:
@@ -147,6 +167,10 @@ class Receiver:
         if not isinstance(obj.get("event"), str):
             return await self._reject(request, 400, "body has no string `event` field", body)
         verdict = verify(body, request.headers.get(HEADER), self.config.secrets())
+        if verdict.status == "invalid" and wire is not body:
+            # Signed over the bytes on the wire rather than the decoded JSON: accept either.
+            on_wire = verify(wire, request.headers.get(HEADER), self.config.secrets())
+            verdict = on_wire if on_wire.status == "valid" else verdict
         if verdict.status == "invalid":
             return await self._reject(request, 401, verdict.reason, body)
         try:

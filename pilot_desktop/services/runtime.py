@@ -79,7 +79,12 @@ class Runtime:
         self.receiver = Receiver(config, self.writer)
         # handler_cancellation off (the default): a client that hangs up mid-request does
         # not cancel the handler, so what was accepted is still stored and counted.
-        self._runner = web.AppRunner(self.receiver.app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
+        self._runner = web.AppRunner(
+            self.receiver.app,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_GRACE_S,
+            auto_decompress=False,  # the receiver decodes, see receiver/encoding.py
+        )
         await self._runner.setup()
         host = self.host or self.settings.receiver.host
         port = self.settings.receiver.port if self.port is None else self.port
