@@ -21,11 +21,12 @@ LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
 
 def _qasync_loop() -> asyncio.AbstractEventLoop:
-    import qasync
     from PySide6.QtWidgets import QApplication
 
+    from pilot_desktop.ui.loop import QtLoop  # the app's own loop (qasync, batched call_soon)
+
     app = QApplication.instance() or QApplication([])
-    loop: asyncio.AbstractEventLoop = qasync.QEventLoop(app)
+    loop: asyncio.AbstractEventLoop = QtLoop(app)
     return loop
 
 

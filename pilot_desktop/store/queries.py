@@ -59,7 +59,10 @@ def event_ids(conn: sqlite3.Connection, flt: EventFilter, chunk: int = 50_000) -
     deleted; it reads the smallest index, not the table. Filtered: a compact array.
     """
     if flt == EventFilter():
-        lo, hi = conn.execute("SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM events").fetchone()
+        # Two subqueries: each is one index lookup; min and max in one SELECT scan an index.
+        lo, hi = conn.execute(
+            "SELECT coalesce((SELECT min(id) FROM events), 1), coalesce((SELECT max(id) FROM events), 0)"
+        ).fetchone()
         count = conn.execute("SELECT count(*) FROM events").fetchone()[0]
         if lo == 1 and count == hi:
             return range(1, hi + 1)

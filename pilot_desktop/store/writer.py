@@ -48,8 +48,9 @@ ON CONFLICT (dedupe_key) DO UPDATE SET
 RETURNING id, deliveries
 """
 _UPSERT_NUMBER = """
-INSERT INTO numbers_seen (number_id, first_seen_at, last_event_at, events) VALUES (?, ?, ?, 1)
-ON CONFLICT (number_id) DO UPDATE SET last_event_at = excluded.last_event_at, events = events + 1
+INSERT INTO numbers_seen (number_id, first_seen_at, last_event_at, events) VALUES (?, ?, ?, ?)
+ON CONFLICT (number_id) DO UPDATE SET
+    last_event_at = excluded.last_event_at, events = events + excluded.events
 """
 _INSERT_REJECTION = """
 INSERT INTO rejections (received_at, status, reason, method, path, remote, headers, body, body_size)
@@ -269,6 +270,7 @@ class Writer:
                     self._insert_rejection(conn, item)
                     changes.rejections += 1
                     results.append(None)
+            self._count_numbers(conn, changes.new_events)
             if self._rejections_since_trim >= 500:
                 conn.execute(
                     "DELETE FROM rejections WHERE id <= (SELECT max(id) FROM rejections) - ?",
@@ -311,8 +313,6 @@ class Writer:
         stored = Stored(ident, deliveries)
         if deliveries > 1:
             return stored, None
-        if c.number_id:
-            conn.execute(_UPSERT_NUMBER, (clean_text(c.number_id), item.received_at, item.received_at))
         row = EventRow(
             id=ident,
             received_at=item.received_at,
@@ -327,6 +327,18 @@ class Writer:
             classification=c.kind,
         )
         return stored, row
+
+    @staticmethod
+    def _count_numbers(conn: sqlite3.Connection, rows: list[EventRow]) -> None:
+        # One upsert per number per batch, not per event.
+        seen: dict[str, list[float]] = {}
+        for row in rows:
+            if row.number_id:
+                first_last_count = seen.setdefault(row.number_id, [row.received_at, row.received_at, 0])
+                first_last_count[1] = row.received_at
+                first_last_count[2] += 1
+        if seen:
+            conn.executemany(_UPSERT_NUMBER, [(n, f, last, c) for n, (f, last, c) in seen.items()])
 
     def _insert_rejection(self, conn: sqlite3.Connection, r: Rejection) -> None:
         conn.execute(

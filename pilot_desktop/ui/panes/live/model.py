@@ -44,6 +44,10 @@ _GROUP_COLORS = {
 }
 
 Index = QModelIndex | QPersistentModelIndex
+_ROLES = frozenset({
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.TextAlignmentRole, ID_ROLE,
+})  # fmt: skip
 
 
 class LiveModel(QAbstractTableModel):
@@ -151,7 +155,8 @@ class LiveModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # Views ask for ~7 roles per cell per paint; build the row only for those we answer.
+        if role not in _ROLES or not index.isValid():
             return None
         row = self.row_at(index.row())
         if row is None:
