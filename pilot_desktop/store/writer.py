@@ -1,9 +1,14 @@
 """The single writer: one thread, group commit, acknowledgements after COMMIT.
 
 Handlers put `(item, future)` on a bounded queue and await the future. The thread takes
-one item, gathers more for up to `window` seconds or `max_batch` items, writes them in
-one transaction and, after COMMIT, wakes the loop once per batch to resolve the futures
-and publish one `Changes` descriptor. A full queue is refused at once (`Overloaded`), so
+one item, gathers what else is queued (up to `max_batch`, waiting up to `window` seconds
+for more), writes them in one transaction and, after COMMIT, wakes the loop once per
+batch to resolve the futures and publish one `Changes` descriptor.
+
+The default window is 0 ("natural" group commit): under load the queue fills while the
+previous COMMIT runs, so batches form by themselves (~40 rows at 64 connections), and a
+lone request does not wait. bench/ingest.py: same throughput as a 1 ms window, lone p50
+0.8 ms instead of 2.0 ms. A full queue is refused at once (`Overloaded`), so
 the receiver answers 503 and memory stays bounded.
 """
 
@@ -74,7 +79,7 @@ class Writer:
         *,
         max_queue: int = 4096,
         max_bytes: int = 64 * 1024 * 1024,
-        window: float = 0.001,
+        window: float = 0.0,
         max_batch: int = 256,
     ) -> None:
         self.path = path
