@@ -182,7 +182,10 @@ def summarize(obj: dict[str, Any]) -> str:
         err = _s(d.get("error")) or ""
         return _clip(": ".join(p for p in (code, err) if p) or "failed")
     if group == "status":
-        return _clip(f"{event.split('.', 1)[1]} · {_s(d.get('messageId')) or message_id_of(d) or '?'}")
+        # What the message said tells an operator which one it is; ids are in the detail.
+        what = _s(d.get("content")) or _s(d.get("mediaCaption"))
+        what = what or (f"[{d['type']}]" if _s(d.get("type")) and d["type"] != "text" else None)
+        return _clip(f"{event.split('.', 1)[1]} · {what or message_id_of(d) or '?'}")
     if group == "inbound":
         who = _s(d.get("participantName"))
         where = _s(d.get("groupName")) or _s(d.get("newsletterName"))
@@ -205,7 +208,9 @@ def summarize(obj: dict[str, Any]) -> str:
         parts = [_s(d.get("fullName")), _s(d.get("email")), _s(d.get("formName"))]
         return _clip(" · ".join(p for p in parts if p) or "lead")
     keys = sorted(d) if d else sorted(k for k in obj if k != "event")
-    return _clip("fields: " + ", ".join(keys)) if keys else ""
+    who = " · ".join(p for p in (_s(d.get("displayName")), _s(d.get("phone"))) if p)
+    text = f"{who} · " if who else ""
+    return _clip(f"{text}not in the documented catalogue; fields: {', '.join(keys) or '(none)'}")
 
 
 def classify(obj: dict[str, Any]) -> Classified:

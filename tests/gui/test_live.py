@@ -317,7 +317,14 @@ async def test_auto_scroll_follows_only_when_at_the_bottom(data_dir: Path) -> No
         await asyncio.sleep(0.05)
         assert bar.value() == 0  # the user scrolled up: the view stays where they are
         app.live.jump_to_newest()
-        for i in range(100, 110):
+        app.live.table.selectRow(99)  # at the bottom, but reading a row: it must stay in view
+        for i in range(100, 105):
+            await app.post(message(i))
+        await until(lambda: app.live.model.rowCount() == 105)
+        await asyncio.sleep(0.05)
+        assert bar.value() < bar.maximum()
+        app.live.jump_to_newest()  # End: follow again
+        for i in range(105, 110):
             await app.post(message(i))
         await until(lambda: app.live.model.rowCount() == 110)
         await asyncio.sleep(0.05)

@@ -312,13 +312,18 @@ def test_lead_summary_shows_who_and_which_form():
     )
 
 
-def test_status_summary_names_the_status_and_message():
-    assert summarize(sample("message.read")).startswith("read · wamid.HBgN")
+def test_status_summary_names_the_status_and_what_the_message_said():
+    read = sample("message.read")
+    assert summarize(read) == f"read · {read['data']['content']}"
+    del read["data"]["content"]
+    assert summarize(read) == f"read · {read['data']['id']}"  # no text: the message id
     assert summarize(sample("message.failed.before-sent")).startswith("WHATSAPP_NOT_EXIST: ")
 
 
-def test_unknown_event_summary_lists_its_fields():
-    assert summarize(sample("number.recovered")) == "fields: createdAt, numberId, phone"
+def test_unknown_event_summary_says_so_and_lists_its_fields():
+    assert summarize(sample("number.recovered")) == (
+        "+5511987654321 · not in the documented catalogue; fields: createdAt, numberId, phone"
+    )
 
 
 # --- groups and extracted columns -----------------------------------------------------------

@@ -247,12 +247,14 @@ class LivePane(QWidget):
             self._start_load()
             return
         if self._pending:
+            # Follow the stream only when the user is at the bottom and has not picked a
+            # row to read: a selected row must not scroll away. Newest (End) follows again.
+            bar = self.table.verticalScrollBar()
+            following = bar.value() >= bar.maximum() - 1 and not self.table.selectionModel().hasSelection()
             rows, self._pending = self._pending, []
             self._pending_matching = 0
             self._refresh_numbers(r.number_id for r in rows if r.number_id)
-            bar = self.table.verticalScrollBar()
-            at_bottom = bar.value() >= bar.maximum() - 1
-            if self.model.append(rows) and at_bottom:
+            if self.model.append(rows) and following:
                 self.table.scrollToBottom()
         if self._redelivered:
             redelivered, self._redelivered = self._redelivered, {}
