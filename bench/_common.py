@@ -248,3 +248,15 @@ def start_stdin_reader(on_line: Callable[[str], None]) -> threading.Thread:
     thread = threading.Thread(target=run, name="bench-stdin", daemon=True)
     thread.start()
     return thread
+
+
+def bench_loop() -> Any:
+    """The loop the GUI children run on: the app's QtLoop, or plain qasync with
+    BENCH_LOOP=qasync, to compare the two."""
+    if os.environ.get("BENCH_LOOP") == "qasync":
+        import qasync
+
+        return qasync.QEventLoop
+    from pilot_desktop.ui.loop import QtLoop
+
+    return QtLoop

@@ -22,7 +22,6 @@ Prints figures and ok/FAIL per target; always exits 0.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -42,6 +41,7 @@ from typing import Any
 from _common import (
     DB_NAME,
     Child,
+    bench_loop,
     body_template,
     child_env,
     describe_tree,
@@ -273,20 +273,9 @@ def drop_from_page_cache(db: Path) -> None:
 
 def _child(data_dir: Path, spawned_at: float, repeats: int) -> int:
     entered = time.time()  # the interpreter and the stdlib are up; Qt and the app not yet
-    import qasync
+    from pilot_desktop.ui.app import run_on_qt
 
-    from pilot_desktop.ui import crash
-    from pilot_desktop.ui.app import make_app
-    from pilot_desktop.ui.loop import QtLoop
-
-    crash.install()
-    app = make_app()
-    # BENCH_LOOP=qasync measures plain qasync, for comparison with the app's batched loop.
-    loop = qasync.QEventLoop(app) if os.environ.get("BENCH_LOOP") == "qasync" else QtLoop(app)
-    asyncio.set_event_loop(loop)
-    loop.set_exception_handler(crash.loop_exception_handler)
-    with loop:
-        result = loop.run_until_complete(_child_main(data_dir, spawned_at, entered, repeats))
+    result = run_on_qt(lambda: _child_main(data_dir, spawned_at, entered, repeats), bench_loop())
     emit("RESULT", result)
     return 0
 

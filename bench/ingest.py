@@ -41,6 +41,7 @@ from _common import (
     STAMP,
     UID,
     Child,
+    bench_loop,
     body_template,
     child_env,
     describe_tree,
@@ -111,21 +112,10 @@ def _gui_child(port: int, data_dir: Path) -> int:
     """(b): the real app process, driven by stdin commands `mark`, `stats`, `quit`."""
     import logging
 
-    import qasync
-
-    from pilot_desktop.ui import crash
-    from pilot_desktop.ui.app import make_app
-    from pilot_desktop.ui.loop import QtLoop
+    from pilot_desktop.ui.app import run_on_qt
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    crash.install()
-    app = make_app()
-    # BENCH_LOOP=qasync measures plain qasync, for comparison with the app's batched loop.
-    loop = qasync.QEventLoop(app) if os.environ.get("BENCH_LOOP") == "qasync" else QtLoop(app)
-    asyncio.set_event_loop(loop)
-    loop.set_exception_handler(crash.loop_exception_handler)
-    with loop:
-        return int(loop.run_until_complete(_gui_main(port, data_dir)))
+    return run_on_qt(lambda: _gui_main(port, data_dir), bench_loop())
 
 
 class StallMeter:

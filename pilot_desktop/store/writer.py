@@ -187,15 +187,19 @@ class Writer:
         finally:
             conn.close()
 
-    def _fail_queued(self, error: StoreError) -> None:
-        futures = []
+    def _take_queued(self) -> list[tuple[Item, Any]]:
+        """Everything waiting in the queue now, stop markers left out."""
+        taken: list[tuple[Item, Any]] = []
         while True:
             try:
                 nxt = self._queue.get_nowait()
             except queue.Empty:
-                break
+                return taken
             if nxt is not _STOP:
-                futures.append(nxt[1])
+                taken.append(nxt)
+
+    def _fail_queued(self, error: StoreError) -> None:
+        futures = [fut for _, fut in self._take_queued()]
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._deliver, futures, [error] * len(futures), Changes())
 
@@ -208,14 +212,7 @@ class Writer:
             batch, stop = self._gather(first)
             self._write_batch(conn, batch)
         # Drain what was queued before stop() (submit refuses new work by now).
-        rest = []
-        while True:
-            try:
-                nxt = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if nxt is not _STOP:
-                rest.append(nxt)
+        rest = self._take_queued()
         for i in range(0, len(rest), self._max_batch):
             self._write_batch(conn, rest[i : i + self._max_batch])
 

@@ -11,6 +11,8 @@ import gc
 import signal
 import sys
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
@@ -123,11 +125,22 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def run_gui(paths: AppPaths, settings: Settings) -> int:
+T = TypeVar("T")
+
+
+def run_on_qt(
+    main: Callable[[], Coroutine[Any, Any, T]],
+    loop_factory: Callable[[QApplication], asyncio.AbstractEventLoop] = QtLoop,
+) -> T:
+    """Run `main()` on the asyncio-on-Qt loop with the crash hooks installed first."""
     crash.install()
     app = make_app()
-    loop = QtLoop(app)
+    loop = loop_factory(app)
     asyncio.set_event_loop(loop)
     loop.set_exception_handler(crash.loop_exception_handler)
-    with loop:
-        return int(loop.run_until_complete(_main(paths, settings)))
+    with loop:  # type: ignore[attr-defined]  # qasync's loop is a context manager
+        return loop.run_until_complete(main())
+
+
+def run_gui(paths: AppPaths, settings: Settings) -> int:
+    return run_on_qt(lambda: _main(paths, settings))
