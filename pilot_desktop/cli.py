@@ -40,6 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"pilot-desktop {__version__}")
+    demo = parser.add_mutually_exclusive_group()
+    demo.add_argument(
+        "--demo",
+        action="store_true",
+        default=None,
+        help="run against the built-in sandbox (the default until an account is connected "
+        "and while nothing real has been received)",
+    )
+    demo.add_argument("--no-demo", dest="demo", action="store_false", help="never start the demo")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", parents=[common], help="run the receiver and store headless")
@@ -55,6 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("hook-url", parents=[common], help="print the URL webhooks should be sent to")
+
+    sandbox = sub.add_parser(
+        "sandbox", parents=[common], help="run the local Pilot Status sandbox (REST API + webhook deliveries)"
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8790, help="listen port (default 8790; 0 = any free)")
+    sandbox.add_argument("--seed", type=int, default=1, help="scenario seed: the same seed, the same traffic")
+    sandbox.add_argument("--rate", type=float, default=2.0, help="organic webhooks per second (all numbers)")
+    sandbox.add_argument("--numbers", type=int, default=3, help="how many simulated numbers")
+    sandbox.add_argument(
+        "--retry-window", type=float, default=300.0, metavar="S", help="retry failed deliveries for S seconds"
+    )
+    sandbox.add_argument(
+        "--duplicates", type=float, default=0.0, metavar="F", help="share of deliveries sent twice (0-1)"
+    )
+    sandbox.add_argument(
+        "--reorder", type=float, default=0.0, metavar="S", help="random delivery delay up to S seconds"
+    )
+    sandbox.add_argument("--verbose", "-v", action="store_true", help="print every delivery attempt")
 
     export = sub.add_parser("export", parents=[common], help="write every stored event")
     export.add_argument("--format", choices=("ndjson", "csv"), default="ndjson")
@@ -123,6 +151,36 @@ def _export(paths: AppPaths, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sandbox(args: argparse.Namespace) -> int:
+    from pilot_desktop.sandbox import console
+    from pilot_desktop.sandbox.server import Sandbox
+
+    problems = [
+        f"--{name} {value}"
+        for name, value, ok in (
+            ("port", args.port, 0 <= args.port <= 65535),
+            ("numbers", args.numbers, 1 <= args.numbers <= 500),
+            ("rate", args.rate, args.rate >= 0),
+            ("duplicates", args.duplicates, 0 <= args.duplicates <= 1),
+            ("reorder", args.reorder, args.reorder >= 0),
+            ("retry-window", args.retry_window, args.retry_window >= 0),
+        )
+        if not ok
+    ]
+    if problems:
+        print(f"pilot-desktop sandbox: out of range: {', '.join(problems)}", file=sys.stderr)
+        return EXIT_USAGE
+
+    def make(on_attempt: object) -> Sandbox:
+        return Sandbox(
+            seed=args.seed, numbers=args.numbers, rate=args.rate, host=args.host, port=args.port,
+            retry_window=args.retry_window, duplicate_rate=args.duplicates, reorder_jitter=args.reorder,
+            on_attempt=on_attempt,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    return asyncio.run(console.main(make, sys.stdout, args.verbose))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     paths = resolve(args.data_dir)
@@ -130,12 +188,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(paths)
         if args.command is None:
             logs.setup(paths, console=True)
+            from pilot_desktop.services.demo import has_real_history
             from pilot_desktop.ui.app import run_gui
 
-            return run_gui(paths, settings)
+            # No account can be connected yet, so a first launch (nothing real received
+            # here) shows the demo; real history, or --no-demo, starts the real receiver.
+            demo = args.demo if args.demo is not None else not has_real_history(paths)
+            return run_gui(paths, settings, demo=demo)
         if args.command == "serve":
             logs.setup(paths, console=True)
             return asyncio.run(_serve(paths, settings, args))
+        if args.command == "sandbox":
+            return _sandbox(args)
         if args.command == "hook-url":
             from pilot_desktop.services.runtime import Runtime
 

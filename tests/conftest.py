@@ -30,9 +30,7 @@ def _qasync_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item
-) -> Mapping[str, LoopFactory]:
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Mapping[str, LoopFactory]:
     """Async tests under tests/gui/ run on a qasync (Qt) loop, all others on plain asyncio.
 
     pytest-asyncio (1.x) treats a None or empty result as a usage error as soon as any
@@ -45,9 +43,7 @@ def pytest_asyncio_loop_factories(
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the real home, XDG directories or app data directory."""
     root = tmp_path_factory.mktemp("user")
     for var, name in (

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from pilot_desktop.services.demo import Demo, DemoError, demo_paths, demo_settings, start_demo
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.runtime import ReceiverStartError, Runtime
 from pilot_desktop.services.settings import Settings
@@ -92,9 +93,19 @@ def stop_window(window: MainWindow, runtime: Runtime) -> None:
     window.shutdown()
 
 
-async def _main(paths: AppPaths, settings: Settings) -> int:
+async def _main(paths: AppPaths, settings: Settings, demo: bool) -> int:
+    if demo:
+        paths, settings = demo_paths(paths), demo_settings()
     runtime = Runtime(paths, settings)
     window = await start_window(paths, settings, runtime)
+    sandbox: Demo | None = None
+    if demo and runtime.bound is not None:
+        try:
+            sandbox = await start_demo(runtime)
+        except DemoError as exc:
+            messages.error(str(exc))
+        else:
+            window.show_demo(len(sandbox.sandbox.numbers), sandbox.sandbox.base_url)
     closed = asyncio.Event()
     window.window_did_close.connect(closed.set)
     loop = asyncio.get_running_loop()
@@ -109,6 +120,8 @@ async def _main(paths: AppPaths, settings: Settings) -> int:
         await window.live.load()
     settle_heap()
     await closed.wait()
+    if sandbox is not None:
+        await sandbox.stop()  # no more deliveries before the receiver drains
     stop_window(window, runtime)
     await runtime.stop()
     return 0
@@ -142,5 +155,5 @@ def run_on_qt(
         return loop.run_until_complete(main())
 
 
-def run_gui(paths: AppPaths, settings: Settings) -> int:
-    return run_on_qt(lambda: _main(paths, settings))
+def run_gui(paths: AppPaths, settings: Settings, *, demo: bool) -> int:
+    return run_on_qt(lambda: _main(paths, settings, demo))

@@ -71,6 +71,14 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(QIcon(str(ICON)))
         self._state = QSettings(str(state_file), QSettings.Format.IniFormat)
         self.banner = Banner()
+        self.demo_bar = QLabel()
+        self.demo_bar.setObjectName("demoBar")
+        self.demo_bar.setWordWrap(True)
+        self.demo_bar.setStyleSheet(
+            "#demoBar { background: #fefcbf; color: #744210; border-bottom: 1px solid #ecc94b;"
+            " padding: 6px 10px; }"
+        )
+        self.demo_bar.hide()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.live: LivePane | None = None
@@ -103,6 +111,7 @@ class MainWindow(QMainWindow):
         col = QVBoxLayout(central)
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(0)
+        col.addWidget(self.demo_bar)
         col.addWidget(self.banner)
         col.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
@@ -112,6 +121,20 @@ class MainWindow(QMainWindow):
             self.status.set_database(db_path)
         messages.bus.message_did_post.connect(self._on_message)
         self._restore()
+
+    def show_demo(self, numbers: int, sandbox_url: str) -> None:
+        """Label everything as demo data, and say how to get real traffic instead."""
+        self.setWindowTitle("Pilot Desktop — DEMO (sandbox data)")
+        self.demo_bar.setText(
+            f"<b>Demo mode.</b> These events come from the built-in Pilot Status sandbox "
+            f"({numbers} simulated numbers at {sandbox_url}), not from a real account; nothing "
+            "is sent to WhatsApp and demo data is kept apart from your real history. "
+            "To monitor your own numbers, start <code>pilot-desktop --no-demo</code> and point "
+            "your Pilot Status webhooks at your tunnel URL followed by the path shown in the "
+            "Webhooks tab."
+        )
+        self.demo_bar.show()
+        self.status.set_demo(True)
 
     def _on_message(self, level: str, text: str, details: str) -> None:
         if level == "info":

@@ -19,6 +19,13 @@ REFRESH_MS = 1000
 class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.demo_label = QLabel("DEMO")
+        self.demo_label.setStyleSheet(
+            "color: #744210; background: #fefcbf; padding: 0 6px; font-weight: bold;"
+        )
+        self.demo_label.setToolTip("Events come from the built-in sandbox, not from a real account")
+        self.demo_label.hide()
+        self.addPermanentWidget(self.demo_label)
         self.receiver_label = QLabel("Receiver: starting…")
         self.rate_label = QLabel("0 events/min")
         self.last_label = QLabel("last event: never")
@@ -45,6 +52,9 @@ class StatusBar(QStatusBar):
             self.receiver_label.setText(f"● Listening {shown}")
             self.receiver_label.setStyleSheet("color: #2f855a;")
             self.receiver_label.setToolTip(f"Webhooks go to {url}")
+
+    def set_demo(self, on: bool) -> None:
+        self.demo_label.setVisible(on)
 
     def set_database(self, path: Path) -> None:
         self._db_path = path

@@ -22,7 +22,11 @@ def _start(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     (data_dir / "settings.json").write_text(json.dumps({"version": 1, "receiver": {"port": 0}}))
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.Popen(
-        [EXE, "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [EXE, "--data-dir", str(data_dir), "--no-demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + 30
@@ -73,7 +77,11 @@ def test_gui_refuses_a_too_new_database_with_a_message_not_a_crash(data_dir: Pat
     before = db.read_bytes()
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.Popen(
-        [EXE, "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [EXE, "--data-dir", str(data_dir), "--no-demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         log = data_dir / "logs" / "pilot-desktop.log"

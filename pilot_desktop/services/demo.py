@@ -1,0 +1,88 @@
+"""Demo mode: the built-in sandbox feeding this app's own receiver.
+
+A first launch (no account yet) shows the product working: the sandbox starts in this
+process, and this app subscribes a webhook per sandbox number to `"*"` through the
+sandbox's REST API, exactly as it would on the real platform, pointed at its own
+receiver. The webhooks' signing secrets, which the API never returns, come from the
+sandbox's console side and are registered with the receiver, so every demo delivery is
+signature-checked. Demo data lives in its own data folder and never mixes with real
+history.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+import httpx
+
+from pilot_desktop.sandbox.server import Sandbox
+from pilot_desktop.services.paths import AppPaths
+from pilot_desktop.services.runtime import Runtime
+from pilot_desktop.services.settings import ReceiverSettings, Settings
+from pilot_desktop.store.db import DB_NAME
+
+log = logging.getLogger(__name__)
+
+DEMO_ROUTE = "demo"
+DEMO_NUMBERS = 3
+DEMO_RATE = 3.0  # events per second over all numbers: lively, still readable
+
+
+class DemoError(Exception):
+    """The sandbox could not be started or configured; the message says why."""
+
+
+def demo_paths(paths: AppPaths) -> AppPaths:
+    root = paths.data_dir / "demo"
+    return AppPaths(root, root, paths.log_dir)
+
+
+def demo_settings() -> Settings:
+    # A fresh token and any free port: the demo never answers on the real hook URL.
+    return Settings(receiver=ReceiverSettings(port=0))
+
+
+def has_real_history(paths: AppPaths) -> bool:
+    db = paths.data_dir / DB_NAME
+    return db.exists() and db.stat().st_size > 0
+
+
+@dataclass
+class Demo:
+    sandbox: Sandbox
+    webhook_ids: list[str] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        await self.sandbox.stop()
+
+
+async def start_demo(runtime: Runtime, *, seed: int | None = None) -> Demo:
+    """Start the sandbox and point one `"*"` webhook per number at `runtime`'s receiver."""
+    sandbox = Sandbox(
+        seed=secrets.randbelow(1_000_000) if seed is None else seed, numbers=DEMO_NUMBERS, rate=DEMO_RATE
+    )
+    try:
+        await sandbox.start()
+    except OSError as exc:
+        raise DemoError(f"The demo sandbox could not start: {exc}") from exc
+    demo = Demo(sandbox)
+    url = f"{runtime.hook_url}/{DEMO_ROUTE}"
+    try:
+        async with httpx.AsyncClient(base_url=sandbox.base_url, timeout=10) as client:
+            for number in sandbox.numbers:
+                resp = await client.post(
+                    "/v1/webhooks",
+                    headers={"x-api-key": sandbox.number_keys[number.id]},
+                    json={"url": url, "name": f"Pilot Desktop demo ({number.name})", "events": ["*"]},
+                )
+                resp.raise_for_status()
+                webhook_id = resp.json()["id"]
+                demo.webhook_ids.append(webhook_id)
+                runtime.signing_secrets.append(sandbox.webhook_secret(webhook_id))
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        await sandbox.stop()
+        raise DemoError(f"The demo sandbox could not be configured: {exc}") from exc
+    log.info("demo: sandbox at %s feeding %d webhooks", sandbox.base_url, len(demo.webhook_ids))
+    return demo
