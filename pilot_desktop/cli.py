@@ -14,18 +14,22 @@ from pathlib import Path
 from pilot_desktop import __version__
 from pilot_desktop.services import logs
 from pilot_desktop.services.paths import ENV_DATA_DIR, AppPaths, resolve
-from pilot_desktop.services.settings import Settings, SettingsError, load
+from pilot_desktop.services.settings import Settings, SettingsError, load, save
 from pilot_desktop.store.db import StoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 ENV_SECRETS = "PILOT_DESKTOP_SIGNING_SECRETS"
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(*, top: bool = False) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument(
         "--data-dir",
         metavar="DIR",
+        # Accepted before and after the command. A subcommand's own default would overwrite
+        # a value given before it (`pilot-desktop --data-dir D export`), so only the top
+        # level has a default.
+        default=None if top else argparse.SUPPRESS,
         help=f"folder for the database, settings and logs (env {ENV_DATA_DIR}; "
         "default: the platform's usual places)",
     )
@@ -37,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pilot-desktop",
         description="Monitor Pilot Status WhatsApp webhooks. Without a command, opens the window.",
-        parents=[common],
+        parents=[_common(top=True)],
     )
     parser.add_argument("--version", action="version", version=f"pilot-desktop {__version__}")
     demo = parser.add_mutually_exclusive_group()
@@ -93,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(paths: AppPaths) -> Settings:
     paths.ensure()
     return load(paths.settings_file)
+
+
+def _use_real_receiver(paths: AppPaths, settings: Settings) -> None:
+    if not settings.real_receiver:
+        settings.real_receiver = True
+        save(paths.settings_file, settings)
 
 
 def _secrets(cli: Sequence[str]) -> list[str]:
@@ -160,10 +170,10 @@ def _sandbox(args: argparse.Namespace) -> int:
         for name, value, ok in (
             ("port", args.port, 0 <= args.port <= 65535),
             ("numbers", args.numbers, 1 <= args.numbers <= 500),
-            ("rate", args.rate, args.rate >= 0),
+            ("rate", args.rate, 0 <= args.rate <= 10_000),
             ("duplicates", args.duplicates, 0 <= args.duplicates <= 1),
-            ("reorder", args.reorder, args.reorder >= 0),
-            ("retry-window", args.retry_window, args.retry_window >= 0),
+            ("reorder", args.reorder, 0 <= args.reorder <= 3600),
+            ("retry-window", args.retry_window, 0 <= args.retry_window <= 7 * 86400),
         )
         if not ok
     ]
@@ -185,30 +195,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     paths = resolve(args.data_dir)
     try:
+        if args.command == "sandbox":
+            return _sandbox(args)  # the sandbox has nothing to do with this app's settings
+        if args.command == "export":
+            return _export(paths, args)
         settings = _settings(paths)
         if args.command is None:
             logs.setup(paths, console=True)
-            from pilot_desktop.services.demo import has_real_history
             from pilot_desktop.ui.app import run_gui
 
-            # No account can be connected yet, so a first launch (nothing real received
-            # here) shows the demo; real history, or --no-demo, starts the real receiver.
-            demo = args.demo if args.demo is not None else not has_real_history(paths)
-            return run_gui(paths, settings, demo=demo)
+            # No account can be connected yet, so the window starts in demo mode until the
+            # real receiver has been asked for once: `serve`, `hook-url` (the user is setting
+            # up real webhooks) or `--no-demo`. From then on it starts the real receiver.
+            if args.demo is False:
+                _use_real_receiver(paths, settings)
+            demo = args.demo if args.demo is not None else not settings.real_receiver
+            return run_gui(paths, settings, demo=demo, signing_secrets=_secrets([]))
+        _use_real_receiver(paths, settings)
         if args.command == "serve":
             logs.setup(paths, console=True)
             return asyncio.run(_serve(paths, settings, args))
-        if args.command == "sandbox":
-            return _sandbox(args)
         if args.command == "hook-url":
             from pilot_desktop.services.runtime import Runtime
 
             print(Runtime(paths, settings).hook_url)
             return EXIT_OK
-        if args.command == "export":
-            return _export(paths, args)
     except (SettingsError, StoreError) as exc:
         print(f"pilot-desktop: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # e.g. the data dir is a file, an unwritable export path
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"pilot-desktop: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # `export | head`
         sys.stderr.close()

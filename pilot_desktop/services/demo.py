@@ -44,9 +44,11 @@ def demo_settings() -> Settings:
     return Settings(receiver=ReceiverSettings(port=0))
 
 
-def has_real_history(paths: AppPaths) -> bool:
-    db = paths.data_dir / DB_NAME
-    return db.exists() and db.stat().st_size > 0
+def reset_demo_store(paths: AppPaths) -> None:
+    """Each demo starts clean: last launch's simulated numbers would contradict this one's,
+    and demo data must not grow without end. Only the demo folder's database is removed."""
+    for suffix in ("", "-wal", "-shm"):
+        (paths.data_dir / f"{DB_NAME}{suffix}").unlink(missing_ok=True)
 
 
 @dataclass
@@ -60,8 +62,13 @@ class Demo:
 
 async def start_demo(runtime: Runtime, *, seed: int | None = None) -> Demo:
     """Start the sandbox and point one `"*"` webhook per number at `runtime`'s receiver."""
+    # The scenario clock starts paused: the webhooks must exist before the first events
+    # (number.created at t=0), as they would on the platform before a number is created.
     sandbox = Sandbox(
-        seed=secrets.randbelow(1_000_000) if seed is None else seed, numbers=DEMO_NUMBERS, rate=DEMO_RATE
+        seed=secrets.randbelow(1_000_000) if seed is None else seed,
+        numbers=DEMO_NUMBERS,
+        rate=DEMO_RATE,
+        time_scale=0.0,
     )
     try:
         await sandbox.start()
@@ -70,7 +77,8 @@ async def start_demo(runtime: Runtime, *, seed: int | None = None) -> Demo:
     demo = Demo(sandbox)
     url = f"{runtime.hook_url}/{DEMO_ROUTE}"
     try:
-        async with httpx.AsyncClient(base_url=sandbox.base_url, timeout=10) as client:
+        # trust_env=False: a corporate HTTP_PROXY must not capture calls to 127.0.0.1.
+        async with httpx.AsyncClient(base_url=sandbox.base_url, timeout=10, trust_env=False) as client:
             for number in sandbox.numbers:
                 resp = await client.post(
                     "/v1/webhooks",
@@ -84,5 +92,6 @@ async def start_demo(runtime: Runtime, *, seed: int | None = None) -> Demo:
     except (httpx.HTTPError, KeyError, ValueError) as exc:
         await sandbox.stop()
         raise DemoError(f"The demo sandbox could not be configured: {exc}") from exc
+    sandbox.time_scale = 1.0
     log.info("demo: sandbox at %s feeding %d webhooks", sandbox.base_url, len(demo.webhook_ids))
     return demo

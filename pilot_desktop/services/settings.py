@@ -47,6 +47,11 @@ class Settings(BaseModel):
 
     version: int = SETTINGS_VERSION
     receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
+    real_receiver: bool = Field(
+        default=False,
+        description="Set once the real receiver was asked for (serve, hook-url, --no-demo): "
+        "the window then starts it instead of the demo.",
+    )
     ui: UiSettings = Field(default_factory=UiSettings)
 
 

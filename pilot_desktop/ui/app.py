@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from pilot_desktop.services.demo import Demo, DemoError, demo_paths, demo_settings, start_demo
+from pilot_desktop.services.demo import (
+    Demo,
+    DemoError,
+    demo_paths,
+    demo_settings,
+    reset_demo_store,
+    start_demo,
+)
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.runtime import ReceiverStartError, Runtime
 from pilot_desktop.services.settings import Settings
@@ -40,7 +47,9 @@ def make_app() -> QApplication:
     return app
 
 
-async def start_window(paths: AppPaths, settings: Settings, runtime: Runtime) -> MainWindow:
+async def start_window(
+    paths: AppPaths, settings: Settings, runtime: Runtime, *, guide_url: str | None = None
+) -> MainWindow:
     """Start the core and build the window around it. Errors become visible messages."""
     store_error: str | None = None
     receiver_error: str | None = None
@@ -57,6 +66,7 @@ async def start_window(paths: AppPaths, settings: Settings, runtime: Runtime) ->
         paths.config_dir / "window.ini",
         tail_rows=settings.ui.live_tail_rows,
         store_error=store_error,
+        guide_url=guide_url,
     )
     if store_error:
         window.status.set_receiver(None, store_error)
@@ -93,19 +103,26 @@ def stop_window(window: MainWindow, runtime: Runtime) -> None:
     window.shutdown()
 
 
-async def _main(paths: AppPaths, settings: Settings, demo: bool) -> int:
+async def _main(paths: AppPaths, settings: Settings, demo: bool, signing_secrets: list[str]) -> int:
+    # The URL to give Pilot Status is the real receiver's, whatever this window runs on.
+    real_hook_url = Runtime(paths, settings).hook_url
     if demo:
         paths, settings = demo_paths(paths), demo_settings()
-    runtime = Runtime(paths, settings)
-    window = await start_window(paths, settings, runtime)
+        reset_demo_store(paths)
+    # The demo registers its own sandbox's secrets; the real receiver checks the user's.
+    runtime = Runtime(paths, settings, [] if demo else list(signing_secrets))
+    window = await start_window(paths, settings, runtime, guide_url=real_hook_url)
     sandbox: Demo | None = None
-    if demo and runtime.bound is not None:
-        try:
-            sandbox = await start_demo(runtime)
-        except DemoError as exc:
-            messages.error(str(exc))
+    if demo:
+        problem = None
+        if runtime.bound is not None:
+            try:
+                sandbox = await start_demo(runtime)
+            except DemoError as exc:
+                problem = str(exc)
         else:
-            window.show_demo(len(sandbox.sandbox.numbers), sandbox.sandbox.base_url)
+            problem = "the demo's receiver could not start"
+        window.show_demo(sandbox.sandbox if sandbox else None, problem)
     closed = asyncio.Event()
     window.window_did_close.connect(closed.set)
     loop = asyncio.get_running_loop()
@@ -120,10 +137,12 @@ async def _main(paths: AppPaths, settings: Settings, demo: bool) -> int:
         await window.live.load()
     settle_heap()
     await closed.wait()
-    if sandbox is not None:
-        await sandbox.stop()  # no more deliveries before the receiver drains
-    stop_window(window, runtime)
-    await runtime.stop()
+    try:
+        if sandbox is not None:
+            await sandbox.stop()  # no more deliveries before the receiver drains
+    finally:
+        stop_window(window, runtime)
+        await runtime.stop()
     return 0
 
 
@@ -155,5 +174,5 @@ def run_on_qt(
         return loop.run_until_complete(main())
 
 
-def run_gui(paths: AppPaths, settings: Settings, *, demo: bool) -> int:
-    return run_on_qt(lambda: _main(paths, settings, demo))
+def run_gui(paths: AppPaths, settings: Settings, *, demo: bool, signing_secrets: list[str]) -> int:
+    return run_on_qt(lambda: _main(paths, settings, demo, signing_secrets))

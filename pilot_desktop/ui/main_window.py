@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Signal
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pilot_desktop.sandbox.server import Sandbox
 from pilot_desktop.ui import messages
 from pilot_desktop.ui.banner import Banner
 from pilot_desktop.ui.panes.live.pane import LivePane
@@ -65,7 +67,10 @@ class MainWindow(QMainWindow):
         *,
         tail_rows: int = 5000,
         store_error: str | None = None,
+        guide_url: str | None = None,
     ) -> None:
+        """`hook_url` is this window's receiver; `guide_url` the one to give Pilot Status
+        (the real receiver's, also while the demo runs on its own throwaway receiver)."""
         super().__init__()
         self.setWindowTitle("Pilot Desktop")
         self.setWindowIcon(QIcon(str(ICON)))
@@ -90,10 +95,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(
             placeholder(
                 "Webhooks",
-                "Connect your Pilot Status account to subscribe each number's webhooks to events "
-                "with a few clicks. Until then, create a webhook in the Pilot Status dashboard "
+                "Subscribing numbers to events from here comes with account connection, in a "
+                "later version. Until then, create a webhook in the Pilot Status dashboard "
                 "pointing at your tunnel's public URL followed by the path below.",
-                hook_url,
+                guide_url or hook_url,
             ),
             "Webhooks",
         )
@@ -122,14 +127,21 @@ class MainWindow(QMainWindow):
         messages.bus.message_did_post.connect(self._on_message)
         self._restore()
 
-    def show_demo(self, numbers: int, sandbox_url: str) -> None:
-        """Label everything as demo data, and say how to get real traffic instead."""
+    def show_demo(self, sandbox: Sandbox | None, problem: str | None = None) -> None:
+        """Label everything as demo data, say how to get real traffic instead, and say so
+        when the sandbox could not start (the demo folder is shown all the same)."""
         self.setWindowTitle("Pilot Desktop — DEMO (sandbox data)")
+        source = (
+            f"the built-in Pilot Status sandbox ({len(sandbox.numbers)} simulated numbers at "
+            f"{sandbox.base_url})"
+            if sandbox
+            else f"the built-in Pilot Status sandbox, which could not start: {html.escape(problem or '')}"
+        )
         self.demo_bar.setText(
-            f"<b>Demo mode.</b> These events come from the built-in Pilot Status sandbox "
-            f"({numbers} simulated numbers at {sandbox_url}), not from a real account; nothing "
+            f"<b>Demo mode.</b> These events come from {source}, not from a real account; nothing "
             "is sent to WhatsApp and demo data is kept apart from your real history. "
-            "To monitor your own numbers, start <code>pilot-desktop --no-demo</code> and point "
+            "To monitor your own numbers, start <code>pilot-desktop --no-demo</code> (from the "
+            "project: <code>make run ARGS=--no-demo</code>) and point "
             "your Pilot Status webhooks at your tunnel URL followed by the path shown in the "
             "Webhooks tab."
         )

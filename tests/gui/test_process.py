@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -101,3 +103,28 @@ def test_gui_refuses_a_too_new_database_with_a_message_not_a_crash(data_dir: Pat
     assert "newer Pilot Desktop" in err  # logged to the console as well as shown
     assert "Traceback" not in err
     assert db.read_bytes() == before
+
+
+def test_the_window_checks_signatures_with_the_configured_secrets(data_dir: Path) -> None:
+    (data_dir / "settings.json").write_text(json.dumps({"version": 1, "receiver": {"port": 0}}))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PILOT_DESKTOP_SIGNING_SECRETS": "s3cret"}
+    proc = subprocess.Popen(
+        [EXE, "--data-dir", str(data_dir), "--no-demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split(" ", 1)[1].strip()
+        body = b'{"event": "test.ping"}'
+        with httpx.Client(timeout=10) as client:
+            assert client.post(url, content=body).status_code == 401
+            good = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+            assert (
+                client.post(url, content=body, headers={"x-pilot-status-signature": good}).status_code == 200
+            )
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
@@ -220,6 +221,8 @@ class LivePane(QWidget):
             return  # a newer filter change (or shutdown) superseded this load
         self.model.reset(ids, flt)
         self._loading = False
+        self.detail.show_event(None)  # the reset cleared the selection
+        self._update_count()
         self._refresh_numbers(queries.numbers_seen(self._conn))
         self.flush()
         self.table.scrollToBottom()
@@ -309,8 +312,8 @@ class LivePane(QWidget):
         # Keep a reference: the loop holds tasks weakly.
         self._load_task = asyncio.ensure_future(self.load())
 
-    def _refresh_numbers(self, numbers: object) -> None:
-        new = [n for n in numbers if n not in self._numbers]  # type: ignore[attr-defined]
+    def _refresh_numbers(self, numbers: Iterable[str]) -> None:
+        new = [n for n in dict.fromkeys(numbers) if n not in self._numbers]
         if not new:
             return
         self._numbers.update(new)
@@ -347,4 +350,5 @@ class LivePane(QWidget):
     def jump_to_newest(self) -> None:
         if self.model.rowCount():
             self.table.clearSelection()
+            self.detail.show_event(None)
             self.table.scrollToBottom()
