@@ -3,7 +3,8 @@
 Key scope (conflict C5): the tenant key sees every number; a number-scoped key may call
 these endpoints too, but only for its own number (others are 404 `NUMBER_NOT_FOUND`).
 The connection state is the scenario's live state; `/status` answers the SDK shape
-(C1) `{id, state, stale, checkedAt}` plus the HTML page's `isFullyConnected`.
+(C1) `{id, state, stale, checkedAt}` plus the HTML page's `isFullyConnected`, and its 404
+is `{"error"}` without a `code`, as documented (§4.4).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from pilot_desktop.sandbox.rest import Context, authenticate, fail, invalid
+from pilot_desktop.sandbox.rest import ApiError, Context, authenticate, fail, invalid
 from pilot_desktop.sandbox.state import ApiKey, digits, iso_now
 
 if TYPE_CHECKING:
@@ -98,7 +99,13 @@ class NumberRoutes:
         return web.json_response(body)
 
     async def status(self, request: web.Request) -> web.Response:
-        number = self._find(request)
+        try:
+            number = self._find(request)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            # §4.4: this endpoint's 404 comes deliberately without a `code` (SDK types).
+            return web.json_response({"error": str(exc)}, status=404)
         link = request.query.get("link", "primary")
         if link not in ("primary", "secondary"):
             invalid("link", "Query parameter 'link' must be 'primary' or 'secondary'.")

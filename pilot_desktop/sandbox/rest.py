@@ -88,7 +88,9 @@ async def read_object(request: web.Request, *, empty_ok: bool = False) -> dict[s
         fail(400, "VALIDATION_ERROR", "The request body must be a JSON object.")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except RecursionError:  # "[[[[..." thousands deep: the parser's stack, not a 500
+        fail(400, "VALIDATION_ERROR", "The request body is nested too deeply.")
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
         fail(400, "VALIDATION_ERROR", "The request body is not valid JSON.")
     if not isinstance(body, dict):
         fail(400, "VALIDATION_ERROR", "The request body must be a JSON object.")

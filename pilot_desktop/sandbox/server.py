@@ -2,7 +2,10 @@
 
 It serves the documented REST API, and a clock task plays the scenario: every tick it
 pulls the emissions due on the scenario's clock (`elapsed * time_scale`) and hands them
-to the dispatcher, which delivers them to the subscribed webhooks. Webhook signing
+to the dispatcher, which delivers them to the subscribed webhooks. A paused clock
+(`time_scale` 0) plays nothing, not even the `number.created` of second 0, so webhooks
+created before resuming get everything. A stall longer than `MAX_TICK_GAP_S` (a blocked
+loop, a suspended laptop) is skipped rather than replayed all at once. Webhook signing
 secrets are never returned by the API (§2.3); the sandbox shows them only through
 `webhook_secret()`, i.e. on its own console, as the real dashboard would.
 """
@@ -26,6 +29,7 @@ from pilot_desktop.sandbox.state import DeliveryLog, SandboxState
 log = logging.getLogger(__name__)
 
 TICK_S = 0.1
+MAX_TICK_GAP_S = 5.0  # wall seconds one tick may play (x time_scale); longer gaps are skipped
 SHUTDOWN_GRACE_S = 2.0
 
 
@@ -33,10 +37,14 @@ class Sandbox:
     """One tenant with `numbers` numbers whose traffic (`rate` webhooks/s of scenario
     time, reproducible from `seed`) runs `time_scale` times faster than the wall clock.
 
-    Delivery knobs: `retry_window` (s; no retry starts later than this after the first
-    attempt), `retry_base` (first backoff, doubling), `duplicate_rate` (share of 2xx
-    answers treated as lost, so delivered twice), `reorder_jitter` (random delay up to
-    this many seconds per delivery). `on_attempt` sees every delivery attempt (console).
+    Start with `time_scale=0.0` to set up webhooks first, then set `time_scale` to run:
+    nothing is emitted while paused, and the scenario resumes from second 0.
+
+    Delivery knobs: `retry_window` (wall seconds; no retry starts later than this after
+    the first attempt), `retry_base` (first backoff, doubling), `attempt_timeout` (s per
+    attempt), `duplicate_rate` (share of 2xx answers treated as lost, so delivered
+    twice), `reorder_jitter` (random delay up to this many seconds per delivery).
+    `on_attempt` sees every delivery attempt (console).
     """
 
     def __init__(
@@ -49,6 +57,7 @@ class Sandbox:
         port: int = 0,
         retry_window: float = 300.0,
         retry_base: float = 1.0,
+        attempt_timeout: float = 10.0,
         duplicate_rate: float = 0.0,
         reorder_jitter: float = 0.0,
         time_scale: float = 1.0,
@@ -66,6 +75,7 @@ class Sandbox:
         config = DispatchConfig(
             retry_window=retry_window,
             retry_base=retry_base,
+            timeout=attempt_timeout,
             duplicate_rate=duplicate_rate,
             reorder_jitter=reorder_jitter,
             seed=seed,
@@ -74,7 +84,9 @@ class Sandbox:
         self.bound: tuple[str, int] | None = None
         self._runner: web.AppRunner | None = None
         self._clock: asyncio.Task[None] | None = None
-        self._t0: float | None = None
+        self._t0: float | None = None  # loop time of scenario second `_base`
+        self._ticked = 0.0  # loop time of the last tick
+        self._played = 0.0  # scenario second the scenario has been played to
         self._stopped = False
 
     # -- what a console, the demo and tests need ------------------------------------------
@@ -109,13 +121,15 @@ class Sandbox:
             raise ValueError("time_scale must be >= 0")
         if self._t0 is not None:
             self._base = self.scenario_time()
-            self._t0 = asyncio.get_running_loop().time()
+            self._t0 = self._ticked = self._loop_time()
         self._time_scale = scale
 
     def scenario_time(self) -> float:
         if self._t0 is None:
             return 0.0
-        return self._base + (asyncio.get_running_loop().time() - self._t0) * self._time_scale
+        # A stall counts for at most MAX_TICK_GAP_S (the next tick skips the rest).
+        now = min(self._loop_time(), self._ticked + MAX_TICK_GAP_S)
+        return self._base + (now - self._t0) * self._time_scale
 
     def delivered_log(self, webhook_id: str | None = None, event: str | None = None) -> list[DeliveryLog]:
         """Every delivery attempt so far, oldest first (bounded), optionally filtered."""
@@ -148,7 +162,7 @@ class Sandbox:
         sockets = getattr(server, "sockets", None) or []
         self.bound = (self.host, sockets[0].getsockname()[1]) if sockets else (self.host, self.port)
         await self.dispatcher.start()
-        self._t0 = asyncio.get_running_loop().time()
+        self._t0 = self._ticked = self._loop_time()
         self._clock = asyncio.create_task(self._run_clock(), name="sandbox-clock")
         log.info("sandbox listening on %s", self.base_url)
 
@@ -169,10 +183,30 @@ class Sandbox:
         await self.dispatcher.stop()
         log.info("sandbox stopped")
 
+    def _loop_time(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _tick(self) -> list[Emission]:
+        """The emissions due since the last tick; nothing while paused."""
+        assert self._t0 is not None
+        now = self._loop_time()
+        if (stalled := now - self._ticked) > MAX_TICK_GAP_S:
+            # Replaying a suspend's worth of traffic at once would flood every target.
+            self._t0 += stalled - MAX_TICK_GAP_S
+            log.warning(
+                "sandbox clock: no tick for %.0f s (stalled loop or suspend); skipped, not replayed", stalled
+            )
+        self._ticked = now
+        until = self.scenario_time()
+        if until <= self._played:  # paused: even second 0 waits for the clock to run
+            return []
+        self._played = until
+        return self.scenario.next_batch(until)
+
     async def _run_clock(self) -> None:
         while True:
             try:
-                batch = self.scenario.next_batch(self.scenario_time())
+                batch = self._tick()
             except Exception:
                 # A scenario bug must not silently stop the traffic: log, keep ticking.
                 log.exception("sandbox scenario tick failed")

@@ -110,7 +110,7 @@ class DeliveryLog:
     payload: Any
     response: str
     created_at: str
-    attempt: int
+    attempt: int  # 1, 2 ...; 0 for a delivery dropped without an attempt
 
     def public(self) -> dict[str, Any]:
         return {
@@ -171,8 +171,11 @@ class SandboxState:
         return None
 
     # -- webhooks ----------------------------------------------------------------------
-    def add_webhook(self, number_id: str, name: str, url: str, events: list[str]) -> Webhook:
-        hook = Webhook(new_id("wh"), number_id, name, url, events, f"whsec_{secrets.token_hex(24)}")
+    def add_webhook(
+        self, number_id: str, name: str, url: str, events: list[str], *, active: bool = True
+    ) -> Webhook:
+        secret = f"whsec_{secrets.token_hex(24)}"
+        hook = Webhook(new_id("wh"), number_id, name, url, events, secret, active)
         self.webhooks[hook.id] = hook
         self.logs[hook.id] = deque(maxlen=LOGS_KEPT)
         return hook

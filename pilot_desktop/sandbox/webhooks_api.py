@@ -10,10 +10,11 @@ are kept (the platform ships events without notice).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
+from yarl import URL
 
 from pilot_desktop.sandbox.rest import (
     Context,
@@ -35,17 +36,31 @@ MAX_URL = 2048
 
 
 def _url(value: Any) -> str:
+    """An absolute http(s) URL the dispatcher can actually call, or 400 naming `url`."""
     if not isinstance(value, str) or not value.strip():
         invalid("url", "Field 'url' is required and must be an http(s) URL.")
     url = value.strip()
+    if len(url) > MAX_URL or any(c.isspace() or not c.isprintable() for c in url):
+        invalid("url", f"Field 'url' must be an http(s) URL of at most {MAX_URL} characters, without spaces.")
     try:
-        parts = urlsplit(url)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
-    except ValueError:  # "http://[::1", "http://host:99999"
+        parsed = URL(url)
+        host = parsed.host
+        valid = parsed.scheme in ("http", "https") and bool(host) and parsed.port != 0
+        if valid and host is not None and not _is_ip(host):
+            host.encode("idna")  # what the resolver does: "a_b..c" fails here, not at delivery
+    except ValueError:  # "http://[::1", "http://host:99999", a label empty or over 63 chars
         valid = False
-    if not valid or len(url) > MAX_URL:
-        invalid("url", "Field 'url' must be an absolute http(s) URL.")
+    if not valid:
+        invalid("url", "Field 'url' must be an absolute http(s) URL with a valid host name.")
     return url
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _name(value: Any) -> str:
@@ -121,11 +136,12 @@ class WebhookRoutes:
         number = state.numbers.get(number_id)
         if number is None:
             fail(404, "NUMBER_NOT_FOUND", f"Number {number_id} was not found in this tenant.")
+        # Validate everything before adding anything: a 400 leaves no webhook behind.
         url = _url(body.get("url"))
-        name = _name(body["name"]) if body.get("name") is not None else (urlsplit(url).hostname or url)
-        hook = state.add_webhook(number.id, name, url, _events(body.get("events"), number.provider))
-        if "active" in body:
-            hook.active = _active(body["active"])
+        name = _name(body["name"]) if body.get("name") is not None else (URL(url).host or url)
+        events = _events(body.get("events"), number.provider)
+        active = _active(body["active"]) if "active" in body else True
+        hook = state.add_webhook(number.id, name, url, events, active=active)
         return web.json_response(hook.public(), status=201)
 
     async def get(self, request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pilot_desktop.services.demo import demo_paths, demo_settings, has_real_history, start_demo
+from pilot_desktop.services.demo import demo_paths, demo_settings, reset_demo_store, start_demo
 from pilot_desktop.services.paths import resolve
 from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.ui.app import make_app, start_window, stop_window
@@ -36,12 +36,20 @@ async def test_demo_shows_signed_sandbox_events_labelled_as_demo(data_dir: Path)
     await window.live.load()
     demo = await start_demo(runtime, seed=3)
     try:
-        window.show_demo(len(demo.sandbox.numbers), demo.sandbox.base_url)
+        window.show_demo(demo.sandbox)
         assert "DEMO" in window.windowTitle()
         assert window.demo_bar.isVisibleTo(window) and "--no-demo" in window.demo_bar.text()
         assert window.status.demo_label.isVisibleTo(window)
         model = window.live.model
         await until(lambda: model.rowCount() >= 5)
+        # The webhooks existed before the scenario's clock ran: number.created arrives too.
+        events = COLUMNS.index("Event")
+        await until(
+            lambda: (
+                sum(model.data(model.index(r, events)) == "number.created" for r in range(model.rowCount()))
+                == len(demo.sandbox.numbers)
+            )
+        )
         signature = COLUMNS.index("Signature")
         # Every demo delivery is signed by the sandbox and verified against the secret the
         # app received from the sandbox console side (the API never returns it).
@@ -59,7 +67,7 @@ async def test_demo_shows_signed_sandbox_events_labelled_as_demo(data_dir: Path)
         gc.collect()
     # Demo data lives apart from the real history.
     assert paths.data_dir == data_dir / "demo"
-    assert not has_real_history(resolve(data_dir))
+    assert not (data_dir / "pilot-desktop.sqlite3").exists()
 
 
 def test_first_launch_runs_the_demo_and_real_history_does_not(data_dir: Path) -> None:
@@ -82,3 +90,66 @@ def test_first_launch_runs_the_demo_and_real_history_does_not(data_dir: Path) ->
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+
+
+def _launch(data_dir: Path, *args: str) -> subprocess.Popen[str]:
+    exe = str(Path(sys.executable).parent / "pilot-desktop")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.Popen(
+        [exe, "--data-dir", str(data_dir), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_after_hook_url_the_window_starts_the_real_receiver_not_the_demo(data_dir: Path) -> None:
+    # The user is setting up real webhooks: `hook-url` prints the URL they will use. The
+    # next launch must listen on exactly that URL, not on a demo's throwaway one.
+    (data_dir / "settings.json").write_text('{"version": 1, "receiver": {"port": 0}}')
+    exe = str(Path(sys.executable).parent / "pilot-desktop")
+    url = subprocess.run(
+        [exe, "hook-url", "--data-dir", str(data_dir)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    proc = _launch(data_dir)
+    try:
+        assert proc.stdout is not None
+        listening = proc.stdout.readline().split(" ", 1)[1].strip()
+        token = url.rsplit("/", 1)[1]
+        assert listening.endswith(f"/hooks/{token}")  # the real token, the real store
+        assert (data_dir / "pilot-desktop.sqlite3").exists()
+        assert not (data_dir / "demo").exists()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+
+
+def test_each_demo_starts_from_a_clean_demo_store(data_dir: Path) -> None:
+    paths = demo_paths(resolve(data_dir))
+    paths.data_dir.mkdir(parents=True)
+    for suffix in ("", "-wal", "-shm"):
+        (paths.data_dir / f"pilot-desktop.sqlite3{suffix}").write_bytes(b"old demo")
+    (data_dir / "pilot-desktop.sqlite3").write_bytes(b"real history")
+    reset_demo_store(paths)
+    assert not any(paths.data_dir.glob("pilot-desktop.sqlite3*"))
+    assert (data_dir / "pilot-desktop.sqlite3").read_bytes() == b"real history"  # never touched
+
+
+async def test_a_demo_whose_sandbox_failed_is_still_labelled_and_says_why(data_dir: Path) -> None:
+    make_app()
+    paths = demo_paths(resolve(data_dir))
+    runtime = Runtime(paths, demo_settings())
+    window = await start_window(paths, demo_settings(), runtime)
+    try:
+        window.show_demo(None, "port <busy>")
+        assert "DEMO" in window.windowTitle()
+        assert "could not start: port &lt;busy&gt;" in window.demo_bar.text()
+        assert window.status.demo_label.isVisibleTo(window)
+    finally:
+        stop_window(window, runtime)
+        await runtime.stop()
+        window.deleteLater()
+        await asyncio.sleep(0.05)
+        gc.collect()

@@ -225,7 +225,7 @@ async def test_retry_when_target_down_then_up(sandbox: Sandbox, api: httpx.Async
 
 
 async def test_retries_stop_after_the_window(make_sandbox: SandboxFactory, target: Target) -> None:
-    sandbox = await make_sandbox(retry_window=1.2, retry_base=0.4)
+    sandbox = await make_sandbox(retry_window=1.5, retry_base=0.4)
     a = sandbox.numbers[0].id
     async with httpx.AsyncClient(base_url=sandbox.base_url) as api:
         hook = await create(api, sandbox, a, url=target.url("down"), events=[PING])
@@ -233,7 +233,8 @@ async def test_retries_stop_after_the_window(make_sandbox: SandboxFactory, targe
         started = time.monotonic()
         sandbox.emit(a, PING, body(PING, a, "doomed"))
         await wait_for(lambda: sandbox.dispatcher.pending == 0 and target.got("down"), 5, "giving up")
-        # Attempts at 0, 0.4 and 1.2 s; the next (2.8 s) would be past the window.
+        # Backoffs count from the end of each attempt: attempts at 0, 0.4 and 1.2 s (plus
+        # the attempts' own few ms); the next (2.8 s) would be past the window.
         assert len(target.got("down")) == 3 and time.monotonic() - started < 2.5
         assert [e["status"] for e in await logs(api, sandbox, hook["id"])] == ["FAILED"] * 3
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import httpx
 import pytest
 
-from pilot_desktop.sandbox.server import Sandbox
-from tests.sandbox.conftest import SandboxFactory, wait_for
+from pilot_desktop.sandbox.scenario import Emission
+from pilot_desktop.sandbox.server import MAX_TICK_GAP_S, Sandbox
+from tests.sandbox.conftest import SandboxFactory, Target, auth, wait_for
 
 
 async def test_port_in_use_raises_oserror_and_leaves_nothing(make_sandbox: SandboxFactory) -> None:
@@ -50,3 +53,61 @@ def test_console_helpers() -> None:
     with pytest.raises(KeyError):
         sandbox.webhook_secret("wh_unknown")
     assert [n.id for n in Sandbox(seed=1, numbers=2).numbers] == [n.id for n in sandbox.numbers]
+
+
+async def test_a_long_stall_is_skipped_not_replayed(
+    make_sandbox: SandboxFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox = await make_sandbox(rate=50.0)
+    loop = asyncio.get_running_loop()
+    jump = [0.0]
+    monkeypatch.setattr(sandbox, "_loop_time", lambda: loop.time() + jump[0])
+    played: list[Emission] = []
+    on_emission = sandbox._on_emission
+    monkeypatch.setattr(sandbox, "_on_emission", lambda e: (played.append(e), on_emission(e)))
+    await wait_for(lambda: sandbox.scenario_time() > 0.3, 2, "the clock to run")
+    before = sandbox.scenario_time()
+    jump[0] = 2 * 3600.0  # a suspended laptop, as the loop sees it
+    # Between the jump and the next tick, the stall already counts for MAX_TICK_GAP_S at most.
+    assert before < sandbox.scenario_time() <= before + MAX_TICK_GAP_S
+    with caplog.at_level(logging.WARNING, logger="pilot_desktop.sandbox.server"):
+        await wait_for(lambda: "skipped, not replayed" in caplog.text, 2, "the tick after the stall")
+    after = sandbox.scenario_time()
+    assert before + MAX_TICK_GAP_S - 0.5 < after < before + MAX_TICK_GAP_S + 1.0
+    assert max(e.at for e in played) < after  # a few seconds of traffic, not two hours of it
+    assert len(played) < 50 * (after + 1)
+    await wait_for(lambda: sandbox.scenario_time() > after + 0.2, 2, "the clock to run on normally")
+    assert caplog.text.count("skipped, not replayed") == 1
+
+
+async def test_paused_start_loses_nothing_and_resumes_from_zero(
+    make_sandbox: SandboxFactory, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's order: start paused, create webhooks through the API, then run."""
+    sandbox = await make_sandbox(time_scale=0.0)
+    ticks = [0]
+    tick = sandbox._tick
+    monkeypatch.setattr(sandbox, "_tick", lambda: (ticks.__setitem__(0, ticks[0] + 1), tick())[1])
+    await wait_for(lambda: ticks[0] >= 3, 2, "the paused clock to tick")  # webhooks come late
+    assert sandbox.scenario_time() == 0.0
+    async with httpx.AsyncClient(base_url=sandbox.base_url) as api:
+        for number in sandbox.numbers:
+            headers = auth(sandbox.number_keys[number.id])
+            r = await api.post(
+                "/v1/webhooks", headers=headers, json={"url": target.url(number.id), "events": ["*"]}
+            )
+            assert r.status_code == 201, r.text
+    assert not any(target.received.values())  # paused: nothing emitted, not even second 0
+    sandbox.time_scale = 1.0
+    assert sandbox.scenario_time() < 0.1  # resumes from zero, no jump
+
+    def created_first() -> bool:
+        return all(
+            target.got(n.id) and target.got(n.id)[0].event == "number.created" for n in sandbox.numbers
+        )
+
+    await wait_for(created_first, 2, "number.created at every webhook")
+    for number in sandbox.numbers:
+        assert [r.json["data"]["numberId"] for r in target.got(number.id, "number.created")] == [number.id]
+    # Not bunched: connecting takes seconds of scenario time (CONNECT_AFTER), so not yet.
+    assert not any(target.got(n.id, "number.connected") for n in sandbox.numbers)

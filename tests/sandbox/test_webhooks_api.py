@@ -117,6 +117,13 @@ async def test_create_validation(sandbox: Sandbox, api: httpx.AsyncClient) -> No
         {"url": 5},
         {"url": "http://[::1"},
         {"url": "http://h:99999/x"},
+        {"url": "http://a_b..c/"},  # parses, but the host can't be IDNA-encoded to resolve it
+        {"url": f"http://{'a' * 64}.example.com/"},  # a label over 63 characters
+        {"url": "http://ex\x01ample.com/"},
+        {"url": "http://example.com/a\nb"},
+        {"url": "http://exa mple.com/"},
+        {"url": "http:///no-host"},
+        {"url": "http://h:0/x"},
     ):
         err = assert_error(await api.post("/v1/webhooks", headers=headers, json=bad), 400, "VALIDATION_ERROR")
         assert err["field"] == "url" and "url" in err["error"]
@@ -242,3 +249,37 @@ async def test_patch_events_null_is_rejected(sandbox: Sandbox, api: httpx.AsyncC
     assert assert_error(r, 400, "VALIDATION_ERROR")["field"] == "events"
     r = await api.patch(f"/v1/webhooks/{hook['id']}", headers=headers, json={"events": []})
     assert r.json()["events"] == []  # an explicit empty list subscribes to nothing
+
+
+async def test_url_checks_apply_to_patch(sandbox: Sandbox, api: httpx.AsyncClient) -> None:
+    headers = auth(sandbox.number_keys[sandbox.numbers[0].id])
+    hook = (await api.post("/v1/webhooks", headers=headers, json={"url": URL})).json()
+    for bad in ("http://a_b..c/", "http://ex\x7fample.com/", "mailto:x@example.com"):
+        r = await api.patch(f"/v1/webhooks/{hook['id']}", headers=headers, json={"url": bad})
+        assert assert_error(r, 400, "VALIDATION_ERROR")["field"] == "url"
+    # International names are fine: they encode (bücher.de → xn--bcher-kva.de).
+    r = await api.patch(f"/v1/webhooks/{hook['id']}", headers=headers, json={"url": "https://bücher.de/h"})
+    assert r.status_code == 200 and r.json()["url"] == "https://bücher.de/h"
+
+
+async def test_rejected_create_leaves_no_webhook(sandbox: Sandbox, api: httpx.AsyncClient) -> None:
+    headers = auth(sandbox.number_keys[sandbox.numbers[0].id])
+    before = (await api.get("/v1/webhooks", headers=auth(sandbox.tenant_key))).json()
+    for bad in ({"active": "false"}, {"active": None}, {"name": ""}, {"events": "*"}):
+        r = await api.post("/v1/webhooks", headers=headers, json={"url": URL, **bad})
+        assert assert_error(r, 400, "VALIDATION_ERROR")["field"] == next(iter(bad))
+    assert (await api.get("/v1/webhooks", headers=auth(sandbox.tenant_key))).json() == before
+    assert sandbox.state.webhooks == {} and sandbox.state.logs == {}
+    paused = await api.post("/v1/webhooks", headers=headers, json={"url": URL, "active": False})
+    assert paused.status_code == 201 and paused.json()["active"] is False
+
+
+async def test_deeply_nested_json_is_a_400(sandbox: Sandbox, api: httpx.AsyncClient) -> None:
+    a = sandbox.numbers[0].id
+    headers = auth(sandbox.number_keys[a]) | {"content-type": "application/json"}
+    for depth in (10_000, 400_000):  # 800 kB at most: under the 1 MB body limit
+        for path in ("/v1/webhooks", "/v1/messages/send"):
+            nested = b'{"url":' + b"[" * depth + b"]" * depth + b"}"
+            err = assert_error(await api.post(path, headers=headers, content=nested), 400, "VALIDATION_ERROR")
+            assert "nested" in err["error"]
+            assert_error(await api.post(path, headers=headers, content=b"[" * depth), 400, "VALIDATION_ERROR")
