@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pilot_desktop.core.urls import http_base
 from pilot_desktop.sandbox.api import build_app
 from pilot_desktop.sandbox.dispatcher import DispatchConfig, Dispatcher
 from pilot_desktop.sandbox.rest import Context
@@ -93,10 +94,7 @@ class Sandbox:
     @property
     def base_url(self) -> str:
         host, port = self.bound or (self.host, self.port)
-        shown = f"[{host}]" if ":" in host else host
-        if host in ("0.0.0.0", "::"):  # noqa: S104 - only formatting the URL
-            shown = "127.0.0.1"
-        return f"http://{shown}:{port}"
+        return http_base(host, port)
 
     @property
     def tenant_key(self) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pilot_desktop.core.urls import http_base
 from pilot_desktop.receiver.app import Receiver, ReceiverConfig
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.settings import Settings
@@ -59,10 +60,7 @@ class Runtime:
             self.host or self.settings.receiver.host,
             self.port or self.settings.receiver.port,
         )
-        shown = f"[{host}]" if ":" in host else host
-        if host in ("0.0.0.0", "::"):  # noqa: S104 - only formatting the URL
-            shown = "127.0.0.1"
-        return f"http://{shown}:{port}"
+        return http_base(host, port)
 
     @property
     def hook_url(self) -> str:
