@@ -20,16 +20,20 @@ from pilot_desktop.store.schema import APPLICATION_ID
 EXE = str(Path(sys.executable).parent / "pilot-desktop")
 
 
-def _start(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    (data_dir / "settings.json").write_text(json.dumps({"version": 1, "receiver": {"port": 0}}))
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.Popen(
+def _launch(data_dir: Path, **env: str) -> subprocess.Popen[str]:
+    """The real window, offscreen, on the real receiver (not the demo)."""
+    return subprocess.Popen(
         [EXE, "--data-dir", str(data_dir), "--no-demo"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", **env},
     )
+
+
+def _start(data_dir: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
+    (data_dir / "settings.json").write_text(json.dumps({"version": 1, "receiver": {"port": 0}}))
+    proc = _launch(data_dir, **env)
     assert proc.stdout is not None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -77,14 +81,7 @@ def test_gui_refuses_a_too_new_database_with_a_message_not_a_crash(data_dir: Pat
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute("PRAGMA user_version = 999")
     before = db.read_bytes()
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.Popen(
-        [EXE, "--data-dir", str(data_dir), "--no-demo"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = _launch(data_dir)
     try:
         log = data_dir / "logs" / "pilot-desktop.log"
         deadline = time.monotonic() + 30
@@ -106,18 +103,8 @@ def test_gui_refuses_a_too_new_database_with_a_message_not_a_crash(data_dir: Pat
 
 
 def test_the_window_checks_signatures_with_the_configured_secrets(data_dir: Path) -> None:
-    (data_dir / "settings.json").write_text(json.dumps({"version": 1, "receiver": {"port": 0}}))
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PILOT_DESKTOP_SIGNING_SECRETS": "s3cret"}
-    proc = subprocess.Popen(
-        [EXE, "--data-dir", str(data_dir), "--no-demo"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc, url = _start(data_dir, PILOT_DESKTOP_SIGNING_SECRETS="s3cret")
     try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().split(" ", 1)[1].strip()
         body = b'{"event": "test.ping"}'
         with httpx.Client(timeout=10) as client:
             assert client.post(url, content=body).status_code == 401
