@@ -3,6 +3,10 @@
 Checks run in the order of architecture.md step 2: unknown token 404, body over the limit
 413, not JSON / not an object / no string `event` 400, bad or missing signature 401.
 Every 4xx carries a JSON `error` and is recorded in the rejections table.
+
+A GET on a hook URL with an `x-pilot-desktop-probe: <nonce>` header is the tunnel probe
+(tunnel/probe.py): with the right token it is answered with this receiver's identity and
+the nonce, and stored nowhere.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import asyncio
 import hmac
 import json
 import logging
+import re
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +37,13 @@ MAX_BODY = 1024 * 1024
 REJECTION_BODY_KEPT = 64 * 1024
 RETRY_AFTER_S = 1
 
+PROBE_HEADER = "x-pilot-desktop-probe"
+PROBE_RECEIVER = "pilot-desktop"
+UNKNOWN_TOKEN = "unknown hook token"  # noqa: S105 - an error message, not a secret
+_PROBE_NONCE = re.compile(r"[A-Za-z0-9_-]{8,128}")
+# Tells this process's receiver apart from another window's or machine's behind the same URL.
+PROCESS_INSTANCE = secrets.token_hex(8)
+
 
 @dataclass
 class ReceiverConfig:
@@ -38,6 +51,7 @@ class ReceiverConfig:
     # Called per request, so secrets changed in the settings apply without a restart.
     secrets: Callable[[], Sequence[str]]
     max_body: int = MAX_BODY
+    instance: str = PROCESS_INSTANCE
 
 
 @dataclass
@@ -73,6 +87,8 @@ class Receiver:
         self.app = web.Application(client_max_size=config.max_body)
         self.app.router.add_post("/hooks/{token}", self._hook)
         self.app.router.add_post("/hooks/{token}/{route}", self._hook)
+        self.app.router.add_get("/hooks/{token}", self._probe, allow_head=False)
+        self.app.router.add_get("/hooks/{token}/{route}", self._probe, allow_head=False)
         self.app.router.add_get("/healthz", self._health)
         # Everything else gets a JSON answer and a recorded rejection too: a webhook
         # pointed at a wrong path is exactly what an operator needs to see.
@@ -101,6 +117,20 @@ class Receiver:
         return await self._reject(
             request, 404, "no such endpoint; webhooks go to POST /hooks/<token> or /hooks/<token>/<route>"
         )
+
+    def _known_token(self, request: web.Request) -> bool:
+        return hmac.compare_digest(request.match_info["token"].encode(), self.config.token.encode())
+
+    async def _probe(self, request: web.Request) -> web.Response:
+        nonce = request.headers.get(PROBE_HEADER)
+        if nonce is None:
+            return await self._unrouted(request)  # a plain GET on a hook URL: 405 as ever
+        if not self._known_token(request):
+            return await self._reject(request, 404, UNKNOWN_TOKEN)
+        if not _PROBE_NONCE.fullmatch(nonce):
+            return await self._reject(request, 400, f"{PROBE_HEADER} must be 8 to 128 URL-safe characters")
+        body = {"receiver": PROBE_RECEIVER, "instance": self.config.instance, "nonce": nonce}
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
 
     async def _reject(
         self,
@@ -131,9 +161,8 @@ class Receiver:
 
     async def _hook(self, request: web.Request) -> web.Response:
         received_at = time.time()
-        token = request.match_info["token"]
-        if not hmac.compare_digest(token.encode(), self.config.token.encode()):
-            return await self._reject(request, 404, "unknown hook token")
+        if not self._known_token(request):
+            return await self._reject(request, 404, UNKNOWN_TOKEN)
         limit = self.config.max_body
         if request.content_length is not None and request.content_length > limit:
             return await self._reject(

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from pilot_desktop.api.errors import ApiError
 from pilot_desktop.sandbox.server import Sandbox
+from pilot_desktop.services.accounts import AccountError, Accounts
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.services.settings import ReceiverSettings, Settings
@@ -25,7 +27,6 @@ from pilot_desktop.store.db import DB_NAME
 
 log = logging.getLogger(__name__)
 
-DEMO_ROUTE = "demo"
 DEMO_NUMBERS = 3
 DEMO_RATE = 3.0  # events per second over all numbers: lively, still readable
 
@@ -60,8 +61,13 @@ class Demo:
         await self.sandbox.stop()
 
 
-async def start_demo(runtime: Runtime, *, seed: int | None = None) -> Demo:
-    """Start the sandbox and point one `"*"` webhook per number at `runtime`'s receiver."""
+async def start_demo(runtime: Runtime, accounts: Accounts | None = None, *, seed: int | None = None) -> Demo:
+    """Start the sandbox and point one `"*"` webhook per number at `runtime`'s receiver.
+
+    With `accounts` (the demo's, in memory), the sandbox's tenant key is added as an
+    account and the webhooks' secrets are stored there, so the Webhooks pane manages the
+    sandbox exactly as it would a real account. The public URL is the receiver's own
+    address: the sandbox runs on this machine and needs no tunnel."""
     # The scenario clock starts paused: the webhooks must exist before the first events
     # (number.created at t=0), as they would on the platform before a number is created.
     sandbox = Sandbox(
@@ -75,7 +81,6 @@ async def start_demo(runtime: Runtime, *, seed: int | None = None) -> Demo:
     except OSError as exc:
         raise DemoError(f"The demo sandbox could not start: {exc}") from exc
     demo = Demo(sandbox)
-    url = f"{runtime.hook_url}/{DEMO_ROUTE}"
     try:
         # trust_env=False: a corporate HTTP_PROXY must not capture calls to 127.0.0.1.
         async with httpx.AsyncClient(base_url=sandbox.base_url, timeout=10, trust_env=False) as client:
@@ -83,13 +88,23 @@ async def start_demo(runtime: Runtime, *, seed: int | None = None) -> Demo:
                 resp = await client.post(
                     "/v1/webhooks",
                     headers={"x-api-key": sandbox.number_keys[number.id]},
-                    json={"url": url, "name": f"Pilot Desktop demo ({number.name})", "events": ["*"]},
+                    json={
+                        "url": f"{runtime.hook_url}/{number.id}",
+                        "name": f"Pilot Desktop demo ({number.name})",
+                        "events": ["*"],
+                    },
                 )
                 resp.raise_for_status()
                 webhook_id = resp.json()["id"]
                 demo.webhook_ids.append(webhook_id)
-                runtime.signing_secrets.append(sandbox.webhook_secret(webhook_id))
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
+                if accounts is None:
+                    runtime.signing_secrets.append(sandbox.webhook_secret(webhook_id))
+                else:
+                    accounts.set_signing_secret(webhook_id, sandbox.webhook_secret(webhook_id))
+        if accounts is not None:
+            accounts.settings.public_url = runtime.base_url
+            await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Sandbox tenant key")
+    except (httpx.HTTPError, KeyError, ValueError, ApiError, AccountError) as exc:
         await sandbox.stop()
         raise DemoError(f"The demo sandbox could not be configured: {exc}") from exc
     sandbox.time_scale = 1.0

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
 from pilot_desktop.core.urls import http_base
-from pilot_desktop.receiver.app import Receiver, ReceiverConfig
+from pilot_desktop.receiver.app import PROCESS_INSTANCE, Receiver, ReceiverConfig
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.store.db import open_store
@@ -43,6 +43,10 @@ class Runtime:
     signing_secrets: list[str] = field(default_factory=list)
     host: str | None = None
     port: int | None = None
+    instance: str = PROCESS_INSTANCE  # the receiver's answer to a tunnel probe (tunnel/probe.py)
+    # The signing secrets stored per webhook (Accounts.signing_secrets), asked per request
+    # so a secret added in the Webhooks pane applies at once.
+    extra_secrets: Callable[[], Sequence[str]] | None = None
 
     db_path: Path | None = None
     writer: Writer | None = None
@@ -52,7 +56,9 @@ class Runtime:
     _stopping: bool = False
 
     def secrets(self) -> Sequence[str]:
-        return self.signing_secrets
+        if self.extra_secrets is None:
+            return self.signing_secrets
+        return [*self.signing_secrets, *self.extra_secrets()]
 
     @property
     def base_url(self) -> str:
@@ -73,7 +79,9 @@ class Runtime:
         self.db_path = open_store(self.paths.data_dir)
         self.writer = Writer(self.db_path, asyncio.get_running_loop())
         self.writer.start()
-        config = ReceiverConfig(token=self.settings.receiver.token, secrets=self.secrets)
+        config = ReceiverConfig(
+            token=self.settings.receiver.token, secrets=self.secrets, instance=self.instance
+        )
         self.receiver = Receiver(config, self.writer)
         # handler_cancellation off (the default): a client that hangs up mid-request does
         # not cancel the handler, so what was accepted is still stored and counted.

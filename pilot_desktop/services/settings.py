@@ -12,9 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-SETTINGS_VERSION = 1
+from pilot_desktop.api.client import DEFAULT_BASE_URL
+from pilot_desktop.tunnel.public_url import normalize_public_url
+
+SETTINGS_VERSION = 2
 
 
 class SettingsError(Exception):
@@ -42,6 +45,38 @@ class UiSettings(BaseModel):
     )
 
 
+class AccountNumber(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    phone: str = ""
+
+
+class Account(BaseModel):
+    """An API key's public side; the key itself lives in the secret store under `key_ref`."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
+    label: str = ""
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="Pilot Status API base URL.")
+    scope: str = Field(pattern=r"^(tenant|number)$", description="tenant key or number-scoped key.")
+    numbers: list[AccountNumber] = Field(default_factory=list)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local sandbox)")
+        return value
+
+    @property
+    def key_ref(self) -> str:
+        return f"api-key:{self.id}"
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -53,10 +88,32 @@ class Settings(BaseModel):
         "the window then starts it instead of the demo.",
     )
     ui: UiSettings = Field(default_factory=UiSettings)
+    public_url: str | None = Field(
+        default=None,
+        description="The tunnel's public base URL; managed webhooks point at "
+        "<public_url>/hooks/<token>/<route>.",
+    )
+    accounts: list[Account] = Field(default_factory=list)
+    signing_secret_webhooks: list[str] = Field(
+        default_factory=list,
+        description="Ids of webhooks whose signing secret is in the secret store (ids only, never secrets).",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return normalize_public_url(value)
 
 
 # MIGRATIONS[n] turns a version-n dict into version n + 1.
-MIGRATIONS: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = ()
+def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    # v2 adds accounts, the public URL and the signing-secret index; v1 had none of them.
+    return {**raw, "accounts": [], "public_url": None, "signing_secret_webhooks": []}
+
+
+MIGRATIONS: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (_v1_to_v2,)
 
 
 def _field_message(path: Path, exc: ValidationError) -> str:

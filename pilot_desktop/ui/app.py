@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from pilot_desktop.sandbox.server import Sandbox
+from pilot_desktop.services.accounts import Accounts
 from pilot_desktop.services.demo import (
     Demo,
     DemoError,
@@ -27,12 +29,14 @@ from pilot_desktop.services.demo import (
 )
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.runtime import ReceiverStartError, Runtime
-from pilot_desktop.services.settings import Settings
+from pilot_desktop.services.secrets import MemorySecrets, open_secrets
+from pilot_desktop.services.settings import Settings, save
 from pilot_desktop.store import queries
 from pilot_desktop.store.db import StoreError, connect
 from pilot_desktop.ui import crash, messages
 from pilot_desktop.ui.loop import QtLoop
 from pilot_desktop.ui.main_window import ICON, MainWindow
+from pilot_desktop.ui.panes.webhooks.pane import PaneContext, WebhooksPane
 
 
 def make_app() -> QApplication:
@@ -94,6 +98,37 @@ async def start_window(
     return window
 
 
+def attach_webhooks(
+    window: MainWindow,
+    runtime: Runtime,
+    accounts: Accounts,
+    *,
+    profile_accounts: Accounts | None = None,
+    secret_lookup: Callable[[str], str | None] | None = None,
+) -> WebhooksPane:
+    settings = accounts.settings
+
+    def save_public_url(value: str | None) -> None:
+        settings.public_url = value
+        accounts.save()
+
+    ctx = PaneContext(
+        accounts=accounts,
+        token=settings.receiver.token,
+        public_url=lambda: settings.public_url,
+        save_public_url=save_public_url,
+        db_path=runtime.db_path,
+        local_base=runtime.base_url,
+        instance=runtime.instance if runtime.bound is not None else None,
+        secret_lookup=secret_lookup,
+        profile_accounts=profile_accounts,
+        demo=profile_accounts is not None,
+    )
+    pane = WebhooksPane(ctx)
+    window.set_webhooks_pane(pane)
+    return pane
+
+
 def stop_window(window: MainWindow, runtime: Runtime) -> None:
     """Detach the window from the core, then stop its timers and close its connections."""
     if runtime.writer is not None:
@@ -106,23 +141,37 @@ def stop_window(window: MainWindow, runtime: Runtime) -> None:
 async def _main(paths: AppPaths, settings: Settings, demo: bool, signing_secrets: list[str]) -> int:
     # The URL to give Pilot Status is the real receiver's, whatever this window runs on.
     real_hook_url = Runtime(paths, settings).hook_url
+    real_paths, real_settings = paths, settings
     if demo:
         paths, settings = demo_paths(paths), demo_settings()
         reset_demo_store(paths)
+    # The user's accounts and secrets; in the demo, the sandbox's, kept in memory.
+    profile = Accounts(real_settings, open_secrets(real_paths.data_dir), _saver(real_paths))
+    accounts = Accounts(settings, MemorySecrets(), lambda _: None) if demo else profile
     # The demo registers its own sandbox's secrets; the real receiver checks the user's.
-    runtime = Runtime(paths, settings, [] if demo else list(signing_secrets))
+    runtime = Runtime(
+        paths, settings, [] if demo else list(signing_secrets), extra_secrets=accounts.signing_secrets
+    )
     window = await start_window(paths, settings, runtime, guide_url=real_hook_url)
     sandbox: Demo | None = None
     if demo:
         problem = None
         if runtime.bound is not None:
             try:
-                sandbox = await start_demo(runtime)
+                sandbox = await start_demo(runtime, accounts)
             except DemoError as exc:
                 problem = str(exc)
         else:
             problem = "the demo's receiver could not start"
         window.show_demo(sandbox.sandbox if sandbox else None, problem)
+    # Attached even without a database: managing webhooks does not need it.
+    attach_webhooks(
+        window,
+        runtime,
+        accounts,
+        profile_accounts=profile if demo else None,
+        secret_lookup=_console_secret(sandbox.sandbox) if sandbox else None,
+    )
     closed = asyncio.Event()
     window.window_did_close.connect(closed.set)
     loop = asyncio.get_running_loop()
@@ -144,6 +193,20 @@ async def _main(paths: AppPaths, settings: Settings, demo: bool, signing_secrets
         stop_window(window, runtime)
         await runtime.stop()
     return 0
+
+
+def _console_secret(sandbox: Sandbox) -> Callable[[str], str | None]:
+    """The demo's stand-in for copying a new webhook's secret from the dashboard."""
+
+    def lookup(webhook_id: str) -> str | None:
+        hook = sandbox.state.webhooks.get(webhook_id)
+        return hook.secret if hook is not None else None
+
+    return lookup
+
+
+def _saver(paths: AppPaths) -> Callable[[Settings], None]:
+    return lambda s: save(paths.settings_file, s)
 
 
 def settle_heap() -> None:

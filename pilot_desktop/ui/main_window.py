@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.live: LivePane | None = None
+        self.webhooks: QWidget | None = None
         if db_path is not None:
             self.live = LivePane(db_path, hook_url, tail_rows=tail_rows)
             self.tabs.addTab(self.live, "Live")
@@ -127,6 +128,26 @@ class MainWindow(QMainWindow):
         messages.bus.message_did_post.connect(self._on_message)
         self._restore()
 
+    def set_webhooks_pane(self, pane: QWidget) -> None:
+        """Replace the Webhooks placeholder once the core (accounts, receiver) is up."""
+        index = 1
+        old = self.tabs.widget(index)
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, pane, "Webhooks")
+        if old is not None:
+            old.deleteLater()
+        self.webhooks = pane
+        self.restore_tab()
+
+    def restore_tab(self) -> None:
+        """Reopen the tab the operator left (read once; a bad value is ignored)."""
+        try:
+            index = int(self._restore_tab) if self._restore_tab is not None else 0
+        except (TypeError, ValueError):
+            index = 0
+        if 0 <= index < self.tabs.count():
+            self.tabs.setCurrentIndex(index)
+
     def show_demo(self, sandbox: Sandbox | None, problem: str | None = None) -> None:
         """Label everything as demo data, say how to get real traffic instead, and say so
         when the sandbox could not start (the demo folder is shown all the same)."""
@@ -140,10 +161,9 @@ class MainWindow(QMainWindow):
         self.demo_bar.setText(
             f"<b>Demo mode.</b> These events come from {source}, not from a real account; nothing "
             "is sent to WhatsApp and demo data is kept apart from your real history. "
-            "To monitor your own numbers, start <code>pilot-desktop --no-demo</code> (from the "
-            "project: <code>make run ARGS=--no-demo</code>) and point "
-            "your Pilot Status webhooks at your tunnel URL followed by the path shown in the "
-            "Webhooks tab."
+            "To monitor your own numbers, add your API key in the Webhooks tab (Add account…) "
+            "and restart, or start <code>pilot-desktop --no-demo</code> (from the project: "
+            "<code>make run ARGS=--no-demo</code>)."
         )
         self.demo_bar.show()
         self.status.set_demo(True)
@@ -160,12 +180,14 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 800)
+        self._restore_tab = self._state.value("window/tab")  # applied once the panes exist
         header = self._state.value("live/header")
         if self.live is not None and isinstance(header, QByteArray):
             self.live.table.horizontalHeader().restoreState(header)
 
     def _save(self) -> None:
         self._state.setValue("window/geometry", self.saveGeometry())
+        self._state.setValue("window/tab", self.tabs.currentIndex())
         if self.live is not None:
             self._state.setValue("live/header", self.live.table.horizontalHeader().saveState())
         self._state.sync()
@@ -176,6 +198,9 @@ class MainWindow(QMainWindow):
         self.status.shutdown()
         if self.live is not None:
             self.live.shutdown()
+        shutdown = getattr(self.webhooks, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save()

@@ -1,0 +1,67 @@
+"""Progress and errors shown in place, where the action was taken."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+
+from pilot_desktop.api.errors import ApiError
+
+_ERROR = "background: #fed7d7; color: #742a2a; border: 1px solid #fc8181; border-radius: 4px; padding: 6px;"
+_OK = "background: #c6f6d5; color: #22543d; border: 1px solid #68d391; border-radius: 4px; padding: 6px;"
+_WARN = "background: #feebc8; color: #7b341e; border: 1px solid #f6ad55; border-radius: 4px; padding: 6px;"
+
+
+class StatusStrip(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # indeterminate: the API gives no progress to show
+        self.progress.setMaximumWidth(120)
+        self.progress.setMaximumHeight(14)
+        self.busy_label = QLabel()
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.progress)
+        row.addWidget(self.busy_label)
+        row.addWidget(self.message, 1)
+        self.idle()
+        self.message.hide()
+
+    @property
+    def code(self) -> str:
+        return str(self.message.property("code") or "")
+
+    def working(self, text: str) -> None:
+        self.progress.show()
+        self.busy_label.setText(text)
+        self.busy_label.show()
+        self.message.hide()
+
+    def idle(self) -> None:
+        self.progress.hide()
+        self.busy_label.hide()
+
+    def error(self, exc: Exception | str) -> None:
+        self._show(_ERROR, str(exc), exc.code if isinstance(exc, ApiError) else "")
+
+    def ok(self, text: str) -> None:
+        self._show(_OK, text, "")
+
+    def warn(self, text: str) -> None:
+        self._show(_WARN, text, "")
+
+    def clear(self) -> None:
+        self.idle()
+        self.message.hide()
+        self.message.setProperty("code", "")
+
+    def _show(self, style: str, text: str, code: str) -> None:
+        self.idle()
+        self.message.setStyleSheet(style)
+        self.message.setText(text)
+        self.message.setProperty("code", code)
+        self.message.show()

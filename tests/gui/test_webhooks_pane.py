@@ -1,0 +1,335 @@
+"""The Webhooks pane against the real sandbox and the real receiver, on the Qt loop.
+
+Every action goes through the pane's buttons and dialogs; what happened is checked on
+the sandbox (the platform's side), never on the pane's own state alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
+
+from pilot_desktop.sandbox.server import Sandbox
+from pilot_desktop.sandbox.state import Webhook as SandboxWebhook
+from pilot_desktop.services.accounts import Accounts
+from pilot_desktop.services.paths import resolve
+from pilot_desktop.services.runtime import Runtime
+from pilot_desktop.services.secrets import MemorySecrets
+from pilot_desktop.services.settings import ReceiverSettings, Settings
+from pilot_desktop.services.webhooks import EMPTY_WARNING, HEALTH_NOTE, Target
+from pilot_desktop.ui.app import make_app
+from pilot_desktop.ui.panes.webhooks.editor import WebhookEditor
+from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
+from pilot_desktop.ui.panes.webhooks.pane import COLUMNS, URL_COLUMN, PaneContext, WebhooksPane
+from pilot_desktop.ui.panes.webhooks.retarget_dialog import RetargetDialog
+
+
+async def until(pred: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class Env:
+    pane: WebhooksPane
+    sandbox: Sandbox
+    runtime: Runtime
+    accounts: Accounts
+    settings: Settings
+
+    @property
+    def number_id(self) -> str:
+        assert self.pane.number_id is not None
+        return self.pane.number_id
+
+    @property
+    def target(self) -> Target:
+        assert self.settings.public_url is not None
+        return Target(self.settings.public_url, self.settings.receiver.token)
+
+    def hooks(self) -> list[SandboxWebhook]:
+        return [h for h in self.sandbox.state.webhooks.values() if h.number_id == self.number_id]
+
+    def editor(self) -> WebhookEditor:
+        assert isinstance(self.pane.dialog, WebhookEditor)
+        return self.pane.dialog
+
+    async def save(self, editor: WebhookEditor) -> None:
+        editor.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+        await self.pane.settled()
+
+    def select(self, name: str) -> None:
+        row = next(i for i, h in enumerate(self.pane.webhooks) if h.name == name)
+        self.pane.table.selectRow(row)
+
+    def emit(self, i: int) -> int:
+        body = {
+            "event": "message.received",
+            "data": {
+                "numberId": self.number_id,
+                "messageId": f"wamid.pane{i}",
+                "id": f"in_{i}",
+                "fromMe": False,
+                "createdAt": f"2026-11-24T10:00:{i:02d}.000Z",
+                "from": "+5511999990000",
+                "to": "+5511988887777",
+                "content": f"hello {i}",
+            },
+        }
+        return self.sandbox.emit(self.number_id, "message.received", body)
+
+    def delivered(self, webhook_id: str) -> int:
+        return len(self.sandbox.delivered_log(webhook_id))
+
+
+@asynccontextmanager
+async def pane_env(data_dir: Path) -> AsyncIterator[Env]:
+    make_app()
+    settings = Settings(receiver=ReceiverSettings(port=0))
+    accounts = Accounts(settings, MemorySecrets(), lambda _: None)
+    runtime = Runtime(resolve(data_dir), settings, extra_secrets=accounts.signing_secrets)
+    await runtime.start()
+    sandbox = Sandbox(seed=5, numbers=2, time_scale=0.0, retry_window=0.0)
+    await sandbox.start()
+    settings.public_url = runtime.base_url  # the sandbox is local: no tunnel needed
+    await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Tenant")
+
+    def save_public_url(value: str | None) -> None:
+        settings.public_url = value
+
+    ctx = PaneContext(
+        accounts=accounts,
+        token=settings.receiver.token,
+        public_url=lambda: settings.public_url,
+        save_public_url=save_public_url,
+        db_path=runtime.db_path,
+        local_base=runtime.base_url,
+        instance=runtime.instance,
+    )
+    pane = WebhooksPane(ctx)
+    pane.resize(1200, 700)
+    pane.show()
+    await pane.settled()
+    try:
+        yield Env(pane, sandbox, runtime, accounts, settings)
+    finally:
+        pane.shutdown()
+        if pane.dialog is not None:
+            pane.dialog.close()
+        pane.close()
+        pane.deleteLater()
+        await sandbox.stop()
+        await runtime.stop()
+        await asyncio.sleep(0.05)
+        gc.collect()
+
+
+async def create(env: Env, name: str, events: list[str] | None, secret: str = "") -> WebhookEditor:
+    env.pane.new.click()
+    editor = env.editor()
+    editor.name.setText(name)
+    if events is not None:
+        editor.all_events.setChecked(False)
+        for event, box in editor.boxes.items():
+            box.setChecked(event in events)
+    editor.secret.setText(secret)
+    await env.save(editor)
+    return editor
+
+
+async def test_create_with_chosen_events_reaches_the_platform_exactly(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        assert env.pane.numbers.count() == 2
+        assert env.hooks() == []
+        editor = await create(
+            env, "Status only", ["message.sent", "message.failed"], secret="whsec_pane_test"
+        )
+        assert not editor.isVisible()  # closed on success
+        (hook,) = env.hooks()
+        assert hook.name == "Status only"
+        assert sorted(hook.events) == ["message.failed", "message.sent"]
+        assert hook.url == env.target.url_for(env.number_id)  # this app's URL, route = number
+        assert hook.active
+        # The pane lists it, marked as pointing here, with its secret stored.
+        assert [h.id for h in env.pane.webhooks] == [hook.id]
+        url_cell = env.pane.table.item(0, URL_COLUMN)
+        assert url_cell is not None and url_cell.text().startswith("→ this app")
+        assert env.accounts.has_signing_secret(hook.id)
+        assert env.accounts.signing_secrets() == ["whsec_pane_test"]
+
+
+async def test_all_events_sends_the_star(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        await create(env, "Everything", None)
+        (hook,) = env.hooks()
+        assert hook.events == ["*"]
+
+
+async def test_edit_replaces_the_event_list(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        await create(env, "Hook", ["message.sent", "message.delivered"])
+        env.select("Hook")
+        env.pane.edit.click()
+        editor = env.editor()
+        assert editor.boxes["message.sent"].isChecked() and editor.boxes["message.delivered"].isChecked()
+        editor.boxes["message.sent"].setChecked(False)
+        editor.boxes["message.delivered"].setChecked(False)
+        editor.boxes["number.disconnected"].setChecked(True)
+        await env.save(editor)
+        (hook,) = env.hooks()
+        assert hook.events == ["number.disconnected"]  # replaced, not merged
+
+
+async def test_pause_stops_deliveries_and_resume_restarts_them(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        await create(env, "Live", None)
+        (hook,) = env.hooks()
+        env.emit(1)
+        await until(lambda: env.delivered(hook.id) == 1)
+        env.select("Live")
+        assert env.pane.pause.text() == "Pause"
+        env.pane.pause.click()
+        await env.pane.settled()
+        assert not hook.active
+        assert env.pane.table.item(0, COLUMNS.index("Active")).text() == "paused"  # type: ignore[union-attr]
+        assert env.emit(2) == 0  # the platform has no active webhook to deliver to
+        await asyncio.sleep(0.3)
+        assert env.delivered(hook.id) == 1  # the sandbox's logs show no delivery while paused
+        env.select("Live")
+        assert env.pane.pause.text() == "Resume"
+        env.pane.pause.click()
+        await env.pane.settled()
+        assert hook.active
+        env.emit(3)
+        await until(lambda: env.delivered(hook.id) == 2)
+
+
+async def test_delete_only_after_confirmation(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        await create(env, "Doomed", ["message.read"], secret="whsec_doomed")
+        (hook,) = env.hooks()
+        env.select("Doomed")
+        env.pane.delete.click()
+        box = env.pane.dialog
+        assert isinstance(box, QMessageBox) and "Doomed" in box.text()
+        box.button(QMessageBox.StandardButton.Cancel).click()
+        await env.pane.settled()
+        assert hook.id in env.sandbox.state.webhooks  # cancelled: nothing deleted
+        env.select("Doomed")
+        env.pane.delete.click()
+        box = env.pane.dialog
+        assert isinstance(box, QMessageBox)
+        box.button(QMessageBox.StandardButton.Yes).click()
+        await env.pane.settled()
+        assert hook.id not in env.sandbox.state.webhooks
+        assert env.pane.webhooks == []
+        assert not env.accounts.has_signing_secret(hook.id)  # its secret is forgotten too
+
+
+async def test_empty_event_list_warns_and_health_note_shows_for_picked_lists(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        env.pane.new.click()
+        editor = env.editor()
+        assert editor.all_events.isChecked() and editor.events_warning.isHidden()
+        editor.all_events.setChecked(False)
+        for box in editor.boxes.values():
+            box.setChecked(False)
+        assert editor.events() == []
+        assert not editor.events_warning.isHidden()
+        assert EMPTY_WARNING in editor.events_warning.text()
+        editor.boxes["message.failed"].setChecked(True)
+        assert EMPTY_WARNING not in editor.events_warning.text()
+        assert HEALTH_NOTE in editor.events_warning.text()
+        editor.reject()
+
+
+async def test_platform_error_is_shown_in_place_with_its_code(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        env.pane.new.click()
+        editor = env.editor()
+        editor.url.setText("ftp://not-a-webhook-target")
+        await env.save(editor)
+        assert editor.isVisible()  # stays open, the input kept for correction
+        assert editor.strip.code == "VALIDATION_ERROR"
+        assert "url" in editor.strip.message.text() and "VALIDATION_ERROR" in editor.strip.message.text()
+        assert env.hooks() == []
+        editor.reject()
+        # A webhook deleted elsewhere: pausing it shows the platform's 404 in the pane.
+        await create(env, "Gone", ["message.sent"])
+        (hook,) = env.hooks()
+        env.sandbox.state.remove_webhook(hook.id)
+        env.select("Gone")
+        env.pane.pause.click()
+        await env.pane.settled()
+        assert env.pane.strip.code == "WEBHOOK_NOT_FOUND"
+        assert not env.pane.strip.message.isHidden()
+
+
+async def test_logs_are_set_beside_what_the_receiver_stored(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        await create(env, "Logged", None)
+        (hook,) = env.hooks()
+        for i in range(3):
+            env.emit(i)
+        await until(lambda: env.delivered(hook.id) == 3)
+        env.select("Logged")
+        env.pane.logs.click()
+        dialog = env.pane.dialog
+        assert isinstance(dialog, LogsDialog)
+        await env.pane.settled()
+        assert dialog.comparison is not None
+        assert dialog.comparison.counts == {"received": 3, "missing": 0, "failed": 0, "extra": 0}
+        assert dialog.table.rowCount() == 3
+        assert {dialog.table.item(r, 5).text() for r in range(3)} == {"received"}  # type: ignore[union-attr]
+        dialog.table.selectRow(0)
+        assert "message.received" in dialog.payload.toPlainText()
+        dialog.accept()
+
+
+async def test_point_all_previews_then_moves_only_the_ticked_webhooks(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        token = env.settings.receiver.token
+        number_id = env.number_id
+        state = env.sandbox.state
+        old = state.add_webhook(
+            number_id, "Old tunnel", f"https://old.example/hooks/{token}/{number_id}", ["*"]
+        )
+        other = state.add_webhook(number_id, "CRM", "https://crm.example/in", ["message.received"])
+        env.pane.point_all.click()
+        await env.pane.settled()
+        dialog = env.pane.dialog
+        assert isinstance(dialog, RetargetDialog)
+        by_id = {c.webhook.id: c for c in dialog.changes}
+        assert set(by_id) == {old.id, other.id}  # the preview lists every change first
+        assert by_id[old.id].new_url == env.target.url_for(number_id)
+        assert old.url.startswith("https://old.example")  # nothing changed before Apply
+        assert [dialog.changes[r].webhook.id for r in dialog.selected()] == [old.id]
+        dialog.apply_button.click()
+        await dialog.settled()
+        assert old.url == env.target.url_for(number_id)
+        assert other.url == "https://crm.example/in"  # unticked: left alone
+        dialog.reject()
+        await env.pane.settled()
+
+
+async def test_public_url_test_reaches_this_receiver(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        env.pane.public_url.setText(env.runtime.base_url)
+        env.pane.test_url.click()
+        await env.pane.settled()
+        assert "ms" in env.pane.url_strip.message.text()
+        assert env.pane.url_strip.code == ""
+        env.pane.public_url.setText("not a url")
+        env.pane.save_url.click()
+        assert "public_url" in env.pane.url_strip.message.text()
+        assert env.settings.public_url == env.runtime.base_url  # the bad value was not saved
