@@ -1,0 +1,204 @@
+"""Accounts, secrets and settings v2: keys detected and stored where they belong.
+
+The account tests talk to the real sandbox on loopback (the stand-in for the platform).
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+from pilot_desktop.api.errors import ApiError
+from pilot_desktop.sandbox.server import Sandbox
+from pilot_desktop.services import settings as settings_mod
+from pilot_desktop.services.accounts import AccountError, Accounts
+from pilot_desktop.services.secrets import (
+    FileSecrets,
+    KeyringSecrets,
+    MemorySecrets,
+    SecretsError,
+    open_secrets,
+    service_name,
+)
+from pilot_desktop.services.settings import Settings, SettingsError
+
+
+class MemoryKeyring(KeyringBackend):
+    """A working keyring in memory, standing in for the OS one."""
+
+    priority = 5
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.values.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.values[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.values.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+# -- secret stores ----------------------------------------------------------------------------
+def test_without_a_keyring_secrets_go_to_an_owner_only_file_with_a_warning(tmp_path: Path) -> None:
+    store = open_secrets(tmp_path)  # conftest forces the "fail" keyring backend
+    assert isinstance(store, FileSecrets)
+    assert store.warning is not None and str(tmp_path / "secrets.json") in store.warning
+    store.set("api-key:a", "ps_secret_value")
+    assert stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
+    assert open_secrets(tmp_path).get("api-key:a") == "ps_secret_value"  # survives a restart
+    store.delete("api-key:a")
+    assert store.get("api-key:a") is None
+
+
+def test_a_damaged_secrets_file_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "secrets.json").write_text("[1, 2]")
+    with pytest.raises(SecretsError, match=r"secrets\.json"):
+        FileSecrets(tmp_path / "secrets.json").get("x")
+
+
+def test_with_a_keyring_secrets_go_there_namespaced_by_data_folder(
+    tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    store = open_secrets(tmp_path / "a")
+    assert isinstance(store, KeyringSecrets) and store.warning is None
+    store.set("api-key:x", "ps_one")
+    other = open_secrets(tmp_path / "b")
+    assert other.get("api-key:x") is None  # another profile does not see it
+    assert memory_keyring.values == {(service_name(tmp_path / "a"), "api-key:x"): "ps_one"}
+    assert not (tmp_path / "a" / "secrets.json").exists()
+
+
+# -- settings v2 ------------------------------------------------------------------------------
+def test_v1_settings_migrate_to_v2_keeping_their_values(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    v1 = {
+        "version": 1,
+        "receiver": {"host": "0.0.0.0", "port": 9000, "token": "t" * 20},
+        "real_receiver": True,
+    }
+    path.write_text(json.dumps(v1))
+    loaded = settings_mod.load(path)
+    assert loaded.version == 2 and loaded.receiver.port == 9000 and loaded.real_receiver
+    assert loaded.accounts == [] and loaded.public_url is None
+    assert json.loads(path.read_text())["version"] == 2  # written back migrated
+
+
+def test_a_bad_public_url_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": 2, "public_url": "ftp://tunnel.example"}))
+    with pytest.raises(SettingsError, match="public_url"):
+        settings_mod.load(path)
+
+
+# -- accounts against the sandbox ---------------------------------------------------------------
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Sandbox]:
+    sb = Sandbox(seed=2, numbers=3, time_scale=0.0)
+    await sb.start()
+    try:
+        yield sb
+    finally:
+        await sb.stop()
+
+
+def accounts_for(tmp_path: Path) -> tuple[Accounts, Path]:
+    path = tmp_path / "settings.json"
+    settings = Settings()
+    return Accounts(
+        settings, FileSecrets(tmp_path / "secrets.json"), lambda s: settings_mod.save(path, s)
+    ), path
+
+
+async def test_a_tenant_key_is_detected_with_every_number(tmp_path: Path, sandbox: Sandbox) -> None:
+    accounts, path = accounts_for(tmp_path)
+    account = await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url)
+    assert account.scope == "tenant"
+    assert {n.id for n in account.numbers} == {n.id for n in sandbox.numbers}
+    assert all(n.phone.startswith("+") and n.name for n in account.numbers)
+    saved = path.read_text()
+    assert sandbox.tenant_key not in saved and account.id in saved  # the key is not a setting
+    assert accounts.secrets.get(account.key_ref) == sandbox.tenant_key
+
+
+async def test_a_number_key_is_detected_with_its_one_number(tmp_path: Path, sandbox: Sandbox) -> None:
+    accounts, _ = accounts_for(tmp_path)
+    number = sandbox.numbers[1]
+    account = await accounts.add(sandbox.number_keys[number.id], base_url=sandbox.base_url)
+    assert account.scope == "number"
+    assert [n.id for n in account.numbers] == [number.id]
+
+
+async def test_a_bad_key_is_refused_and_nothing_is_stored(tmp_path: Path, sandbox: Sandbox) -> None:
+    accounts, _ = accounts_for(tmp_path)
+    with pytest.raises(ApiError) as caught:
+        await accounts.add("ps_not_a_key", base_url=sandbox.base_url)
+    assert caught.value.status == 401 and "API key" in str(caught.value)
+    assert accounts.all == []
+    assert not (tmp_path / "secrets.json").exists()
+
+
+async def test_the_same_key_twice_is_refused(tmp_path: Path, sandbox: Sandbox) -> None:
+    accounts, _ = accounts_for(tmp_path)
+    await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Main")
+    with pytest.raises(AccountError, match="Main"):
+        await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url)
+
+
+async def test_a_number_key_is_preferred_over_the_tenant_key_for_its_number(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    accounts, _ = accounts_for(tmp_path)
+    tenant = await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url)
+    number = sandbox.numbers[0]
+    own = await accounts.add(sandbox.number_keys[number.id], base_url=sandbox.base_url)
+    chosen = {n.id: a.id for a, n in accounts.numbers()}
+    assert len(chosen) == 3  # every number once
+    assert chosen[number.id] == own.id
+    assert {v for k, v in chosen.items() if k != number.id} == {tenant.id}
+    # Both act on the right number: the tenant key through the header.
+    for n in sandbox.numbers:
+        async with accounts.client_for_number(n.id) as client:
+            hook = await client.create_webhook("https://example.test/h", ["message.sent"])
+        assert hook.number_id == n.id
+    with pytest.raises(AccountError, match="num_unknown"):
+        accounts.client_for_number("num_unknown")
+
+
+async def test_removing_an_account_deletes_its_key(tmp_path: Path, sandbox: Sandbox) -> None:
+    accounts, _ = accounts_for(tmp_path)
+    account = await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url)
+    accounts.remove(account.id)
+    assert accounts.all == [] and accounts.secrets.get(account.key_ref) is None
+
+
+def test_signing_secrets_are_stored_by_webhook_and_listed_for_the_receiver(tmp_path: Path) -> None:
+    settings = Settings()
+    accounts = Accounts(settings, MemorySecrets(), lambda _: None)
+    accounts.set_signing_secret("wh_1", "s1")
+    accounts.set_signing_secret("wh_2", "s2")
+    assert sorted(accounts.signing_secrets()) == ["s1", "s2"]
+    accounts.set_signing_secret("wh_1", None)
+    assert accounts.signing_secrets() == ["s2"]  # the cache follows every change
+    assert settings.signing_secret_webhooks == ["wh_2"]
+    assert "s2" not in settings.model_dump_json()
