@@ -62,6 +62,7 @@ class WebhookEditor(QDialog):
         store_name: str,
         webhook: Webhook | None = None,
         has_secret: bool = False,
+        autofill_note: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
@@ -118,7 +119,10 @@ class WebhookEditor(QDialog):
         self.secret.setPlaceholderText(placeholder)
         self.forget = QCheckBox("Forget the stored secret")
         self.forget.setVisible(has_secret)
-        secret_help = QLabel(HELP_TEXT.format(store=store_name))
+        text = HELP_TEXT.format(store=store_name)
+        if autofill_note:
+            text += " " + autofill_note
+        secret_help = QLabel(text)
         secret_help.setWordWrap(True)
         secret_help.setStyleSheet("color: palette(mid);")
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
@@ -48,6 +50,7 @@ from pilot_desktop.services.webhooks import (
 )
 from pilot_desktop.tunnel.probe import probe
 from pilot_desktop.tunnel.public_url import normalize_public_url
+from pilot_desktop.ui.format import age
 from pilot_desktop.ui.panes.webhooks.account_dialog import AccountDialog
 from pilot_desktop.ui.panes.webhooks.editor import Edit, WebhookEditor
 from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
@@ -60,6 +63,7 @@ log = logging.getLogger(__name__)
 COLUMNS = ("Name", "Events", "Active", "Last triggered", "Signing secret", "URL")
 URL_COLUMN = COLUMNS.index("URL")
 EXPECTED = (ApiError, AccountError, SecretsError)
+STALE_AFTER_S = 30.0
 TUNNEL_HINT = (
     "Pilot Status reaches this app through a tunnel: start one to {local} (for example "
     "<code>cloudflared tunnel --url {local}</code> or <code>ngrok http {port}</code>) and paste "
@@ -70,6 +74,8 @@ DEMO_HINT = (
     "Demo: the sandbox runs on this machine, so the receiver's own address serves as the "
     "public URL. With a real account, put your tunnel's https URL here."
 )
+
+DEMO_AUTOFILL_NOTE = "Demo: left empty, the sandbox's secret for the new webhook is filled in for you."
 
 
 @dataclass
@@ -94,6 +100,7 @@ class WebhooksPane(QWidget):
         self.ctx = ctx
         self.tasks = Tasks()
         self.webhooks: list[Webhook] = []
+        self.loaded_at = 0.0
         self.dialog: QWidget | None = None  # the open dialog, for tests and to keep it alive
 
         # Where Pilot Status delivers: the tunnel's public URL, and a probe through it.
@@ -277,6 +284,7 @@ class WebhooksPane(QWidget):
         if number_id != self.number_id:
             return  # the user moved on to another number meanwhile
         self.webhooks = hooks
+        self.loaded_at = time.monotonic()
         self._fill_table()
         self.strip.clear()
         self._warn_missing_secrets()
@@ -291,7 +299,7 @@ class WebhooksPane(QWidget):
                 hook.name,
                 describe_events(hook.events),
                 "active" if hook.active else "paused",
-                hook.last_triggered or "never",
+                _ago(hook.last_triggered),
                 "stored" if secret else ("missing" if here else "—"),
                 f"→ this app   {hook.url}" if here else hook.url,
             ]
@@ -310,6 +318,7 @@ class WebhooksPane(QWidget):
         self.table.resizeColumnsToContents()
         for col in range(URL_COLUMN):  # long event lists must not push the URL out of sight
             self.table.setColumnWidth(col, min(self.table.columnWidth(col), 320))
+        self.table.setColumnWidth(URL_COLUMN, 200)  # then stretched to the free width
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -330,6 +339,12 @@ class WebhooksPane(QWidget):
                 f"{', '.join(unsigned)} point(s) at this app without a stored signing secret. Because "
                 "other secrets are set, the receiver refuses their deliveries (401): add it with Edit…."
             )
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # "Last triggered" and pauses made elsewhere go stale: re-read when shown again.
+        if self.loaded_at and time.monotonic() - self.loaded_at > STALE_AFTER_S and not self.tasks.busy:
+            self.tasks.start(self.load_webhooks())
 
     # -- public URL -------------------------------------------------------------------------
     def _on_save_url(self) -> None:
@@ -428,6 +443,7 @@ class WebhooksPane(QWidget):
             default_url=target.url_for(number_id) if target else None,
             save=lambda edit: self._create(number_id, edit),
             store_name=self.ctx.accounts.secrets.backend,
+            autofill_note=DEMO_AUTOFILL_NOTE if self.ctx.secret_lookup is not None else "",
         )
         if target is None:
             editor.strip.warn("No public URL is set (top of this pane), so the URL must be typed in.")
@@ -584,3 +600,12 @@ class WebhooksPane(QWidget):
 
     def shutdown(self) -> None:
         self.tasks.cancel()
+
+
+def _ago(iso: str | None) -> str:
+    if not iso:
+        return "never"
+    try:
+        return age(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return iso
