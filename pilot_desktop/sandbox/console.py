@@ -1,19 +1,33 @@
 """`pilot-desktop sandbox`: run the sandbox standalone and show what the real dashboard
 would: the API keys, and each webhook's signing secret as it is created (the REST API
-never returns a secret, on the sandbox as on the platform)."""
+never returns a secret, on the sandbox as on the platform).
+
+`--rate-limit N/S` (N requests per S seconds per API key, see `faults.py`) is parsed by
+`rate_limit_arg` and passed to `Sandbox(rate_limit=...)`; the console shows it.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
 from typing import TextIO
 
+from pilot_desktop.sandbox.faults import parse_rate_limit
 from pilot_desktop.sandbox.server import Sandbox
 from pilot_desktop.sandbox.state import DeliveryLog
 
 POLL_S = 0.5
+
+
+def rate_limit_arg(text: str) -> tuple[int, float]:
+    """argparse `type=` of `--rate-limit N/S`: `"10/1"` -> `(10, 1.0)`."""
+    try:
+        return parse_rate_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def describe(sandbox: Sandbox) -> list[str]:
@@ -24,6 +38,9 @@ def describe(sandbox: Sandbox) -> list[str]:
     ]
     keys = sandbox.number_keys
     lines += [f"  {n.id}  {n.phone}  {n.name}  {n.provider}  {keys[n.id]}" for n in sandbox.numbers]
+    if (limit := sandbox.faults.rate_limit) is not None:
+        count, seconds = limit
+        lines.append(f"Rate limit: {count} requests per {seconds:g} s per API key (then 429 RATE_LIMITED)")
     lines += [
         "Create webhooks with the API, e.g.:",
         f"  curl -X POST {sandbox.base_url}/v1/webhooks -H 'x-api-key: <number key>' "

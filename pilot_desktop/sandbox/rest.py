@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from aiohttp import web
 
+from pilot_desktop.sandbox.faults import Faults
 from pilot_desktop.sandbox.scenario import Scenario
 from pilot_desktop.sandbox.state import ApiKey, SandboxState
 
@@ -25,6 +26,7 @@ class Context:
     state: SandboxState
     scenario: Scenario
     scenario_time: Callable[[], float]  # seconds on the scenario's clock, for `send(at=)`
+    faults: Faults = field(default_factory=Faults)  # injected faults, rate limit, request counts
 
 
 class ApiError(Exception):

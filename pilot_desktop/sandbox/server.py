@@ -7,7 +7,8 @@ to the dispatcher, which delivers them to the subscribed webhooks. A paused cloc
 created before resuming get everything. A stall longer than `MAX_TICK_GAP_S` (a blocked
 loop, a suspended laptop) is skipped rather than replayed all at once. Webhook signing
 secrets are never returned by the API (§2.3); the sandbox shows them only through
-`webhook_secret()`, i.e. on its own console, as the real dashboard would.
+`webhook_secret()`, i.e. on its own console, as the real dashboard would. `faults`
+(`faults.py`) injects API failures, rate limits per key and counts requests.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aiohttp import web
 from pilot_desktop.core.urls import http_base
 from pilot_desktop.sandbox.api import build_app
 from pilot_desktop.sandbox.dispatcher import DispatchConfig, Dispatcher
+from pilot_desktop.sandbox.faults import Faults
 from pilot_desktop.sandbox.rest import Context
 from pilot_desktop.sandbox.scenario import Emission, Scenario, make_numbers
 from pilot_desktop.sandbox.state import DeliveryLog, SandboxState
@@ -46,6 +48,11 @@ class Sandbox:
     attempt), `duplicate_rate` (share of 2xx answers treated as lost, so delivered
     twice), `reorder_jitter` (random delay up to this many seconds per delivery).
     `on_attempt` sees every delivery attempt (console).
+
+    API knobs: `rate_limit=(N, S)` lets each API key make N requests per sliding S
+    seconds (then 429 `RATE_LIMITED` with `retryAfterSeconds` and `Retry-After`);
+    `faults.inject(...)` makes chosen requests fail, and `faults.requests(...)` counts
+    what reached the API (see `faults.py`).
     """
 
     def __init__(
@@ -64,6 +71,7 @@ class Sandbox:
         time_scale: float = 1.0,
         start: datetime | None = None,
         on_attempt: Callable[[DeliveryLog], None] | None = None,
+        rate_limit: tuple[int, float] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -82,6 +90,7 @@ class Sandbox:
             seed=seed,
         )
         self.dispatcher = Dispatcher(self.state, config, on_attempt)
+        self.faults = Faults(rate_limit)
         self.bound: tuple[str, int] | None = None
         self._runner: web.AppRunner | None = None
         self._clock: asyncio.Task[None] | None = None
@@ -146,7 +155,7 @@ class Sandbox:
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         """Listen and start the clock. Raises OSError (port taken ...); nothing is left running."""
-        ctx = Context(self.state, self.scenario, self.scenario_time)
+        ctx = Context(self.state, self.scenario, self.scenario_time, self.faults)
         self._runner = web.AppRunner(build_app(ctx), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
@@ -173,6 +182,7 @@ class Sandbox:
         if self._clock is not None:
             self._clock.cancel()
             await asyncio.gather(self._clock, return_exceptions=True)
+        self.faults.close()  # answer requests held by an injected `delay` now
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
