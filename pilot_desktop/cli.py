@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pilot_desktop import __version__
+from pilot_desktop import __version__, cli_webhooks
 from pilot_desktop.services import logs
 from pilot_desktop.services.paths import ENV_DATA_DIR, AppPaths, resolve
 from pilot_desktop.services.settings import Settings, SettingsError, load, save
@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="S",
-        help=f"webhook signing secret; repeat for several (also env {ENV_SECRETS}, comma-separated). "
+        help=f"webhook signing secret; repeat for several (also env {ENV_SECRETS}, comma-separated; "
+        "the secrets stored with `webhooks update ID --secret-stdin` are added). "
         "With any secret set, unsigned or wrongly signed deliveries get 401.",
     )
 
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", parents=[common], help="write every stored event")
     export.add_argument("--format", choices=("ndjson", "csv"), default="ndjson")
     export.add_argument("--output", "-o", metavar="FILE", help="file to write (default: stdout)")
+
+    cli_webhooks.add_parsers(sub, common)  # accounts, public-url, webhooks
     return parser
 
 
@@ -116,7 +119,18 @@ async def _serve(paths: AppPaths, settings: Settings, args: argparse.Namespace) 
     if args.port is not None and not 0 <= args.port <= 65535:
         print(f"pilot-desktop: --port must be 0-65535, got {args.port}", file=sys.stderr)
         return EXIT_USAGE
-    rt = Runtime(paths, settings, _secrets(args.signing_secret), host=args.host, port=args.port)
+    from pilot_desktop.services.secrets import SecretsError
+
+    try:
+        # Re-read when settings.json changes: a secret stored while serving applies at once.
+        stored = cli_webhooks.StoredSecrets(paths)
+    except (SecretsError, SettingsError) as exc:
+        # Serving without them would accept deliveries nobody can verify: refuse instead.
+        print(f"pilot-desktop: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    rt = Runtime(
+        paths, settings, _secrets(args.signing_secret), host=args.host, port=args.port, extra_secrets=stored
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -128,8 +142,14 @@ async def _serve(paths: AppPaths, settings: Settings, args: argparse.Namespace) 
         return EXIT_ERROR
     print(f"Listening: {rt.hook_url}", flush=True)
     print(f"Database: {rt.db_path}", flush=True)
-    if not rt.signing_secrets:
-        print("Signature check: off (no --signing-secret); deliveries are stored as unsigned", flush=True)
+    given, kept = len(rt.signing_secrets), len(stored())
+    if not given + kept:
+        print(
+            "Signature check: off (no --signing-secret, none stored); deliveries are stored as unsigned",
+            flush=True,
+        )
+    else:
+        print(f"Signature check: on ({given} given, {kept} from the secret store)", flush=True)
     await stop.wait()
     print("Stopping: draining pending writes…", flush=True)
     await rt.stop()
@@ -200,6 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return _export(paths, args)
         settings = _settings(paths)
+        if args.command in cli_webhooks.COMMANDS:
+            logs.setup(paths, console=False)  # the log file only; messages are printed
+            return cli_webhooks.run(paths, settings, args)
         if args.command is None:
             logs.setup(paths, console=True)
             from pilot_desktop.ui.app import run_gui

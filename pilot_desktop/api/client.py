@@ -17,6 +17,7 @@ Retry rules, and why:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -73,6 +74,9 @@ class PilotClient:
             transport=transport,
             headers={"x-api-key": api_key, "user-agent": f"pilot-desktop/{__version__}"},
             follow_redirects=False,
+            # A corporate HTTP(S)_PROXY is right for pilotstatus.com.br, wrong for a local
+            # sandbox: loopback is always reached directly.
+            trust_env=not _is_loopback(self.base_url),
         )
 
     async def aclose(self) -> None:
@@ -310,3 +314,13 @@ def _describe(exc: httpx.HTTPError, base_url: str) -> str:
     if cause is not None and str(cause) and str(cause) not in text:
         text = f"{text} ({cause})"
     return f"{base_url}: {text}"
+
+
+def _is_loopback(url: str) -> bool:
+    host = httpx.URL(url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

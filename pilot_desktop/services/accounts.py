@@ -120,6 +120,7 @@ class Accounts:
         )
         self.secrets.set(account.key_ref, api_key)
         self.settings.accounts = [*self.settings.accounts, account]
+        self.settings.real_receiver = True  # an account means real traffic: no demo next launch
         self._save(self.settings)
         log.info("account %s added (%s key, %d numbers)", account.id, account.scope, len(account.numbers))
         return account

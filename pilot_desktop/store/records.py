@@ -17,8 +17,16 @@ def clean_text(value: str | None) -> str | None:
     return value.encode("utf-8", "replace").decode("utf-8")
 
 
+# Credentials a misdirected client may send (an API call aimed at the hook URL): stored as
+# a marker, so the database never holds a key. The webhook signature is kept: it is
+# derived from the secret, not the secret, and it is what a 401 is diagnosed with.
+REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+REDACTED = "[redacted by Pilot Desktop]"
+
+
 def headers_json(headers: list[tuple[str, str]]) -> str:
-    return json.dumps(headers)  # ensure_ascii escapes anything odd
+    kept = [(k, REDACTED if k.lower() in REDACTED_HEADERS else v) for k, v in headers]
+    return json.dumps(kept)  # ensure_ascii escapes anything odd
 
 
 @dataclass(frozen=True, slots=True)

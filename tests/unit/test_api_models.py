@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from pilot_desktop.api.client import _is_loopback
 from pilot_desktop.api.models import (
     CancelResult,
     DeliveryLog,
@@ -199,3 +200,9 @@ def test_wrong_type_is_an_error_not_a_guess() -> None:
         Webhook.model_validate({"id": "wh_1", "url": "https://x", "events": "*"})
     with pytest.raises(ValidationError, match="failed"):
         CancelResult.model_validate({"cancelled": [], "failed": [{"reason": "no id"}]})
+
+
+def test_a_local_sandbox_is_reached_without_the_environment_proxy() -> None:
+    assert _is_loopback("http://127.0.0.1:8790") and _is_loopback("http://localhost:1")
+    assert _is_loopback("http://[::1]:8790")
+    assert not _is_loopback("https://pilotstatus.com.br")

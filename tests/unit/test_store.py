@@ -451,3 +451,12 @@ def test_serve_with_bad_settings_exits_1_naming_the_field(tmp_path: Path) -> Non
     assert "receiver.port" in res.stderr
     assert "Traceback" not in res.stderr
     assert not (folder / DB_NAME).exists()
+
+
+def test_credentials_in_request_headers_are_never_stored() -> None:
+    from pilot_desktop.store.records import REDACTED, headers_json
+
+    sent = [("X-Api-Key", "ps_live_abc"), ("Authorization", "Bearer t"), ("x-pilot-status-signature", "ab")]
+    stored = json.loads(headers_json(sent))
+    signature = ["x-pilot-status-signature", "ab"]
+    assert stored == [["X-Api-Key", REDACTED], ["Authorization", REDACTED], signature]
