@@ -36,6 +36,12 @@ def _common(*, top: bool = False) -> argparse.ArgumentParser:
     return p
 
 
+def console_rate_limit(text: str) -> tuple[int, float]:
+    from pilot_desktop.sandbox.console import rate_limit_arg  # the sandbox loads only when asked
+
+    return rate_limit_arg(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
@@ -86,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument(
         "--reorder", type=float, default=0.0, metavar="S", help="random delivery delay up to S seconds"
+    )
+    sandbox.add_argument(
+        "--rate-limit",
+        type=console_rate_limit,
+        default=None,
+        metavar="N/S",
+        help="answer 429 past N API requests per S seconds per key (e.g. 10/1)",
     )
     sandbox.add_argument("--verbose", "-v", action="store_true", help="print every delivery attempt")
 
@@ -205,7 +218,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         return Sandbox(
             seed=args.seed, numbers=args.numbers, rate=args.rate, host=args.host, port=args.port,
             retry_window=args.retry_window, duplicate_rate=args.duplicates, reorder_jitter=args.reorder,
-            on_attempt=on_attempt,  # type: ignore[arg-type]
+            rate_limit=args.rate_limit, on_attempt=on_attempt,  # type: ignore[arg-type]
         )  # fmt: skip
 
     return asyncio.run(console.main(make, sys.stdout, args.verbose))
