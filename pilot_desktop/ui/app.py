@@ -106,13 +106,27 @@ def attach_webhooks(
     profile_accounts: Accounts | None = None,
     secret_lookup: Callable[[str], str | None] | None = None,
 ) -> WebhooksPane:
+    ctx = pane_context(runtime, accounts, profile_accounts=profile_accounts, secret_lookup=secret_lookup)
+    pane = WebhooksPane(ctx)
+    window.set_webhooks_pane(pane)
+    return pane
+
+
+def pane_context(
+    runtime: Runtime,
+    accounts: Accounts,
+    *,
+    profile_accounts: Accounts | None = None,
+    secret_lookup: Callable[[str], str | None] | None = None,
+) -> PaneContext:
+    """What the Webhooks pane needs from the core: accounts, the receiver, the settings."""
     settings = accounts.settings
 
     def save_public_url(value: str | None) -> None:
         settings.public_url = value
         accounts.save()
 
-    ctx = PaneContext(
+    return PaneContext(
         accounts=accounts,
         token=settings.receiver.token,
         public_url=lambda: settings.public_url,
@@ -124,9 +138,6 @@ def attach_webhooks(
         profile_accounts=profile_accounts,
         demo=profile_accounts is not None,
     )
-    pane = WebhooksPane(ctx)
-    window.set_webhooks_pane(pane)
-    return pane
 
 
 def stop_window(window: MainWindow, runtime: Runtime) -> None:

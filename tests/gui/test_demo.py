@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from pilot_desktop.services.demo import demo_paths, demo_settings, reset_demo_store, start_demo
@@ -16,14 +15,7 @@ from pilot_desktop.services.paths import resolve
 from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.ui.app import make_app, start_window, stop_window
 from pilot_desktop.ui.panes.live.model import COLUMNS
-
-
-async def until(pred: Callable[[], bool], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+from tests.gui.support import until
 
 
 async def test_demo_shows_signed_sandbox_events_labelled_as_demo(data_dir: Path) -> None:

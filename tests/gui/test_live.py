@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -28,14 +27,7 @@ from pilot_desktop.ui.main_window import MainWindow
 from pilot_desktop.ui.panes.live import pane as pane_module
 from pilot_desktop.ui.panes.live.model import COLUMNS
 from pilot_desktop.ui.panes.live.pane import LivePane
-
-
-async def until(pred: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+from tests.gui.support import until
 
 
 def message(i: int, event: str = "message.received", number: str = "num_A") -> dict[str, Any]:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,19 +23,12 @@ from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.services.secrets import MemorySecrets
 from pilot_desktop.services.settings import ReceiverSettings, Settings
 from pilot_desktop.services.webhooks import EMPTY_WARNING, HEALTH_NOTE, Target
-from pilot_desktop.ui.app import make_app
+from pilot_desktop.ui.app import make_app, pane_context
 from pilot_desktop.ui.panes.webhooks.editor import WebhookEditor
 from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
-from pilot_desktop.ui.panes.webhooks.pane import COLUMNS, URL_COLUMN, PaneContext, WebhooksPane
+from pilot_desktop.ui.panes.webhooks.pane import COLUMNS, URL_COLUMN, WebhooksPane
 from pilot_desktop.ui.panes.webhooks.retarget_dialog import RetargetDialog
-
-
-async def until(pred: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+from tests.gui.support import until
 
 
 @dataclass
@@ -104,18 +96,7 @@ async def pane_env(data_dir: Path) -> AsyncIterator[Env]:
     settings.public_url = runtime.base_url  # the sandbox is local: no tunnel needed
     await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Tenant")
 
-    def save_public_url(value: str | None) -> None:
-        settings.public_url = value
-
-    ctx = PaneContext(
-        accounts=accounts,
-        token=settings.receiver.token,
-        public_url=lambda: settings.public_url,
-        save_public_url=save_public_url,
-        db_path=runtime.db_path,
-        local_base=runtime.base_url,
-        instance=runtime.instance,
-    )
+    ctx = pane_context(runtime, accounts)
     pane = WebhooksPane(ctx)
     pane.resize(1200, 700)
     pane.show()

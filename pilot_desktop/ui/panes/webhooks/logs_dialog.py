@@ -7,14 +7,12 @@ from collections.abc import Awaitable, Callable
 
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -22,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.services.webhooks import LogComparison
-from pilot_desktop.ui.panes.webhooks.status_strip import StatusStrip
+from pilot_desktop.ui.panes.webhooks.status_strip import StatusStrip, row_table
 from pilot_desktop.ui.tasks import Tasks
 
 COLUMNS = ("Time (UTC)", "Event", "Result", "HTTP", "Duration", "In this app")
@@ -40,13 +38,7 @@ class LogsDialog(QDialog):
         self.comparison: LogComparison | None = None
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = row_table(COLUMNS)
         self.table.itemSelectionChanged.connect(self._show_payload)
         self.payload = QPlainTextEdit(readOnly=True)
         self.payload.setPlaceholderText("Select a delivery to see its payload and the answer it got.")

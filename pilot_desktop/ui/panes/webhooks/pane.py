@@ -18,7 +18,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -28,7 +27,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -55,7 +53,7 @@ from pilot_desktop.ui.panes.webhooks.account_dialog import AccountDialog
 from pilot_desktop.ui.panes.webhooks.editor import Edit, WebhookEditor
 from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
 from pilot_desktop.ui.panes.webhooks.retarget_dialog import RetargetDialog
-from pilot_desktop.ui.panes.webhooks.status_strip import StatusStrip
+from pilot_desktop.ui.panes.webhooks.status_strip import StatusStrip, row_table
 from pilot_desktop.ui.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -152,13 +150,7 @@ class WebhooksPane(QWidget):
         self.title = QLabel()
         self.refresh = QPushButton("Refresh")
         self.refresh.clicked.connect(lambda: self.tasks.start(self.load_webhooks()))
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = row_table(COLUMNS)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setWordWrap(False)
         self.table.itemSelectionChanged.connect(self._update_buttons)

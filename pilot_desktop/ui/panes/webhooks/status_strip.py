@@ -1,9 +1,16 @@
-"""Progress and errors shown in place, where the action was taken."""
+"""Progress and errors shown in place, where the action was taken; the pane's row tables."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QTableWidget,
+    QWidget,
+)
 
 from pilot_desktop.api.errors import ApiError
 
@@ -65,3 +72,15 @@ class StatusStrip(QWidget):
         self.message.setText(text)
         self.message.setProperty("code", code)
         self.message.show()
+
+
+def row_table(columns: tuple[str, ...]) -> QTableWidget:
+    """A read-only table selecting one whole row at a time."""
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(columns)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
