@@ -254,7 +254,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "hook-url":
             from pilot_desktop.services.runtime import Runtime
 
-            print(Runtime(paths, settings).hook_url)
+            if settings.public_url:  # what Pilot Status must call: through the tunnel
+                from pilot_desktop.tunnel.public_url import normalize_public_url
+
+                print(f"{normalize_public_url(settings.public_url)}/hooks/{settings.receiver.token}")
+            else:
+                print(Runtime(paths, settings).hook_url)
+                print(
+                    "(local address; set the tunnel's with `pilot-desktop public-url URL`)", file=sys.stderr
+                )
             return EXIT_OK
     except (SettingsError, StoreError) as exc:
         print(f"pilot-desktop: {exc}", file=sys.stderr)

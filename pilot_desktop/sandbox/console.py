@@ -32,7 +32,8 @@ def rate_limit_arg(text: str) -> tuple[int, float]:
 
 def describe(sandbox: Sandbox) -> list[str]:
     lines = [
-        f"Pilot Status sandbox at {sandbox.base_url}  (API base: {sandbox.base_url}/v1)",
+        f"Pilot Status sandbox at {sandbox.base_url}  (the API base URL: "
+        f"`pilot-desktop accounts add --base-url {sandbox.base_url}`)",
         f"Tenant key: {sandbox.tenant_key}",
         "Numbers (id, phone, name, provider, number-scoped key):",
     ]

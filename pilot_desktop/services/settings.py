@@ -67,7 +67,8 @@ class Account(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
+        # ".../v1" is how the docs write the base; the client adds /v1 itself.
+        value = value.strip().rstrip("/").removesuffix("/v1")
         if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// (or http:// for a local sandbox)")
         return value

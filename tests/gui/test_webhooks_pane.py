@@ -229,6 +229,8 @@ async def test_empty_event_list_warns_and_health_note_shows_for_picked_lists(dat
         assert not editor.events_warning.isHidden()
         assert EMPTY_WARNING in editor.events_warning.text()
         editor.boxes["message.failed"].setChecked(True)
+        assert editor.events_warning.isHidden()
+        editor.boxes["number.disconnected"].setChecked(True)
         assert EMPTY_WARNING not in editor.events_warning.text()
         assert HEALTH_NOTE in editor.events_warning.text()
         editor.reject()

@@ -52,7 +52,8 @@ def test_route_of_reads_the_route_after_the_token() -> None:
 
 def test_event_warnings() -> None:
     assert events_warnings([]) == [EMPTY_WARNING]
-    assert events_warnings(["message.sent"]) == [HEALTH_NOTE]
+    assert events_warnings(["number.disconnected"]) == [HEALTH_NOTE]
+    assert events_warnings(["message.sent"]) == []
     assert events_warnings(["*"]) == []
 
 

@@ -72,9 +72,10 @@ class WebhookEditor(QDialog):
         self.name = QLineEdit(webhook.name if webhook else "Pilot Desktop")
         self.url = QLineEdit(webhook.url if webhook else (default_url or ""))
         self.url.setPlaceholderText("https://your-tunnel.example/hooks/…")
+        self.url.setCursorPosition(0)  # the host first: the end is a token and an id
         use_here = QPushButton("Use this app's URL")
         use_here.setEnabled(bool(default_url))
-        use_here.clicked.connect(lambda: self.url.setText(default_url or ""))
+        use_here.clicked.connect(lambda: self._use_url(default_url or ""))
         url_row = QHBoxLayout()
         url_row.addWidget(self.url, 1)
         url_row.addWidget(use_here)
@@ -149,6 +150,10 @@ class WebhookEditor(QDialog):
         col.addWidget(self.buttons)
         self.resize(720, 760)
         self._refresh()
+
+    def _use_url(self, url: str) -> None:
+        self.url.setText(url)
+        self.url.setCursorPosition(0)
 
     def events(self) -> list[str]:
         if self.all_events.isChecked():
