@@ -51,7 +51,6 @@ async def detect(client: PilotClient) -> Detected:
     except ApiError as exc:
         if exc.status != 403:  # C5: some backends keep /v1/numbers for the tenant key
             raise
-        numbers = []
         hooks = await client.list_webhooks()
         ids = sorted({h.number_id for h in hooks if h.number_id})
         numbers = [Number(id=i) for i in ids]

@@ -29,6 +29,7 @@ from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
 from pilot_desktop.ui.panes.webhooks.pane import COLUMNS, URL_COLUMN, WebhooksPane
 from pilot_desktop.ui.panes.webhooks.retarget_dialog import RetargetDialog
 from tests.gui.support import until
+from tests.sandbox.conftest import body
 
 
 @dataclass
@@ -65,20 +66,9 @@ class Env:
         self.pane.table.selectRow(row)
 
     def emit(self, i: int) -> int:
-        body = {
-            "event": "message.received",
-            "data": {
-                "numberId": self.number_id,
-                "messageId": f"wamid.pane{i}",
-                "id": f"in_{i}",
-                "fromMe": False,
-                "createdAt": f"2026-11-24T10:00:{i:02d}.000Z",
-                "from": "+5511999990000",
-                "to": "+5511988887777",
-                "content": f"hello {i}",
-            },
-        }
-        return self.sandbox.emit(self.number_id, "message.received", body)
+        return self.sandbox.emit(
+            self.number_id, "message.received", body("message.received", self.number_id, f"in_{i}")
+        )
 
     def delivered(self, webhook_id: str) -> int:
         return len(self.sandbox.delivered_log(webhook_id))

@@ -18,6 +18,7 @@ from pilot_desktop.core.signature import HEADER as SIGNATURE
 from pilot_desktop.sandbox.server import Sandbox
 from tests.integration.sandbox_thread import SandboxThread, running_sandbox
 from tests.integration.serving import BIN, CLI_TIMEOUT_S, Server, cli_env, open_ro, sign
+from tests.sandbox.conftest import body
 
 NO_KEYRING = "No system keyring is available"
 UNAUTHORIZED = "The API key was refused"
@@ -68,21 +69,6 @@ def ok_json(result: subprocess.CompletedProcess[str]) -> Any:
 def token_of(data: Path) -> str:
     token: str = json.loads((data / "settings.json").read_text())["receiver"]["token"]
     return token
-
-
-def message_body(number_id: str, marker: str) -> dict[str, Any]:
-    data = {
-        "numberId": number_id,
-        "messageId": marker,
-        "id": marker,
-        "type": "text",
-        "fromMe": False,
-        "createdAt": "2025-01-01T00:00:00.000Z",
-        "from": "+5511911112222",
-        "to": "+5511933334444",
-        "content": marker,
-    }
-    return {"event": "message.received", "data": data}
 
 
 @pytest.fixture
@@ -360,13 +346,18 @@ def test_logs_show_what_the_receiver_stored(
         )
     )  # fmt: skip
 
-    assert platform.call(lambda: sb.emit(number.id, "message.received", message_body(number.id, "m-1"))) == 1
-    sent = {**message_body(number.id, "m-2"), "event": "message.sent"}
+    assert (
+        platform.call(
+            lambda: sb.emit(number.id, "message.received", body("message.received", number.id, "m-1"))
+        )
+        == 1
+    )
+    sent = body("message.sent", number.id, "m-2")
     assert platform.call(lambda: sb.emit(number.id, "message.sent", sent)) == 1
     platform.wait_for(lambda s: s.delivered_log(hook["id"]), what="the delivery to serve")
     platform.wait_for(lambda s: s.delivered_log(broken["id"]), what="the refused delivery")
     # Stored by the receiver but not delivered by the platform: "extra".
-    direct = server.post(message_body(number.id, "m-direct"), route=number.id)
+    direct = server.post(body("message.received", number.id, "m-direct"), route=number.id)
     assert direct.status_code == 200, direct.text
 
     logs = ok_json(pd(data, "webhooks", "logs", hook["id"], "--json"))
@@ -431,7 +422,7 @@ def test_the_default_hook_url_reaches_this_apps_receiver(
     ok(pd(data, "public-url", server.base))
     hook = ok_json(pd(data, "webhooks", "create", "-n", sb.numbers[1].id, "--all-events", "--json"))
     with httpx.Client(timeout=10) as client:
-        resp = client.post(hook["url"], json=message_body(sb.numbers[1].id, "probe-1"))
+        resp = client.post(hook["url"], json=body("message.received", sb.numbers[1].id, "probe-1"))
     assert resp.status_code == 200, resp.text
     assert [r["route"] for r in server.export()] == [sb.numbers[1].id]
 
@@ -447,18 +438,20 @@ def test_a_secret_stored_while_serve_runs_applies_at_once(
     ok(pd(data, "public-url", server.base))
     hook = ok_json(pd(data, "webhooks", "create", "-n", number.id, "--all-events", "--json"))
     secret = platform.call(lambda: sb.webhook_secret(hook["id"]))
-    body = json.dumps(message_body(number.id, "before")).encode()
+    raw = json.dumps(body("message.received", number.id, "before")).encode()
     with httpx.Client(timeout=10) as client:
-        assert client.post(hook["url"], content=body, headers={SIGNATURE: sign(body, "x")}).status_code == 200
+        assert client.post(hook["url"], content=raw, headers={SIGNATURE: sign(raw, "x")}).status_code == 200
 
         stored = pd(data, "webhooks", "update", hook["id"], "--secret-stdin", stdin=secret)
         ok(stored)
         assert "401" in stored.stderr  # says what storing a secret changes
 
-        body = json.dumps(message_body(number.id, "after")).encode()
-        wrong = client.post(hook["url"], content=body, headers={SIGNATURE: sign(body, "x")})
+        raw = json.dumps(body("message.received", number.id, "after")).encode()
+        wrong = client.post(hook["url"], content=raw, headers={SIGNATURE: sign(raw, "x")})
         assert wrong.status_code == 401, wrong.text
-    platform.call(lambda: sb.emit(number.id, "message.received", message_body(number.id, "signed")))
+    platform.call(
+        lambda: sb.emit(number.id, "message.received", body("message.received", number.id, "signed"))
+    )
     platform.wait_for(lambda s: s.delivered_log(hook["id"]), what="the signed delivery")
     by_marker = {r["payload"]["data"]["id"]: r["signature"] for r in server.export()}
     assert by_marker == {"before": "unverified", "signed": "valid"}

@@ -24,7 +24,8 @@ import pytest
 from pilot_desktop.services.secrets import FILE_NAME
 from tests.integration.sandbox_thread import SandboxThread, running_sandbox
 from tests.integration.serving import Server, cli, sign
-from tests.integration.test_cli_webhooks import NO_KEYRING, message_body, ok, ok_json, pd
+from tests.integration.test_cli_webhooks import NO_KEYRING, ok, ok_json, pd
+from tests.sandbox.conftest import body
 
 
 def encodings(secret: str) -> dict[str, bytes]:
@@ -121,18 +122,19 @@ def test_no_secret_reaches_the_data_dir_or_the_output(
     assert NO_KEYRING in server.stderr()
 
     assert (
-        platform.call(lambda: sb.emit(number.id, "message.received", message_body(number.id, "signed"))) == 1
+        platform.call(
+            lambda: sb.emit(number.id, "message.received", body("message.received", number.id, "signed"))
+        )
+        == 1
     )
     platform.wait_for(lambda s: s.delivered_log(hook["id"]), what="the signed delivery")
-    body = json.dumps(message_body(number.id, "by-hand")).encode()
+    raw = json.dumps(body("message.received", number.id, "by-hand")).encode()
     with httpx.Client(timeout=10) as client:
-        good = client.post(
-            hook["url"], content=body, headers={"x-pilot-status-signature": sign(body, signing)}
-        )
+        good = client.post(hook["url"], content=raw, headers={"x-pilot-status-signature": sign(raw, signing)})
         wrong = client.post(
-            hook["url"], content=body, headers={"x-pilot-status-signature": sign(body, signing + "x")}
+            hook["url"], content=raw, headers={"x-pilot-status-signature": sign(raw, signing + "x")}
         )
-        unsigned = client.post(hook["url"], content=body)
+        unsigned = client.post(hook["url"], content=raw)
     assert good.status_code == 200 and wrong.status_code == 401 and unsigned.status_code == 401
     stored = server.export()
     assert {r["signature"] for r in stored} == {"valid"}, stored

@@ -155,3 +155,19 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert body["code"] == code, body
     assert isinstance(body["error"], str) and body["error"]
     return dict(body)
+
+
+def body(event: str, number_id: str, marker: str) -> dict[str, Any]:
+    """A message event whose ids and text are `marker`: distinct markers, distinct events."""
+    data = {
+        "numberId": number_id,
+        "messageId": marker,
+        "id": marker,
+        "type": "text",
+        "fromMe": False,
+        "createdAt": "2025-01-01T00:00:00.000Z",
+        "from": "+5511911112222",
+        "to": "+5511933334444",
+        "content": marker,
+    }
+    return {"event": event, "data": data}

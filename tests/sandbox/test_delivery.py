@@ -15,6 +15,7 @@ from tests.sandbox.conftest import (
     Target,
     assert_error,
     auth,
+    body,
     free_port,
     serve_target,
     wait_for,
@@ -22,21 +23,6 @@ from tests.sandbox.conftest import (
 
 LOG_FIELDS = {"event", "status", "statusCode", "payload", "response", "durationMs", "createdAt"}
 PING = "test.ping"  # an event the scenario never emits: only the test's own emissions count
-
-
-def body(event: str, number_id: str, marker: str) -> dict[str, Any]:
-    data = {
-        "numberId": number_id,
-        "messageId": marker,
-        "id": marker,
-        "type": "text",
-        "fromMe": False,
-        "createdAt": "2025-01-01T00:00:00.000Z",
-        "from": "+5511911112222",
-        "to": "+5511933334444",
-        "content": marker,
-    }
-    return {"event": event, "data": data}
 
 
 async def create(api: httpx.AsyncClient, sandbox: Sandbox, number_id: str, **fields: Any) -> dict[str, Any]:

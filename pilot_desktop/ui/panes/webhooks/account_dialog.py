@@ -10,7 +10,7 @@ from pilot_desktop.api.client import DEFAULT_BASE_URL
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.services.accounts import AccountError
 from pilot_desktop.services.secrets import SecretsError
-from pilot_desktop.ui.panes.webhooks.status_strip import StatusStrip
+from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 
 HELP = (

@@ -26,7 +26,7 @@ from pilot_desktop.api.models import Webhook
 from pilot_desktop.services.accounts import AccountError
 from pilot_desktop.services.secrets import SecretsError
 from pilot_desktop.services.webhooks import ALL_EVENTS, EVENT_GROUPS, events_warnings
-from pilot_desktop.ui.panes.webhooks.status_strip import StatusStrip
+from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 
 HELP_TEXT = (

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.services.webhooks import LogComparison
-from pilot_desktop.ui.panes.webhooks.status_strip import StatusStrip, row_table
+from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip, row_table
 from pilot_desktop.ui.tasks import Tasks
 
 COLUMNS = ("Time (UTC)", "Event", "Result", "HTTP", "Duration", "In this app")

@@ -53,7 +53,7 @@ from pilot_desktop.ui.panes.webhooks.account_dialog import AccountDialog
 from pilot_desktop.ui.panes.webhooks.editor import Edit, WebhookEditor
 from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
 from pilot_desktop.ui.panes.webhooks.retarget_dialog import RetargetDialog
-from pilot_desktop.ui.panes.webhooks.status_strip import StatusStrip, row_table
+from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip, row_table
 from pilot_desktop.ui.tasks import Tasks
 
 log = logging.getLogger(__name__)

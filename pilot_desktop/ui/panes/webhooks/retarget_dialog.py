@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.services.accounts import AccountError
 from pilot_desktop.services.webhooks import Change
-from pilot_desktop.ui.panes.webhooks.status_strip import StatusStrip
+from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 
 COLUMNS = ("Change", "Number", "Webhook", "Now points at", "Will point at", "Why", "Result")

@@ -1,4 +1,4 @@
-"""Progress and errors shown in place, where the action was taken; the pane's row tables."""
+"""Small widgets the pane and its dialogs share: progress and errors in place, row tables."""
 
 from __future__ import annotations
 
