@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from pilot_desktop.store.projection import rebuild
 from pilot_desktop.store.schema import APPLICATION_ID, MIGRATIONS
 
 DB_NAME = "pilot-desktop.sqlite3"
@@ -108,6 +109,8 @@ def migrate(path: Path, conn: sqlite3.Connection, progress: Callable[[str], None
                 progress(f"Upgrading the database to schema {target}")
             for statement in MIGRATIONS[target - 1]:
                 conn.execute(statement)
+            if target == 2:  # the message projection, from the events already stored
+                rebuild(conn)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {target}")
     except BaseException:

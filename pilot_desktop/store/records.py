@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pilot_desktop.core.events import Classified
+from pilot_desktop.core.lifecycle import Observation
 from pilot_desktop.core.signature import Verdict
 
 
@@ -37,6 +38,7 @@ class IncomingEvent:
     body: bytes
     classified: Classified
     verdict: Verdict
+    observation: Observation | None = None  # message.* events: applied to the projection
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ class Changes:
     new_events: list[EventRow] = field(default_factory=list)
     redelivered: dict[int, int] = field(default_factory=dict)  # event id -> deliveries
     rejections: int = 0
+    messages: set[int] = field(default_factory=set)  # messages.id whose projection changed
 
     def __bool__(self) -> bool:
         return bool(self.new_events or self.redelivered or self.rejections)

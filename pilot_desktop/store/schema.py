@@ -59,4 +59,57 @@ _V1 = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+# Message lifecycle projection (core/lifecycle.py): derived from `events`, so
+# `pilot-desktop rebuild` can drop and recompute it. Migrating to 2 projects the events
+# already stored (db.POST_MIGRATION).
+_V2 = (
+    """
+    CREATE TABLE messages (
+        id                INTEGER PRIMARY KEY,
+        outbound          INTEGER NOT NULL,  -- 1 sent by the number, 0 received
+        status            TEXT    NOT NULL,  -- core/lifecycle.STATUSES
+        status_at         REAL    NOT NULL,  -- event time of the step that gave the status
+        msg_id            TEXT,              -- Pilot Status internal id (data.id)
+        correlation_id    TEXT,
+        provider_id       TEXT,              -- data.messageId (wamid, key.id)
+        quoted_id         TEXT,              -- a reply's quotedMessageId
+        reply_to          INTEGER,           -- messages.id of the message it answers
+        number_id         TEXT,
+        peer              TEXT,              -- the contact: `to` outbound, `from` inbound
+        kind              TEXT,
+        text              TEXT,
+        first_at          REAL    NOT NULL,  -- earliest event time (else arrival)
+        first_received_at REAL    NOT NULL,
+        sent_at           REAL,
+        delivered_at      REAL,
+        read_at           REAL,
+        failed_at         REAL,
+        error             TEXT,
+        error_code        TEXT,
+        steps             INTEGER NOT NULL,
+        late              INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX messages_msg_id ON messages (msg_id) WHERE msg_id IS NOT NULL",
+    "CREATE INDEX messages_correlation ON messages (correlation_id) WHERE correlation_id IS NOT NULL",
+    "CREATE INDEX messages_provider ON messages (provider_id) WHERE provider_id IS NOT NULL",
+    "CREATE INDEX messages_quoted ON messages (quoted_id) WHERE quoted_id IS NOT NULL",
+    "CREATE INDEX messages_reply_to ON messages (reply_to) WHERE reply_to IS NOT NULL",
+    "CREATE INDEX messages_peer ON messages (peer, id)",
+    "CREATE INDEX messages_status ON messages (status, id)",
+    "CREATE INDEX messages_status_at ON messages (status, status_at)",
+    "CREATE INDEX messages_number ON messages (number_id, id)",
+    "CREATE INDEX messages_number_time ON messages (number_id, first_at)",
+    """
+    CREATE TABLE message_steps (
+        event_id INTEGER PRIMARY KEY,        -- events.id
+        message  INTEGER NOT NULL,           -- messages.id
+        status   TEXT    NOT NULL,
+        at       REAL,                       -- event time; NULL when unreadable
+        late     INTEGER NOT NULL            -- arrived after a step it should precede
+    )
+    """,
+    "CREATE INDEX message_steps_message ON message_steps (message)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)

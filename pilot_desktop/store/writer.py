@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_desktop.store.db import StoreError, classify_error, connect
+from pilot_desktop.store.projection import project
 from pilot_desktop.store.records import (
     Changes,
     EventRow,
@@ -81,6 +82,7 @@ class Writer:
         max_bytes: int = 64 * 1024 * 1024,
         window: float = 0.0,
         max_batch: int = 256,
+        projections: bool = True,
     ) -> None:
         self.path = path
         self._loop = loop
@@ -91,6 +93,9 @@ class Writer:
         self._bytes_lock = threading.Lock()
         self._window = window
         self._max_batch = max_batch
+        # Off only in bench/ingest.py, to measure what the projections cost; a store written
+        # without them needs `pilot-desktop rebuild`.
+        self._projections = projections
         self._listeners: list[Callable[[Changes], None]] = []
         self._thread: threading.Thread | None = None
         self._accepting = False
@@ -237,6 +242,7 @@ class Writer:
                     changes.new_events += ch.new_events
                     changes.redelivered.update(ch.redelivered)
                     changes.rejections += ch.rejections
+                    changes.messages |= ch.messages
                 except Exception as one_exc:
                     if isinstance(one_exc, sqlite3.Error):
                         err = classify_error(self.path, one_exc)
@@ -265,6 +271,8 @@ class Writer:
                     stored, row = self._insert_event(conn, item)
                     if row is not None:
                         changes.new_events.append(row)
+                        if item.observation is not None and self._projections:
+                            changes.messages.add(project(conn, row.id, row.received_at, item.observation))
                     else:
                         changes.redelivered[stored.id] = stored.deliveries
                     results.append(stored)

@@ -1,0 +1,416 @@
+"""Read side of the message projection: pages, search by any id, timelines, stuck, funnel.
+
+Every query is one index range (see schema._V2): pages are keyset-paged by id, newest
+first, never OFFSET. bench/messages.py measures them on 1,000,000 messages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pilot_desktop.core.lifecycle import (
+    DELIVERED,
+    FAILED,
+    QUEUED,
+    RANK,
+    READ,
+    SENT,
+    error_meaning,
+    latency,
+    percentile,
+)
+
+_COLS = (
+    "id, outbound, status, status_at, msg_id, correlation_id, provider_id, quoted_id, reply_to, "
+    "number_id, peer, kind, text, first_at, first_received_at, sent_at, delivered_at, read_at, "
+    "failed_at, error, error_code, steps, late"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """One line of the Messages table."""
+
+    id: int
+    outbound: bool
+    status: str
+    status_at: float
+    msg_id: str | None
+    correlation_id: str | None
+    provider_id: str | None
+    quoted_id: str | None
+    reply_to: int | None
+    number_id: str | None
+    peer: str | None
+    kind: str | None
+    text: str | None
+    first_at: float
+    first_received_at: float
+    sent_at: float | None
+    delivered_at: float | None
+    read_at: float | None
+    failed_at: float | None
+    error: str | None
+    error_code: str | None
+    steps: int
+    late: int
+    replies: int = 0
+
+    @property
+    def to_delivered(self) -> float | None:
+        return latency(self.sent_at, self.delivered_at)
+
+    @property
+    def to_read(self) -> float | None:
+        return latency(self.delivered_at, self.read_at)
+
+
+def _message(r: tuple[Any, ...], replies: int = 0) -> MessageRow:
+    make: Any = MessageRow  # the column list above matches the fields one to one
+    return make(r[0], bool(r[1]), *r[2:], replies)
+
+
+@dataclass(frozen=True, slots=True)
+class StuckRules:
+    """A message is stuck when it sits QUEUED (never sent) or SENT (never delivered)
+    longer than these deadlines. Seconds; settings hold them in minutes."""
+
+    queued_after: float = 15 * 60
+    sent_after: float = 10 * 60
+
+    def where(self, now: float) -> tuple[str, list[object]]:
+        return (
+            "((status = ? AND status_at < ?) OR (status = ? AND status_at < ?))",
+            [QUEUED, now - self.queued_after, SENT, now - self.sent_after],
+        )
+
+
+# Delivered this long ago and never read: the contact's read receipts may be off.
+READ_RECEIPTS_HINT_AFTER = 60 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    statuses: frozenset[str] = frozenset()
+    number_id: str | None = None
+    since: float | None = None  # first event time, unix seconds
+    until: float | None = None
+    stuck: StuckRules | None = None  # only stuck messages, by these deadlines
+    now: float = 0.0  # the clock `stuck` is measured against
+    outbound: bool | None = None
+
+    def where(self) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if self.statuses:
+            clauses.append(f"status IN ({','.join('?' * len(self.statuses))})")
+            params.extend(sorted(self.statuses))
+        if self.number_id is not None:
+            clauses.append("number_id = ?")
+            params.append(self.number_id)
+        if self.since is not None:
+            clauses.append("first_at >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append("first_at < ?")
+            params.append(self.until)
+        if self.outbound is not None:
+            clauses.append("outbound = ?")
+            params.append(int(self.outbound))
+        if self.stuck is not None:
+            sql, more = self.stuck.where(self.now)
+            clauses.append(sql)
+            params.extend(more)
+        return (" AND ".join(clauses) or "1"), params
+
+
+def _with_replies(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[MessageRow]:
+    ids = [r[0] for r in rows]
+    counts: dict[int, int] = {}
+    if ids:
+        q = (
+            f"SELECT reply_to, count(*) FROM messages WHERE reply_to IN ({','.join('?' * len(ids))}) "
+            "GROUP BY reply_to"
+        )
+        counts = dict(conn.execute(q, ids).fetchall())
+    return [_message(r, counts.get(r[0], 0)) for r in rows]
+
+
+def messages_page(
+    conn: sqlite3.Connection, flt: MessageFilter, limit: int = 100, before_id: int | None = None
+) -> list[MessageRow]:
+    """Newest first (by first arrival), keyset paged with `before_id`."""
+    where, params = flt.where()
+    if before_id is not None:
+        where += " AND id < ?"
+        params.append(before_id)
+    rows = conn.execute(
+        f"SELECT {_COLS} FROM messages WHERE {where} ORDER BY id DESC LIMIT ?", [*params, limit]
+    )
+    return _with_replies(conn, rows.fetchall())
+
+
+def count_messages(conn: sqlite3.Connection, flt: MessageFilter, cap: int = 100_000) -> int:
+    """How many match, counted up to `cap` (the pane says "100,000+")."""
+    where, params = flt.where()
+    q = f"SELECT count(*) FROM (SELECT 1 FROM messages WHERE {where} LIMIT ?)"
+    return int(conn.execute(q, [*params, cap]).fetchone()[0])
+
+
+def get_message(conn: sqlite3.Connection, message: int) -> MessageRow | None:
+    rows = conn.execute(f"SELECT {_COLS} FROM messages WHERE id = ?", (message,)).fetchall()
+    found = _with_replies(conn, rows)
+    return found[0] if found else None
+
+
+_DIGITS = re.compile(r"[^\d]")
+
+
+def _phone_forms(text: str) -> list[str]:
+    """'+55 11 9999-0000', '5511...', '(11) ...' -> the stored E.164 and bare-digit forms."""
+    digits = _DIGITS.sub("", text)
+    if len(digits) < 6 or len(digits) > 16:
+        return []
+    return [f"+{digits}", digits]
+
+
+def search(conn: sqlite3.Connection, text: str, limit: int = 100) -> list[MessageRow]:
+    """Messages matching any of their ids (internal, correlationId, provider messageId,
+    a reply's quoted id), the number of a stored event (`#123`), or a contact's phone."""
+    text = text.strip()
+    if not text:
+        return []
+    found: dict[int, tuple[Any, ...]] = {}
+    for column in ("msg_id", "correlation_id", "provider_id", "quoted_id"):
+        for r in conn.execute(f"SELECT {_COLS} FROM messages WHERE {column} = ? LIMIT ?", (text, limit)):
+            found.setdefault(r[0], r)
+    event_id = text.lstrip("#")
+    if event_id.isdigit() and len(event_id) < 19:
+        r = conn.execute(
+            f"SELECT {_COLS} FROM messages WHERE id = (SELECT message FROM message_steps WHERE event_id = ?)",
+            (int(event_id),),
+        ).fetchone()
+        if r is not None:
+            found.setdefault(r[0], r)
+    for form in _phone_forms(text):
+        for r in conn.execute(
+            f"SELECT {_COLS} FROM messages WHERE peer = ? ORDER BY id DESC LIMIT ?", (form, limit)
+        ):
+            found.setdefault(r[0], r)
+    rows = sorted(found.values(), key=lambda r: -r[0])[:limit]
+    return _with_replies(conn, rows)
+
+
+def message_of_event(conn: sqlite3.Connection, event_id: int) -> int | None:
+    r = conn.execute("SELECT message FROM message_steps WHERE event_id = ?", (event_id,)).fetchone()
+    return int(r[0]) if r else None
+
+
+def find_message(conn: sqlite3.Connection, text: str) -> int | None:
+    """The message an id names (internal, correlation, provider, or `#event`); newest wins."""
+    for row in search(conn, text, limit=1):
+        return row.id
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    event_id: int
+    event: str
+    status: str
+    at: float | None  # event time
+    event_time: str | None  # as the platform wrote it
+    received_at: float  # first arrival
+    last_received_at: float
+    deliveries: int
+    late: bool
+    body: bytes
+
+    def payload(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    message: MessageRow
+    steps: list[Step]  # by event time, then arrival
+    replies: list[MessageRow] = field(default_factory=list)
+    reply_to: MessageRow | None = None
+    error_meaning: str | None = None
+    error_documented: bool = True
+    pending: list[str] = field(default_factory=list)  # statuses not reached yet, in order
+    hints: list[str] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(s.deliveries - 1 for s in self.steps)
+
+
+def _pending(row: MessageRow) -> list[str]:
+    if not row.outbound or row.status in (FAILED, "CANCELED"):
+        return []
+    reached = {SENT: row.sent_at, DELIVERED: row.delivered_at, READ: row.read_at}
+    return [s for s, at in reached.items() if at is None and RANK[s] > RANK[row.status]]
+
+
+def timeline(conn: sqlite3.Connection, message: int, now: float) -> Timeline | None:
+    row = get_message(conn, message)
+    if row is None:
+        return None
+    steps = [
+        Step(event_id, event, status, at, event_time, received, last, deliveries, bool(late), bytes(body))
+        for event_id, event, status, at, event_time, received, last, deliveries, late, body in conn.execute(
+            "SELECT s.event_id, e.event, s.status, s.at, e.event_time, e.received_at, e.last_received_at, "
+            "e.deliveries, s.late, e.body FROM message_steps s JOIN events e ON e.id = s.event_id "
+            "WHERE s.message = ?",
+            (message,),
+        )
+    ]
+    steps.sort(key=lambda s: (s.at if s.at is not None else s.received_at, s.received_at, s.event_id))
+    replies = _with_replies(
+        conn,
+        conn.execute(f"SELECT {_COLS} FROM messages WHERE reply_to = ? ORDER BY id", (message,)).fetchall(),
+    )
+    reply_to = get_message(conn, row.reply_to) if row.reply_to is not None else None
+    meaning, documented = (None, True)
+    if row.status == FAILED or row.error is not None:
+        meaning, documented = error_meaning(row.error_code)
+    hints: list[str] = []
+    if (
+        row.status == DELIVERED
+        and row.delivered_at is not None
+        and now - row.delivered_at > READ_RECEIPTS_HINT_AFTER
+    ):
+        hints.append("Delivered over an hour ago and not read: the contact's read receipts may be off.")
+    if row.status == FAILED and (row.delivered_at or row.read_at):
+        hints.append(
+            "A delivery or read confirmation was also reported: on multi-device accounts it can "
+            "arrive after a failure. The status stays failed."
+        )
+    if row.error_code == "DELIVERED_NOT_CONFIRMED":
+        hints.append("Failed only because the confirmation did not come in time; the message was sent.")
+    return Timeline(
+        message=row,
+        steps=steps,
+        replies=replies,
+        reply_to=reply_to,
+        error_meaning=meaning,
+        error_documented=documented,
+        pending=_pending(row),
+        hints=hints,
+    )
+
+
+def _iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def timeline_json(t: Timeline) -> dict[str, Any]:
+    """The CLI's `timeline --json` document (issue 5 lists the required keys)."""
+    m = t.message
+    return {
+        "id": m.msg_id,
+        "correlationId": m.correlation_id,
+        "messageId": m.provider_id,
+        "direction": "outbound" if m.outbound else "inbound",
+        "status": m.status,
+        "numberId": m.number_id,
+        "contact": m.peer,
+        "type": m.kind,
+        "text": m.text,
+        "sentToDeliveredSeconds": m.to_delivered,
+        "deliveredToReadSeconds": m.to_read,
+        "steps": [
+            {
+                "event": s.event,
+                "status": s.status,
+                "createdAt": s.event_time,
+                "receivedAt": _iso(s.received_at),
+                "late": s.late,
+                "deliveries": s.deliveries,
+                "eventId": s.event_id,
+            }
+            for s in t.steps
+        ],
+        "pending": t.pending,
+        "duplicates": t.duplicates,
+        "error": None
+        if m.error is None and m.status != FAILED
+        else {
+            "error": m.error,
+            "errorCode": m.error_code,
+            "meaning": t.error_meaning,
+            "documented": t.error_documented,
+        },
+        "replyTo": t.reply_to.msg_id if t.reply_to else None,
+        "replies": [
+            {
+                "id": r.msg_id,
+                "messageId": r.provider_id,
+                "from": r.peer,
+                "createdAt": _iso(r.first_at),
+                "text": r.text,
+            }
+            for r in t.replies
+        ],
+        "hints": t.hints,
+    }
+
+
+def stuck_count(conn: sqlite3.Connection, rules: StuckRules, now: float, cap: int = 100_000) -> int:
+    return count_messages(conn, MessageFilter(stuck=rules, now=now), cap)
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    """Outbound messages first seen in a period: how far they got, and how fast."""
+
+    total: int
+    sent: int
+    delivered: int
+    read: int
+    failed: int
+    to_delivered: list[float]  # seconds, for the charts
+    to_read: list[float]
+
+    def rate(self, n: int) -> float | None:
+        """Share of all the period's outbound messages."""
+        return n / self.total if self.total else None
+
+    def median(self, values: list[float]) -> float | None:
+        return percentile(values, 50)
+
+    def p90(self, values: list[float]) -> float | None:
+        return percentile(values, 90)
+
+
+def funnel(conn: sqlite3.Connection, number_id: str | None, since: float, until: float) -> Funnel:
+    """Counts by the furthest step reached (a READ counts as sent and delivered too)."""
+    where = "outbound = 1 AND first_at >= ? AND first_at < ?"
+    params: list[object] = [since, until]
+    if number_id is not None:
+        where += " AND number_id = ?"
+        params.append(number_id)
+    total = sent = delivered = read = failed = 0
+    to_delivered: list[float] = []
+    to_read: list[float] = []
+    for status, sent_at, delivered_at, read_at in conn.execute(
+        f"SELECT status, sent_at, delivered_at, read_at FROM messages WHERE {where}", params
+    ):
+        total += 1
+        sent += sent_at is not None or delivered_at is not None or read_at is not None
+        delivered += delivered_at is not None or read_at is not None
+        read += read_at is not None
+        failed += status == FAILED
+        if (d := latency(sent_at, delivered_at)) is not None:
+            to_delivered.append(d)
+        if (r := latency(delivered_at, read_at)) is not None:
+            to_read.append(r)
+    return Funnel(total, sent, delivered, read, failed, to_delivered, to_read)
