@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from pilot_desktop.store.number_projection import rebuild_numbers
 from pilot_desktop.store.projection import rebuild
 from pilot_desktop.store.schema import APPLICATION_ID, MIGRATIONS
 
@@ -111,6 +112,8 @@ def migrate(path: Path, conn: sqlite3.Connection, progress: Callable[[str], None
                 conn.execute(statement)
             if target == 2:  # the message projection, from the events already stored
                 rebuild(conn)
+            if target == 3:  # number state, from the number.* events already stored
+                rebuild_numbers(conn)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {target}")
     except BaseException:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pilot_desktop.core.events import Classified
 from pilot_desktop.core.lifecycle import Observation
+from pilot_desktop.core.numbers import Transition
 from pilot_desktop.core.signature import Verdict
 
 
@@ -39,6 +40,17 @@ class IncomingEvent:
     classified: Classified
     verdict: Verdict
     observation: Observation | None = None  # message.* events: applied to the projection
+
+
+@dataclass(frozen=True, slots=True)
+class NumberPoll:
+    """What one polling round learnt: each answer is one number's JSON object from
+    `GET /v1/numbers` (endpoint "list") or `GET /v1/numbers/{id}/status` ("status")."""
+
+    polled_at: float
+    answers: list[tuple[str, str, dict[str, Any]]]  # (number_id, endpoint, answer)
+
+    body = None  # the writer sizes items by their body; a poll is small
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +130,8 @@ class Changes:
     redelivered: dict[int, int] = field(default_factory=dict)  # event id -> deliveries
     rejections: int = 0
     messages: set[int] = field(default_factory=set)  # messages.id whose projection changed
+    numbers: set[str] = field(default_factory=set)  # number ids whose state or history changed
+    transitions: list[Transition] = field(default_factory=list)  # for the notifier
 
     def __bool__(self) -> bool:
-        return bool(self.new_events or self.redelivered or self.rejections)
+        return bool(self.new_events or self.redelivered or self.rejections or self.numbers)

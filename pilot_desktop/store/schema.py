@@ -112,4 +112,62 @@ _V2 = (
     "CREATE INDEX message_steps_message ON message_steps (message)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# Number connection and health (core/numbers.py). Poll answers are kept raw, like the
+# events, so `rebuild` can replay both; the history is bounded by the writer.
+_V3 = (
+    """
+    CREATE TABLE number_polls (
+        id        INTEGER PRIMARY KEY,
+        polled_at REAL    NOT NULL,
+        number_id TEXT    NOT NULL,
+        endpoint  TEXT    NOT NULL,          -- status | list
+        body      TEXT    NOT NULL           -- the answer's JSON (one number)
+    )
+    """,
+    """
+    CREATE TABLE number_state (
+        number_id         TEXT PRIMARY KEY,
+        connection        TEXT NOT NULL,
+        connection_at     REAL,              -- since (event time)
+        connection_source TEXT,
+        connection_seen   REAL,
+        connection_rank   INTEGER NOT NULL,
+        health            TEXT NOT NULL,
+        health_at         REAL,
+        health_seen       REAL,
+        health_rank       INTEGER NOT NULL,
+        health_reason     TEXT,
+        last_error        TEXT,
+        last_error_code   TEXT,
+        phone             TEXT,
+        name              TEXT,
+        provider          TEXT,
+        billing_blocked_since TEXT,          -- extraChargeUnpaidSince
+        billing_disconnect_at TEXT,          -- extraChargeDisconnectAt
+        last_poll_at      REAL,
+        updated_at        REAL NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE number_transitions (
+        id          INTEGER PRIMARY KEY,
+        number_id   TEXT    NOT NULL,
+        kind        TEXT    NOT NULL,        -- connection | health | billing
+        before      TEXT    NOT NULL,
+        after       TEXT    NOT NULL,
+        at          REAL    NOT NULL,        -- when it happened (event time)
+        received_at REAL    NOT NULL,
+        source      TEXT    NOT NULL,        -- webhook | poll
+        event       TEXT    NOT NULL,        -- number.* or poll:status / poll:list
+        late        INTEGER NOT NULL,        -- older than the state it met: not applied
+        error       TEXT,
+        error_code  TEXT,
+        event_id    INTEGER,                 -- events.id of a webhook
+        poll_id     INTEGER                  -- number_polls.id of a poll
+    )
+    """,
+    "CREATE INDEX number_transitions_number ON number_transitions (number_id, kind, at)",
+    "CREATE INDEX number_polls_time ON number_polls (polled_at)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)

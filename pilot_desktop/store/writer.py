@@ -26,12 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pilot_desktop.store import number_projection
 from pilot_desktop.store.db import StoreError, classify_error, connect
 from pilot_desktop.store.projection import project
 from pilot_desktop.store.records import (
     Changes,
     EventRow,
     IncomingEvent,
+    NumberPoll,
     Rejection,
     Stored,
     clean_text,
@@ -41,7 +43,7 @@ from pilot_desktop.store.schema import REJECTIONS_KEPT
 
 log = logging.getLogger(__name__)
 
-Item = IncomingEvent | Rejection
+Item = IncomingEvent | Rejection | NumberPoll
 _STOP = object()
 
 _UPSERT_EVENT = """
@@ -100,6 +102,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._accepting = False
         self._rejections_since_trim = 0
+        self._polls_since_trim = 0
         self.batches = 0  # counters for the status bar and benchmarks
         self.rows = 0
         self.last_error: str | None = None
@@ -273,9 +276,24 @@ class Writer:
                         changes.new_events.append(row)
                         if item.observation is not None and self._projections:
                             changes.messages.add(project(conn, row.id, row.received_at, item.observation))
+                        elif row.group == "number" and row.number_id and self._projections:
+                            t = number_projection.project_event(conn, row.id, row.received_at, item.body)
+                            changes.numbers.add(row.number_id)
+                            changes.transitions.extend([t] if t else [])
                     else:
                         changes.redelivered[stored.id] = stored.deliveries
                     results.append(stored)
+                elif isinstance(item, NumberPoll):
+                    for number_id, endpoint, answer in item.answers:
+                        changes.transitions += number_projection.record_poll(
+                            conn, item.polled_at, number_id, endpoint, answer
+                        )
+                        changes.numbers.add(number_id)
+                    self._polls_since_trim += 1
+                    if self._polls_since_trim >= 200:
+                        number_projection.trim(conn, item.polled_at)
+                        self._polls_since_trim = 0
+                    results.append(None)
                 else:
                     self._insert_rejection(conn, item)
                     changes.rejections += 1

@@ -348,7 +348,10 @@ def test_upgrading_an_old_database_projects_what_it_holds(tmp_path: Path) -> Non
     feed = Feed(tmp_path)
     feed.send([status("message.sent"), status("message.delivered", at=3)])
     with sqlite3.connect(feed.path) as c:  # back to schema 1, as an older release left it
-        c.executescript("DROP TABLE messages; DROP TABLE message_steps; PRAGMA user_version = 1;")
+        c.executescript(
+            "DROP TABLE messages; DROP TABLE message_steps; DROP TABLE number_polls; "
+            "DROP TABLE number_state; DROP TABLE number_transitions; PRAGMA user_version = 1;"
+        )
     open_store(tmp_path)
     assert feed.message("msg_1").status == "DELIVERED"
     assert len(feed.timeline("msg_1").steps) == 2

@@ -1,0 +1,329 @@
+"""Number connection and health: observations from webhooks and polls, and the rules that
+fold them into one state per number (architecture.md, state rules).
+
+Pure functions. The newest observation wins, by the time it was true (the event's
+`createdAt`, the status endpoint's `checkedAt`), not by when it arrived, so webhooks and
+polls can interleave, repeat and come out of order and the final state is the same. An
+older observation that disagrees is kept in the history flagged late. A stale reading
+(the provider did not answer, or the list endpoint, which does not refresh connection
+state, api §4.2/§4.4) only fills in a state we do not know yet.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pilot_desktop.core.lifecycle import parse_time
+
+OPEN, CONNECTING, CLOSED, REMOVED, UNKNOWN = "OPEN", "CONNECTING", "CLOSED", "REMOVED", "UNKNOWN"
+HEALTHY, DEGRADED, BLOCKED, SHADOWBAN = "healthy", "degraded", "blocked", "shadowban"
+CONNECTION, HEALTH = "connection", "health"
+WEBHOOK, POLL = "webhook", "poll"
+
+# A tie on time: a webhook (a confirmed event) beats a poll; then a fixed order of states.
+_SOURCE_RANK = {POLL: 0, WEBHOOK: 1}
+_STATE_RANK = {
+    UNKNOWN: 0,
+    CONNECTING: 1,
+    OPEN: 2,
+    CLOSED: 3,
+    REMOVED: 4,
+    HEALTHY: 0,
+    DEGRADED: 1,
+    SHADOWBAN: 2,
+    BLOCKED: 3,
+}
+
+_CONNECTION_EVENTS = {
+    "number.created": CONNECTING,  # created, waiting for its QR pairing
+    "number.connected": OPEN,
+    "number.disconnected": CLOSED,
+    "number.removed": REMOVED,
+    "number.restored": CLOSED,  # api §4.6: it comes back disconnected
+}
+_HEALTH_EVENTS = {
+    "number.health_blocked": BLOCKED,
+    "number.health_degraded": DEGRADED,
+    "number.health_shadowban": SHADOWBAN,
+    "number.recovered": HEALTHY,
+}
+
+
+def connection_state(text: str | None) -> str:
+    """The status endpoint's state; `CLOSE` (api §4.4, the .md page) is `CLOSED`."""
+    state = (text or "").upper()
+    if state == "CLOSE":
+        return CLOSED
+    return state if state in (OPEN, CONNECTING, CLOSED) else UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class NumberObservation:
+    number_id: str
+    kind: str  # connection | health
+    state: str
+    at: float  # when it was true
+    source: str  # webhook | poll
+    event: str  # the webhook's name, or poll:status / poll:list
+    stale: bool = False
+    error: str | None = None
+    error_code: str | None = None
+    phone: str | None = None
+    name: str | None = None
+
+    def key(self) -> tuple[float, int, int]:
+        return (self.at, _SOURCE_RANK[self.source], _STATE_RANK.get(self.state, 0))
+
+
+def _s(value: Any) -> str | None:
+    return value[:200] if isinstance(value, str) and value else None
+
+
+def observe_event(obj: dict[str, Any], received_at: float) -> NumberObservation | None:
+    """A `number.*` webhook (health events included: their payload is undocumented, so
+    the state comes from the event's name, never from fields we might misread)."""
+    event = obj.get("event")
+    data = obj.get("data")
+    d: dict[str, Any] = data if isinstance(data, dict) else {}
+    number_id = _s(d.get("numberId"))
+    if not isinstance(event, str) or number_id is None:
+        return None
+    if event in _CONNECTION_EVENTS:
+        kind, state = CONNECTION, _CONNECTION_EVENTS[event]
+    elif event in _HEALTH_EVENTS:
+        kind, state = HEALTH, _HEALTH_EVENTS[event]
+    else:
+        return None
+    at = parse_time(_s(d.get("createdAt")))
+    return NumberObservation(
+        number_id=number_id,
+        kind=kind,
+        state=state,
+        at=received_at if at is None else at,
+        source=WEBHOOK,
+        event=event,
+        error=_s(d.get("error")) or (_s(d.get("reason")) if kind == HEALTH else None),
+        error_code=_s(d.get("errorCode")),
+        phone=_s(d.get("phone")),
+        name=_s(d.get("displayName")),
+    )
+
+
+def observe_status(
+    number_id: str,
+    state: str | None,
+    polled_at: float,
+    *,
+    stale: bool = False,
+    checked_at: str | None = None,
+    last_known_at: str | None = None,
+) -> NumberObservation:
+    """`GET /v1/numbers/{id}/status` (api §4.4). A live reading is true at `checkedAt`
+    (else when we asked); a stale one at `lastKnownAt`, and only fills in the unknown."""
+    when = parse_time(last_known_at if stale else checked_at)
+    return NumberObservation(
+        number_id=number_id,
+        kind=CONNECTION,
+        state=connection_state(state),
+        at=polled_at if when is None else min(when, polled_at),
+        source=POLL,
+        event="poll:status",
+        stale=stale,
+    )
+
+
+def observe_listing(
+    number_id: str, state: str | None, polled_at: float, **names: str | None
+) -> NumberObservation:
+    """A `GET /v1/numbers` item: its state is not refreshed by the list (api §4.2): stale."""
+    return NumberObservation(
+        number_id=number_id,
+        kind=CONNECTION,
+        state=connection_state(state),
+        at=polled_at,
+        source=POLL,
+        event="poll:list",
+        stale=True,
+        phone=names.get("phone"),
+        name=names.get("name"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NumberState:
+    number_id: str
+    connection: str = UNKNOWN
+    connection_at: float | None = None  # since when (event time)
+    connection_source: str | None = None
+    # The newest observation agreeing with the current state (time, source rank): what a
+    # disagreeing observation must beat. Confirmations move it, not `connection_at`.
+    connection_seen: float | None = None
+    connection_rank: int = 0
+    health: str = HEALTHY
+    health_at: float | None = None
+    health_seen: float | None = None
+    health_rank: int = 0
+    health_reason: str | None = None
+    last_error: str | None = None
+    last_error_code: str | None = None
+    phone: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One change of a number's connection or health, as stored in its history."""
+
+    number_id: str
+    kind: str
+    before: str
+    after: str
+    at: float
+    source: str
+    event: str
+    late: bool  # older than the current state: recorded, not applied
+    error: str | None = None
+    error_code: str | None = None
+
+
+def _current_key(state: NumberState, kind: str) -> tuple[float, int, int] | None:
+    if kind == CONNECTION:
+        if state.connection_seen is None:
+            return None
+        return (state.connection_seen, state.connection_rank, _STATE_RANK.get(state.connection, 0))
+    if state.health_seen is None:
+        return None
+    return (state.health_seen, state.health_rank, _STATE_RANK.get(state.health, 0))
+
+
+def _seen(state: NumberState, obs: NumberObservation) -> NumberState:
+    rank = _SOURCE_RANK[obs.source]
+    if obs.kind == CONNECTION:
+        return replace(state, connection_seen=obs.at, connection_rank=rank)
+    return replace(state, health_seen=obs.at, health_rank=rank)
+
+
+def apply(state: NumberState | None, obs: NumberObservation) -> tuple[NumberState, Transition | None]:
+    """Fold one observation in. Returns the new state and the transition to record, if
+    the observation changed something or disagreed too late to change it."""
+    state = state or NumberState(number_id=obs.number_id)
+    state = replace(state, phone=state.phone or obs.phone, name=obs.name or state.name)
+    current = state.connection if obs.kind == CONNECTION else state.health
+    known = _current_key(state, obs.kind)
+    if obs.stale and (obs.kind != CONNECTION or state.connection != UNKNOWN):
+        return state, None  # a remembered reading never overrides what we know
+    newer = known is None or obs.key() > known
+    if obs.state == current:
+        # A confirmation (or a repeat): no transition; a newer one moves the bar.
+        if newer:
+            state = _seen(state, obs)
+            if obs.kind == CONNECTION and state.connection_at is None:
+                state = replace(state, connection_at=obs.at, connection_source=obs.source)
+        return state, None
+    transition = Transition(
+        number_id=obs.number_id,
+        kind=obs.kind,
+        before=current,
+        after=obs.state,
+        at=obs.at,
+        source=obs.source,
+        event=obs.event,
+        late=not newer,
+        error=obs.error,
+        error_code=obs.error_code,
+    )
+    if not newer:
+        return state, transition
+    state = _seen(state, obs)
+    if obs.kind == CONNECTION:
+        state = replace(
+            state,
+            connection=obs.state,
+            connection_at=obs.at,
+            connection_source=obs.source,
+            last_error=obs.error if obs.state == CLOSED else state.last_error,
+            last_error_code=obs.error_code if obs.state == CLOSED else state.last_error_code,
+        )
+    else:
+        state = replace(state, health=obs.state, health_at=obs.at, health_reason=obs.error)
+    return state, transition
+
+
+def uptime(history: list[tuple[float, str]], since: float, now: float) -> float | None:
+    """Share of [since, now] spent OPEN, from (time, connection state) changes in time
+    order. Time before the first known state is left out; None when nothing is known."""
+    known = 0.0
+    up = 0.0
+    state: str | None = None
+    at = since
+    for when, new in history:
+        if when > now:
+            break
+        if when > since and state is not None:
+            span = when - max(at, since)
+            known += span
+            up += span if state == OPEN else 0.0
+        state, at = new, max(when, since)
+    if state is not None and now > at:
+        known += now - at
+        up += now - at if state == OPEN else 0.0
+    return up / known if known > 0 else None
+
+
+def strip(history: list[tuple[float, str]], since: float, now: float, slots: int = 48) -> list[str]:
+    """The worst state of each slot of [since, now] (the 24 h uptime strip)."""
+    width = (now - since) / slots
+    out: list[str] = []
+    state = UNKNOWN  # the state at the start of the slot being built
+    i = 0
+    while i < len(history) and history[i][0] <= since:
+        state = history[i][1]
+        i += 1
+    for n in range(slots):
+        end = since + (n + 1) * width
+        worst = state
+        while i < len(history) and history[i][0] < end:
+            state = history[i][1]
+            worst = state if _worse(state, worst) else worst
+            i += 1
+        out.append(worst)
+    return out
+
+
+_SEVERITY = {OPEN: 0, UNKNOWN: 1, CONNECTING: 2, CLOSED: 3, REMOVED: 1}
+
+
+def _worse(a: str, b: str) -> bool:
+    return _SEVERITY.get(a, 1) > _SEVERITY.get(b, 1)
+
+
+FLAP_MAX_DOWN = 10 * 60  # a drop shorter than this, then back: a flap
+
+
+def flaps(history: list[tuple[float, str]], since: float, now: float) -> int:
+    """Short drops (CLOSED, back OPEN within FLAP_MAX_DOWN) that began in [since, now]."""
+    count = 0
+    for (when, state), (back, after) in itertools.pairwise(history):
+        if state == CLOSED and after == OPEN and since <= when <= now and back - when <= FLAP_MAX_DOWN:
+            count += 1
+    return count
+
+
+def overall(states: list[NumberState]) -> tuple[str, str]:
+    """The tray's colour and summary: ('ok' | 'warn' | 'down' | 'none', text)."""
+    live = [s for s in states if s.connection != REMOVED]
+    if not live:
+        return "none", "No numbers yet"
+    down = [s for s in live if s.connection == CLOSED]
+    shaky = [s for s in live if s.connection in (CONNECTING, UNKNOWN) or s.health != HEALTHY]
+    up = sum(s.connection == OPEN for s in live)
+    text = f"{up} of {len(live)} numbers connected"
+    if down:
+        names = ", ".join(s.name or s.phone or s.number_id for s in down[:3])
+        more = f" and {len(down) - 3} more" if len(down) > 3 else ""
+        return "down", f"{text}; disconnected: {names}{more}"
+    if shaky:
+        return "warn", f"{text}; {len(shaky)} connecting or with a health warning"
+    return "ok", text

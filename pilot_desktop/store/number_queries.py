@@ -1,0 +1,114 @@
+"""Read side of number state: one summary per number (state, since, uptime, flaps, strip)
+and each number's history of transitions."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from pilot_desktop.core.numbers import CONNECTION, NumberState, flaps, strip, uptime
+
+DAY = 24 * 3600
+_STATE_COLS = (
+    "s.number_id, connection, connection_at, connection_source, connection_seen, connection_rank, "
+    "health, health_at, health_seen, health_rank, health_reason, last_error, last_error_code, phone, name"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberSummary:
+    state: NumberState
+    provider: str | None
+    billing_blocked_since: str | None
+    billing_disconnect_at: str | None
+    last_poll_at: float | None
+    last_event_at: float | None  # last webhook of any kind for this number
+    events: int
+    uptime_24h: float | None
+    uptime_7d: float | None
+    flaps_24h: int
+    strip_24h: list[str]  # 48 half-hour slots, oldest first
+
+    @property
+    def number_id(self) -> str:
+        return self.state.number_id
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRow:
+    id: int
+    number_id: str
+    kind: str
+    before: str
+    after: str
+    at: float
+    received_at: float
+    source: str
+    event: str
+    late: bool
+    error: str | None
+    error_code: str | None
+
+
+def connection_history(conn: sqlite3.Connection, number_id: str, since: float) -> list[tuple[float, str]]:
+    """(time, state) changes applied since `since`, led by the state in force at `since`."""
+    before = conn.execute(
+        "SELECT at, after FROM number_transitions WHERE number_id = ? AND kind = ? AND NOT late AND at < ? "
+        "ORDER BY at DESC, id DESC LIMIT 1",
+        (number_id, CONNECTION, since),
+    ).fetchone()
+    rows = conn.execute(
+        "SELECT at, after FROM number_transitions WHERE number_id = ? AND kind = ? AND NOT late AND at >= ? "
+        "ORDER BY at, id",
+        (number_id, CONNECTION, since),
+    ).fetchall()
+    history = [(float(a), str(s)) for a, s in rows]
+    return ([(since, str(before[1]))] if before else []) + history
+
+
+def summaries(conn: sqlite3.Connection, now: float) -> list[NumberSummary]:
+    """Every number known from webhooks or polls, by name."""
+    rows = conn.execute(
+        f"SELECT {_STATE_COLS}, provider, billing_blocked_since, billing_disconnect_at, last_poll_at, "
+        "n.last_event_at, coalesce(n.events, 0) FROM number_state s "
+        "LEFT JOIN numbers_seen n ON n.number_id = s.number_id"
+    ).fetchall()
+    out = []
+    for r in rows:
+        state = NumberState(*r[:15])
+        week = connection_history(conn, state.number_id, now - 7 * DAY)
+        day = [(t, s) for t, s in week if t >= now - DAY]
+        lead = [(now - DAY, s) for t, s in week if t < now - DAY][-1:]
+        day = lead + day
+        out.append(
+            NumberSummary(
+                state=state,
+                provider=r[15],
+                billing_blocked_since=r[16],
+                billing_disconnect_at=r[17],
+                last_poll_at=r[18],
+                last_event_at=r[19],
+                events=int(r[20]),
+                uptime_24h=uptime(day, now - DAY, now),
+                uptime_7d=uptime(week, now - 7 * DAY, now),
+                flaps_24h=flaps(day, now - DAY, now),
+                strip_24h=strip(day, now - DAY, now),
+            )
+        )
+    out.sort(key=lambda s: ((s.state.name or "").lower(), s.number_id))
+    return out
+
+
+def transitions(conn: sqlite3.Connection, number_id: str, limit: int = 500) -> list[TransitionRow]:
+    """Newest first, late ones included (flagged)."""
+    q = (
+        "SELECT id, number_id, kind, before, after, at, received_at, source, event, late, error, error_code "
+        "FROM number_transitions WHERE number_id = ? ORDER BY at DESC, id DESC LIMIT ?"
+    )
+    return [TransitionRow(*r[:9], bool(r[9]), r[10], r[11]) for r in conn.execute(q, (number_id, limit))]
+
+
+def states(conn: sqlite3.Connection) -> list[NumberState]:
+    """Only the current states (the tray's colour needs nothing more)."""
+    q = f"SELECT {_STATE_COLS} FROM number_state s"
+    return [NumberState(*r) for r in conn.execute(q)]
