@@ -10,6 +10,9 @@ Measures, in one run, with `wrk` POSTing unique ~600-byte `message.*` bodies on 
     the Live pane built by `make_app()` + `start_window()` like `_main`, the receiver on the
     qasync loop, the durable SQLite store. A 10 ms QTimer in that process records the longest
     gap between its ticks (the longest Qt loop stall).
+(b') the same with the writer's projections off (`Runtime(projections=False)`): what the
+    message and number projections cost, as the req/s and CPU-per-request ratios of (b) to
+    (b'). `--rounds N` repeats the (b)/(b') pair N times and compares medians.
 
 Then 500 sequential POSTs from one keep-alive client (the "lone request" latency), and a
 check that every 2xx answered by (b) is a stored row. Prints a table and ok/FAIL per
@@ -25,6 +28,7 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,6 +70,7 @@ MIN_RATIO = 0.30
 MAX_P99_MS = 50.0
 MAX_STALL_MS = 50.0
 MAX_LONE_P50_MS = 3.0
+MAX_PROJECTION_COST = 0.10  # share of (b') throughput the projections may cost
 
 
 # == children ==================================================================================
@@ -108,14 +113,14 @@ def _post(loop: asyncio.AbstractEventLoop, commands: asyncio.Queue[str], line: s
         loop.call_soon_threadsafe(commands.put_nowait, line)
 
 
-def _gui_child(port: int, data_dir: Path) -> int:
+def _gui_child(port: int, data_dir: Path, projections: bool) -> int:
     """(b): the real app process, driven by stdin commands `mark`, `stats`, `quit`."""
     import logging
 
     from pilot_desktop.ui.app import run_on_qt
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    return run_on_qt(lambda: _gui_main(port, data_dir), bench_loop())
+    return run_on_qt(lambda: _gui_main(port, data_dir, projections), bench_loop())
 
 
 class StallMeter:
@@ -160,7 +165,7 @@ class StallMeter:
         self._timer.stop()
 
 
-async def _gui_main(port: int, data_dir: Path) -> int:
+async def _gui_main(port: int, data_dir: Path, projections: bool) -> int:
     from pilot_desktop.services.paths import resolve
     from pilot_desktop.services.runtime import Runtime
     from pilot_desktop.services.settings import ReceiverSettings, Settings
@@ -168,7 +173,7 @@ async def _gui_main(port: int, data_dir: Path) -> int:
 
     paths = resolve(data_dir)
     settings = Settings(receiver=ReceiverSettings(port=port))
-    runtime = Runtime(paths, settings)
+    runtime = Runtime(paths, settings, projections=projections)  # off only for (b')
     window = await start_window(paths, settings, runtime)  # what `_main` does, in order
     window.show()
     live = window.live
@@ -236,7 +241,12 @@ def context_switches() -> int:
 
 
 def wrk_script(run_id: str) -> str:
-    """A wrk Lua script POSTing unique bodies (per-thread counter) and printing JSON at the end."""
+    """A wrk Lua script POSTing unique bodies (per-thread counter) and printing JSON at the end.
+
+    Each body is a new event (its own createdAt), but four consecutive requests of a thread
+    share one message id: `message.received` (an inbound message) then `message.sent`,
+    `.delivered` and `.read` of one outbound message, so the projection updates messages
+    as well as inserting them, as with real traffic."""
     templates = [
         body_template(event, number).replace(UID, "@U@").replace(STAMP, "@S@")
         for number in NUMBERS
@@ -260,7 +270,7 @@ end
 
 function request()
   counter = counter + 1
-  local uid = run .. "-" .. tid .. "-" .. counter
+  local uid = run .. "-" .. tid .. "-" .. math.floor(counter / 4)
   local ms = counter % 86400000
   local stamp = string.format("2026-11-24T%02d:%02d:%02d.%03dZ",
     math.floor(ms / 3600000), math.floor(ms / 60000) % 60, math.floor(ms / 1000) % 60, ms % 1000)
@@ -393,12 +403,48 @@ def lone_requests(url: str, count: int, run_id: str, warmup: int = 20) -> LoneRe
     return LoneResult(len(times) + warmup, ok, percentile(times, 50), percentile(times, 99), max(times))
 
 
-def count_rows(db: Path) -> int:
+def count_rows(db: Path, table: str = "events") -> int:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     finally:
         conn.close()
+
+
+def gui_argv(data_dir: Path, projections: bool) -> list[str]:
+    flags = [] if projections else ["--no-projections"]
+    return child_argv("--child", "gui", "--port", str(free_port()), "--data-dir", str(data_dir), *flags)
+
+
+def projection_run(
+    args: argparse.Namespace, work: Path, script: Path, projections: bool, tag: str
+) -> dict[str, Any]:
+    """One more (b) (projections on) or (b') (off) process: the wrk run only."""
+    data_dir = work / f"data-{tag}"
+    gui = Child(
+        gui_argv(data_dir, projections), work / f"gui-{tag}.stderr", child_env(QT_QPA_PLATFORM="offscreen")
+    )
+    try:
+        url = gui.wait_for("READY", READY_TIMEOUT_S)["url"]
+        time.sleep(0.5)
+        gui.send("mark")
+        before = gui.wait_for("MARKED", 30)
+        result = run_wrk(url, script, args, gui.pid)
+        gui.send("stats")
+        stats = gui.wait_for("STATS", 30)
+        gui.send("quit")
+        gui.wait_for("DONE", 60)
+    finally:
+        rc = gui.close(timeout=60)
+    db = data_dir / DB_NAME
+    return {
+        "projections": projections,
+        "wrk": result,
+        "cpu_ms": (stats["cpu_s"] - before["cpu_s"]) * 1000 / max(stats["accepted"] - before["accepted"], 1),
+        "rows": count_rows(db),
+        "messages": count_rows(db, "messages"),
+        "rc": rc,
+    }
 
 
 def child_argv(*args: str) -> list[str]:
@@ -428,13 +474,14 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             ref.close()
 
     # (b) the real GUI process
-    print("(b) Pilot Desktop: QApplication offscreen + main window + qasync + durable store …", flush=True)
-    data_dir = work / "data"
-    gui = Child(
-        child_argv("--child", "gui", "--port", str(free_port()), "--data-dir", str(data_dir)),
-        work / "gui.stderr",
-        child_env(QT_QPA_PLATFORM="offscreen"),
+    main_on = args.projections != "off"
+    print(
+        "(b) Pilot Desktop: QApplication offscreen + main window + qasync + durable store"
+        f"{'' if main_on else ', projections off'} …",
+        flush=True,
     )
+    data_dir = work / "data"
+    gui = Child(gui_argv(data_dir, main_on), work / "gui.stderr", child_env(QT_QPA_PLATFORM="offscreen"))
     try:
         ready = gui.wait_for("READY", READY_TIMEOUT_S)
         url = ready["url"]
@@ -459,6 +506,29 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     finally:
         out["gui_rc"] = gui.close(timeout=60)
     out["rows_in_file"] = count_rows(data_dir / DB_NAME)
+    out["messages_in_file"] = count_rows(data_dir / DB_NAME, "messages")
+
+    # (b') projections off, alternating with more (b) runs when --rounds > 1
+    out["projection_runs"] = []
+    if args.projections == "both":
+        stats, before = out["gui_wrk_stats"], out["gui_before_wrk"]
+        handled = max(stats["accepted"] - before["accepted"], 1)
+        first = {
+            "projections": True,
+            "wrk": out["gui_wrk"],
+            "cpu_ms": (stats["cpu_s"] - before["cpu_s"]) * 1000 / handled,
+            "rows": out["rows_in_file"],
+            "messages": out["messages_in_file"],
+            "rc": out["gui_rc"],
+        }
+        runs = [first]
+        for n in range(args.rounds):
+            print(f"(b') the same, projections off (round {n + 1}/{args.rounds}) …", flush=True)
+            runs.append(projection_run(args, work, script, False, f"off{n}"))
+            if n + 1 < args.rounds:
+                print(f"(b) projections on again (round {n + 2}/{args.rounds}) …", flush=True)
+                runs.append(projection_run(args, work, script, True, f"on{n + 1}"))
+        out["projection_runs"] = runs
     return out
 
 
@@ -569,8 +639,6 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> None:
     )
     if "profile" in out:
         print(f"py-spy profile of (b) during wrk: {out['profile']['path']} (rc {out['profile'].get('rc')})")
-    print()
-    print("Targets")
     rows = (
         (f"durable events/s >= {MIN_EVENTS_PER_S:,}", f"{durable:,.0f}", durable >= MIN_EVENTS_PER_S),
         (f"ratio b/a >= {MIN_RATIO:.2f}", f"{ratio:.2f}", ratio >= MIN_RATIO),
@@ -587,9 +655,51 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> None:
         ),
         ("stored events >= 2xx answers", f"{out['rows_in_file']:,} >= {all_ok_b:,}", stored_ok),
     )
+    cost = projection_report(out["projection_runs"])
+    if cost is not None:
+        rows = (
+            *rows,
+            (
+                f"projection cost <= {MAX_PROJECTION_COST:.0%} of req/s",
+                f"{cost:.1%}",
+                cost <= MAX_PROJECTION_COST,
+            ),
+        )
+    print()
+    print("Targets")
     for name, value, ok in rows:
         print(f"  {name:32} {value:>22}   {verdict(ok)}")
     print(f"  (info) ratio b/a' >= {MIN_RATIO:.2f}  {ratio_v:>22.2f}   {verdict(ratio_v >= MIN_RATIO)}")
+
+
+def projection_report(runs: list[dict[str, Any]]) -> float | None:
+    """(b) against (b'): the share of throughput the projections cost (median of the rounds)."""
+    if not runs:
+        return None
+    print()
+    print("Projections (messages + numbers, in the writer's transaction): (b) on vs (b') off, wrk as above")
+    print(f"  {'run':10} {'req/s':>7} {'2xx/s':>7} {'p99 ms':>7} {'CPU ms/req':>10} {'other CPU':>9}  stored")
+    for r in runs:
+        w: WrkResult = r["wrk"]
+        name = "(b) on" if r["projections"] else "(b') off"
+        print(
+            f"  {name:10} {w.rps:7,.0f} {w.ok_rps:7,.0f} {w.p99_ms:7.1f} "
+            f"{r['cpu_ms']:10.3f} {w.other_cpu:9.2f}  {r['rows']:,} events, {r['messages']:,} messages "
+            f"(exit {r['rc']})"
+        )
+    on = [r for r in runs if r["projections"]]
+    off = [r for r in runs if not r["projections"]]
+    rps_on = statistics.median(r["wrk"].rps for r in on)
+    rps_off = statistics.median(r["wrk"].rps for r in off)
+    cpu_on = statistics.median(r["cpu_ms"] for r in on)
+    cpu_off = statistics.median(r["cpu_ms"] for r in off)
+    cost = 1 - rps_on / rps_off if rps_off else 0.0
+    print(
+        f"  median req/s: on {rps_on:,.0f}, off {rps_off:,.0f} -> the projections cost {cost:.1%} of the "
+        f"throughput; CPU per request {cpu_on:.3f} vs {cpu_off:.3f} ms ({cpu_on / cpu_off - 1:+.1%})"
+        + ("" if len(off) > 1 else "   (one round: ±15 % noise; --rounds 3 for medians)")
+    )
+    return cost
 
 
 def main() -> int:
@@ -602,20 +712,32 @@ def main() -> int:
     parser.add_argument("--lone", type=int, default=500, help="sequential requests for the lone latency")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, logs, script)")
     parser.add_argument("--profile", metavar="FILE", help="py-spy record (b) during wrk into FILE (raw)")
+    parser.add_argument(
+        "--projections",
+        choices=("both", "on", "off"),
+        default="both",
+        help="run (b) with the writer's projections on, off, or both to compare (default both)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="(b)/(b') pairs for the projection cost (default 1)"
+    )
     parser.add_argument("--child", choices=("reference", "gui"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--validate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--no-projections", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child == "reference":
         asyncio.run(_reference_main(args.port, args.validate))
         return 0
     if args.child == "gui":
-        return _gui_child(args.port, args.data_dir)
+        return _gui_child(args.port, args.data_dir, not args.no_projections)
 
     if not 1 <= args.seconds <= 600 or not 1 <= args.connections <= 1024 or not 0 < args.lone <= 100_000:
         parser.error("--seconds 1..600, --connections 1..1024, --lone 1..100000")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds 1..20")
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 0

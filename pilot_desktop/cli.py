@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pilot_desktop import __version__, cli_webhooks
+from pilot_desktop import __version__, cli_messages, cli_numbers, cli_webhooks
 from pilot_desktop.services import logs
 from pilot_desktop.services.paths import ENV_DATA_DIR, AppPaths, resolve
 from pilot_desktop.services.settings import Settings, SettingsError, load, save
@@ -69,9 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="S",
-        help=f"webhook signing secret; repeat for several (also env {ENV_SECRETS}, comma-separated; "
-        "the secrets stored with `webhooks update ID --secret-stdin` are added). "
-        "With any secret set, unsigned or wrongly signed deliveries get 401.",
+        help=f"webhook signing secret checking every route; repeat for several (also env {ENV_SECRETS}, "
+        "comma-separated). A secret stored with `webhooks update ID --secret-stdin` checks only the "
+        "route of that webhook's URL. Deliveries to a route with a secret get 401 when unsigned or "
+        "wrongly signed; a route without one accepts them unsigned.",
     )
 
     sub.add_parser("hook-url", parents=[common], help="print the URL webhooks should be sent to")
@@ -107,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", metavar="FILE", help="file to write (default: stdout)")
 
     cli_webhooks.add_parsers(sub, common)  # accounts, public-url, webhooks
+    cli_messages.add_parsers(sub, common)  # timeline, messages, rebuild
+    cli_numbers.add_parsers(sub, common)  # numbers
     return parser
 
 
@@ -134,16 +137,15 @@ async def _serve(paths: AppPaths, settings: Settings, args: argparse.Namespace) 
         return EXIT_USAGE
     from pilot_desktop.services.secrets import SecretsError
 
+    given = _secrets(args.signing_secret)
     try:
         # Re-read when settings.json changes: a secret stored while serving applies at once.
-        stored = cli_webhooks.StoredSecrets(paths)
+        stored = cli_webhooks.StoredSecrets(paths, given=len(given))
     except (SecretsError, SettingsError) as exc:
         # Serving without them would accept deliveries nobody can verify: refuse instead.
         print(f"pilot-desktop: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    rt = Runtime(
-        paths, settings, _secrets(args.signing_secret), host=args.host, port=args.port, extra_secrets=stored
-    )
+    rt = Runtime(paths, settings, given, host=args.host, port=args.port, extra_secrets=stored)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -155,14 +157,7 @@ async def _serve(paths: AppPaths, settings: Settings, args: argparse.Namespace) 
         return EXIT_ERROR
     print(f"Listening: {rt.hook_url}", flush=True)
     print(f"Database: {rt.db_path}", flush=True)
-    given, kept = len(rt.signing_secrets), len(stored())
-    if not given + kept:
-        print(
-            "Signature check: off (no --signing-secret, none stored); deliveries are stored as unsigned",
-            flush=True,
-        )
-    else:
-        print(f"Signature check: on ({given} given, {kept} from the secret store)", flush=True)
+    print(f"Signature check: {stored.describe()}", flush=True)
     await stop.wait()
     print("Stopping: draining pending writes…", flush=True)
     await rt.stop()
@@ -232,7 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sandbox(args)  # the sandbox has nothing to do with this app's settings
         if args.command == "export":
             return _export(paths, args)
+        if args.command in cli_messages.COMMANDS:
+            return cli_messages.run(paths, args)  # reads create nothing; no settings needed
         settings = _settings(paths)
+        if args.command in cli_numbers.COMMANDS:
+            logs.setup(paths, console=False)
+            return cli_numbers.run(paths, settings, args)
         if args.command in cli_webhooks.COMMANDS:
             logs.setup(paths, console=False)  # the log file only; messages are printed
             return cli_webhooks.run(paths, settings, args)

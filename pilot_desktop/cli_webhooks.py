@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from pilot_desktop.api.client import DEFAULT_BASE_URL, PilotClient
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.api.models import DeliveryLog, Webhook
-from pilot_desktop.services.accounts import AccountError, Accounts
+from pilot_desktop.services.accounts import AccountError, Accounts, SigningRoutes
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.secrets import SecretsError, SecretStore, open_secrets
 from pilot_desktop.services.settings import Account, AccountNumber, Settings, SettingsError, load, save
@@ -264,12 +264,35 @@ def _parse_events(args: argparse.Namespace) -> list[str] | None:
     return events
 
 
-def _store_secret(ctx: Ctx, webhook_id: str, secret: str) -> None:
-    ctx.accounts.set_signing_secret(webhook_id, secret)
+def _route(ctx: Ctx, hook: Webhook) -> str | None:
+    """The route the webhook's URL names on this app's receiver ("" bare, None elsewhere)."""
+    return route_of(hook.url, ctx.settings.receiver.token)
+
+
+def _where(route: str) -> str:
+    """A route for messages; the token stays out of them."""
+    return f"route {route}" if route else "the bare hook URL"
+
+
+def _store_secret(ctx: Ctx, hook: Webhook, secret: str) -> None:
+    route = _route(ctx, hook)
+    ctx.accounts.set_signing_secret(hook.id, secret, route)
+    if route is None:
+        _err(
+            "note: signing secret stored, but this webhook does not point at this app, so this app's "
+            "receiver does not check it (until the webhook is pointed here)"
+        )
+        return
     _err(
-        "note: signing secret stored; this app's receiver (a running serve too) now refuses with 401 "
-        "deliveries signed with none of the stored secrets"
+        f"note: signing secret stored; this app's receiver (a running serve too) now checks deliveries "
+        f"to {_where(route)} and refuses with 401 those unsigned or signed with another secret. Deliveries "
+        "to routes without a stored secret are still accepted unsigned."
     )
+
+
+def _note_routes(ctx: Ctx, hooks: Sequence[Webhook]) -> None:
+    """Keep the route of each stored secret in step with its webhook's URL as read now."""
+    ctx.accounts.note_routes({hook.id: _route(ctx, hook) for hook in hooks})
 
 
 def _warn_events(events: list[str]) -> None:
@@ -496,8 +519,8 @@ async def _webhooks_list(ctx: Ctx) -> int:
     if not ctx.settings.accounts:
         raise CliError(_NO_ACCOUNTS)
     pairs = [_find_number(ctx, ctx.args.number)] if ctx.args.number else ctx.accounts.numbers()
-    rows: list[dict[str, Any]] = []
     seen: set[str] = set()
+    listed: list[tuple[Webhook, str]] = []
     failed = 0
     for account, number in pairs:
         try:
@@ -510,7 +533,9 @@ async def _webhooks_list(ctx: Ctx) -> int:
         for hook in hooks:
             if hook.number_id in (None, number.id) and hook.id not in seen:
                 seen.add(hook.id)
-                rows.append(_hook_json(ctx, hook, hook.number_id or number.id))
+                listed.append((hook, hook.number_id or number.id))
+    _note_routes(ctx, [hook for hook, _ in listed])  # a secret stored before v3 gets its route
+    rows = [_hook_json(ctx, hook, number_id) for hook, number_id in listed]
     if ctx.as_json:
         _print_json(rows)
     else:
@@ -532,9 +557,34 @@ async def _webhooks_list(ctx: Ctx) -> int:
                 print("* points at this app")
         else:
             print("No webhooks.")
+    _warn_refused(ctx, [hook for hook, _ in listed])
+    unrouted = ctx.accounts.unrouted_signing_secrets()
+    if unrouted and not failed and not ctx.args.number:
+        # Read everything, and still unknown: webhooks deleted on the platform (or of a removed
+        # account). Their secrets keep checking every route until forgotten.
+        _err(
+            f"note: the stored signing secret(s) of {', '.join(unrouted)} belong to no webhook listed "
+            "here, so they check every route of this app; forget each with: "
+            "pilot-desktop webhooks update ID --forget-secret"
+        )
     if ctx.target is None:
         _err(f"note: no public URL set, so no webhook is marked as this app's ({SET_PUBLIC_URL})")
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def _warn_refused(ctx: Ctx, hooks: Sequence[Webhook]) -> None:
+    """A webhook without a stored secret is accepted unsigned, unless it shares its route with
+    one that has a secret: then the receiver checks it against that one and refuses it."""
+    for hook in hooks:
+        route = _route(ctx, hook)
+        if route is None or ctx.accounts.has_signing_secret(hook.id):
+            continue
+        if ctx.accounts.signing_secrets(route or None):
+            _err(
+                f"note: webhook {hook.id} ({hook.name}) has no stored signing secret, but another "
+                f"webhook's secret checks {_where(route)}, so this app refuses its deliveries with 401. "
+                f"Store its secret: pilot-desktop webhooks update {hook.id} --secret-stdin"
+            )
 
 
 def _default_url(ctx: Ctx, number_id: str | None) -> str:
@@ -564,7 +614,7 @@ async def _webhooks_create(ctx: Ctx) -> int:
     async with ctx.accounts.client(account, number.id) as client:
         hook = await client.create_webhook(url, events, name=name, active=not args.paused)
     if secret:
-        _store_secret(ctx, hook.id, secret)
+        _store_secret(ctx, hook, secret)
     if here:
         ctx.mark_real_receiver()
     _warn_events(hook.events)
@@ -586,7 +636,7 @@ async def _webhooks_update(ctx: Ctx) -> int:
         )
     if args.forget_secret and not changing:
         # Local only: the webhook may already be gone from the platform.
-        ctx.accounts.set_signing_secret(args.id, None)
+        ctx.accounts.forget_signing_secret(args.id)
         if ctx.as_json:
             _print_json({"id": args.id, "secret_stored": False})
         else:
@@ -602,9 +652,11 @@ async def _webhooks_update(ctx: Ctx) -> int:
                 args.id, name=args.name, url=url, events=events, active=args.active
             )
     if secret:
-        _store_secret(ctx, hook.id, secret)
+        _store_secret(ctx, hook, secret)
     elif args.forget_secret:
-        ctx.accounts.set_signing_secret(hook.id, None)
+        ctx.accounts.forget_signing_secret(hook.id)
+    else:
+        _note_routes(ctx, [hook])  # --url / --here move its stored secret to the new route
     if url and ctx.points_here(url):
         ctx.mark_real_receiver()
     if events is not None:
@@ -641,7 +693,7 @@ async def _webhooks_delete(ctx: Ctx) -> int:
     async with located.client(ctx) as client:
         await client.delete_webhook(hook.id)
     if ctx.accounts.has_signing_secret(hook.id):
-        ctx.accounts.set_signing_secret(hook.id, None)
+        ctx.accounts.forget_signing_secret(hook.id)
     if ctx.as_json:
         _print_json({"id": hook.id, "number_id": located.number_id, "deleted": True})
     else:
@@ -671,7 +723,8 @@ async def _webhooks_logs(ctx: Ctx) -> int:
     hook = located.hook
     async with located.client(ctx) as client:
         entries = await client.webhook_logs(hook.id, limit=args.limit, event=args.event)
-    route = route_of(hook.url, ctx.settings.receiver.token) or None
+    _note_routes(ctx, [hook])
+    route = _route(ctx, hook) or None
     db = ctx.paths.data_dir / DB_NAME
     if db.exists():
         comparison = compare_logs(db, entries, route)
@@ -721,20 +774,24 @@ async def _webhooks_logs(ctx: Ctx) -> int:
 # -- serve: the stored signing secrets -------------------------------------------------------
 class StoredSecrets:
     """The signing secrets stored with `webhooks create/update --secret-stdin` (or the window),
-    for `serve`'s receiver, which asks on every request. settings.json lists the webhooks
-    that have one; when another process changes it, the list and the secrets are re-read,
-    so a secret stored while serve runs applies at once. The secret store is opened only
-    once there is a secret, and says on stderr when it is the 0600 file.
+    for `serve`'s receiver, which asks on every request for the secrets of its route. Each
+    secret checks the route its webhook's URL names; a route without one accepts unsigned
+    deliveries. settings.json lists the webhooks that have one and their routes; when another
+    process changes it, they and the secrets are re-read, so a secret stored while serve runs
+    applies at once, and the log says for which route checking turned on or off. The secret
+    store is opened only once there is a secret, and says on stderr when it is the 0600 file.
 
     Construction raises SecretsError or SettingsError (serve refuses to start); a failed
     re-read later keeps the secrets it had and is logged."""
 
-    def __init__(self, paths: AppPaths) -> None:
+    def __init__(self, paths: AppPaths, *, given: int = 0) -> None:
         self.paths = paths
+        self.given = given  # --signing-secret / env secrets: they check every route anyway
         self._store: SecretStore | None = None
         self._stamp = self._mtime()
-        self._ids: list[str] = []
-        self._values: list[str] = []
+        self._key: tuple[object, ...] | None = None
+        self._accounts: Accounts | None = None
+        self.routes = SigningRoutes({})
         self._reload(load(paths.settings_file))
 
     def _mtime(self) -> tuple[int, int, int] | None:
@@ -747,18 +804,44 @@ class StoredSecrets:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _reload(self, settings: Settings) -> None:
-        ids = list(settings.signing_secret_webhooks)
-        if ids == self._ids:
+        key = (tuple(settings.signing_secret_webhooks), tuple(sorted(settings.signing_secret_routes.items())))
+        if key == self._key:
             return
-        if ids and self._store is None:
+        if settings.signing_secret_webhooks and self._store is None:
             self._store = open_secrets(self.paths.data_dir)
             if self._store.warning:
                 _err(f"warning: {self._store.warning}")
-        values = Accounts(settings, self._store, lambda _: None).signing_secrets() if self._store else []
-        self._ids, self._values = ids, values
-        log.info("signing secrets: %d stored", len(values))
+        accounts = Accounts(settings, self._store, lambda _: None) if self._store else None
+        # Read the secrets now: a failure keeps the previous ones, and requests never wait.
+        routes = accounts.signing_routes() if accounts else SigningRoutes({})
+        self._log_changes(self.routes, routes)
+        self._key, self._accounts, self.routes = key, accounts, routes
 
-    def __call__(self) -> list[str]:
+    def _log_changes(self, old: SigningRoutes, new: SigningRoutes) -> None:
+        for route in sorted(new.routes.keys() - old.routes.keys()):
+            count = new.routes[route]
+            log.info("signature check on for %s: %d stored secret(s)", _where(route), count)
+        for route in sorted(old.routes.keys() - new.routes.keys()):
+            if self.given or new.everywhere:
+                log.info(
+                    "no stored secret for %s any more (the secrets for every route still check it)",
+                    _where(route),
+                )
+            else:
+                log.info(
+                    "signature check off for %s: no stored secret, its deliveries are accepted unsigned",
+                    _where(route),
+                )
+        if new.everywhere and not old.everywhere:
+            log.info(
+                "signature check on for every route: %d stored secret(s) whose webhook's route is not "
+                "known yet (`pilot-desktop webhooks list` fills it in)",
+                new.everywhere,
+            )
+        elif old.everywhere and not new.everywhere:
+            log.info("no stored secret checks every route any more: each checks its own webhook's route")
+
+    def __call__(self, route: str | None) -> list[str]:
         stamp = self._mtime()
         if stamp is not None and stamp != self._stamp:  # a missing file is not recreated here
             self._stamp = stamp
@@ -766,7 +849,25 @@ class StoredSecrets:
                 self._reload(load(self.paths.settings_file))
             except (SettingsError, SecretsError) as exc:
                 log.warning("stored signing secrets not re-read, the previous ones stay: %s", exc)
-        return self._values
+        return self._accounts.signing_secrets(route) if self._accounts is not None else []
+
+    def describe(self) -> str:
+        """serve's `Signature check:` line."""
+        routes, given = self.routes, self.given
+        names = ", ".join(_where(r) for r in sorted(routes.routes))
+        parts = [f"{given} given"] if given else []
+        if routes.routes:
+            parts.append(f"{sum(routes.routes.values())} stored for {names}")
+        if routes.everywhere:
+            parts.append(
+                f"{routes.everywhere} stored whose route is not known yet; "
+                "`pilot-desktop webhooks list` fills it in"
+            )
+        if not parts:
+            return "off (no --signing-secret, none stored); deliveries are stored as unsigned"
+        if given or routes.everywhere:
+            return f"on for every route ({'; '.join(parts)})"
+        return f"on for {names} ({'; '.join(parts)}); deliveries to other routes are accepted unsigned"
 
 
 # -- entry ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ a controllable clock and the tray only shows what comes out:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pilot_desktop.core.numbers import (
@@ -71,6 +71,7 @@ class _Number:
     last_told: float | None = None
     last_error: str | None = None
     back_after: float | None = None  # reconnected after a told disconnect: told when due
+    health: Notification | None = None  # the latest health change, not told yet
 
 
 def _fmt(seconds: float) -> str:
@@ -134,8 +135,10 @@ class Notifier:
         }
         what, severity = words.get(t.after, (f"health: {t.after}", "warn"))
         detail = t.error or "Reported by the platform."
-        self._emit(
-            Notification(t.number_id, "health", f"{self._name(t.number_id)} {what}", detail, now, severity), s
+        # Told on the next tick outside the number's debounce window; a newer change
+        # before then replaces it (degraded then recovered within a minute: one message).
+        s.health = Notification(
+            t.number_id, "health", f"{self._name(t.number_id)} {what}", detail, now, severity
         )
 
     def due(self, now: float) -> list[Notification]:
@@ -146,7 +149,7 @@ class Notifier:
                 s.drops.popleft()
             name = self._name(number_id)
             recently = s.last_told is not None and now - s.last_told < rules.disconnect_delay
-            if s.folded_until is not None and now >= s.folded_until:
+            if s.folded_until is not None and now >= s.folded_until and not recently:
                 s.folded_until = None
                 if s.down_since is None:
                     text = f"No drops for {_fmt(rules.flap_window)}."
@@ -173,16 +176,22 @@ class Notifier:
                     Notification(number_id, "reconnected", f"{name} is connected again", text, now, "ok"), s
                 )
                 continue
-            if s.down_since is None or s.told_down or now - s.down_since < rules.disconnect_delay:
-                continue
-            if s.folded_until is not None:
-                s.told_down = True  # folded: the flapping message said it
-                continue
+            down = (
+                s.down_since is not None and not s.told_down and now - s.down_since >= rules.disconnect_delay
+            )
+            if down and s.folded_until is not None:
+                s.told_down, down = True, False  # folded: the flapping message said it
             if recently:
                 continue  # one message per number per debounce window; told on a later tick
-            s.told_down = True
-            reason = f" ({s.last_error})" if s.last_error else ""
-            text = f"Down for {_fmt(now - s.down_since)}{reason}."
-            self._emit(Notification(number_id, "disconnected", f"{name} disconnected", text, now, "down"), s)
+            if down and s.down_since is not None:
+                s.told_down = True
+                reason = f" ({s.last_error.rstrip('.')})" if s.last_error else ""
+                text = f"Down for {_fmt(now - s.down_since)}{reason}."
+                self._emit(
+                    Notification(number_id, "disconnected", f"{name} disconnected", text, now, "down"), s
+                )
+            elif s.health is not None:
+                told, s.health = s.health, None
+                self._emit(replace(told, at=now), s)
         ready, self._ready = self._ready, []
         return ready

@@ -1,7 +1,8 @@
 """The webhook receiver: aiohttp routes, cheap checks first, 2xx only after COMMIT.
 
 Checks run in the order of architecture.md step 2: unknown token 404, body over the limit
-413, not JSON / not an object / no string `event` 400, bad or missing signature 401.
+413, not JSON / not an object / no string `event` 400, bad or missing signature 401 (on
+a route some signing secret checks; a route without one stores deliveries unchecked).
 Every 4xx carries a JSON `error` and is recorded in the rejections table.
 
 A GET on a hook URL with an `x-pilot-desktop-probe: <nonce>` header is the tunnel probe
@@ -25,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from pilot_desktop.core.events import classify
+from pilot_desktop.core.lifecycle import observe
 from pilot_desktop.core.signature import HEADER, verify
 from pilot_desktop.receiver.encoding import BodyEncodingError, decode
 from pilot_desktop.store.db import StoreError
@@ -48,8 +50,10 @@ PROCESS_INSTANCE = secrets.token_hex(8)
 @dataclass
 class ReceiverConfig:
     token: str
-    # Called per request, so secrets changed in the settings apply without a restart.
-    secrets: Callable[[], Sequence[str]]
+    # The signing secrets checking one route (the request's `<route>`, None without one).
+    # Called per request, so secrets changed in the settings apply without a restart. None
+    # of them for a route: its deliveries are stored unchecked (`unsigned` / `unverified`).
+    secrets: Callable[[str | None], Sequence[str]]
     max_body: int = MAX_BODY
     instance: str = PROCESS_INSTANCE
 
@@ -195,10 +199,12 @@ class Receiver:
             return await self._reject(request, 400, "body is not a JSON object", body)
         if not isinstance(obj.get("event"), str):
             return await self._reject(request, 400, "body has no string `event` field", body)
-        verdict = verify(body, request.headers.get(HEADER), self.config.secrets())
+        route = request.match_info.get("route")
+        secrets = self.config.secrets(route)
+        verdict = verify(body, request.headers.get(HEADER), secrets)
         if verdict.status == "invalid" and wire is not body:
             # Signed over the bytes on the wire rather than the decoded JSON: accept either.
-            on_wire = verify(wire, request.headers.get(HEADER), self.config.secrets())
+            on_wire = verify(wire, request.headers.get(HEADER), secrets)
             verdict = on_wire if on_wire.status == "valid" else verdict
         if verdict.status == "invalid":
             return await self._reject(request, 401, verdict.reason, body)
@@ -208,11 +214,12 @@ class Receiver:
             return await self._reject(request, 400, "body is JSON nested too deeply", body)
         item = IncomingEvent(
             received_at=received_at,
-            route=request.match_info.get("route"),
+            route=route,
             headers=list(request.headers.items()),
             body=body,
             classified=classified,
             verdict=verdict,
+            observation=observe(obj),
         )
         try:
             stored = await self.writer.submit(item)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets as pysecrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pilot_desktop.api.client import DEFAULT_BASE_URL, PilotClient
@@ -79,7 +79,7 @@ class Accounts:
         self.secrets = secrets
         self._save = save
         self._client_factory = client_factory
-        self._signing: list[str] | None = None
+        self._signing: tuple[dict[str, list[str]], list[str]] | None = None
 
     def save(self) -> None:
         self._save(self.settings)
@@ -160,32 +160,102 @@ class Accounts:
         raise AccountError(f"No account can act on number {number_id}; add its API key or the tenant key.")
 
     # -- signing secrets ---------------------------------------------------------------------
-    def signing_secrets(self) -> list[str]:
-        """Every stored webhook signing secret; read once, then from memory (the receiver
-        asks on every request, and keyrings are slow)."""
+    # Each webhook's secret checks the deliveries of the route its URL names (managed webhooks
+    # point at <public>/hooks/<token>/<number id>). A route without one accepts unsigned
+    # deliveries, so a webhook stored without a secret is never refused because another has
+    # one, unless they share a route.
+    def signing_secrets(self, route: str | None) -> list[str]:
+        """The stored secrets checking a delivery to `route` (None: the bare hook URL): those
+        of the webhooks whose URL names it, and those whose route is not known yet (stored
+        before settings v3), in the order they were stored. Read once, then from memory (the
+        receiver asks on every request, and keyrings are slow)."""
+        by_route, everywhere = self._signing_map()
+        return by_route.get(route or "", everywhere)
+
+    def signing_routes(self) -> SigningRoutes:
+        """Which routes the stored secrets check, for messages (never the secrets)."""
+        by_route, everywhere = self._signing_map()
+        routes = {route: len(values) - len(everywhere) for route, values in by_route.items()}
+        return SigningRoutes(routes, len(everywhere))
+
+    def _signing_map(self) -> tuple[dict[str, list[str]], list[str]]:
+        # Keyed by the routes of stored secrets only: a request's route picks a list, it never
+        # adds an entry (the route comes from whoever sends the request).
         if self._signing is None:
-            found = []
+            routes = self.settings.signing_secret_routes
+            stored: list[tuple[bool, str | None, str]] = []
             for webhook_id in self.settings.signing_secret_webhooks:
                 value = self.secrets.get(_secret_ref(webhook_id))
                 if value:
-                    found.append(value)
-            self._signing = found
+                    stored.append((webhook_id in routes, routes.get(webhook_id), value))
+            everywhere = [value for known, _, value in stored if not known]
+            by_route = {
+                route: [value for known, r, value in stored if not known or r == route]
+                for known, route, _ in stored
+                if known and route is not None
+            }
+            self._signing = (by_route, everywhere)
         return self._signing
 
     def has_signing_secret(self, webhook_id: str) -> bool:
         return webhook_id in self.settings.signing_secret_webhooks
 
-    def set_signing_secret(self, webhook_id: str, secret: str | None) -> None:
-        """Store (or with None/"" forget) the secret of one webhook."""
+    def unrouted_signing_secrets(self) -> list[str]:
+        """Webhooks whose secret was stored without its route (before settings v3)."""
+        routes = self.settings.signing_secret_routes
+        return [i for i in self.settings.signing_secret_webhooks if i not in routes]
+
+    def set_signing_secret(self, webhook_id: str, secret: str, route: str | None) -> None:
+        """Store the secret of one webhook with the route its URL names (`route_of(url, token)`:
+        "" for the bare hook URL, None when it points elsewhere); a blank secret forgets it."""
+        if not secret.strip():
+            self.forget_signing_secret(webhook_id)
+            return
+        self.secrets.set(_secret_ref(webhook_id), secret.strip())
         ids = [i for i in self.settings.signing_secret_webhooks if i != webhook_id]
-        if secret and secret.strip():
-            self.secrets.set(_secret_ref(webhook_id), secret.strip())
-            ids.append(webhook_id)
-        else:
-            self.secrets.delete(_secret_ref(webhook_id))
-        self.settings.signing_secret_webhooks = ids
+        self.settings.signing_secret_webhooks = [*ids, webhook_id]
+        self.settings.signing_secret_routes = {**self.settings.signing_secret_routes, webhook_id: route}
         self._signing = None
         self._save(self.settings)
+
+    def forget_signing_secret(self, webhook_id: str) -> None:
+        self.secrets.delete(_secret_ref(webhook_id))
+        self.settings.signing_secret_webhooks = [
+            i for i in self.settings.signing_secret_webhooks if i != webhook_id
+        ]
+        self.settings.signing_secret_routes = {
+            i: r for i, r in self.settings.signing_secret_routes.items() if i != webhook_id
+        }
+        self._signing = None
+        self._save(self.settings)
+
+    def note_routes(self, routes: Mapping[str, str | None]) -> bool:
+        """Webhook id -> the route its URL names now, from a fresh read of the platform (a
+        list, an edit, a retarget). Updates the webhooks with a stored secret whose route
+        changed or was not known; saves only then. True when something changed."""
+        current = self.settings.signing_secret_routes
+        changed = {
+            webhook_id: route
+            for webhook_id, route in routes.items()
+            if webhook_id in self.settings.signing_secret_webhooks
+            and (webhook_id not in current or current[webhook_id] != route)
+        }
+        if not changed:
+            return False
+        self.settings.signing_secret_routes = {**current, **changed}
+        self._signing = None
+        self._save(self.settings)
+        log.info("signing secrets: route of %d webhook(s) updated", len(changed))
+        return True
+
+
+@dataclass(frozen=True)
+class SigningRoutes:
+    """How many stored secrets check each route ("" is the bare hook URL), and how many check
+    every route because their webhook's route is not known yet."""
+
+    routes: dict[str, int]
+    everywhere: int = 0
 
 
 def _secret_ref(webhook_id: str) -> str:

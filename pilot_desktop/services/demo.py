@@ -23,6 +23,7 @@ from pilot_desktop.services.accounts import AccountError, Accounts
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.services.settings import ReceiverSettings, Settings
+from pilot_desktop.services.webhooks import route_of
 from pilot_desktop.store.db import DB_NAME
 
 log = logging.getLogger(__name__)
@@ -85,11 +86,12 @@ async def start_demo(runtime: Runtime, accounts: Accounts | None = None, *, seed
         # trust_env=False: a corporate HTTP_PROXY must not capture calls to 127.0.0.1.
         async with httpx.AsyncClient(base_url=sandbox.base_url, timeout=10, trust_env=False) as client:
             for number in sandbox.numbers:
+                url = f"{runtime.hook_url}/{number.id}"
                 resp = await client.post(
                     "/v1/webhooks",
                     headers={"x-api-key": sandbox.number_keys[number.id]},
                     json={
-                        "url": f"{runtime.hook_url}/{number.id}",
+                        "url": url,
                         "name": f"Pilot Desktop demo ({number.name})",
                         "events": ["*"],
                     },
@@ -97,10 +99,14 @@ async def start_demo(runtime: Runtime, accounts: Accounts | None = None, *, seed
                 resp.raise_for_status()
                 webhook_id = resp.json()["id"]
                 demo.webhook_ids.append(webhook_id)
+                secret = sandbox.webhook_secret(webhook_id)
                 if accounts is None:
-                    runtime.signing_secrets.append(sandbox.webhook_secret(webhook_id))
+                    runtime.signing_secrets.append(secret)  # checks every route: all are the demo's
                 else:
-                    accounts.set_signing_secret(webhook_id, sandbox.webhook_secret(webhook_id))
+                    # Checks the route of this webhook's URL (its number), as a real one would.
+                    accounts.set_signing_secret(
+                        webhook_id, secret, route_of(url, runtime.settings.receiver.token)
+                    )
         if accounts is not None:
             accounts.settings.public_url = runtime.base_url
             await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Sandbox tenant key")

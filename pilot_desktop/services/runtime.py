@@ -44,9 +44,11 @@ class Runtime:
     host: str | None = None
     port: int | None = None
     instance: str = PROCESS_INSTANCE  # the receiver's answer to a tunnel probe (tunnel/probe.py)
-    # The signing secrets stored per webhook (Accounts.signing_secrets), asked per request
-    # so a secret added in the Webhooks pane applies at once.
-    extra_secrets: Callable[[], Sequence[str]] | None = None
+    # The signing secrets stored per webhook for one route (Accounts.signing_secrets), asked
+    # per request so a secret added in the Webhooks pane applies at once.
+    extra_secrets: Callable[[str | None], Sequence[str]] | None = None
+    # Off only in bench/ingest.py, to measure what the projections cost (Writer).
+    projections: bool = True
 
     db_path: Path | None = None
     writer: Writer | None = None
@@ -55,10 +57,12 @@ class Runtime:
     _runner: web.AppRunner | None = None
     _stopping: bool = False
 
-    def secrets(self) -> Sequence[str]:
+    def secrets(self, route: str | None) -> Sequence[str]:
+        """The secrets checking a delivery to `route`: the given ones (--signing-secret, env)
+        check every route and come first, so their `#index` in a stored verdict is stable."""
         if self.extra_secrets is None:
             return self.signing_secrets
-        return [*self.signing_secrets, *self.extra_secrets()]
+        return [*self.signing_secrets, *self.extra_secrets(route)]
 
     @property
     def base_url(self) -> str:
@@ -77,7 +81,7 @@ class Runtime:
         ReceiverStartError with a message for the user; nothing is left running then."""
         self.paths.ensure()
         self.db_path = open_store(self.paths.data_dir)
-        self.writer = Writer(self.db_path, asyncio.get_running_loop())
+        self.writer = Writer(self.db_path, asyncio.get_running_loop(), projections=self.projections)
         self.writer.start()
         config = ReceiverConfig(
             token=self.settings.receiver.token, secrets=self.secrets, instance=self.instance

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -104,9 +105,13 @@ class MessageFilter:
     now: float = 0.0  # the clock `stuck` is measured against
     outbound: bool | None = None
 
-    def where(self) -> tuple[str, list[object]]:
+    def where(self, conn: sqlite3.Connection | None = None) -> tuple[str, list[object]]:
+        """With `conn`, a time range also bounds the ids scanned (see `first_id_since`)."""
         clauses: list[str] = []
         params: list[object] = []
+        if self.since is not None and conn is not None:
+            clauses.append("id >= ?")
+            params.append(first_id_since(conn, self.since))
         if self.statuses:
             clauses.append(f"status IN ({','.join('?' * len(self.statuses))})")
             params.extend(sorted(self.statuses))
@@ -129,6 +134,29 @@ class MessageFilter:
         return (" AND ".join(clauses) or "1"), params
 
 
+# An event can reach us long after it happened (retries, a number offline for hours):
+# the id bound of a time filter starts this much earlier than asked.
+ARRIVAL_SLACK_S = 24 * 3600
+
+
+def first_id_since(conn: sqlite3.Connection, since: float) -> int:
+    """The smallest message id that can have `first_at >= since`, found by bisecting the
+    ids on their arrival time (ids are handed out in arrival order) minus a slack: a time
+    range is then an id range, with no index on the times to keep up on every insert."""
+    lo, hi = conn.execute("SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM messages").fetchone()
+    cutoff = since - ARRIVAL_SLACK_S
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = conn.execute(
+            "SELECT id, first_received_at FROM messages WHERE id >= ? ORDER BY id LIMIT 1", (mid,)
+        ).fetchone()
+        if row is None or row[1] >= cutoff:
+            hi = mid
+        else:
+            lo = row[0] + 1
+    return int(lo)
+
+
 def _with_replies(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[MessageRow]:
     ids = [r[0] for r in rows]
     counts: dict[int, int] = {}
@@ -145,7 +173,7 @@ def messages_page(
     conn: sqlite3.Connection, flt: MessageFilter, limit: int = 100, before_id: int | None = None
 ) -> list[MessageRow]:
     """Newest first (by first arrival), keyset paged with `before_id`."""
-    where, params = flt.where()
+    where, params = flt.where(conn)
     if before_id is not None:
         where += " AND id < ?"
         params.append(before_id)
@@ -157,7 +185,7 @@ def messages_page(
 
 def count_messages(conn: sqlite3.Connection, flt: MessageFilter, cap: int = 100_000) -> int:
     """How many match, counted up to `cap` (the pane says "100,000+")."""
-    where, params = flt.where()
+    where, params = flt.where(conn)
     q = f"SELECT count(*) FROM (SELECT 1 FROM messages WHERE {where} LIMIT ?)"
     return int(conn.execute(q, [*params, cap]).fetchone()[0])
 
@@ -393,8 +421,8 @@ class Funnel:
 
 def funnel(conn: sqlite3.Connection, number_id: str | None, since: float, until: float) -> Funnel:
     """Counts by the furthest step reached (a READ counts as sent and delivered too)."""
-    where = "outbound = 1 AND first_at >= ? AND first_at < ?"
-    params: list[object] = [since, until]
+    where = "outbound = 1 AND id >= ? AND first_at >= ? AND first_at < ?"
+    params: list[object] = [first_id_since(conn, since), since, until]
     if number_id is not None:
         where += " AND number_id = ?"
         params.append(number_id)
@@ -414,3 +442,84 @@ def funnel(conn: sqlite3.Connection, number_id: str | None, since: float, until:
         if (r := latency(delivered_at, read_at)) is not None:
             to_read.append(r)
     return Funnel(total, sent, delivered, read, failed, to_delivered, to_read)
+
+
+# -- Helpers of the Messages pane and its timeline (ui/panes/messages) ---------------------
+
+_CHUNK = 500  # ids per IN (...): well under SQLite's variable limit
+
+
+def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    items = list(ids)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def messages_by_ids(
+    conn: sqlite3.Connection, ids: Iterable[int], flt: MessageFilter | None = None
+) -> list[MessageRow]:
+    """These messages (only those `flt` matches, when given), newest first. Primary-key
+    lookups: what a live view re-reads after a change descriptor."""
+    where, params = flt.where(conn) if flt is not None else ("1", [])
+    rows: list[tuple[Any, ...]] = []
+    for part in _chunks(ids):
+        marks = ",".join("?" * len(part))
+        rows += conn.execute(
+            f"SELECT {_COLS} FROM messages WHERE id IN ({marks}) AND {where}", [*part, *params]
+        ).fetchall()
+    rows.sort(key=lambda r: -r[0])
+    return _with_replies(conn, rows)
+
+
+def duplicate_counts(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, int]:
+    """Retries received for each message's steps (deliveries beyond the first); messages
+    without any are left out."""
+    found: dict[int, int] = {}
+    for part in _chunks(ids):
+        marks = ",".join("?" * len(part))
+        found.update(
+            conn.execute(
+                "SELECT s.message, sum(e.deliveries - 1) FROM message_steps s "
+                f"JOIN events e ON e.id = s.event_id WHERE s.message IN ({marks}) "
+                "GROUP BY s.message HAVING sum(e.deliveries - 1) > 0",
+                part,
+            ).fetchall()
+        )
+    return found
+
+
+def messages_of_events(conn: sqlite3.Connection, event_ids: Iterable[int]) -> set[int]:
+    """The messages these stored events are steps of (a redelivery names only its event)."""
+    found: set[int] = set()
+    for part in _chunks(event_ids):
+        marks = ",".join("?" * len(part))
+        found.update(
+            r[0] for r in conn.execute(f"SELECT message FROM message_steps WHERE event_id IN ({marks})", part)
+        )
+    return found
+
+
+def message_numbers(conn: sqlite3.Connection) -> list[str]:
+    """The distinct number ids of the messages, sorted: one index seek per number."""
+    rows = conn.execute(
+        "WITH RECURSIVE n(x) AS (SELECT min(number_id) FROM messages "
+        "UNION ALL SELECT (SELECT min(number_id) FROM messages WHERE number_id > x) FROM n "
+        "WHERE x IS NOT NULL) SELECT x FROM n WHERE x IS NOT NULL"
+    )
+    return [r[0] for r in rows]
+
+
+def timeline_touched(conn: sqlite3.Connection, message: int, changed: Iterable[int]) -> bool:
+    """Whether a change to `changed` alters `message`'s timeline: the message itself, a
+    reply to it (a new reply names only itself), or the message it answers (an original
+    arriving after its reply links the reply without naming it)."""
+    for part in _chunks(changed):
+        marks = ",".join("?" * len(part))
+        hit = conn.execute(
+            f"SELECT EXISTS (SELECT 1 FROM messages WHERE id IN ({marks}) AND (id = ? OR reply_to = ?)) "
+            f"OR EXISTS (SELECT 1 FROM messages WHERE id = ? AND reply_to IN ({marks}))",
+            [*part, message, message, message, *part],
+        ).fetchone()[0]
+        if hit:
+            return True
+    return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from pilot_desktop.core.numbers import CONNECTION, NumberState, flaps, strip, uptime
 
@@ -105,7 +106,12 @@ def transitions(conn: sqlite3.Connection, number_id: str, limit: int = 500) -> l
         "SELECT id, number_id, kind, before, after, at, received_at, source, event, late, error, error_code "
         "FROM number_transitions WHERE number_id = ? ORDER BY at DESC, id DESC LIMIT ?"
     )
-    return [TransitionRow(*r[:9], bool(r[9]), r[10], r[11]) for r in conn.execute(q, (number_id, limit))]
+    return [_transition(r) for r in conn.execute(q, (number_id, limit))]
+
+
+def _transition(r: tuple[Any, ...]) -> TransitionRow:
+    make: Any = TransitionRow  # the columns above match the fields one to one
+    return make(*r[:9], bool(r[9]), r[10], r[11])
 
 
 def states(conn: sqlite3.Connection) -> list[NumberState]:

@@ -97,9 +97,7 @@ _V2 = (
     "CREATE INDEX messages_reply_to ON messages (reply_to) WHERE reply_to IS NOT NULL",
     "CREATE INDEX messages_peer ON messages (peer, id)",
     "CREATE INDEX messages_status ON messages (status, id)",
-    "CREATE INDEX messages_status_at ON messages (status, status_at)",
     "CREATE INDEX messages_number ON messages (number_id, id)",
-    "CREATE INDEX messages_number_time ON messages (number_id, first_at)",
     """
     CREATE TABLE message_steps (
         event_id INTEGER PRIMARY KEY,        -- events.id

@@ -28,7 +28,7 @@ from typing import Any
 
 from pilot_desktop.store import number_projection
 from pilot_desktop.store.db import StoreError, classify_error, connect
-from pilot_desktop.store.projection import project
+from pilot_desktop.store.projection import Pending, project_batch
 from pilot_desktop.store.records import (
     Changes,
     EventRow,
@@ -267,6 +267,7 @@ class Writer:
     def _transaction(self, conn: sqlite3.Connection, items: list[Item]) -> tuple[list[Any], Changes]:
         changes = Changes()
         results: list[Any] = []
+        pending: list[Pending] = []  # new message events, projected together below
         conn.execute("BEGIN IMMEDIATE")
         try:
             for item in items:
@@ -275,7 +276,7 @@ class Writer:
                     if row is not None:
                         changes.new_events.append(row)
                         if item.observation is not None and self._projections:
-                            changes.messages.add(project(conn, row.id, row.received_at, item.observation))
+                            pending.append((row.id, row.received_at, item.observation))
                         elif row.group == "number" and row.number_id and self._projections:
                             t = number_projection.project_event(conn, row.id, row.received_at, item.body)
                             changes.numbers.add(row.number_id)
@@ -298,6 +299,7 @@ class Writer:
                     self._insert_rejection(conn, item)
                     changes.rejections += 1
                     results.append(None)
+            changes.messages = project_batch(conn, pending)
             self._count_numbers(conn, changes.new_events)
             if self._rejections_since_trim >= 500:
                 conn.execute(

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 
 from pilot_desktop.sandbox.server import Sandbox
 from pilot_desktop.services.accounts import Accounts
+from pilot_desktop.services.deadlines import set_deadlines, stuck_rules
 from pilot_desktop.services.demo import (
     Demo,
     DemoError,
@@ -27,16 +28,22 @@ from pilot_desktop.services.demo import (
     reset_demo_store,
     start_demo,
 )
+from pilot_desktop.services.number_poller import NumberPoller
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.runtime import ReceiverStartError, Runtime
 from pilot_desktop.services.secrets import MemorySecrets, open_secrets
-from pilot_desktop.services.settings import Settings, save
+from pilot_desktop.services.settings import Settings, SettingsError, save
+from pilot_desktop.services.webhooks import list_number_webhooks
 from pilot_desktop.store import queries
 from pilot_desktop.store.db import StoreError, connect
 from pilot_desktop.ui import crash, messages
 from pilot_desktop.ui.loop import QtLoop
 from pilot_desktop.ui.main_window import ICON, MainWindow
+from pilot_desktop.ui.panes.funnel.stats import minutes
+from pilot_desktop.ui.panes.numbers.polling import NumberPolling
 from pilot_desktop.ui.panes.webhooks.pane import PaneContext, WebhooksPane
+from pilot_desktop.ui.single_instance import SingleInstance
+from pilot_desktop.ui.tray import attach_tray
 
 
 def make_app() -> QApplication:
@@ -95,7 +102,42 @@ async def start_window(
         assert window.live is not None
         runtime.writer.subscribe(window.live.on_changes)
         runtime.writer.subscribe(window.status.on_changes)
+        if window.messages is not None:
+            runtime.writer.subscribe(window.messages.on_changes)
+        if window.delivery is not None:
+            runtime.writer.subscribe(window.delivery.on_changes)
+        if window.numbers is not None:
+            runtime.writer.subscribe(window.numbers.on_changes)
     return window
+
+
+def attach_deadlines(window: MainWindow, settings: Settings, save_settings: Callable[[], None]) -> None:
+    """Stuck deadlines come from the user's settings (in the demo too): the status bar
+    counts by them, the Delivery tab's Deadlines… changes and saves them."""
+    window.status.set_stuck_rules(stuck_rules(settings))
+    if window.messages is not None:
+        window.messages.set_stuck_rules(lambda: stuck_rules(settings))  # follows later changes
+    if window.delivery is None:
+        return
+
+    def read() -> tuple[int, int]:
+        return settings.messages.stuck_queued_minutes, settings.messages.stuck_sent_minutes
+
+    def apply(queued: int, sent: int) -> str | None:
+        before = settings.messages
+        try:
+            set_deadlines(settings, queued, sent)
+            save_settings()
+        except SettingsError as exc:
+            return str(exc)
+        except OSError as exc:
+            settings.messages = before
+            return f"Could not save the settings: {exc}"
+        window.status.set_stuck_rules(stuck_rules(settings))
+        messages.info(f"Stuck deadlines saved: queued {minutes(queued)}, sent {minutes(sent)}.")
+        return None
+
+    window.delivery.set_deadlines(read, apply)
 
 
 def attach_webhooks(
@@ -137,7 +179,35 @@ def pane_context(
         secret_lookup=secret_lookup,
         profile_accounts=profile_accounts,
         demo=profile_accounts is not None,
+        # The receiver's own rule: stored secrets of that route, and the given ones (env).
+        route_checked=lambda route: bool(runtime.secrets(route)),
     )
+
+
+def attach_numbers(
+    window: MainWindow,
+    runtime: Runtime,
+    accounts: Accounts,
+    settings: Settings,
+    webhooks: WebhooksPane | None = None,
+) -> NumberPolling | None:
+    """Poll the numbers' live state through `accounts` (while there is one) into the store,
+    every `settings.numbers.poll_interval_s`; the Numbers tab shows the poller's problems
+    and each number's webhooks. The caller awaits `stop()` in its staged shutdown."""
+    pane = window.numbers
+    if pane is None:
+        return None
+    if runtime.writer is None or runtime.bound is None:  # no store or no receiver: nothing to feed
+        pane.set_sources(None, lambda number_id: list_number_webhooks(accounts, number_id))
+        return None
+    poller = NumberPoller(accounts, runtime.writer.submit, interval=settings.numbers.poll_interval_s)
+    polling = NumberPolling(poller)
+    pane.set_sources(polling, lambda number_id: list_number_webhooks(accounts, number_id))
+    if webhooks is not None:
+        webhooks.accounts_did_change.connect(polling.accounts_changed)
+        webhooks.accounts_did_change.connect(pane.forget_webhooks)
+    polling.start()
+    return polling
 
 
 def stop_window(window: MainWindow, runtime: Runtime) -> None:
@@ -146,10 +216,22 @@ def stop_window(window: MainWindow, runtime: Runtime) -> None:
         if window.live is not None:
             runtime.writer.unsubscribe(window.live.on_changes)
         runtime.writer.unsubscribe(window.status.on_changes)
+        if window.messages is not None:
+            runtime.writer.unsubscribe(window.messages.on_changes)
+        if window.delivery is not None:
+            runtime.writer.unsubscribe(window.delivery.on_changes)
+        if window.numbers is not None:
+            runtime.writer.unsubscribe(window.numbers.on_changes)
     window.shutdown()
 
 
-async def _main(paths: AppPaths, settings: Settings, demo: bool, signing_secrets: list[str]) -> int:
+async def _main(
+    paths: AppPaths,
+    settings: Settings,
+    demo: bool,
+    signing_secrets: list[str],
+    instance: SingleInstance | None = None,
+) -> int:
     # The URL to give Pilot Status is the real receiver's, whatever this window runs on.
     real_hook_url = Runtime(paths, settings).hook_url
     real_paths, real_settings = paths, settings
@@ -164,6 +246,7 @@ async def _main(paths: AppPaths, settings: Settings, demo: bool, signing_secrets
         paths, settings, [] if demo else list(signing_secrets), extra_secrets=accounts.signing_secrets
     )
     window = await start_window(paths, settings, runtime, guide_url=real_hook_url)
+    attach_deadlines(window, real_settings, profile.save)  # the user's, saved with their settings
     sandbox: Demo | None = None
     if demo:
         problem = None
@@ -176,13 +259,19 @@ async def _main(paths: AppPaths, settings: Settings, demo: bool, signing_secrets
             problem = "the demo's receiver could not start"
         window.show_demo(sandbox.sandbox if sandbox else None, problem)
     # Attached even without a database: managing webhooks does not need it.
-    attach_webhooks(
+    webhooks_pane = attach_webhooks(
         window,
         runtime,
         accounts,
         profile_accounts=profile if demo else None,
         secret_lookup=_console_secret(sandbox.sandbox) if sandbox else None,
     )
+    # The demo's numbers are polled from its sandbox, so they show live states too.
+    polling = attach_numbers(window, runtime, accounts, real_settings, webhooks_pane)
+    # The tray follows this window's store (the demo's too) with the user's notification settings.
+    tray = attach_tray(window, runtime, real_settings, profile.save)
+    if instance is not None:
+        instance.raise_requested.connect(window.bring_to_front)
     closed = asyncio.Event()
     window.window_did_close.connect(closed.set)
     loop = asyncio.get_running_loop()
@@ -190,7 +279,9 @@ async def _main(paths: AppPaths, settings: Settings, demo: bool, signing_secrets
     # the handler when Qt next calls into Python (the panes' timers tick often).
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: loop.call_soon_threadsafe(closed.set))
-    window.show()
+    tray.show_initial()  # the window, or only the tray icon when started minimised
+    if instance is not None and instance.requests:
+        window.bring_to_front()  # a second launch came while this one was starting
     if runtime.bound is not None:
         print(f"Listening: {runtime.hook_url}", flush=True)  # for terminals and scripts
     if window.live is not None:
@@ -198,9 +289,12 @@ async def _main(paths: AppPaths, settings: Settings, demo: bool, signing_secrets
     settle_heap()
     await closed.wait()
     try:
+        if polling is not None:
+            await polling.stop()  # before the sandbox it asks and the writer it feeds
         if sandbox is not None:
             await sandbox.stop()  # no more deliveries before the receiver drains
     finally:
+        tray.shutdown()
         stop_window(window, runtime)
         await runtime.stop()
     return 0
@@ -249,4 +343,16 @@ def run_on_qt(
 
 
 def run_gui(paths: AppPaths, settings: Settings, *, demo: bool, signing_secrets: list[str]) -> int:
-    return run_on_qt(lambda: _main(paths, settings, demo, signing_secrets))
+    instance: SingleInstance | None = None
+    if settings.notifications.single_instance:
+        make_app()
+        instance = SingleInstance(paths.data_dir)
+        if not instance.claim():
+            what = "was brought to the front" if instance.answered else "did not answer; it may be busy"
+            print(f"Pilot Desktop is already running on {paths.data_dir}; its window {what}.", flush=True)
+            return 0
+    try:
+        return run_on_qt(lambda: _main(paths, settings, demo, signing_secrets, instance))
+    finally:
+        if instance is not None:
+            instance.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Signal
@@ -21,7 +22,10 @@ from PySide6.QtWidgets import (
 from pilot_desktop.sandbox.server import Sandbox
 from pilot_desktop.ui import messages
 from pilot_desktop.ui.banner import Banner
+from pilot_desktop.ui.panes.funnel.pane import DeliveryPane
 from pilot_desktop.ui.panes.live.pane import LivePane
+from pilot_desktop.ui.panes.messages.pane import MessagesPane
+from pilot_desktop.ui.panes.numbers.pane import NumbersPane
 from pilot_desktop.ui.status_bar import StatusBar
 
 ICON = Path(__file__).parent / "icons" / "app.svg"
@@ -76,6 +80,9 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(QIcon(str(ICON)))
         self._state = QSettings(str(state_file), QSettings.Format.IniFormat)
         self.banner = Banner()
+        self.notice_banner = Banner()  # number notifications when there is no tray (ui/tray.py)
+        self._title_status = ""
+        self.hide_on_close: Callable[[], bool] | None = None  # close to tray (ui/tray.py)
         self.demo_bar = QLabel()
         self.demo_bar.setObjectName("demoBar")
         self.demo_bar.setWordWrap(True)
@@ -88,65 +95,106 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.live: LivePane | None = None
         self.webhooks: QWidget | None = None
+        self.messages: MessagesPane | None = None
+        self.delivery: DeliveryPane | None = None
+        self.numbers: NumbersPane | None = None
         if db_path is not None:
             self.live = LivePane(db_path, hook_url, tail_rows=tail_rows)
             self.tabs.addTab(self.live, "Live")
+            self.messages = MessagesPane(db_path)
+            self.tabs.addTab(self.messages, "Messages")
+            self.live.timeline_requested.connect(self.open_timeline)
         else:
             self.tabs.addTab(placeholder("The database could not be opened", store_error or "", None), "Live")
-        self.tabs.addTab(
-            placeholder(
-                "Webhooks",
-                "Subscribing numbers to events from here comes with account connection, in a "
-                "later version. Until then, create a webhook in the Pilot Status dashboard "
-                "pointing at your tunnel's public URL followed by the path below.",
-                guide_url or hook_url,
-            ),
+            self.tabs.addTab(placeholder("The database could not be opened", store_error or ""), "Messages")
+        self._webhooks_slot: QWidget = placeholder(
             "Webhooks",
+            "Subscribing numbers to events from here comes with account connection, in a "
+            "later version. Until then, create a webhook in the Pilot Status dashboard "
+            "pointing at your tunnel's public URL followed by the path below.",
+            guide_url or hook_url,
         )
-        self.tabs.addTab(
-            placeholder(
-                "Messages", "Per-message timelines (sent → delivered → read, or failed and why) appear here."
-            ),
-            "Messages",
-        )
-        self.tabs.addTab(
-            placeholder("Numbers", "Connection status of each WhatsApp number and its history appear here."),
-            "Numbers",
-        )
+        self.tabs.addTab(self._webhooks_slot, "Webhooks")
+        if db_path is not None:
+            self.delivery = DeliveryPane(db_path)
+            self.tabs.addTab(self.delivery, "Delivery")
+        if db_path is not None:
+            self.numbers = NumbersPane(db_path)
+            self.numbers.webhooks_requested.connect(self.show_webhooks)
+            self.tabs.addTab(self.numbers, "Numbers")
+        else:
+            self.tabs.addTab(placeholder("The database could not be opened", store_error or ""), "Numbers")
         central = QWidget()
         col = QVBoxLayout(central)
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(0)
         col.addWidget(self.demo_bar)
         col.addWidget(self.banner)
+        col.addWidget(self.notice_banner)
         col.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.status = StatusBar()
         self.setStatusBar(self.status)
         if db_path is not None:
             self.status.set_database(db_path)
+        self.status.stuck_clicked.connect(self.show_stuck)
         messages.bus.message_did_post.connect(self._on_message)
         self._restore()
 
     def set_webhooks_pane(self, pane: QWidget) -> None:
         """Replace the Webhooks placeholder once the core (accounts, receiver) is up."""
-        index = 1
+        index = self.tabs.indexOf(self._webhooks_slot)
         old = self.tabs.widget(index)
         self.tabs.removeTab(index)
         self.tabs.insertTab(index, pane, "Webhooks")
         if old is not None:
             old.deleteLater()
-        self.webhooks = pane
+        self.webhooks = self._webhooks_slot = pane
         self.restore_tab()
 
     def restore_tab(self) -> None:
-        """Reopen the tab the operator left (read once; a bad value is ignored)."""
+        """Reopen the tab the operator left (read once; a bad value is ignored). By its
+        title, so adding a tab does not move the operator elsewhere; the index is the
+        fallback for files written before titles were saved."""
+        names = [self.tabs.tabText(i) for i in range(self.tabs.count())]
+        if isinstance(self._restore_name, str) and self._restore_name in names:
+            self.tabs.setCurrentIndex(names.index(self._restore_name))
+            return
         try:
             index = int(self._restore_tab) if self._restore_tab is not None else 0
         except (TypeError, ValueError):
             index = 0
         if 0 <= index < self.tabs.count():
             self.tabs.setCurrentIndex(index)
+
+    def open_timeline(self, message: int) -> None:
+        """A message's timeline, from any pane (the Live pane's message events)."""
+        if self.messages is not None:
+            self.messages.open_timeline(message)
+
+    def show_stuck(self) -> None:
+        """The status bar's stuck count was clicked: the Messages tab, stuck ones only."""
+        if self.messages is not None:
+            self.tabs.setCurrentWidget(self.messages)
+            self.messages.show_stuck()
+
+    def show_number(self, number_id: str) -> None:
+        """The Numbers tab with that number selected (a number notification was clicked)."""
+        if self.numbers is not None:
+            self.tabs.setCurrentWidget(self.numbers)
+            self.numbers.show_number(number_id)
+
+    def show_webhooks(self, number_id: str = "") -> None:
+        """The Webhooks tab; with `number_id`, that number's webhooks (Numbers tab's Webhooks…)."""
+        if self.webhooks is None:
+            return
+        self.tabs.setCurrentWidget(self.webhooks)
+        select = getattr(self.webhooks, "select_number", None)
+        if number_id and select is not None and not select(number_id):
+            messages.info(
+                f"No account can manage the webhooks of {number_id}: add its API key or the tenant key "
+                "(Add account…)."
+            )
 
     def show_demo(self, sandbox: Sandbox | None, problem: str | None = None) -> None:
         """Label everything as demo data, say how to get real traffic instead, and say so
@@ -181,15 +229,27 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1280, 800)
         self._restore_tab = self._state.value("window/tab")  # applied once the panes exist
+        self._restore_name = self._state.value("window/tab_name")
+        period = self._state.value("delivery/period")
+        if self.delivery is not None and isinstance(period, (int, str)) and str(period).isdigit():
+            self.delivery.set_period(int(period))
         header = self._state.value("live/header")
         if self.live is not None and isinstance(header, QByteArray):
             self.live.table.horizontalHeader().restoreState(header)
+        header = self._state.value("messages/header")
+        if self.messages is not None and isinstance(header, QByteArray):
+            self.messages.table.horizontalHeader().restoreState(header)
 
     def _save(self) -> None:
         self._state.setValue("window/geometry", self.saveGeometry())
         self._state.setValue("window/tab", self.tabs.currentIndex())
+        self._state.setValue("window/tab_name", self.tabs.tabText(self.tabs.currentIndex()))
         if self.live is not None:
             self._state.setValue("live/header", self.live.table.horizontalHeader().saveState())
+        if self.messages is not None:
+            self._state.setValue("messages/header", self.messages.table.horizontalHeader().saveState())
+        if self.delivery is not None:
+            self._state.setValue("delivery/period", self.delivery.period_combo.currentIndex())
         self._state.sync()
 
     def shutdown(self) -> None:
@@ -198,11 +258,48 @@ class MainWindow(QMainWindow):
         self.status.shutdown()
         if self.live is not None:
             self.live.shutdown()
+        if self.messages is not None:
+            self.messages.shutdown()
+        if self.delivery is not None:
+            self.delivery.shutdown()
+        if self.numbers is not None:
+            self.numbers.shutdown()
         shutdown = getattr(self.webhooks, "shutdown", None)
         if shutdown is not None:
             shutdown()
 
+    # -- the tray (ui/tray.py) ---------------------------------------------------------------
+
+    def bring_to_front(self) -> None:
+        if self.isMinimized():
+            self.showNormal()
+        else:
+            self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def show_numbers(self, number_id: str | None = None) -> None:
+        """The window in front on the Numbers tab; with `number_id`, that number."""
+        self.bring_to_front()
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == "Numbers":
+                self.tabs.setCurrentIndex(i)
+        if number_id is not None:
+            self.show_number(number_id)
+
+    def set_title_status(self, status: str) -> None:
+        """The numbers' worst state after the title ("Pilot Desktop — 2 disconnected")."""
+        title = self.windowTitle()
+        if self._title_status and title.endswith(self._title_status):
+            title = title[: -len(self._title_status)]
+        self._title_status = f" — {status}" if status else ""
+        self.setWindowTitle(title + self._title_status)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save()
+        if self.hide_on_close is not None and self.hide_on_close():
+            event.ignore()  # close to tray: the tray's Quit really quits
+            self.hide()
+            return
         event.accept()
         self.window_did_close.emit()

@@ -1,22 +1,39 @@
-"""Status bar: receiver state, events per minute, age of the last event, database size."""
+"""Status bar: receiver state, events per minute, age of the last event, database size,
+and the count of stuck messages (by the deadlines in the settings)."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
 
+from pilot_desktop.store.db import StoreError, connect
+from pilot_desktop.store.message_queries import StuckRules, stuck_count
 from pilot_desktop.store.queries import database_size
 from pilot_desktop.store.records import Changes
 from pilot_desktop.ui.format import age, size
+from pilot_desktop.ui.panes.funnel.stats import minutes
+
+log = logging.getLogger(__name__)
 
 REFRESH_MS = 1000
+# Messages become stuck as time passes, not only when events arrive: recount this often.
+STUCK_EVERY_S = 5.0
+STUCK_CAP = 10_000  # counted up to this ("10,000+"): an index range, a few ms at most
+_STUCK_STYLE = {
+    False: "QToolButton { color: palette(mid); border: none; padding: 0 6px; }",
+    True: "QToolButton { color: #c53030; font-weight: bold; border: none; padding: 0 6px; }",
+}
 
 
 class StatusBar(QStatusBar):
+    stuck_clicked = Signal()  # the operator asks to see the stuck messages
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.demo_label = QLabel("DEMO")
@@ -33,6 +50,19 @@ class StatusBar(QStatusBar):
         for w in (self.receiver_label, self.rate_label, self.last_label, self.db_label):
             w.setContentsMargins(6, 0, 6, 0)
             self.addPermanentWidget(w)
+        self.stuck_label = QToolButton()
+        self.stuck_label.setAutoRaise(True)
+        self.stuck_label.setText("Stuck: 0")
+        self.stuck_label.setStyleSheet(_STUCK_STYLE[False])
+        self.stuck_label.clicked.connect(self.stuck_clicked)
+        self.stuck_label.hide()  # until there is a database to count in
+        self.insertPermanentWidget(2, self.stuck_label)  # after the receiver: health at a glance
+        self.stuck = 0
+        self._stuck_rules = StuckRules()
+        self._stuck_dirty = True
+        self._stuck_at = 0.0
+        self._conn: sqlite3.Connection | None = None
+        self._set_stuck_tooltip()
         # (second, count) buckets: constant memory however fast events arrive.
         self._buckets: deque[list[int]] = deque()
         self._last_event_at: float | None = None
@@ -59,6 +89,13 @@ class StatusBar(QStatusBar):
     def set_database(self, path: Path) -> None:
         self._db_path = path
         self.db_label.setToolTip(str(path))
+        self.stuck_label.show()
+
+    def set_stuck_rules(self, rules: StuckRules) -> None:
+        """The deadlines to count by (from the settings); recounts at once."""
+        self._stuck_rules = rules
+        self._set_stuck_tooltip()
+        self.refresh_stuck()
 
     def seed(self, per_second: list[tuple[int, int]], last_event_at: float | None) -> None:
         self._buckets.extend([sec, n] for sec, n in sorted(per_second))
@@ -74,6 +111,8 @@ class StatusBar(QStatusBar):
                 self._buckets.append([sec, 1])
         if changes.new_events:
             self._last_event_at = changes.new_events[-1].received_at
+        if changes.messages:
+            self._stuck_dirty = True  # recounted at the next tick, not once per batch
 
     def refresh(self) -> None:
         now = time.time()
@@ -83,6 +122,40 @@ class StatusBar(QStatusBar):
         self.last_label.setText(f"last event: {age(self._last_event_at, now)}")
         if self._db_path is not None:
             self.db_label.setText(f"DB {size(database_size(self._db_path))}")
+            if self._stuck_dirty or time.monotonic() - self._stuck_at >= STUCK_EVERY_S:
+                self.refresh_stuck()
+
+    def refresh_stuck(self) -> None:
+        if self._db_path is None:
+            return
+        self._stuck_dirty = False
+        self._stuck_at = time.monotonic()
+        try:
+            if self._conn is None:
+                self._conn = connect(self._db_path, readonly=True)
+            n = stuck_count(self._conn, self._stuck_rules, time.time(), cap=STUCK_CAP)
+        except (sqlite3.Error, StoreError) as exc:  # environmental: say so, retry next time
+            log.warning("stuck count: %s", exc)
+            self.stuck_label.setText("Stuck: ?")
+            self.stuck_label.setToolTip(f"Could not count stuck messages: {exc}")
+            return
+        self.stuck = n
+        self.stuck_label.setText(f"Stuck: {n:,}{'+' if n >= STUCK_CAP else ''}")
+        self.stuck_label.setStyleSheet(_STUCK_STYLE[n > 0])
+        self._set_stuck_tooltip()
+
+    def _set_stuck_tooltip(self) -> None:
+        rules = self._stuck_rules
+        queued, sent = minutes(round(rules.queued_after / 60)), minutes(round(rules.sent_after / 60))
+        self.stuck_label.setToolTip(
+            f"Outbound messages queued for over {queued} without being sent (the number may be "
+            f"disconnected), or sent over {sent} ago with no delivery confirmation (the contact's "
+            "phone may be off). Click to list them. Change the deadlines with Deadlines… in the "
+            "Delivery tab."
+        )
 
     def shutdown(self) -> None:
         self._timer.stop()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

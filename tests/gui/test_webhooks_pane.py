@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
+from pilot_desktop.core.signature import HEADER, sign
 from pilot_desktop.sandbox.server import Sandbox
 from pilot_desktop.sandbox.state import Webhook as SandboxWebhook
 from pilot_desktop.services.accounts import Accounts
@@ -23,6 +27,7 @@ from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.services.secrets import MemorySecrets
 from pilot_desktop.services.settings import ReceiverSettings, Settings
 from pilot_desktop.services.webhooks import EMPTY_WARNING, HEALTH_NOTE, Target
+from pilot_desktop.store.db import connect
 from pilot_desktop.ui.app import make_app, pane_context
 from pilot_desktop.ui.panes.webhooks.editor import WebhookEditor
 from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
@@ -136,7 +141,7 @@ async def test_create_with_chosen_events_reaches_the_platform_exactly(data_dir: 
         url_cell = env.pane.table.item(0, URL_COLUMN)
         assert url_cell is not None and url_cell.text().startswith("→ this app")
         assert env.accounts.has_signing_secret(hook.id)
-        assert env.accounts.signing_secrets() == ["whsec_pane_test"]
+        assert env.accounts.signing_secrets(env.number_id) == ["whsec_pane_test"]  # for its route
 
 
 async def test_all_events_sends_the_star(data_dir: Path) -> None:
@@ -306,3 +311,150 @@ async def test_public_url_test_reaches_this_receiver(data_dir: Path) -> None:
         env.pane.save_url.click()
         assert "public_url" in env.pane.url_strip.message.text()
         assert env.settings.public_url == env.runtime.base_url  # the bad value was not saved
+
+
+def _secret_cell(env: Env, name: str) -> str:
+    row = next(i for i, h in enumerate(env.pane.webhooks) if h.name == name)
+    item = env.pane.table.item(row, COLUMNS.index("Signing secret"))
+    assert item is not None
+    return item.text()
+
+
+async def _post(env: Env, route: str, secret: str | None = None) -> int:
+    raw = json.dumps(body("message.received", route, f"direct-{route}-{secret}")).encode()
+    headers = {HEADER: sign(raw, secret)} if secret else {}
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        resp = await client.post(f"{env.runtime.hook_url}/{route}", content=raw, headers=headers)
+    return resp.status_code
+
+
+def _stored(env: Env) -> dict[str, str]:
+    """route -> signature status of the stored deliveries (one per route in these tests)."""
+    assert env.runtime.db_path is not None
+    conn = connect(env.runtime.db_path, readonly=True)
+    try:
+        return dict(conn.execute("SELECT route, signature FROM events").fetchall())
+    finally:
+        conn.close()
+
+
+async def test_a_webhook_without_secret_is_accepted_while_another_number_has_one(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        first = env.number_id
+        await create(env, "Signed", ["message.received"])
+        (signed,) = env.hooks()
+        # Its secret, copied from the platform's dashboard into Edit….
+        env.select("Signed")
+        env.pane.edit.click()
+        editor = env.editor()
+        editor.secret.setText(signed.secret)
+        await env.save(editor)
+        assert _secret_cell(env, "Signed") == "stored"
+
+        env.pane.numbers.setCurrentRow(1)
+        await env.pane.settled()
+        second = env.number_id
+        assert second != first
+        await create(env, "Plain", ["message.received"])
+        (plain,) = env.hooks()
+        # Pointing here without a secret: accepted unverified, said quietly in its cell.
+        assert _secret_cell(env, "Plain") == "none: unverified"
+        assert env.pane.strip.message.isHidden() or "401" not in env.pane.strip.message.text()
+
+        for number_id, hook in ((first, signed), (second, plain)):
+            env.sandbox.emit(number_id, "message.received", body("message.received", number_id, number_id))
+            await until(lambda h=hook: bool(env.sandbox.delivered_log(h.id)))
+            [attempt] = env.sandbox.delivered_log(hook.id)
+            assert (attempt.status, attempt.status_code) == ("SUCCESS", 200)
+        assert _stored(env) == {first: "valid", second: "unverified"}
+        assert await _post(env, first) == 401  # the first number's route is still checked
+        assert await _post(env, second) == 200
+        assert env.accounts.signing_secrets(first) == [signed.secret]
+        assert env.accounts.signing_secrets(second) == []
+
+
+async def test_webhooks_sharing_a_route_are_checked_together_and_the_pane_says_so(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        route = env.number_id
+        await create(env, "Status", ["message.sent"], secret="whsec_status")
+        await create(env, "Inbound", ["message.received"])
+        # Same number, same URL: the status webhook's secret checks the inbound one's too.
+        assert _secret_cell(env, "Inbound") == "missing (401)"
+        assert env.pane.strip.message.isVisible()
+        assert "Inbound" in env.pane.strip.message.text() and "401" in env.pane.strip.message.text()
+        assert await _post(env, route) == 401
+        assert await _post(env, route, "whsec_status") == 200
+
+        # Moving the status webhook to another route moves its secret: Inbound is unchecked.
+        env.select("Status")
+        env.pane.edit.click()
+        editor = env.editor()
+        moved = f"{env.target.url_for(route)}-status"
+        editor.url.setText(moved)
+        await env.save(editor)
+        status = next(h for h in env.hooks() if h.name == "Status")
+        assert status.url == moved
+        assert env.accounts.signing_secrets(route) == []
+        assert env.accounts.signing_secrets(f"{route}-status") == ["whsec_status"]
+        assert _secret_cell(env, "Inbound") == "none: unverified"
+        assert "401" not in env.pane.strip.message.text()
+        assert await _post(env, route) == 200
+        assert await _post(env, f"{route}-status") == 401
+
+
+async def test_point_all_moves_a_stored_secret_with_its_webhook(data_dir: Path) -> None:
+    async with pane_env(data_dir) as env:
+        number_id = env.number_id
+        crm = env.sandbox.state.add_webhook(number_id, "CRM", "https://crm.example/in", ["*"])
+        env.accounts.set_signing_secret(crm.id, "whsec_crm", None)  # another system's: unused here
+        assert env.accounts.signing_secrets(number_id) == []
+        env.pane.point_all.click()
+        await env.pane.settled()
+        dialog = env.pane.dialog
+        assert isinstance(dialog, RetargetDialog)
+        [row] = [r for r, c in enumerate(dialog.changes) if c.webhook.id == crm.id]
+        tick = dialog.table.item(row, 0)
+        assert tick is not None
+        tick.setCheckState(Qt.CheckState.Checked)  # not recommended (another system): ticked by hand
+        dialog.apply_button.click()
+        await dialog.settled()
+        assert crm.url == env.target.url_for(number_id)
+        dialog.reject()
+        await env.pane.settled()
+        assert env.accounts.signing_secrets(number_id) == ["whsec_crm"]  # it checks this route now
+        assert await _post(env, number_id) == 401
+
+
+async def test_secrets_stored_before_routes_get_them_from_the_webhook_lists(data_dir: Path) -> None:
+    """A profile from before routes: on opening, the pane reads every number's webhooks once,
+    so each secret checks its own webhook's route and no longer every route."""
+    make_app()
+    settings = Settings(receiver=ReceiverSettings(port=0))
+    accounts = Accounts(settings, MemorySecrets(), lambda _: None)
+    sandbox = Sandbox(seed=5, numbers=2, time_scale=0.0, retry_window=0.0)
+    await sandbox.start()
+    try:
+        settings.public_url = "https://tunnel.example"
+        await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Tenant")
+        target = Target(settings.public_url, settings.receiver.token)
+        first, second = (n.id for n in sandbox.numbers)
+        hook = sandbox.state.add_webhook(second, "Old", target.url_for(second), ["*"])
+        accounts.secrets.set(f"signing-secret:{hook.id}", "whsec_v2")  # as v2 stored it:
+        settings.signing_secret_webhooks = [hook.id]  # an id, no route
+        assert accounts.signing_secrets(first) == ["whsec_v2"]  # checks every route meanwhile
+        runtime = Runtime(resolve(data_dir), settings, extra_secrets=accounts.signing_secrets)
+        pane = WebhooksPane(pane_context(runtime, accounts))
+        try:
+            await pane.settled()
+            assert pane.number_id == first  # the second number was never shown
+            assert settings.signing_secret_routes == {hook.id: second}
+            assert accounts.signing_secrets(first) == []
+            assert accounts.signing_secrets(second) == ["whsec_v2"]
+        finally:
+            pane.shutdown()
+            pane.close()
+            pane.deleteLater()
+    finally:
+        await sandbox.stop()
+        await asyncio.sleep(0.05)
+        gc.collect()

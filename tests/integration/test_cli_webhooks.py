@@ -434,7 +434,7 @@ def test_a_secret_stored_while_serve_runs_applies_at_once(
     number = sb.numbers[2]
     add_tenant(data, sb)
     server = serve(data_dir=data)
-    assert any(line.startswith("Signature check: off") for line in server.lines), server.output()
+    assert server.wait_for_line("Signature check: ", 10).startswith("Signature check: off"), server.output()
     ok(pd(data, "public-url", server.base))
     hook = ok_json(pd(data, "webhooks", "create", "-n", number.id, "--all-events", "--json"))
     secret = platform.call(lambda: sb.webhook_secret(hook["id"]))

@@ -118,7 +118,8 @@ def test_no_secret_reaches_the_data_dir_or_the_output(
 
     # serve again on the same address: it now checks the stored secret.
     server = serve(data_dir=data, port=port)
-    assert any("Signature check: on (0 given, 1 from the secret store)" in line for line in server.lines)
+    line = server.wait_for_line("Signature check: ", 10)
+    assert line.startswith(f"Signature check: on for route {number.id} (1 stored for route {number.id})")
     assert NO_KEYRING in server.stderr()
 
     assert (

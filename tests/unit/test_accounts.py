@@ -17,7 +17,7 @@ from keyring.backend import KeyringBackend
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.sandbox.server import Sandbox
 from pilot_desktop.services import settings as settings_mod
-from pilot_desktop.services.accounts import AccountError, Accounts
+from pilot_desktop.services.accounts import AccountError, Accounts, SigningRoutes
 from pilot_desktop.services.secrets import (
     FileSecrets,
     KeyringSecrets,
@@ -89,8 +89,8 @@ def test_with_a_keyring_secrets_go_there_namespaced_by_data_folder(
     assert not (tmp_path / "a" / "secrets.json").exists()
 
 
-# -- settings v2 ------------------------------------------------------------------------------
-def test_v1_settings_migrate_to_v2_keeping_their_values(tmp_path: Path) -> None:
+# -- settings v2, v3 --------------------------------------------------------------------------
+def test_v1_settings_migrate_to_the_current_version_keeping_their_values(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     v1 = {
         "version": 1,
@@ -99,9 +99,10 @@ def test_v1_settings_migrate_to_v2_keeping_their_values(tmp_path: Path) -> None:
     }
     path.write_text(json.dumps(v1))
     loaded = settings_mod.load(path)
-    assert loaded.version == 2 and loaded.receiver.port == 9000 and loaded.real_receiver
+    assert loaded.version == 3 and loaded.receiver.port == 9000 and loaded.real_receiver
     assert loaded.accounts == [] and loaded.public_url is None
-    assert json.loads(path.read_text())["version"] == 2  # written back migrated
+    assert loaded.signing_secret_webhooks == [] and loaded.signing_secret_routes == {}
+    assert json.loads(path.read_text())["version"] == 3  # written back migrated
 
 
 def test_a_bad_public_url_names_the_field(tmp_path: Path) -> None:
@@ -192,13 +193,76 @@ async def test_removing_an_account_deletes_its_key(tmp_path: Path, sandbox: Sand
     assert accounts.all == [] and accounts.secrets.get(account.key_ref) is None
 
 
-def test_signing_secrets_are_stored_by_webhook_and_listed_for_the_receiver(tmp_path: Path) -> None:
+def test_signing_secrets_are_stored_by_webhook_and_listed_per_route(tmp_path: Path) -> None:
     settings = Settings()
     accounts = Accounts(settings, MemorySecrets(), lambda _: None)
-    accounts.set_signing_secret("wh_1", "s1")
-    accounts.set_signing_secret("wh_2", "s2")
-    assert sorted(accounts.signing_secrets()) == ["s1", "s2"]
-    accounts.set_signing_secret("wh_1", None)
-    assert accounts.signing_secrets() == ["s2"]  # the cache follows every change
-    assert settings.signing_secret_webhooks == ["wh_2"]
+    accounts.set_signing_secret("wh_1", "s1", "num_1")
+    accounts.set_signing_secret("wh_2", "s2", "num_2")
+    accounts.set_signing_secret("wh_3", "s3", "num_1")  # a second webhook on the same number
+    accounts.set_signing_secret("wh_bare", "s4", "")  # the hook URL without a route
+    accounts.set_signing_secret("wh_away", "s5", None)  # points at another system
+    assert accounts.signing_secrets("num_1") == ["s1", "s3"]
+    assert accounts.signing_secrets("num_2") == ["s2"]
+    assert accounts.signing_secrets(None) == ["s4"]
+    assert accounts.signing_secrets("num_other") == []  # a route without a secret: unchecked
+    accounts.forget_signing_secret("wh_1")
+    assert accounts.signing_secrets("num_1") == ["s3"]  # the cache follows every change
+    assert settings.signing_secret_webhooks == ["wh_2", "wh_3", "wh_bare", "wh_away"]
+    assert settings.signing_secret_routes == {
+        "wh_2": "num_2",
+        "wh_3": "num_1",
+        "wh_bare": "",
+        "wh_away": None,
+    }
     assert "s2" not in settings.model_dump_json()
+
+
+def test_v2_settings_keep_their_secrets_checking_every_route_until_routes_are_known(tmp_path: Path) -> None:
+    """A profile written before secrets had routes: nothing that was checked stops being
+    checked; once the webhook list gives each secret its route, it checks that route only."""
+    path = tmp_path / "settings.json"
+    v2 = {
+        "version": 2,
+        "receiver": {"host": "127.0.0.1", "port": 8787, "token": "t" * 20},
+        "real_receiver": True,
+        "ui": {"live_tail_rows": 5000},
+        "public_url": "https://tunnel.example.com",
+        "accounts": [],
+        "signing_secret_webhooks": ["wh_a", "wh_b"],
+    }
+    path.write_text(json.dumps(v2))
+    settings = settings_mod.load(path)
+    assert settings.version == 3 and settings.signing_secret_webhooks == ["wh_a", "wh_b"]
+    assert settings.signing_secret_routes == {}
+    assert json.loads(path.read_text())["signing_secret_routes"] == {}  # written back migrated
+    store = MemorySecrets()
+    store.set("signing-secret:wh_a", "sa")
+    store.set("signing-secret:wh_b", "sb")
+    accounts = Accounts(settings, store, lambda s: settings_mod.save(path, s))
+    assert accounts.unrouted_signing_secrets() == ["wh_a", "wh_b"]
+    for route in ("num_1", "num_2", None):
+        assert accounts.signing_secrets(route) == ["sa", "sb"]  # as in v2: every route
+
+    # A list that shows one of them (wh_x has no secret: it is not recorded).
+    assert accounts.note_routes({"wh_a": "num_1", "wh_x": "num_2"})
+    assert settings_mod.load(path).signing_secret_routes == {"wh_a": "num_1"}
+    assert accounts.signing_secrets("num_1") == ["sa", "sb"]
+    assert accounts.signing_secrets("num_2") == ["sb"]  # wh_b's route is still unknown
+    assert accounts.signing_routes() == SigningRoutes({"num_1": 1}, everywhere=1)
+    assert accounts.note_routes({"wh_b": None})  # points at another system: checks nothing here
+    assert accounts.signing_secrets("num_2") == []
+    assert accounts.unrouted_signing_secrets() == []
+    assert not accounts.note_routes({"wh_a": "num_1", "wh_b": None})  # unchanged: not saved again
+    # An edit that points wh_a elsewhere moves its secret to the new route.
+    assert accounts.note_routes({"wh_a": "num_9"})
+    assert accounts.signing_secrets("num_1") == [] and accounts.signing_secrets("num_9") == ["sa"]
+
+
+def test_a_bad_route_names_its_field(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": 3, "signing_secret_routes": {"wh_1": "a/b"}}))
+    with pytest.raises(SettingsError, match=r"signing_secret_routes\.wh_1: .*one URL path segment"):
+        settings_mod.load(path)
+    path.write_text(json.dumps({"version": 3, "signing_secret_routes": {"wh_1": 5}}))
+    with pytest.raises(SettingsError, match=r"signing_secret_routes\.wh_1"):
+        settings_mod.load(path)

@@ -86,10 +86,12 @@ class Feed:
 
     def __init__(self, folder: Path) -> None:
         self.path = open_store(folder)
+        self.changed: list[set[int]] = []  # Changes.messages of each committed batch
 
     def send(self, bodies: list[dict[str, Any]]) -> None:
         async def run() -> None:
             w = Writer(self.path, asyncio.get_running_loop())
+            w.subscribe(lambda ch: self.changed.append(set(ch.messages)))
             w.start()
             try:
                 for obj in bodies:  # one at a time: arrival order is the list order
@@ -355,3 +357,14 @@ def test_upgrading_an_old_database_projects_what_it_holds(tmp_path: Path) -> Non
     open_store(tmp_path)
     assert feed.message("msg_1").status == "DELIVERED"
     assert len(feed.timeline("msg_1").steps) == 2
+
+
+@pytest.mark.parametrize("first", ["original", "reply"])
+def test_a_link_reports_both_messages_as_changed(feed: Feed, first: str) -> None:
+    """Open views re-read what the change descriptor names: a new link changes the
+    original's reply count and the reply's "answers" line, whichever came first."""
+    bodies = {"original": status("message.sent", provider="wamid.ORIG"), "reply": reply("wamid.ORIG")}
+    second = "reply" if first == "original" else "original"
+    feed.send([bodies[first]])
+    feed.send([bodies[second]])
+    assert feed.changed[-1] == {feed.message("msg_1").id, feed.message("in_1").id}

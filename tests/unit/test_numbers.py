@@ -357,20 +357,26 @@ def test_health_changes_are_told_and_late_transitions_never() -> None:
     assert [k for _, _, k in c.shown] == ["health"]
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 4), st.floats(1, 400)), min_size=1, max_size=60))
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.floats(1, 400), st.booleans()), min_size=1, max_size=60))
 def test_never_more_than_one_message_per_number_per_debounce_window(
-    steps: list[tuple[int, float]],
+    steps: list[tuple[int, float, bool]],
 ) -> None:
     rules = NotifyRules(disconnect_delay=60)
     c = Clock(Notifier(rules))
     down: set[str] = set()
-    for number_index, wait in steps:
+    sick: set[str] = set()
+    for number_index, wait, health in steps:
         number = f"num_{number_index}"
-        c.feed(tr(OPEN, CLOSED, number=number) if number in down else tr(CLOSED, number=number))
-        down ^= {number}
+        if health:  # health changes interleave with the connection ones
+            after = "healthy" if number in sick else "degraded"
+            c.feed(tr(after, "degraded" if number in sick else "healthy", kind="health", number=number))
+            sick ^= {number}
+        else:
+            c.feed(tr(OPEN, CLOSED, number=number) if number in down else tr(CLOSED, number=number))
+            down ^= {number}
         c.run(wait, step=5)
     c.run(3000, step=5)
     for number in {n for _, n, _ in c.shown}:
         times = [t for t, n, _ in c.shown if n == number]
-        assert all(b - a >= rules.disconnect_delay for a, b in itertools.pairwise(times))
+        assert all(b - a >= rules.disconnect_delay for a, b in itertools.pairwise(times)), c.shown

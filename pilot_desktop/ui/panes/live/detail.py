@@ -81,6 +81,11 @@ class DetailView(QWidget):
             b.setEnabled(False)
         self.copy_json.clicked.connect(self._copy_json)
         self.copy_curl.clicked.connect(self._copy_curl)
+        self.timeline_button = QPushButton("Timeline…")
+        self.timeline_button.setToolTip(
+            "Open this message's timeline: sent → delivered → read, or failed and why (or double-click)"
+        )
+        self.timeline_button.setEnabled(False)
 
         self.payload = QPlainTextEdit(readOnly=True)
         self.headers = QPlainTextEdit(readOnly=True)
@@ -95,6 +100,7 @@ class DetailView(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
+        top.addWidget(self.timeline_button)
         top.addWidget(self.copy_json)
         top.addWidget(self.copy_curl)
         layout = QVBoxLayout(self)
@@ -106,6 +112,7 @@ class DetailView(QWidget):
         self._detail = detail
         for b in (self.copy_json, self.copy_curl):
             b.setEnabled(detail is not None)
+        self.timeline_button.setEnabled(detail is not None and detail.row.event.startswith("message."))
         if detail is None:
             self.title.setText("Select an event to see its payload and headers.")
             for w in (self.payload, self.headers, self.info):

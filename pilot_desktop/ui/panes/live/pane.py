@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, Qt, QTimer
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from pilot_desktop.core.events import GROUPS
 from pilot_desktop.store import queries
 from pilot_desktop.store.db import connect
+from pilot_desktop.store.message_queries import message_of_event
 from pilot_desktop.store.queries import EventFilter, IdList
 from pilot_desktop.store.records import Changes, EventRow
 from pilot_desktop.ui import messages
@@ -59,6 +60,8 @@ def _load_ids(db_path: Path, flt: EventFilter) -> IdList:
 
 
 class LivePane(QWidget):
+    timeline_requested = Signal(int)  # messages.id: a message event was opened
+
     def __init__(
         self, db_path: Path, hook_url: str, *, tail_rows: int = 5000, parent: QWidget | None = None
     ) -> None:
@@ -158,6 +161,7 @@ class LivePane(QWidget):
                 hh.setSectionResizeMode(i, QHeaderView.ResizeMode.Interactive)
                 hh.resizeSection(i, _WIDTHS[name])
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.table.doubleClicked.connect(self._row_activated)
 
         self.empty_hint = QLabel(
             "<b>Waiting for the first webhook.</b> Pilot Status reaches this app through a tunnel: "
@@ -172,6 +176,7 @@ class LivePane(QWidget):
         self.empty_hint.hide()
 
         self.detail = DetailView(hook_url)
+        self.detail.timeline_button.clicked.connect(self._open_selected_timeline)
         self.split = split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.detail)
@@ -333,6 +338,28 @@ class LivePane(QWidget):
             return
         event_id = self.model.event_id(rows[0].row())
         self.detail.show_event(queries.get_event(self._conn, event_id))
+
+    def _row_activated(self, index: QModelIndex) -> None:
+        row = self.model.row_at(index.row())
+        if row is not None and row.event.startswith("message."):
+            self.open_timeline_of(row.id)
+
+    def _open_selected_timeline(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.open_timeline_of(self.model.event_id(rows[0].row()))
+
+    def open_timeline_of(self, event_id: int) -> bool:
+        """Ask for the timeline of the message this event is a step of; say so when none."""
+        message = message_of_event(self._conn, event_id)
+        if message is None:
+            messages.info(
+                f"Event #{event_id} is not tied to a message (it carries no message id), "
+                "so it has no timeline."
+            )
+            return False
+        self.timeline_requested.emit(message)
+        return True
 
     def _move(self, step: int) -> None:
         n = self.model.rowCount()

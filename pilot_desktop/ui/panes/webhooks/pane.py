@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QGroupBox,
@@ -90,9 +90,14 @@ class PaneContext:
     # to the real profile, used from the next launch on.
     profile_accounts: Accounts | None = None
     demo: bool = False
+    # Whether the receiver checks the signatures of a route (any secret for it, a global one
+    # included); None: judged from the stored secrets alone.
+    route_checked: Callable[[str | None], bool] | None = None
 
 
 class WebhooksPane(QWidget):
+    accounts_did_change = Signal()  # an account was added or removed here (the number poller)
+
     def __init__(self, ctx: PaneContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -196,6 +201,9 @@ class WebhooksPane(QWidget):
         col.addWidget(self.store_warning)
         col.addWidget(split, 1)
         col.addWidget(self.strip)
+        # Secrets stored before their routes were check every route until each gets its
+        # route: the first load reads every number's webhooks once to give it to them.
+        self.routes_filled = not self.ctx.accounts.unrouted_signing_secrets()
         self._show_target()
         self.refresh_numbers()
 
@@ -209,6 +217,23 @@ class WebhooksPane(QWidget):
     def number_id(self) -> str | None:
         item = self.numbers.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def route(self, hook: Webhook) -> str | None:
+        """The route the webhook's URL names on this app's receiver ("" bare, None elsewhere)."""
+        return route_of(hook.url, self.ctx.token)
+
+    def _note_routes(self, hooks: list[Webhook]) -> None:
+        # A stored secret checks the route its webhook's URL names: keep it in step.
+        self.ctx.accounts.note_routes({h.id: self.route(h) for h in hooks})
+
+    def _route_checked(self, hook: Webhook) -> bool:
+        """Deliveries of this webhook are checked (and refused without the right signature)."""
+        route = self.route(hook)
+        if route is None:
+            return False
+        if self.ctx.route_checked is not None:
+            return self.ctx.route_checked(route or None)
+        return bool(self.ctx.accounts.signing_secrets(route or None))
 
     def selected(self) -> Webhook | None:
         rows = self.table.selectionModel().selectedRows()
@@ -258,6 +283,16 @@ class WebhooksPane(QWidget):
             self.webhooks = []
             self._fill_table()
 
+    def select_number(self, number_id: str) -> bool:
+        """Show that number's webhooks (the Numbers tab's Webhooks…); False when no
+        account can act on it."""
+        for row in range(self.numbers.count()):
+            item = self.numbers.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == number_id:
+                self.numbers.setCurrentItem(item)  # loads its webhooks through the signal
+                return True
+        return False
+
     # -- loading ----------------------------------------------------------------------------
     async def load_webhooks(self) -> None:
         number_id = self.number_id
@@ -267,19 +302,31 @@ class WebhooksPane(QWidget):
         self.strip.working("Loading webhooks…")
         self.refresh.setEnabled(False)
         try:
+            if not self.routes_filled:
+                self.routes_filled = True  # once: a deleted webhook's secret never gets a route
+                await self.fill_routes()
             hooks = await list_number_webhooks(self.ctx.accounts, number_id)
         except EXPECTED as exc:
             self.strip.error(exc)
             return
         finally:
             self.refresh.setEnabled(True)
+        self._note_routes(hooks)
         if number_id != self.number_id:
             return  # the user moved on to another number meanwhile
         self.webhooks = hooks
         self.loaded_at = time.monotonic()
         self._fill_table()
         self.strip.clear()
-        self._warn_missing_secrets()
+        self._warn_refused()
+
+    async def fill_routes(self) -> None:
+        """Read every number's webhooks once, to give each stored secret its webhook's route."""
+        for _, number in self.ctx.accounts.numbers():
+            try:
+                self._note_routes(await list_number_webhooks(self.ctx.accounts, number.id))
+            except EXPECTED as exc:
+                log.info("routes of the signing secrets of number %s not read: %s", number.id, exc)
 
     def _fill_table(self) -> None:
         target = self.target
@@ -287,12 +334,13 @@ class WebhooksPane(QWidget):
         for row, hook in enumerate(self.webhooks):
             here = target is not None and target.points_here(hook.url)
             secret = self.ctx.accounts.has_signing_secret(hook.id)
+            refused = here and not secret and self._route_checked(hook)
             cells = [
                 hook.name,
                 describe_events(hook.events),
                 "active" if hook.active else "paused",
                 _ago(hook.last_triggered),
-                "stored" if secret else ("missing" if here else "—"),
+                _secret_cell(secret, here, refused),
                 f"→ this app   {hook.url}" if here else hook.url,
             ]
             for col, text in enumerate(cells):
@@ -303,9 +351,17 @@ class WebhooksPane(QWidget):
                     item.setToolTip(f"Points at this app's receiver: {hook.url}")
                 if col == 2 and not hook.active:
                     item.setForeground(QColor("#975a16"))
-                if col == 4 and here and not secret:
+                if col == 4 and refused:
                     item.setForeground(QColor("#c05621"))
-                    item.setToolTip("Add the signing secret (Edit…) so deliveries are verified")
+                    item.setToolTip(
+                        "Another signing secret checks this webhook's address, so its deliveries are "
+                        "refused (401): add its own signing secret (Edit…)"
+                    )
+                elif col == 4 and here and not secret:
+                    item.setToolTip(
+                        "No signing secret stored: deliveries are accepted unverified. Add it (Edit…) "
+                        "to have them checked"
+                    )
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
         for col in range(URL_COLUMN):  # long event lists must not push the URL out of sight
@@ -320,16 +376,24 @@ class WebhooksPane(QWidget):
         self.pause.setText("Resume" if hook is not None and not hook.active else "Pause")
         self.new.setEnabled(self.number_id is not None)
 
-    def _warn_missing_secrets(self) -> None:
+    def _warn_refused(self) -> None:
+        """A webhook pointing here without a stored secret is accepted unverified (its table
+        cell says so), unless its route is checked anyway: it shares the address of a webhook
+        whose secret is stored (two webhooks of one number), so its deliveries get 401."""
         target = self.target
-        if target is None or not self.ctx.accounts.signing_secrets():
+        if target is None:
             return
         has = self.ctx.accounts.has_signing_secret
-        unsigned = [h.name for h in self.webhooks if target.points_here(h.url) and not has(h.id)]
-        if unsigned:
+        refused = [
+            h.name
+            for h in self.webhooks
+            if target.points_here(h.url) and not has(h.id) and self._route_checked(h)
+        ]
+        if refused:
             self.strip.warn(
-                f"{', '.join(unsigned)} point(s) at this app without a stored signing secret. Because "
-                "other secrets are set, the receiver refuses their deliveries (401): add it with Edit…."
+                f"{', '.join(refused)} point(s) at this app without a stored signing secret, at an "
+                "address another signing secret checks (a webhook sharing it has one), so the receiver "
+                "refuses their deliveries (401): add their secret with Edit…."
             )
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -392,6 +456,7 @@ class WebhooksPane(QWidget):
             )
             return
         self.refresh_numbers()
+        self.accounts_did_change.emit()
         if warning := self.ctx.accounts.secrets.warning:
             self.strip.warn(warning)
         else:
@@ -418,6 +483,7 @@ class WebhooksPane(QWidget):
                 except SecretsError as exc:
                     self.strip.error(exc)
                 self.refresh_numbers()
+                self.accounts_did_change.emit()
 
         box.finished.connect(done)
         self._open(box)
@@ -450,7 +516,7 @@ class WebhooksPane(QWidget):
         if secret is None and self.ctx.secret_lookup is not None:
             secret = self.ctx.secret_lookup(hook.id)  # demo: the sandbox console shows it
         if secret:
-            self.ctx.accounts.set_signing_secret(hook.id, secret)
+            self.ctx.accounts.set_signing_secret(hook.id, secret, self.route(hook))
         self.strip.ok(f"Webhook '{hook.name}' created ({describe_events(hook.events)}).")
         await self.load_webhooks()
 
@@ -474,13 +540,15 @@ class WebhooksPane(QWidget):
     async def _update(self, number_id: str, hook: Webhook, edit: Edit) -> None:
         async with self.ctx.accounts.client_for_number(number_id) as client:
             # events always sent: PATCH replaces the list, which is what the editor shows.
-            await client.update_webhook(
+            updated = await client.update_webhook(
                 hook.id, name=edit.name or None, url=edit.url, events=edit.events, active=edit.active
             )
         if edit.secret:
-            self.ctx.accounts.set_signing_secret(hook.id, edit.secret)
+            self.ctx.accounts.set_signing_secret(hook.id, edit.secret, self.route(updated))
         elif edit.forget_secret:
-            self.ctx.accounts.set_signing_secret(hook.id, None)
+            self.ctx.accounts.forget_signing_secret(hook.id)
+        else:
+            self._note_routes([updated])  # a new URL moves its stored secret to the new route
         self.strip.ok(f"Webhook '{edit.name or hook.name}' saved.")
         await self.load_webhooks()
 
@@ -527,7 +595,7 @@ class WebhooksPane(QWidget):
             async with self.ctx.accounts.client_for_number(number_id) as client:
                 await client.delete_webhook(hook.id)
             if self.ctx.accounts.has_signing_secret(hook.id):
-                self.ctx.accounts.set_signing_secret(hook.id, None)
+                self.ctx.accounts.forget_signing_secret(hook.id)
         except EXPECTED as exc:
             self.strip.error(exc)
             return
@@ -564,6 +632,7 @@ class WebhooksPane(QWidget):
         except EXPECTED as exc:
             self.strip.error(exc)
             return
+        self._note_routes(hooks)
         self.strip.clear()
         names = {n.id: self._number_label(n.id) for _, n in self.ctx.accounts.numbers()}
         dialog = RetargetDialog(self, plan_retarget(hooks, target), names, self._retarget)
@@ -572,7 +641,8 @@ class WebhooksPane(QWidget):
 
     async def _retarget(self, change: Change) -> None:
         async with self.ctx.accounts.client_for_number(change.number_id) as client:
-            await client.update_webhook(change.webhook.id, url=change.new_url)
+            updated = await client.update_webhook(change.webhook.id, url=change.new_url)
+        self._note_routes([updated])  # its stored secret now checks the new route
 
     # -- plumbing ---------------------------------------------------------------------------
     def _open(self, dialog: QWidget) -> None:
@@ -592,6 +662,14 @@ class WebhooksPane(QWidget):
 
     def shutdown(self) -> None:
         self.tasks.cancel()
+
+
+def _secret_cell(stored: bool, here: bool, refused: bool) -> str:
+    if stored:
+        return "stored"
+    if refused:
+        return "missing (401)"
+    return "none: unverified" if here else "—"
 
 
 def _ago(iso: str | None) -> str:

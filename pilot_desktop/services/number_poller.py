@@ -1,0 +1,129 @@
+"""Polls the numbers' connection state, so a missed or late `number.*` webhook is caught.
+
+Every `interval` seconds: `GET /v1/numbers` once per account (names, provider, billing
+block; its state is not live, api §4.2) and `GET /v1/numbers/{id}/status` per number (live
+state, api §4.4). The answers go to the writer as one `NumberPoll`, so polls and
+webhooks share one projection and one history.
+
+Per number: 503 `UPSTREAM_TIMEOUT`/`UPSTREAM_ERROR` (transient) doubles its wait up to
+`MAX_BACKOFF`; `PROVIDER_NOT_CONFIGURED` (permanent) stops its polling until the accounts
+change; an unknown number is skipped. Nothing here blocks the loop: every call is awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from pilot_desktop.api.errors import ApiError
+from pilot_desktop.services.accounts import AccountError, Accounts
+from pilot_desktop.store.records import NumberPoll
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = 60.0
+MIN_INTERVAL = 10.0
+MAX_BACKOFF = 15 * 60.0
+
+
+@dataclass
+class _Track:
+    next_at: float = 0.0
+    failures: int = 0
+    stopped: str | None = None  # why polling stopped for good
+    problem: str | None = None  # the last error, for the Numbers pane
+
+
+class NumberPoller:
+    def __init__(
+        self,
+        accounts: Accounts,
+        submit: Callable[[NumberPoll], Awaitable[object]],
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.accounts = accounts
+        self._submit = submit
+        self.interval = max(MIN_INTERVAL, interval)
+        self._clock = clock
+        self._tracks: dict[str, _Track] = {}
+        self.rounds = 0
+        self.last_error: str | None = None  # an account-level problem (bad key, network)
+
+    def problem(self, number_id: str) -> str | None:
+        track = self._tracks.get(number_id)
+        return None if track is None else track.stopped or track.problem
+
+    def reset(self) -> None:
+        """The accounts changed: retry what was stopped."""
+        self._tracks.clear()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug must not end polling for the session
+                log.exception("number polling round failed")
+            await asyncio.sleep(self.interval)
+
+    async def poll_once(self) -> NumberPoll | None:
+        now = self._clock()
+        answers: list[tuple[str, str, dict[str, object]]] = []
+        self.last_error = None
+        for account in self.accounts.all:
+            try:
+                async with self.accounts.client(account) as client:
+                    for item in await client.list_numbers():
+                        answers.append((item.id, "list", item.model_dump(by_alias=True, mode="json")))
+            except (ApiError, AccountError, httpx.HTTPError) as exc:
+                # A number-scoped key may not list (api §4.7): the stored numbers stand in.
+                if not (isinstance(exc, ApiError) and exc.status == 403):
+                    self.last_error = f"{account.label or account.id}: {exc}"
+        for _account, number in self.accounts.numbers():
+            answer = await self._status(number.id, now)
+            if answer is not None:
+                answers.append((number.id, "status", answer))
+        self.rounds += 1
+        if not answers:
+            return None
+        poll = NumberPoll(polled_at=self._clock(), answers=answers)
+        try:
+            await self._submit(poll)
+        except Exception as exc:  # overloaded or stopping: the next round asks again
+            log.warning("number poll not stored: %s", exc)
+        return poll
+
+    async def _status(self, number_id: str, now: float) -> dict[str, object] | None:
+        track = self._tracks.setdefault(number_id, _Track())
+        if track.stopped is not None or now < track.next_at:
+            return None
+        try:
+            async with self.accounts.client_for_number(number_id) as client:
+                status = await client.number_status(number_id)
+        except ApiError as exc:
+            if exc.code == "PROVIDER_NOT_CONFIGURED":
+                track.stopped = f"status polling stopped: {exc}"
+                log.warning("number %s: %s", number_id, track.stopped)
+            elif exc.status == 404:
+                track.stopped = "the platform does not know this number (404)"
+            else:
+                self._back_off(track, now, str(exc))
+            return None
+        except (AccountError, httpx.HTTPError) as exc:
+            self._back_off(track, now, str(exc))
+            return None
+        track.failures, track.problem, track.next_at = 0, None, now
+        return status.model_dump(by_alias=True, mode="json")
+
+    def _back_off(self, track: _Track, now: float, problem: str) -> None:
+        track.failures += 1
+        track.problem = problem
+        track.next_at = now + min(self.interval * 2 ** (track.failures - 1), MAX_BACKOFF)

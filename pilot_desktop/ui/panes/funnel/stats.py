@@ -1,0 +1,203 @@
+"""What the Delivery tab shows, computed without Qt: periods, latency buckets, per-number
+summaries and the snapshot a worker thread reads from the store.
+
+Pure functions and plain records, unit-tested in tests/unit/test_funnel.py; the widgets
+in this folder only draw them.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass, field
+
+from pilot_desktop.store.message_queries import Funnel, funnel, message_numbers
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+# (label, length in seconds), in the order of the period chooser.
+PERIODS: tuple[tuple[str, float], ...] = (
+    ("Last hour", HOUR),
+    ("Last 24 hours", DAY),
+    ("Last 7 days", 7 * DAY),
+    ("Last 30 days", 30 * DAY),
+)
+DEFAULT_PERIOD = 1  # last 24 hours
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Latencies in [low, high) seconds; the last bucket has no upper bound."""
+
+    label: str
+    low: float
+    high: float | None
+
+
+# Log-scaled: a delivery takes a second or two when all is well, minutes when a phone is
+# off, hours when it is off for long; equal-width buckets would squash all but one.
+BUCKETS: tuple[Bucket, ...] = (
+    Bucket("<1 s", 0.0, 1.0),
+    Bucket("1–5 s", 1.0, 5.0),
+    Bucket("5–30 s", 5.0, 30.0),
+    Bucket("30 s–2 min", 30.0, 120.0),
+    Bucket("2–10 min", 120.0, 600.0),
+    Bucket("10 min–1 h", 600.0, HOUR),
+    Bucket("> 1 h", HOUR, None),
+)
+_OPEN_END = DAY  # where the last bucket's marks stop moving right
+
+
+def bucket_index(seconds: float) -> int:
+    """The bucket a latency falls in; each bucket holds its lower bound (5 s is in 5–30 s)."""
+    for i, b in enumerate(BUCKETS):
+        if b.high is None or seconds < b.high:
+            return i
+    return len(BUCKETS) - 1  # unreachable: the last bucket is open
+
+
+def histogram(values: list[float]) -> list[int]:
+    counts = [0] * len(BUCKETS)
+    for v in values:
+        counts[bucket_index(v)] += 1
+    return counts
+
+
+def axis_position(seconds: float) -> float:
+    """Where a latency sits on the histogram's axis, in bucket widths from the left
+    (0 .. len(BUCKETS)): the bucket's index plus how far into it, on a log scale like the
+    buckets themselves (linear in the first bucket, which starts at 0)."""
+    i = bucket_index(seconds)
+    b = BUCKETS[i]
+    high = b.high if b.high is not None else _OPEN_END
+    linear = b.low <= 0  # log(0) does not exist
+    into = seconds / high if linear else math.log(max(seconds, b.low) / b.low) / math.log(high / b.low)
+    return i + min(max(into, 0.0), 0.999)
+
+
+def duration(seconds: float | None) -> str:
+    """A latency for people: 850 ms, 3.2 s, 45 s, 2 min 5 s, 12 min, 1.5 h, 2.0 days."""
+    if seconds is None:
+        return "–"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 600:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    if seconds < HOUR:
+        return f"{seconds / 60:.0f} min"
+    if seconds < DAY:
+        return f"{seconds / HOUR:.1f} h"
+    return f"{seconds / DAY:.1f} days"
+
+
+def minutes(n: int) -> str:
+    """A deadline in minutes for people: 10 min, 2 h, 1 h 30 min, 7 days."""
+    if n < 60:
+        return f"{n} min"
+    days, rest = divmod(n, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} day{'s' if days != 1 else ''}" if days else "", f"{hours} h" if hours else ""]
+    parts.append(f"{mins} min" if mins else "")
+    return " ".join(p for p in parts if p)
+
+
+def percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate * 100:.1f}%"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One bar of the funnel: how many of the period's outbound messages got this far."""
+
+    label: str
+    count: int
+    rate: float | None  # of all the period's outbound messages
+    failure: bool = False
+
+
+def steps(f: Funnel) -> list[Step]:
+    return [
+        Step("Sent", f.sent, f.rate(f.sent)),
+        Step("Delivered", f.delivered, f.rate(f.delivered)),
+        Step("Read", f.read, f.rate(f.read)),
+        Step("Failed", f.failed, f.rate(f.failed), failure=True),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """One histogram: the bucket counts and the marks drawn over them."""
+
+    title: str
+    counts: list[int]
+    median: float | None
+    p90: float | None
+
+    @property
+    def measured(self) -> int:
+        return sum(self.counts)
+
+
+def latencies(f: Funnel) -> tuple[Latency, Latency]:
+    return (
+        Latency(
+            "Sent → delivered", histogram(f.to_delivered), f.median(f.to_delivered), f.p90(f.to_delivered)
+        ),
+        Latency("Delivered → read", histogram(f.to_read), f.median(f.to_read), f.p90(f.to_read)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NumberSummary:
+    """One row of the per-number table (shown with "All numbers")."""
+
+    number: str
+    total: int
+    sent: int
+    delivered: float | None  # rates of the number's outbound messages in the period
+    read: float | None
+    failed: float | None
+    median_delivery: float | None
+
+
+def summarize(number: str, f: Funnel) -> NumberSummary:
+    return NumberSummary(
+        number=number,
+        total=f.total,
+        sent=f.sent,
+        delivered=f.rate(f.delivered),
+        read=f.rate(f.read),
+        failed=f.rate(f.failed),
+        median_delivery=f.median(f.to_delivered),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the tab draws for one choice of number and period."""
+
+    number: str | None  # None: all numbers
+    since: float
+    until: float
+    numbers: list[str]
+    funnel: Funnel
+    per_number: list[NumberSummary] = field(default_factory=list)  # only for all numbers
+
+
+def snapshot(conn: sqlite3.Connection, number: str | None, period: float, now: float) -> Snapshot:
+    since = now - period
+    numbers = message_numbers(conn)
+    per_number = []
+    if number is None:
+        per_number = [
+            s
+            for n in numbers
+            if (s := summarize(n, funnel(conn, n, since, now))).total  # only active ones
+        ]
+    return Snapshot(number, since, now, numbers, funnel(conn, number, since, now), per_number)

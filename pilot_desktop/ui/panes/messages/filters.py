@@ -1,0 +1,156 @@
+"""The Messages pane's bar: status, number and time filters, the search box, the count."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+
+from pilot_desktop.core.lifecycle import DELIVERED, FAILED, READ, RECEIVED, SENT
+from pilot_desktop.store.message_queries import MessageFilter, StuckRules
+from pilot_desktop.ui.panes.messages import style
+
+STUCK = "stuck"
+STATUS_CHOICES = (
+    ("All statuses", None),
+    ("✓ Sent", SENT),
+    ("✓✓ Delivered", DELIVERED),
+    ("✓✓ Read", READ),
+    ("✕ Failed", FAILED),
+    ("↙ Received", RECEIVED),
+    ("⏱ Stuck", STUCK),
+)
+RANGES = (("All time", None), ("Last hour", 3600), ("Last 24 hours", 86400), ("Last 7 days", 7 * 86400))
+SEARCH_HELP = (
+    "Search takes an internal id, a correlationId, a provider messageId (wamid…), "
+    "#<event number> or a phone number in any format."
+)
+
+
+class FilterBar(QWidget):
+    filters_did_change = Signal()
+    search_did_submit = Signal(str)
+    search_did_clear = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.status_combo = QComboBox()
+        for label, value in STATUS_CHOICES:
+            self.status_combo.addItem(label, value)
+        self.status_combo.setToolTip("Show messages by their current status, or the stuck ones")
+        self.number_combo = QComboBox()
+        self.number_combo.setMinimumContentsLength(14)
+        self.number_combo.addItem("All numbers", None)
+        self.number_combo.setToolTip("Show the messages of one number")
+        self.range_combo = QComboBox()
+        for label, seconds in RANGES:
+            self.range_combo.addItem(label, seconds)
+        self.range_combo.setToolTip("By the time of the message's first event")
+        for combo in (self.status_combo, self.number_combo, self.range_combo):
+            combo.currentIndexChanged.connect(self.filters_did_change)
+        self._numbers: set[str] = set()
+
+        self.search_box = QLineEdit()
+        self.search_box.setPlaceholderText("Search any id or phone, then Enter  ( / )")
+        self.search_box.setToolTip(SEARCH_HELP)
+        self.search_box.setClearButtonEnabled(True)
+        self.search_box.setMinimumWidth(260)
+        self.search_box.returnPressed.connect(
+            lambda: self.search_did_submit.emit(self.search_box.text().strip())
+        )
+        self.search_box.textChanged.connect(
+            lambda text: None if text.strip() else self.search_did_clear.emit()
+        )
+        esc = QShortcut(QKeySequence("Escape"), self.search_box)
+        esc.setContext(Qt.ShortcutContext.WidgetShortcut)
+        esc.activated.connect(self.search_box.clear)
+
+        self.new_button = QPushButton()
+        self.new_button.setObjectName("newMessages")
+        self.new_button.setStyleSheet(
+            "#newMessages { background: #dd6b20; color: white; border-radius: 8px; padding: 1px 10px; }"
+        )
+        self.new_button.setToolTip("New messages arrived above; show them")
+        self.new_button.hide()
+        self.count_label = QLabel("Loading…")
+        self.count_label.setStyleSheet("color: palette(mid);")
+        self.open_button = QPushButton("Timeline…")
+        self.open_button.setToolTip("Open the selected message's timeline (Enter, or double-click a row)")
+        self.open_button.setEnabled(False)
+
+        bar = QHBoxLayout(self)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(QLabel("Show:"))
+        bar.addWidget(self.status_combo)
+        bar.addWidget(self.number_combo)
+        bar.addWidget(self.range_combo)
+        bar.addSpacing(12)
+        bar.addWidget(self.search_box, 1)
+        bar.addWidget(self.new_button)
+        bar.addWidget(self.count_label)
+        bar.addWidget(self.open_button)
+
+    def _submit(self) -> None:
+        self.search_did_submit.emit(self.search_box.text().strip())
+
+    def _edited(self, text: str) -> None:
+        if not text.strip():
+            self.search_did_clear.emit()
+
+    def current_filter(self, now: float, rules: StuckRules) -> MessageFilter:
+        status = self.status_combo.currentData()
+        seconds = self.range_combo.currentData()
+        return MessageFilter(
+            statuses=frozenset({status}) if status not in (None, STUCK) else frozenset(),
+            number_id=self.number_combo.currentData(),
+            since=now - seconds if seconds else None,
+            stuck=rules if status == STUCK else None,
+            now=now,
+        )
+
+    def choose_stuck(self) -> None:
+        """Stuck, all numbers, all time; without signalling (the caller reloads once)."""
+        for combo, index in (
+            (self.number_combo, 0),
+            (self.range_combo, 0),
+            (self.status_combo, self.status_combo.findData(STUCK)),
+        ):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(index)
+            combo.blockSignals(False)
+
+    def show_rules(self, rules: StuckRules) -> None:
+        self.status_combo.setItemData(
+            self.status_combo.findData(STUCK),
+            f"Queued over {style.duration(rules.queued_after)} or sent without a delivery over "
+            f"{style.duration(rules.sent_after)}",
+            Qt.ItemDataRole.ToolTipRole,
+        )
+
+    def add_numbers(self, numbers: Iterable[str]) -> None:
+        new = [n for n in dict.fromkeys(numbers) if n not in self._numbers]
+        if not new:
+            return
+        self._numbers.update(new)
+        self.number_combo.blockSignals(True)  # a new entry is not a filter change
+        for n in sorted(new):
+            self.number_combo.addItem(n, n)
+        self.number_combo.blockSignals(False)
+
+    def show_new(self, n: int) -> None:
+        self.new_button.setText(f"↑ {n:,} new")
+        self.new_button.setVisible(n > 0)
+
+    def focus_search(self) -> None:
+        self.search_box.setFocus()
+        self.search_box.selectAll()
+
+
+def count_text(count: int, cap: int, unfiltered: bool) -> str:
+    """'1,234 messages', '3 matching messages', '100,000+ messages'."""
+    capped = count >= cap
+    total = f"{cap:,}+" if capped else f"{max(count, 0):,}"
+    noun = "message" if count == 1 and not capped else "messages"
+    return f"{total} {noun}" if unfiltered else f"{total} matching {noun}"

@@ -1,0 +1,291 @@
+"""The Messages table model: the loaded pages of one filtered list, newest first.
+
+Rows come from SQLite a page at a time (keyset by id, `fetchMore` when the view scrolls to
+the bottom) and are refreshed in place from the writer's change descriptors. The model
+never queries by itself: the pane loads pages off the GUI thread and hands them in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from pilot_desktop.core.lifecycle import error_meaning
+from pilot_desktop.store.message_queries import MessageRow, StuckRules
+from pilot_desktop.ui.panes.messages import style
+
+COLUMNS = (
+    "Status",
+    "Created",
+    "Number",
+    "Contact",
+    "Type",
+    "Sent→Delivered",
+    "Delivered→Read",
+    "Replies",
+    "Error",
+    "Notes",
+    "Text",
+)
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+BADGE_ROLE = Qt.ItemDataRole.UserRole + 2  # (text, colour) of the status badge
+
+_HEADER_TIPS = {
+    "Status": "Current status. It only moves forward: a late, older status never downgrades it",
+    "Created": "Time of the message's first event (createdAt), local time",
+    "Contact": "→ sent to, ← received from",
+    "Sent→Delivered": "From message.sent to message.delivered (event times)",
+    "Delivered→Read": "From message.delivered to message.read (event times)",
+    "Replies": "Inbound replies linked to this message",
+    "Error": "errorCode of message.failed (hover for what it means)",
+    "Notes": "late: a status arrived after a later one · dup: retried deliveries · stuck: "
+    "no progress past the deadline · reply: answers one of your messages",
+    "Text": "Text or caption",
+}
+_RIGHT = frozenset({"Sent→Delivered", "Delivered→Read", "Replies"})
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class MessagesModel(QAbstractTableModel):
+    def __init__(self, stuck_rules: Callable[[], StuckRules], fetch_more: Callable[[], None]) -> None:
+        super().__init__()
+        self._rows: list[MessageRow] = []
+        self._neg_ids: list[int] = []  # -id per row: ascending, for bisect
+        self._dups: dict[int, int] = {}
+        self._stuck_rules = stuck_rules
+        self._fetch_more = fetch_more
+        self.left_filter: set[int] = set()  # shown, but no longer matching the filter: greyed
+        self.more = False  # older rows exist past the last one loaded
+        self.fetching = False
+
+    def set_stuck_rules(self, rules: Callable[[], StuckRules]) -> None:
+        self._stuck_rules = rules
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1))
+
+    # -- content -------------------------------------------------------------------
+
+    def reset(self, rows: list[MessageRow], dups: dict[int, int], more: bool) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._neg_ids = [-r.id for r in self._rows]
+        self._dups = dict(dups)
+        self.left_filter = set()
+        self.more = more
+        self.endResetModel()
+
+    def append_page(self, rows: list[MessageRow], dups: dict[int, int], more: bool) -> None:
+        """An older page: rows below the last one (anything already shown is skipped)."""
+        last = self._rows[-1].id if self._rows else None
+        fresh = [r for r in rows if last is None or r.id < last]
+        self.more = more
+        if not fresh:
+            return
+        start = len(self._rows)
+        self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
+        self._rows += fresh
+        self._neg_ids += [-r.id for r in fresh]
+        self._dups.update(dups)
+        self.endInsertRows()
+
+    def update_rows(self, rows: list[MessageRow], dups: dict[int, int]) -> None:
+        """Fresh copies of rows already shown: redraw them where they are."""
+        for r in rows:
+            pos = self.row_of(r.id)
+            if pos is None:
+                continue
+            self._rows[pos] = r
+            if r.id in dups:
+                self._dups[r.id] = dups[r.id]
+            self.dataChanged.emit(self.index(pos, 0), self.index(pos, len(COLUMNS) - 1))
+
+    def insert_rows(self, rows: list[MessageRow], dups: dict[int, int]) -> int:
+        """Rows new to this list, each at its place by id: new messages go on top in one
+        block; a message that newly matches the filter goes where its id belongs."""
+        rows = sorted(rows, key=lambda r: -r.id)
+        top = self._rows[0].id if self._rows else None
+        newer = [r for r in rows if top is None or r.id > top]
+        if newer:
+            self.beginInsertRows(QModelIndex(), 0, len(newer) - 1)
+            self._rows[:0] = newer
+            self._neg_ids[:0] = [-r.id for r in newer]
+            self._dups.update({r.id: dups[r.id] for r in newer if r.id in dups})
+            self.endInsertRows()
+        added = len(newer)
+        for r in rows[len(newer) :]:
+            pos = bisect.bisect_left(self._neg_ids, -r.id)
+            if pos < len(self._neg_ids) and self._neg_ids[pos] == -r.id:
+                continue
+            self.beginInsertRows(QModelIndex(), pos, pos)
+            self._rows.insert(pos, r)
+            self._neg_ids.insert(pos, -r.id)
+            if r.id in dups:
+                self._dups[r.id] = dups[r.id]
+            self.endInsertRows()
+            added += 1
+        return added
+
+    def trim(self, keep: int) -> None:
+        """Drop the oldest rows past `keep` (they are paged in again on scroll)."""
+        n = len(self._rows)
+        if n <= keep:
+            return
+        self.beginRemoveRows(QModelIndex(), keep, n - 1)
+        for r in self._rows[keep:]:
+            self._dups.pop(r.id, None)
+        del self._rows[keep:]
+        del self._neg_ids[keep:]
+        self.more = True
+        self.endRemoveRows()
+
+    def row_of(self, message: int) -> int | None:
+        pos = bisect.bisect_left(self._neg_ids, -message)
+        return pos if pos < len(self._neg_ids) and self._neg_ids[pos] == -message else None
+
+    def row_at(self, row: int) -> MessageRow | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def ids(self) -> list[int]:
+        return [-n for n in self._neg_ids]
+
+    @property
+    def oldest_id(self) -> int | None:
+        return self._rows[-1].id if self._rows else None
+
+    def duplicates(self, message: int) -> int:
+        return self._dups.get(message, 0)
+
+    # -- Qt model interface ----------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and self.more and not self.fetching
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if self.canFetchMore(parent):
+            self._fetch_more()
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _HEADER_TIPS.get(COLUMNS[section])
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        row = self.row_at(index.row()) if index.isValid() else None
+        if row is None:
+            return None
+        col = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, col)
+        if role == ID_ROLE:
+            return row.id
+        if role == BADGE_ROLE and col == "Status":
+            return style.status_text(row.status), style.status_color(row.status)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._foreground(row, col)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, col)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in _RIGHT:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # -- cells -----------------------------------------------------------------------
+
+    def _display(self, row: MessageRow, col: str) -> str:
+        if col == "Status":
+            return style.status_text(row.status)
+        if col == "Created":
+            return style.when(row.first_at)
+        if col == "Number":
+            return row.number_id or ""
+        if col == "Contact":
+            return style.contact(row)
+        if col == "Type":
+            return row.kind or ""
+        if col == "Sent→Delivered":
+            return style.duration(row.to_delivered)
+        if col == "Delivered→Read":
+            return style.duration(row.to_read)
+        if col == "Replies":
+            return str(row.replies) if row.replies else ""
+        if col == "Error":
+            return row.error_code or (row.error or "")
+        if col == "Notes":
+            return " · ".join(self._notes(row))
+        return row.text or ""
+
+    def _notes(self, row: MessageRow) -> list[str]:
+        notes: list[str] = []
+        stuck = style.stuck_for(row, self._stuck_rules(), time.time())
+        if stuck is not None:
+            notes.append(f"stuck {style.duration(stuck)}")
+        if row.late:
+            notes.append("late" if row.late == 1 else f"late ×{row.late}")
+        if dups := self._dups.get(row.id, 0):
+            notes.append(f"{dups} dup")
+        if not row.outbound and row.reply_to is not None:
+            notes.append("↩ reply")
+        return notes
+
+    def _foreground(self, row: MessageRow, col: str) -> QBrush | None:
+        if row.id in self.left_filter:
+            return QBrush(QColor(style.PENDING_COLOR))
+        if col == "Error":
+            return QBrush(QColor("#c53030"))
+        if col == "Notes":
+            stuck = style.stuck_for(row, self._stuck_rules(), time.time()) is not None
+            return QBrush(QColor(style.STUCK_COLOR if stuck else style.LATE_COLOR))
+        return None
+
+    def _tooltip(self, row: MessageRow, col: str) -> str | None:
+        if col == "Status":
+            left = (
+                "\nNo longer matches the filter; it leaves the list at the next reload."
+                if row.id in self.left_filter
+                else ""
+            )
+            help_text = style.STATUS_HELP.get(row.status, "")
+            return f"{style.status_text(row.status)}: {help_text}{left}\n(double-click: timeline)"
+        if col == "Created":
+            return (
+                f"first event {style.exact(row.first_at)}; first arrival {style.exact(row.first_received_at)}"
+            )
+        if col == "Error" and (row.error or row.error_code):
+            meaning, documented = error_meaning(row.error_code)
+            mark = "" if documented else " ⚠"
+            return f"{row.error or '(no error text)'}\n\n{row.error_code or 'no code'}{mark}: {meaning}"
+        if col == "Notes":
+            return self._notes_tip(row)
+        if col in ("Text", "Contact", "Number"):
+            return self._display(row, col) or None
+        return None
+
+    def _notes_tip(self, row: MessageRow) -> str | None:
+        lines: list[str] = []
+        stuck = style.stuck_for(row, self._stuck_rules(), time.time())
+        if stuck is not None:
+            lines.append(f"Stuck: {row.status.lower()} for {style.duration(stuck)}, past the deadline.")
+        if row.late:
+            lines.append(f"{row.late} status(es) arrived after a later one; the status did not go back.")
+        if dups := self._dups.get(row.id, 0):
+            lines.append(f"{dups} duplicate delivery(ies) (retries): counted, not stored twice.")
+        if not row.outbound and row.reply_to is not None:
+            lines.append("Answers one of your messages (open the timeline to follow the link).")
+        return "\n".join(lines) or None

@@ -1,0 +1,189 @@
+"""The selected number: what is known about it, its webhooks, and its history of
+transitions (newest first, late ones flagged, errors shown)."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pilot_desktop.core.numbers import HEALTHY
+from pilot_desktop.store.number_queries import NumberSummary, TransitionRow
+from pilot_desktop.ui.format import age
+from pilot_desktop.ui.panes.numbers.card import Hooks
+from pilot_desktop.ui.panes.numbers.text import (
+    KIND_LABEL,
+    NO_ACCOUNT,
+    STATE_LABEL,
+    change_text,
+    clock_time,
+    error_text,
+    local_time,
+    note_text,
+    provider_text,
+    source_text,
+    webhook_line,
+)
+
+HISTORY_COLUMNS = ("Time", "Kind", "Change", "Source", "Note")
+_WIDTHS = (None, None, 200, 110)  # None: fits its contents (a few hundred rows at most)
+
+
+class NumberDetail(QWidget):
+    webhooks_requested = Signal(str)  # number id
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.number_id: str | None = None
+        self.rows: list[TransitionRow] = []
+        self.title = QLabel()
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.facts = QLabel()
+        self.facts.setWordWrap(True)
+        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hooks = QLabel()
+        self.hooks.setWordWrap(True)
+        self.webhooks_button = QPushButton("Webhooks…")
+        self.webhooks_button.setToolTip("Open the Webhooks tab on this number: subscribe it to number events")
+        self.webhooks_button.clicked.connect(self._webhooks_clicked)
+        hooks_row = QHBoxLayout()
+        hooks_row.addWidget(self.hooks, 1)
+        hooks_row.addWidget(self.webhooks_button, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.history_title = QLabel("<b>History</b> (newest first)")
+        self.table = QTableWidget(0, len(HISTORY_COLUMNS))
+        self.table.setHorizontalHeaderLabels(HISTORY_COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(50)
+        for i, width in enumerate(_WIDTHS):
+            if width is None:
+                header.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
+            else:
+                header.setSectionResizeMode(i, QHeaderView.ResizeMode.Interactive)
+                header.resizeSection(i, width)
+        header.setStretchLastSection(True)
+        self.empty_history = QLabel("No change recorded yet.")
+        self.empty_history.setStyleSheet("color: palette(mid);")
+
+        col = QVBoxLayout(self)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.title)
+        col.addWidget(self.facts)
+        col.addLayout(hooks_row)
+        col.addSpacing(6)
+        col.addWidget(self.history_title)
+        col.addWidget(self.empty_history)
+        col.addWidget(self.table, 1)
+
+    def _webhooks_clicked(self) -> None:
+        if self.number_id is not None:
+            self.webhooks_requested.emit(self.number_id)
+
+    def show_number(self, s: NumberSummary, now: float, hooks: Hooks, poll_problem: str | None) -> None:
+        st = s.state
+        self.number_id = st.number_id
+        name = html.escape(st.name or st.number_id)
+        who = " · ".join(html.escape(x) for x in (st.phone or "", st.number_id) if x)
+        self.title.setText(f"<h3 style='margin: 0'>{name}</h3>{who}")
+        facts = [f"Provider: {html.escape(provider_text(s.provider))}"]
+        state = STATE_LABEL.get(st.connection, st.connection)
+        if st.connection_at is not None:
+            via = f" (from a {st.connection_source})" if st.connection_source else ""
+            facts.append(f"{state} since {local_time(st.connection_at)}{via}")
+        else:
+            facts.append(state)
+        if st.last_error or st.last_error_code:
+            facts.append(
+                f"Last disconnect reason: {html.escape(error_text(st.last_error, st.last_error_code))}"
+            )
+        if st.health != HEALTHY or st.health_reason:
+            reason = f": {html.escape(st.health_reason)}" if st.health_reason else ""
+            facts.append(f"Health {st.health}{reason}")
+        plural = "s" if s.events != 1 else ""
+        last = age(s.last_event_at, now)
+        facts.append(
+            f"{s.events:,} webhook{plural} received, the last {last}" if s.events else "No webhook yet"
+        )
+        facts.append(f"Last status poll {age(s.last_poll_at, now)}")
+        if poll_problem:
+            facts.append(f"<span style='color: #c05621'>Polling: {html.escape(poll_problem)}</span>")
+        self.facts.setText("<br>".join(facts))
+        self.show_hooks(hooks)
+
+    def show_hooks(self, hooks: Hooks) -> None:
+        if hooks is None:
+            self.hooks.setText("Webhooks: reading…")
+        elif isinstance(hooks, str):
+            advice = (
+                " Add its API key or the tenant key in the Webhooks tab (Add account…) to manage them."
+                if hooks == NO_ACCOUNT
+                else ""
+            )
+            self.hooks.setText(f"Webhooks: {html.escape(hooks)}.{advice}")
+        elif not hooks:
+            self.hooks.setText(
+                "No webhook for this number: its state comes from polling only. Subscribe it to "
+                "number events (Webhooks…) to see disconnections the moment they happen."
+            )
+        else:
+            lines = "<br>".join(f"• {html.escape(webhook_line(h))}" for h in hooks)
+            self.hooks.setText(f"Webhooks:<br>{lines}")
+
+    def show_history(self, rows: list[TransitionRow]) -> None:
+        self.rows = rows
+        self.empty_history.setVisible(not rows)
+        self.table.setVisible(bool(rows))
+        self.table.setRowCount(len(rows))
+        italic = QFont()
+        italic.setItalic(True)
+        for r, row in enumerate(rows):
+            cells = (
+                clock_time(row.at),
+                KIND_LABEL.get(row.kind, row.kind),
+                change_text(row),
+                source_text(row),
+                note_text(row),
+            )
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                if row.late:
+                    item.setForeground(QColor("#718096"))
+                    item.setFont(italic)
+                self.table.setItem(r, c, item)
+            source_item = self.table.item(r, 3)
+            if source_item is not None:
+                source_item.setToolTip(row.event)
+            time_item = self.table.item(r, 0)
+            if time_item is not None:
+                true_at, recorded = (
+                    local_time(row.at, seconds=True),
+                    local_time(row.received_at, seconds=True),
+                )
+                time_item.setToolTip(f"True at {true_at}; recorded {recorded}")
+
+    def clear(self) -> None:
+        self.number_id = None
+        self.title.setText("")
+        self.facts.setText("Select a number to see its history.")
+        self.hooks.setText("")
+        self.show_history([])

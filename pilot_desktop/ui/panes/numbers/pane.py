@@ -1,0 +1,463 @@
+"""The Numbers tab: one card per WhatsApp number (state and since when, 24 h uptime strip,
+health, billing block, polling problem, webhooks) and the selected number's history.
+
+It reads the store in a worker thread (its own read-only connection) and only while it
+is the visible tab: a change descriptor naming numbers marks it stale, and a timer
+re-reads at most every THROTTLE_S seconds (craft.md habit 16). Ages and uptimes move
+with the clock, so a visible tab also re-reads every STALE_S seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pilot_desktop.api.errors import ApiError
+from pilot_desktop.api.models import Webhook
+from pilot_desktop.core.numbers import CLOSED, overall
+from pilot_desktop.services.accounts import AccountError
+from pilot_desktop.services.secrets import SecretsError
+from pilot_desktop.store import number_queries as nq
+from pilot_desktop.store.db import connect
+from pilot_desktop.store.records import Changes
+from pilot_desktop.ui.format import age
+from pilot_desktop.ui.panes.numbers.card import Hooks, NumberCard
+from pilot_desktop.ui.panes.numbers.detail import NumberDetail
+from pilot_desktop.ui.panes.numbers.polling import NumberPolling
+from pilot_desktop.ui.panes.numbers.text import NO_ACCOUNT
+from pilot_desktop.ui.tasks import Tasks
+
+log = logging.getLogger(__name__)
+
+TICK_MS = 500
+THROTTLE_S = 1.0  # at most one re-read this often, however busy the webhooks
+STALE_S = 30.0  # ages, "since" and uptimes move: re-read a visible tab this often anyway
+HISTORY_ROWS = 300
+HOOKS_STALE_S = 300.0  # the webhooks of every number are re-read this often (network)
+SELECTED_HOOKS_STALE_S = 60.0  # and the selected number's when it is selected again
+WebhooksOf = Callable[[str], Awaitable[list[Webhook]]]
+_LEVEL_COLOUR = {"ok": "#276749", "warn": "#975a16", "down": "#c53030", "none": "palette(mid)"}
+
+EMPTY = (
+    "<h3>Your numbers appear here</h3>"
+    "<p>Each WhatsApp number shows up with its first <code>number.*</code> webhook (created, "
+    "connected, disconnected, …) or its first status poll: its connection state and since when, "
+    "a 24-hour uptime strip, its health, and the history of its connections.</p>"
+    "<p>{polling}</p>"
+    "<p>To add an account, or to subscribe a number to number events so disconnections show "
+    "the moment they happen, use the Webhooks tab.</p>"
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    summaries: list[nq.NumberSummary]
+    known_since: dict[str, float]  # since when each number's connection state is known (7 d at most)
+    history: list[nq.TransitionRow]  # of the number it was read for
+    number_id: str | None
+    now: float
+
+
+def _read(db_path: Path, prefer: list[str | None], now: float) -> Snapshot:
+    """Every number, and the history of the one to select: the first of `prefer` that is
+    listed, else the first listed."""
+    # Runs in a worker thread with its own connection (sqlite connections are per thread).
+    conn = connect(db_path, readonly=True)
+    try:
+        found = nq.summaries(conn, now)
+        ids = [s.number_id for s in found]
+        # Nothing chosen yet: the first disconnected number, the one needing attention.
+        down = [s.number_id for s in found if s.state.connection == CLOSED]
+        fallback = (down or ids)[0] if ids else None
+        number_id = next((i for i in prefer if i in ids), fallback)
+        known = {}
+        for s in found:
+            history = nq.connection_history(conn, s.number_id, now - 7 * nq.DAY)
+            if history:
+                known[s.number_id] = history[0][0]
+        rows = nq.transitions(conn, number_id, HISTORY_ROWS) if number_id else []
+        return Snapshot(found, known, rows, number_id, now)
+    finally:
+        conn.close()
+
+
+def _hooks_problem(exc: Exception) -> str:
+    if isinstance(exc, AccountError):
+        return NO_ACCOUNT
+    if isinstance(exc, httpx.HTTPError):
+        return f"could not reach the API ({exc})"
+    return f"could not be read: {exc}"
+
+
+class NumbersPane(QWidget):
+    webhooks_requested = Signal(str)  # a number id ("" for the tab alone)
+
+    def __init__(self, db_path: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.db_path = db_path
+        self.polling: NumberPolling | None = None
+        self.webhooks_of: WebhooksOf | None = None
+        self.summaries: list[nq.NumberSummary] = []
+        self.known_since: dict[str, float] = {}
+        self.cards: dict[str, NumberCard] = {}
+        self.selected: str | None = None
+        self.tasks = Tasks()
+        self._wanted: str | None = None  # show_number() before its card exists
+        self._checking = False
+        self._hooks: dict[str, tuple[float, list[Webhook] | str]] = {}
+        self._hooks_task: asyncio.Task[None] | None = None
+        self._task: asyncio.Future[None] | None = None
+        self._dirty = True
+        self._generation = 0
+        self._started_at = -THROTTLE_S
+        self._computed_at = 0.0
+        self._build()
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Up/Down (j/k) move between numbers
+        self._timer = QTimer(self)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._tick)  # runs only while the tab is visible
+
+    # -- widgets ---------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.overall_label = QLabel("")
+        self.polling_label = QLabel("")
+        self.polling_label.setStyleSheet("color: palette(mid);")
+        self.polling_label.setWordWrap(True)
+        self.check_button = QPushButton("Check now")
+        self.check_button.setToolTip("Ask the platform for every number's live state now")
+        self.check_button.clicked.connect(lambda: self.tasks.start(self.check_now()))
+        self.check_button.setEnabled(False)
+        bar = QHBoxLayout()
+        bar.addWidget(self.overall_label)
+        bar.addStretch(1)
+        bar.addWidget(self.polling_label, 2)
+        bar.addWidget(self.check_button)
+
+        self.empty_hint = QLabel("Loading…")
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setTextFormat(Qt.TextFormat.RichText)
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.open_webhooks = QPushButton("Open the Webhooks tab")
+        self.open_webhooks.clicked.connect(lambda: self.webhooks_requested.emit(""))
+        empty = QWidget()
+        empty.setObjectName("numbersEmpty")
+        empty.setStyleSheet("#numbersEmpty { background: palette(base); }")
+        empty_col = QVBoxLayout(empty)
+        empty_col.setContentsMargins(16, 16, 16, 16)
+        empty_col.addWidget(self.empty_hint)
+        empty_col.addWidget(self.open_webhooks, 0, Qt.AlignmentFlag.AlignLeft)
+        empty_col.addStretch(1)
+
+        self.card_box = QWidget()
+        self.card_col = QVBoxLayout(self.card_box)
+        self.card_col.setContentsMargins(0, 0, 6, 0)
+        self.card_col.setSpacing(8)
+        self.card_col.addStretch(1)
+        self.card_scroll = QScrollArea()
+        self.card_scroll.setWidgetResizable(True)
+        self.card_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.card_scroll.setWidget(self.card_box)
+        self.card_scroll.setMinimumWidth(440)
+        self.card_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.detail = NumberDetail()
+        self.detail.webhooks_requested.connect(self.webhooks_requested)
+        self.detail.clear()
+        self.split = QSplitter()
+        self.split.addWidget(self.card_scroll)
+        self.split.addWidget(self.detail)
+        self.split.setSizes([580, 620])
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(empty)
+        self.stack.addWidget(self.split)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(bar)
+        layout.addWidget(self.stack, 1)
+
+    def set_sources(self, polling: NumberPolling | None, webhooks_of: WebhooksOf | None) -> None:
+        """The poller (problems, Check now) and how to read a number's webhooks."""
+        self.polling, self.webhooks_of = polling, webhooks_of
+        self._hooks.clear()
+        self._dirty = True
+
+    # -- data flow -------------------------------------------------------------------
+
+    def on_changes(self, changes: Changes) -> None:
+        """Writer listener (on the loop): mark stale only; the timer re-reads."""
+        if changes.numbers:
+            self._dirty = True
+
+    async def refresh(self) -> None:
+        """Read the numbers (and the selected one's history) off the GUI thread, then draw."""
+        self._generation += 1
+        generation = self._generation
+        self._dirty = False
+        self._started_at = time.monotonic()
+        prefer = [self._wanted, self.selected]
+        now = time.time()
+        loop = asyncio.get_running_loop()
+        try:
+            snap = await loop.run_in_executor(None, _read, self.db_path, prefer, now)
+        except Exception as exc:  # the store is environmental: say so, keep the window
+            if generation == self._generation:
+                log.warning("numbers: %s", exc)
+                self.polling_label.setText(f"Could not read the numbers: {exc}")
+            return
+        if generation != self._generation:
+            return  # a newer read (another selection, or shutdown) superseded this one
+        self._computed_at = time.monotonic()
+        self._show(snap)
+
+    async def settled(self) -> None:
+        """Wait until the reads and webhook look-ups under way are drawn (tests, shutdown)."""
+        while True:
+            await self.tasks.settled()  # webhook look-ups, Check now
+            if self._task is not None and not self._task.done():
+                await asyncio.wait({self._task})
+            elif not self.tasks.busy:
+                return
+
+    def _show(self, snap: Snapshot) -> None:
+        found, now = snap.summaries, snap.now
+        self.known_since = snap.known_since
+        self.summaries = found
+        by_id = {s.number_id: s for s in found}
+        self._show_header(found)
+        self.stack.setCurrentIndex(1 if found else 0)
+        self._sync_cards([s.number_id for s in found])
+        for s in found:
+            card = self.cards[s.number_id]
+            card.show_summary(s, now, self._problem(s.number_id), self._hooks_of(s.number_id), self._known(s))
+        self.selected = snap.number_id  # chosen with its history by the same rule
+        if self._wanted == self.selected:
+            self._wanted = None
+        self._mark_selected()
+        if self.selected is None:
+            self.detail.clear()
+        else:
+            self.detail.show_number(
+                by_id[self.selected], now, self._hooks_of(self.selected), self._problem(self.selected)
+            )
+            self.detail.show_history(snap.history)
+        self._want_hooks(list(by_id), HOOKS_STALE_S)
+
+    def _show_header(self, found: list[nq.NumberSummary]) -> None:
+        level, text = overall([s.state for s in found])
+        self.overall_label.setText(f"<b>{html.escape(text)}</b>")
+        self.overall_label.setStyleSheet(f"color: {_LEVEL_COLOUR[level]};")
+        last = max((s.last_poll_at for s in found if s.last_poll_at is not None), default=None)
+        self.polling_label.setText(self._polling_text(last))
+        polling = self.polling
+        can_check = polling is not None and polling.has_accounts
+        self.check_button.setEnabled(can_check and not self._checking)
+        self.check_button.setToolTip(
+            "Ask the platform for every number's live state now"
+            if can_check
+            else "Needs an account: add one in the Webhooks tab (Add account…)"
+        )
+        self.empty_hint.setText(EMPTY.format(polling=html.escape(self._polling_text(last))))
+
+    def _polling_text(self, last: float | None) -> str:
+        polling = self.polling
+        if polling is None:
+            return "Numbers are not polled (the receiver is not running): only webhooks tell their state."
+        if not polling.has_accounts:
+            return (
+                "Not polled: no account yet. Add one in the Webhooks tab (Add account…) to have "
+                "your numbers' live state checked; until then only webhooks tell it."
+            )
+        if polling.poller.last_error:
+            return f"Polling problem: {polling.poller.last_error}"
+        every = f"Live state checked every {polling.poller.interval:.0f} s through your accounts"
+        return (
+            f"{every}; last check {age(last)}."
+            if last is not None
+            else f"{every}; the first check is under way."
+        )
+
+    def _known(self, s: nq.NumberSummary) -> float | None:
+        return self.known_since.get(s.number_id)
+
+    def _problem(self, number_id: str) -> str | None:
+        return self.polling.poller.problem(number_id) if self.polling is not None else None
+
+    def _hooks_of(self, number_id: str) -> Hooks:
+        if self.webhooks_of is None:
+            return NO_ACCOUNT
+        found = self._hooks.get(number_id)
+        return None if found is None else found[1]
+
+    def _sync_cards(self, ids: list[str]) -> None:
+        for gone in set(self.cards) - set(ids):
+            old = self.cards.pop(gone)
+            self.card_col.removeWidget(old)
+            old.deleteLater()
+        items = (self.card_col.itemAt(i) for i in range(self.card_col.count() - 1))
+        order = [item.widget() if item is not None else None for item in items]
+        if order == [self.cards.get(i) for i in ids]:
+            return
+        while self.card_col.count() > 1:  # keep the final stretch
+            self.card_col.takeAt(0)
+        for i, number_id in enumerate(ids):
+            card = self.cards.get(number_id) or self._new_card(number_id)
+            self.card_col.insertWidget(i, card)
+
+    def _new_card(self, number_id: str) -> NumberCard:
+        card = self.cards[number_id] = NumberCard(number_id)
+        card.card_clicked.connect(self.select)
+        card.webhooks_requested.connect(self.webhooks_requested)
+        return card
+
+    def _mark_selected(self) -> None:
+        for number_id, card in self.cards.items():
+            if card.selected != (number_id == self.selected):
+                card.set_selected(number_id == self.selected)
+        chosen = self.cards.get(self.selected or "")
+        if chosen is not None:
+            self.card_scroll.ensureWidgetVisible(chosen, 0, 8)
+
+    # -- webhooks --------------------------------------------------------------------
+
+    def _want_hooks(self, ids: list[str], max_age: float) -> None:
+        if self.webhooks_of is None or (self._hooks_task is not None and not self._hooks_task.done()):
+            return
+        clock = time.monotonic()
+        stale = [i for i in ids if i not in self._hooks or clock - self._hooks[i][0] > max_age]
+        if stale:
+            self._hooks_task = self.tasks.start(self._fetch_hooks(stale))
+
+    async def _fetch_hooks(self, ids: list[str]) -> None:
+        fetch = self.webhooks_of
+        if fetch is None:
+            return
+        for number_id in ids:
+            value: list[Webhook] | str
+            try:
+                value = await fetch(number_id)
+            except (ApiError, AccountError, SecretsError, httpx.HTTPError) as exc:
+                value = _hooks_problem(exc)
+            self._hooks[number_id] = (time.monotonic(), value)
+            card = self.cards.get(number_id)
+            if card is not None:
+                card.show_hooks(value)
+            if number_id == self.selected:
+                self.detail.show_hooks(value)
+
+    def forget_webhooks(self) -> None:
+        """The accounts changed: what could (not) be read may have changed too."""
+        self._hooks.clear()
+        self._dirty = True
+
+    # -- selection -------------------------------------------------------------------
+
+    def select(self, number_id: str) -> None:
+        self._wanted = None
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        summary = next((s for s in self.summaries if s.number_id == number_id), None)
+        if summary is None or number_id == self.selected:
+            return
+        self.selected = number_id
+        self._mark_selected()
+        now = time.time()
+        self.detail.show_number(summary, now, self._hooks_of(number_id), self._problem(number_id))
+        self.detail.show_history([])
+        self._start()  # its history, at once
+        if self.webhooks_of is not None:
+            found = self._hooks.get(number_id)
+            if found is not None and time.monotonic() - found[0] > SELECTED_HOOKS_STALE_S:
+                self._hooks.pop(number_id)
+            self._want_hooks([number_id], SELECTED_HOOKS_STALE_S)
+
+    def show_number(self, number_id: str) -> None:
+        """Select that number (a notification was clicked); if it is not listed yet, as
+        soon as it is."""
+        if number_id in self.cards:
+            self.select(number_id)
+            return
+        self._wanted = number_id
+        self._dirty = True
+        if self.isVisible():
+            self._start()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        step = {Qt.Key.Key_Down: 1, Qt.Key.Key_J: 1, Qt.Key.Key_Up: -1, Qt.Key.Key_K: -1}.get(
+            Qt.Key(event.key())
+        )
+        ids = [s.number_id for s in self.summaries]
+        if step is None or not ids:
+            super().keyPressEvent(event)
+            return
+        at = ids.index(self.selected) if self.selected in ids else 0
+        self.select(ids[max(0, min(len(ids) - 1, at + step))])
+
+    # -- polling ---------------------------------------------------------------------
+
+    async def check_now(self) -> None:
+        polling = self.polling
+        if polling is None or not polling.has_accounts:
+            return
+        self._checking = True
+        self.check_button.setEnabled(False)
+        self.polling_label.setText("Checking every number's live state…")
+        try:
+            await polling.poller.poll_once()
+        finally:
+            self._checking = False
+            self.check_button.setEnabled(True)
+            self._dirty = True
+            self._hooks.clear()  # a check re-reads the webhooks too
+            if self.isVisible():
+                self._start()
+
+    # -- timer -----------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if not self.isVisible() or (self._task is not None and not self._task.done()):
+            return
+        clock = time.monotonic()
+        if clock - self._started_at < THROTTLE_S:
+            return
+        if self._dirty or clock - self._computed_at >= STALE_S:
+            self._start()
+
+    def _start(self) -> None:
+        # Keep a reference: the loop holds tasks weakly.
+        self._task = asyncio.ensure_future(self.refresh())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._timer.start()
+        self._tick()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self._timer.stop()
+
+    def shutdown(self) -> None:
+        self._generation += 1  # a read still running must not draw
+        if self._task is not None:
+            self._task.cancel()
+        self.tasks.cancel()
+        self._timer.stop()

@@ -1,0 +1,395 @@
+"""The tray: the numbers' worst state as the icon's colour, notifications, and the menu.
+
+The store's writer publishes `Changes` after each COMMIT; their number transitions feed
+core/notify.py's `Notifier`, which decides what is worth telling (debounce, flap folding,
+quiet hours, mute). A 2 s timer asks it what is due and this shows exactly that: a tray
+balloon, or, without a system tray (bare X, some Wayland desktops) or without balloon
+support, the window's notice banner. The window title carries the worst state either way
+("Pilot Desktop — 2 disconnected"). Each notification shown is logged (info) with its
+number and kind.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import ValidationError
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from pilot_desktop.core.notify import Notification, Notifier
+from pilot_desktop.core.numbers import CLOSED, CONNECTING, HEALTHY, REMOVED, UNKNOWN, NumberState, overall
+from pilot_desktop.services.notifications import DEFAULT_QUIET_HOURS, notify_rules, set_muted, set_quiet_hours
+from pilot_desktop.services.runtime import Runtime
+from pilot_desktop.services.settings import Settings
+from pilot_desktop.store import number_queries
+from pilot_desktop.store.db import StoreError, connect
+from pilot_desktop.store.records import Changes
+from pilot_desktop.ui import messages
+from pilot_desktop.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+DUE_INTERVAL_MS = 2000  # how often the notifier is asked what is due
+REFRESH_DELAY_MS = 250  # state re-reads after changes: at most four a second under load
+BALLOON_MS = 10_000
+
+COLOURS = {"ok": "#2f9e44", "warn": "#e8890c", "down": "#d63a3a", "none": "#8a949e"}
+_MESSAGE_ICON = {
+    "down": QSystemTrayIcon.MessageIcon.Critical,
+    "warn": QSystemTrayIcon.MessageIcon.Warning,
+    "ok": QSystemTrayIcon.MessageIcon.Information,
+}
+_BANNER_LEVEL = {"down": "error", "warn": "warning", "ok": "info"}
+_SEVERITY_RANK = {"ok": 0, "warn": 1, "down": 2}
+
+Sink = Callable[[str, str, QSystemTrayIcon.MessageIcon], None]
+StatesReader = Callable[[], list[NumberState] | None]  # None: cannot read now
+
+_icons: dict[str, QIcon] = {}
+
+
+def tray_icon(level: str) -> QIcon:
+    """The app's mark (a pulse line on a rounded square) filled with the level's colour."""
+    if level not in _icons:
+        icon = QIcon()
+        for size in (16, 22, 24, 32, 48, 64):
+            icon.addPixmap(_draw(COLOURS.get(level, COLOURS["none"]), size))
+        _icons[level] = icon
+    return _icons[level]
+
+
+def _draw(colour: str, size: int) -> QPixmap:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    s = size / 64  # drawn on the 64-unit grid of resources' app.svg
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(colour))
+    p.drawRoundedRect(QRectF(2 * s, 2 * s, 60 * s, 60 * s), 14 * s, 14 * s)
+    pulse = QPainterPath(QPointF(12 * s, 36 * s))
+    for x, y in ((22, 36), (27, 22), (35, 48), (41, 30), (45, 36), (52, 36)):
+        pulse.lineTo(QPointF(x * s, y * s))
+    pen = QPen(QColor("#ffffff"), max(1.5, 5 * s))
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    p.setPen(pen)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawPath(pulse)
+    p.end()
+    return pixmap
+
+
+def title_status(states: list[NumberState]) -> str:
+    """The worst state in a few words for the window title; "" when all is well."""
+    live = [s for s in states if s.connection != REMOVED]
+    down = sum(s.connection == CLOSED for s in live)
+    if down:
+        return f"{down} disconnected"
+    parts = []
+    if connecting := sum(s.connection in (CONNECTING, UNKNOWN) for s in live):
+        parts.append(f"{connecting} connecting")
+    if unhealthy := sum(s.health != HEALTHY for s in live):
+        parts.append(f"{unhealthy} with a health warning")
+    return ", ".join(parts)
+
+
+def db_states(db_path: Path) -> tuple[StatesReader, Callable[[], None]]:
+    """A reader of the current number states on one read-only connection, and its closer."""
+    conn: sqlite3.Connection | None = None
+
+    def read() -> list[NumberState] | None:
+        nonlocal conn
+        try:
+            if conn is None:
+                conn = connect(db_path, readonly=True)
+            return number_queries.states(conn)
+        except (sqlite3.Error, StoreError) as exc:  # environmental: keep the last picture
+            log.warning("tray: cannot read number states: %s", exc)
+            return None
+
+    def close() -> None:
+        if conn is not None:
+            conn.close()
+
+    return read, close
+
+
+class NumbersTray(QObject):
+    """Owns the QSystemTrayIcon and the Notifier; drives the window's title and notice banner."""
+
+    def __init__(
+        self,
+        window: MainWindow,
+        settings: Settings,
+        save_settings: Callable[[], None],
+        read_states: StatesReader,
+        *,
+        clock: Callable[[], float] = time.time,
+        tray_available: bool | None = None,
+        messages_supported: bool | None = None,
+        sink: Sink | None = None,
+        close_states: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.window = window
+        self.settings = settings
+        self._save_settings = save_settings
+        self._read_states = read_states
+        self._close_states = close_states
+        self._clock = clock
+        self.available = QSystemTrayIcon.isSystemTrayAvailable() if tray_available is None else tray_available
+        supported = QSystemTrayIcon.supportsMessages() if messages_supported is None else messages_supported
+        self.balloons = self.available and supported  # else the notice banner tells
+        self.names: dict[str, str] = {}
+        self.notifier = Notifier(notify_rules(settings), self.names)
+        self.states: list[NumberState] = []
+        self.level, self.summary = "none", ""
+        self.last_number: str | None = None  # what clicking the last message opens
+        self._quiet_value = settings.notifications.quiet_hours or DEFAULT_QUIET_HOURS
+        self._told_hidden = False
+        self._detach: Callable[[], None] | None = None
+
+        self.icon = QSystemTrayIcon(tray_icon("none"))
+        self._sink: Sink = sink or (lambda t, x, i: self.icon.showMessage(t, x, i, BALLOON_MS))
+        self.menu = QMenu()
+        self.menu.addAction("Show window", window.bring_to_front)
+        self.menu.addAction("Numbers", self._show_numbers)
+        self.mute_menu = self.menu.addMenu("Mute")
+        self.mute_menu.aboutToShow.connect(self.fill_mute_menu)
+        self.quiet_action = QAction(self.menu)
+        self.quiet_action.setCheckable(True)
+        self.quiet_action.toggled.connect(self.set_quiet)
+        self.menu.addAction(self.quiet_action)
+        self.menu.addSeparator()
+        self.menu.addAction("Quit", self.quit)
+        self._label_quiet()
+        self.fill_mute_menu()
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._activated)
+        self.icon.messageClicked.connect(self.open_last)
+        window.notice_banner.action_did_trigger.connect(self.open_last)
+        window.hide_on_close = self._hide_on_close
+
+        self._due = QTimer(self)
+        self._due.setInterval(DUE_INTERVAL_MS)
+        self._due.timeout.connect(self.tick)
+        self._refresh = QTimer(self)
+        self._refresh.setSingleShot(True)
+        self._refresh.setInterval(REFRESH_DELAY_MS)
+        self._refresh.timeout.connect(self.refresh)
+        self.refresh()
+        if self.available and QSystemTrayIcon.isSystemTrayAvailable():  # (tests inject availability)
+            self.icon.show()
+        self._due.start()
+
+    # -- wiring --------------------------------------------------------------------------------
+
+    def attach(self, runtime: Runtime) -> None:
+        """Hear the writer's committed changes (number transitions) from now on."""
+        writer = runtime.writer
+        if writer is None:
+            return
+        writer.subscribe(self.on_changes)
+        self._detach = lambda: writer.unsubscribe(self.on_changes)
+
+    def show_initial(self) -> None:
+        """Start hidden in the tray when asked and there is a tray; else show the window."""
+        if self.settings.notifications.start_minimised and self.available:
+            log.info("started minimised to the tray")
+            return
+        self.window.show()
+
+    def shutdown(self) -> None:
+        if self._detach is not None:
+            self._detach()
+            self._detach = None
+        self._due.stop()
+        self._refresh.stop()
+        self.window.hide_on_close = None
+        self.window.notice_banner.action_did_trigger.disconnect(self.open_last)
+        self.icon.hide()
+        self.icon.setContextMenu(None)  # type: ignore[arg-type]  # Qt accepts nullptr
+        self.menu.deleteLater()
+        self.icon.deleteLater()
+        if self._close_states is not None:
+            self._close_states()
+
+    # -- what changed, what is due ----------------------------------------------------------------
+
+    def on_changes(self, changes: Changes) -> None:
+        """On the loop after a COMMIT: transitions go to the notifier, the state is re-read soon."""
+        if not changes.numbers:
+            return
+        if any(t.number_id not in self.names for t in changes.transitions):
+            self.refresh()  # names first: a health notice is worded when it is fed
+        now = self._clock()
+        for t in changes.transitions:
+            self.notifier.feed(t, now)
+        if not self._refresh.isActive():
+            self._refresh.start()
+
+    def refresh(self) -> None:
+        """Re-read the current states: icon colour, tooltip, window title, names."""
+        states = self._read_states()
+        if states is None:
+            return
+        self.states = states
+        for s in self.states:
+            self.names[s.number_id] = s.name or s.phone or s.number_id
+        level, self.summary = overall(self.states)
+        if level != self.level:
+            self.level = level
+            self.icon.setIcon(tray_icon(level))
+            if not self.available:  # the taskbar's window icon tells instead
+                self.window.setWindowIcon(tray_icon(level))
+        self._show_state()
+
+    def _show_state(self) -> None:
+        tooltip = f"Pilot Desktop\n{self.summary}"
+        if held := self.notifier.suppressed:
+            tooltip += f"\n{held} notification{'s' if held != 1 else ''} held back (quiet hours/muted)"
+        if self.icon.toolTip() != tooltip:
+            self.icon.setToolTip(tooltip)
+        self.window.set_title_status(title_status(self.states))
+
+    def tick(self) -> None:
+        """Show what the notifier says is due now (the 2 s timer)."""
+        due = self.notifier.due(self._clock())
+        if due:
+            self.show_notifications(due)
+        self._show_state()
+
+    def show_notifications(self, due: list[Notification]) -> None:
+        """One balloon (or banner) for what came due together; every one is logged."""
+        via = "tray" if self.balloons else "banner"
+        for n in due:
+            log.info(
+                "notification number=%s kind=%s via=%s: %s. %s", n.number_id, n.kind, via, n.title, n.text
+            )
+        severity = max((n.severity for n in due), key=lambda s: _SEVERITY_RANK.get(s, 0))
+        numbers = {n.number_id for n in due}
+        self.last_number = due[0].number_id if len(numbers) == 1 else None
+        if len(due) == 1:
+            title, text = due[0].title, due[0].text
+        else:
+            title = f"{len(due)} number notifications"
+            lines = [f"{n.title}: {n.text}" for n in due[:4]]
+            text = "\n".join(lines) + (f"\nand {len(due) - 4} more" if len(due) > 4 else "")
+        if self.balloons:
+            self._sink(title, text, _MESSAGE_ICON.get(severity, QSystemTrayIcon.MessageIcon.Information))
+        else:
+            banner_text = f"<b>{html.escape(title)}</b> — {html.escape(text).replace(chr(10), '<br>')}"
+            action = "Show number" if self.last_number else "Show numbers"
+            level = _BANNER_LEVEL.get(severity, "info")
+            self.window.notice_banner.show_message(level, banner_text, action=action)
+
+    # -- clicks --------------------------------------------------------------------------------------
+
+    def open_last(self) -> None:
+        """A notification was clicked: the window, the Numbers tab, its number."""
+        self.window.show_numbers(self.last_number)
+
+    def _show_numbers(self) -> None:
+        self.window.show_numbers()
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.window.bring_to_front()
+
+    def _hide_on_close(self) -> bool:
+        hide = self.settings.notifications.close_to_tray and self.available
+        if hide and not self._told_hidden and self.balloons:
+            self._told_hidden = True
+            self._sink(
+                "Pilot Desktop is still running",
+                "It keeps receiving in the tray; use Quit in the tray menu to stop it.",
+                QSystemTrayIcon.MessageIcon.Information,
+            )
+        return hide
+
+    def quit(self) -> None:
+        """Really quit: through the window's close, which starts the staged shutdown."""
+        self.window.hide_on_close = None
+        self.window.close()
+
+    # -- the menu's settings ---------------------------------------------------------------------
+
+    def fill_mute_menu(self) -> None:
+        self.mute_menu.clear()
+        muted = set(self.settings.notifications.muted)
+        known = {s.number_id: s for s in self.states if s.connection != REMOVED}
+        ids = sorted(known, key=lambda i: (self.names.get(i, "").lower(), i))
+        ids += sorted(muted - set(known))  # muted numbers no longer seen: still unmutable
+        if not ids:
+            self.mute_menu.addAction("No numbers yet").setEnabled(False)
+        for number_id in ids:
+            state = known.get(number_id)
+            label = self.names.get(number_id, number_id)
+            if state is not None and state.phone and state.phone != label:
+                label = f"{label} ({state.phone})"
+            action = self.mute_menu.addAction(label.replace("&", "&&"))
+            action.setCheckable(True)
+            action.setChecked(number_id in muted)
+            action.toggled.connect(lambda on, n=number_id: self.set_muted(n, on))
+
+    def set_muted(self, number_id: str, muted: bool) -> None:
+        before = list(self.settings.notifications.muted)
+        set_muted(self.settings, number_id, muted)
+        if self._saved(lambda: setattr(self.settings.notifications, "muted", before)):
+            name = self.names.get(number_id, number_id)
+            messages.info(f"Notifications about {name} {'muted' if muted else 'back on'}.")
+
+    def set_quiet(self, on: bool) -> None:
+        before = self.settings.notifications.quiet_hours
+        if bool(before) == on:
+            return
+        try:
+            set_quiet_hours(self.settings, self._quiet_value if on else None)
+        except ValidationError as exc:
+            messages.error(f"Quiet hours not changed: {exc}")
+            return
+        if self._saved(lambda: setattr(self.settings.notifications, "quiet_hours", before)):
+            if before:
+                self._quiet_value = before
+            self._label_quiet()
+            messages.info(f"Quiet hours {'on' if on else 'off'}.")
+
+    def _saved(self, undo: Callable[[], None]) -> bool:
+        """Save the settings and apply the new rules; on failure undo and say why."""
+        try:
+            self._save_settings()
+        except OSError as exc:
+            undo()
+            self._label_quiet()
+            messages.error(f"Could not save the settings: {exc}")
+            return False
+        self.notifier.rules = notify_rules(self.settings)
+        return True
+
+    def _label_quiet(self) -> None:
+        value = self.settings.notifications.quiet_hours
+        self.quiet_action.setText(f"Quiet hours ({(value or self._quiet_value).replace('-', '–')})")
+        self.quiet_action.blockSignals(True)
+        self.quiet_action.setChecked(value is not None)
+        self.quiet_action.blockSignals(False)
+
+
+def attach_tray(
+    window: MainWindow, runtime: Runtime, settings: Settings, save_settings: Callable[[], None]
+) -> NumbersTray:
+    """The tray over `runtime`'s store (none: a grey icon) with the user's notification settings."""
+    if runtime.db_path is not None:
+        read, close = db_states(runtime.db_path)
+    else:
+        read, close = list, (lambda: None)
+    tray = NumbersTray(window, settings, save_settings, read, close_states=close)
+    tray.attach(runtime)
+    return tray

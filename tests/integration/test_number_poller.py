@@ -1,0 +1,117 @@
+"""Polling the numbers against the sandbox into a real store: state, names and billing
+from the list, live state from /status, back-off on 503 UPSTREAM_*, stop on
+PROVIDER_NOT_CONFIGURED."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pilot_desktop.sandbox.server import Sandbox
+from pilot_desktop.services.accounts import Accounts
+from pilot_desktop.services.number_poller import NumberPoller
+from pilot_desktop.services.secrets import MemorySecrets
+from pilot_desktop.services.settings import Settings
+from pilot_desktop.store import number_queries as nq
+from pilot_desktop.store.db import connect, open_store
+from pilot_desktop.store.writer import Writer
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Sandbox]:
+    sb = Sandbox(seed=5, numbers=3, time_scale=0.0)
+    await sb.start()
+    try:
+        yield sb
+    finally:
+        await sb.stop()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_780_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def setup(tmp_path: Path, sandbox: Sandbox) -> AsyncIterator[tuple[NumberPoller, Path, Clock]]:
+    db = open_store(tmp_path)
+    writer = Writer(db, asyncio.get_running_loop())
+    writer.start()
+    accounts = Accounts(Settings(), MemorySecrets(), lambda _: None)
+    await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url)
+    clock = Clock()
+    poller = NumberPoller(accounts, writer.submit, interval=60, clock=clock)
+    try:
+        yield poller, db, clock
+    finally:
+        await writer.stop()
+
+
+def summaries(db: Path, now: float) -> dict[str, nq.NumberSummary]:
+    with connect(db, readonly=True) as c:
+        return {s.number_id: s for s in nq.summaries(c, now)}
+
+
+async def test_a_round_stores_every_number_with_its_live_state(
+    setup: tuple[NumberPoller, Path, Clock], sandbox: Sandbox
+) -> None:
+    poller, db, clock = setup
+    await poller.poll_once()
+    found = summaries(db, clock.now)
+    assert set(found) == set(sandbox.state.numbers)
+    for number_id, s in found.items():
+        assert s.state.connection == sandbox.scenario.number_state(number_id)
+        assert s.state.name and s.state.phone and s.state.phone.startswith("+")
+        assert s.provider in ("PILOT_STATUS", "META")
+        assert s.last_poll_at is not None
+
+
+async def test_upstream_errors_back_off_and_provider_not_configured_stops(
+    setup: tuple[NumberPoller, Path, Clock], sandbox: Sandbox
+) -> None:
+    poller, _, clock = setup
+    flaky, broken, *_ = sorted(sandbox.state.numbers)
+    # The client retries a GET twice: three answers make one failed poll.
+    sandbox.faults.inject("GET", f"/v1/numbers/{flaky}/status", 503, code="UPSTREAM_TIMEOUT", count=3)
+    sandbox.faults.inject("GET", f"/v1/numbers/{broken}/status", 503, code="PROVIDER_NOT_CONFIGURED", count=3)
+    await poller.poll_once()
+    assert "stopped" in (poller.problem(broken) or "")
+    assert poller.problem(flaky) is not None
+    sandbox.faults.reset_counts()
+
+    clock.now += 30  # within the back-off: neither is asked again
+    await poller.poll_once()
+    assert sandbox.faults.requests("GET", f"/v1/numbers/{flaky}/status") == 0
+    clock.now += 31  # the back-off (one interval) is over: the flaky one is asked again
+    await poller.poll_once()
+    assert sandbox.faults.requests("GET", f"/v1/numbers/{flaky}/status") == 1
+    assert poller.problem(flaky) is None
+    assert sandbox.faults.requests("GET", f"/v1/numbers/{broken}/status") == 0
+    poller.reset()  # the accounts changed: try the stopped one again
+    await poller.poll_once()
+    assert sandbox.faults.requests("GET", f"/v1/numbers/{broken}/status") == 1
+
+
+async def test_a_second_failure_doubles_the_wait(
+    setup: tuple[NumberPoller, Path, Clock], sandbox: Sandbox
+) -> None:
+    poller, _, clock = setup
+    flaky = sorted(sandbox.state.numbers)[0]
+    path = f"/v1/numbers/{flaky}/status"
+    sandbox.faults.inject("GET", path, 503, code="UPSTREAM_ERROR", count=6)
+    await poller.poll_once()
+    clock.now += 61
+    await poller.poll_once()  # fails again: next wait is 120 s
+    sandbox.faults.reset_counts()
+    clock.now += 90
+    await poller.poll_once()
+    assert sandbox.faults.requests("GET", path) == 0
+    clock.now += 31
+    await poller.poll_once()
+    assert sandbox.faults.requests("GET", path) == 1
