@@ -134,15 +134,18 @@ class MessageFilter:
         return (" AND ".join(clauses) or "1"), params
 
 
-# An event can reach us long after it happened (retries, a number offline for hours):
-# the id bound of a time filter starts this much earlier than asked.
-ARRIVAL_SLACK_S = 24 * 3600
+# A message arrives after its first event happened, so its arrival time bounds its event
+# time from above: a time filter can start at the first message that *arrived* after
+# `since`. The slack covers the platform's clock running ahead of ours and ids being
+# handed out a little out of arrival order.
+ARRIVAL_SLACK_S = 10 * 60
 
 
 def first_id_since(conn: sqlite3.Connection, since: float) -> int:
     """The smallest message id that can have `first_at >= since`, found by bisecting the
-    ids on their arrival time (ids are handed out in arrival order) minus a slack: a time
-    range is then an id range, with no index on the times to keep up on every insert."""
+    ids on their arrival time (ids are handed out in arrival order, and nothing arrives
+    before it happened): a time range is then an id range, with no index on the times to
+    keep up on every insert."""
     lo, hi = conn.execute("SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM messages").fetchone()
     cutoff = since - ARRIVAL_SLACK_S
     while lo < hi:
