@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,26 @@ async def _reference_main(port: int, validate: bool) -> None:
 def _post(loop: asyncio.AbstractEventLoop, commands: asyncio.Queue[str], line: str) -> None:
     with contextlib.suppress(RuntimeError):  # the loop closed after "quit"
         loop.call_soon_threadsafe(commands.put_nowait, line)
+
+
+async def command_loop(meter: StallMeter, counts: Callable[[], dict[str, Any]]) -> None:
+    """A GUI child's stdin commands until `quit` (or the watchdog): `mark` restarts the
+    stall meter, `stats` reports it with `counts()`."""
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue[str] = asyncio.Queue()
+    start_stdin_reader(lambda line: _post(loop, commands, line))
+    while True:
+        try:
+            command = await asyncio.wait_for(commands.get(), WATCHDOG_S)
+        except TimeoutError:
+            return
+        if command == "mark":
+            meter.reset()
+            emit("MARKED", counts())
+        elif command == "stats":
+            emit("STATS", {**meter.snapshot(), **counts()})
+        elif command == "quit":
+            return
 
 
 def _gui_child(port: int, data_dir: Path, projections: bool) -> int:
@@ -199,23 +220,9 @@ async def _gui_main(port: int, data_dir: Path, projections: bool) -> int:
         }
 
     meter = StallMeter()
-    loop = asyncio.get_running_loop()
-    commands: asyncio.Queue[str] = asyncio.Queue()
-    start_stdin_reader(lambda line: _post(loop, commands, line))
     emit("READY", {"url": runtime.hook_url, "db": str(runtime.db_path), "pid": os.getpid(), **counts()})
     try:
-        while True:
-            try:
-                command = await asyncio.wait_for(commands.get(), WATCHDOG_S)
-            except TimeoutError:
-                break
-            if command == "mark":
-                meter.reset()
-                emit("MARKED", counts())
-            elif command == "stats":
-                emit("STATS", {**meter.snapshot(), **counts()})
-            elif command == "quit":
-                break
+        await command_loop(meter, counts)
     finally:
         meter.stop()
         counter.close()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import re
@@ -50,12 +49,10 @@ from _common import (
     free_port,
     machine_load,
     rss_mb,
-    start_stdin_reader,
     verdict,
 )
 
 READY_TIMEOUT_S = 60.0
-WATCHDOG_S = 600.0
 SETTLE_S = 8.0  # number.created → connected (the scenario's CONNECT_AFTER is up to 6 s)
 DOWN_S, UP_S = (2.0, 25.0), (3.0, 30.0)
 
@@ -80,13 +77,8 @@ def _gui_child(args: argparse.Namespace) -> int:
     return run_on_qt(lambda: _gui_main(args), bench_loop())
 
 
-def _post(loop: asyncio.AbstractEventLoop, commands: asyncio.Queue[str], line: str) -> None:
-    with contextlib.suppress(RuntimeError):  # the loop closed after "quit"
-        loop.call_soon_threadsafe(commands.put_nowait, line)
-
-
 async def _gui_main(args: argparse.Namespace) -> int:
-    from ingest import StallMeter
+    from ingest import StallMeter, command_loop
 
     from pilot_desktop.services import logs
     from pilot_desktop.services.paths import resolve
@@ -120,23 +112,9 @@ async def _gui_main(args: argparse.Namespace) -> int:
         }
 
     meter = StallMeter()
-    loop = asyncio.get_running_loop()
-    commands: asyncio.Queue[str] = asyncio.Queue()
-    start_stdin_reader(lambda line: _post(loop, commands, line))
     emit("READY", {"url": runtime.hook_url, "pid": os.getpid(), **counts()})
     try:
-        while True:
-            try:
-                command = await asyncio.wait_for(commands.get(), WATCHDOG_S)
-            except TimeoutError:
-                break
-            if command == "mark":
-                meter.reset()
-                emit("MARKED", counts())
-            elif command == "stats":
-                emit("STATS", {**meter.snapshot(), **counts()})
-            elif command == "quit":
-                break
+        await command_loop(meter, counts)
     finally:
         meter.stop()
         counter.close()

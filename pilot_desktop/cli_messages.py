@@ -45,9 +45,8 @@ from pilot_desktop.store.message_queries import (
     StuckRules,
     Timeline,
     count_messages,
-    message_of_event,
     messages_page,
-    search,
+    resolve,
     timeline,
     timeline_json,
 )
@@ -291,33 +290,6 @@ def _label(m: MessageRow) -> str:
 
 
 # -- timeline ------------------------------------------------------------------------------
-def resolve(conn: sqlite3.Connection, text: str) -> tuple[int, str] | None:
-    """The message `text` names, and how: an id of the message itself first (internal,
-    provider, then correlationId, where the send outranks the replies that carry it too),
-    then a stored event (`#123`), a reply quoting it, and last a contact's phone, whose
-    newest message wins. None when nothing matches."""
-    number = text.lstrip("#")
-    event_message = message_of_event(conn, int(number)) if number.isdigit() and len(number) < 19 else None
-    explicit_event = text.startswith("#")
-    best: tuple[tuple[int, int], int, str] | None = None
-    for r in search(conn, text, limit=100):
-        if r.msg_id == text:
-            rank, how = 0, "id"
-        elif r.provider_id == text:
-            rank, how = 1, "messageId"
-        elif r.correlation_id == text:
-            rank, how = (2 if r.outbound else 3), "correlationId"
-        elif r.id == event_message:
-            rank, how = (0 if explicit_event else 4), "event"
-        elif r.quoted_id == text:
-            rank, how = 5, "quotedMessageId"
-        else:
-            rank, how = 6, "phone"
-        if best is None or (rank, -r.id) < best[0]:
-            best = ((rank, -r.id), r.id, how)
-    return None if best is None else (best[1], best[2])
-
-
 def _timeline(paths: AppPaths, args: argparse.Namespace) -> int:
     text = args.id.strip()
     if not text:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from operator import attrgetter
 
-from pilot_desktop.core.lifecycle import MessageState, Observation, apply, is_late, observe
+from pilot_desktop.core.lifecycle import MessageState, Observation, apply, observe
 
 _STATE_COLS = tuple(f.name for f in fields(MessageState))
 _SELECT = f"SELECT id, {', '.join(_STATE_COLS)} FROM messages"
@@ -84,8 +84,8 @@ class _Batch:
     def apply(self, event_id: int, received_at: float, obs: Observation) -> int:
         message = self.find(obs)
         before = None if message is None else self.states[message]
-        late = is_late(before, obs)
         after = apply(before, obs, received_at)
+        late = after.late > (before.late if before else 0)  # apply counted it
         if message is None or before is None:
             reply_to = None if after.outbound else self._quoted(after)
             if reply_to is not None:
@@ -155,14 +155,6 @@ def project_batch(conn: sqlite3.Connection, batch: Sequence[Pending]) -> set[int
     changed = {work.apply(event_id, received_at, obs) for event_id, received_at, obs in batch}
     work.flush()
     return changed | work.touched
-
-
-def project(conn: sqlite3.Connection, event_id: int, received_at: float, obs: Observation) -> int:
-    """One event on its own (a batch of one); returns its message's id."""
-    work = _Batch(conn, [(event_id, received_at, obs)])
-    message = work.apply(event_id, received_at, obs)
-    work.flush()
-    return message
 
 
 def rebuild(conn: sqlite3.Connection, progress: Callable[[int, int], None] | None = None) -> int:

@@ -20,12 +20,12 @@ from pilot_desktop.store.db import connect, open_store
 from pilot_desktop.store.message_queries import Funnel, StuckRules
 from pilot_desktop.store.records import IncomingEvent
 from pilot_desktop.store.writer import Writer
+from pilot_desktop.ui.format import duration
 from pilot_desktop.ui.panes.funnel import stats
 from pilot_desktop.ui.panes.funnel.stats import (
     BUCKETS,
     axis_position,
     bucket_index,
-    duration,
     histogram,
     latencies,
     minutes,

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from pilot_desktop.store.db import connect
 from pilot_desktop.store.records import Changes
+from pilot_desktop.ui.format import duration
 from pilot_desktop.ui.panes.funnel.charts import FunnelChart, LatencyHistogram
 from pilot_desktop.ui.panes.funnel.deadlines import DeadlinesDialog
 from pilot_desktop.ui.panes.funnel.stats import (
@@ -43,7 +44,6 @@ from pilot_desktop.ui.panes.funnel.stats import (
     PERIODS,
     NumberSummary,
     Snapshot,
-    duration,
     latencies,
     percent,
     snapshot,

@@ -76,26 +76,6 @@ def axis_position(seconds: float) -> float:
     return i + min(max(into, 0.0), 0.999)
 
 
-def duration(seconds: float | None) -> str:
-    """A latency for people: 850 ms, 3.2 s, 45 s, 2 min 5 s, 12 min, 1.5 h, 2.0 days."""
-    if seconds is None:
-        return "–"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 600:
-        minutes, rest = divmod(round(seconds), 60)
-        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
-    if seconds < HOUR:
-        return f"{seconds / 60:.0f} min"
-    if seconds < DAY:
-        return f"{seconds / HOUR:.1f} h"
-    return f"{seconds / DAY:.1f} days"
-
-
 def minutes(n: int) -> str:
     """A deadline in minutes for people: 10 min, 2 h, 1 h 30 min, 7 days."""
     if n < 60:

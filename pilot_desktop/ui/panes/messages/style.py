@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pilot_desktop.core.lifecycle import CANCELED, DELIVERED, FAILED, QUEUED, READ, RECEIVED, SENT
 from pilot_desktop.store.message_queries import MessageRow, StuckRules
+from pilot_desktop.ui.format import duration as format_duration
 
 # WhatsApp's own ticks, which operators already read at a glance.
 STATUS_TEXT = {
@@ -51,20 +52,8 @@ def status_color(status: str) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """A latency for people: '350 ms', '2.1 s', '42 s', '3 min', '2.5 h', '3.2 days'."""
-    if seconds is None:
-        return ""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+    """A latency as the Delivery tab writes it; empty when there is none (a blank cell)."""
+    return format_duration(seconds, missing="")
 
 
 def when(ts: float | None, now: float | None = None) -> str:
