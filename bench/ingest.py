@@ -216,6 +216,8 @@ async def _gui_main(port: int, data_dir: Path, projections: bool) -> int:
             "model_rows": live.model.rowCount(),
             "rss_mb": rss_mb(),
             "cpu_s": sum(os.times()[:2]),  # user + system, all threads
+            "writer_cpu_s": thread_cpu_s("store-writer"),
+            "writer_seconds": dict(writer.seconds),
             "ctx_switches": context_switches(),
         }
 
@@ -231,6 +233,19 @@ async def _gui_main(port: int, data_dir: Path, projections: bool) -> int:
         await runtime.stop()  # drains the writer: every 2xx is committed before this returns
     emit("DONE", {"accepted": receiver.stats.accepted, "writer_batches": writer.batches})
     return 0
+
+
+def thread_cpu_s(name: str) -> float:
+    """User + system CPU of this process's thread called `name` (0.0 if there is none)."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == name and thread.native_id is not None:
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+                fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
 
 
 def context_switches() -> int:
@@ -447,10 +462,23 @@ def projection_run(
     return {
         "projections": projections,
         "wrk": result,
-        "cpu_ms": (stats["cpu_s"] - before["cpu_s"]) * 1000 / max(stats["accepted"] - before["accepted"], 1),
+        **per_request(stats, before),
         "rows": count_rows(db),
         "messages": count_rows(db, "messages"),
         "rc": rc,
+    }
+
+
+def per_request(stats: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """Milliseconds per request between two `stats` answers: CPU of the process and of its
+    writer thread, and the writer's wall time in each part of its transactions."""
+    handled = max(stats["accepted"] - before["accepted"], 1)
+    return {
+        "cpu_ms": (stats["cpu_s"] - before["cpu_s"]) * 1000 / handled,
+        "writer_ms": (stats["writer_cpu_s"] - before["writer_cpu_s"]) * 1000 / handled,
+        "phases_ms": {
+            k: (v - before["writer_seconds"][k]) * 1000 / handled for k, v in stats["writer_seconds"].items()
+        },
     }
 
 
@@ -519,11 +547,10 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     out["projection_runs"] = []
     if args.projections == "both":
         stats, before = out["gui_wrk_stats"], out["gui_before_wrk"]
-        handled = max(stats["accepted"] - before["accepted"], 1)
         first = {
             "projections": True,
             "wrk": out["gui_wrk"],
-            "cpu_ms": (stats["cpu_s"] - before["cpu_s"]) * 1000 / handled,
+            **per_request(stats, before),
             "rows": out["rows_in_file"],
             "messages": out["messages_in_file"],
             "rc": out["gui_rc"],
@@ -685,14 +712,18 @@ def projection_report(runs: list[dict[str, Any]]) -> float | None:
         return None
     print()
     print("Projections (messages + numbers, in the writer's transaction): (b) on vs (b') off, wrk as above")
-    print(f"  {'run':10} {'req/s':>7} {'2xx/s':>7} {'p99 ms':>7} {'CPU ms/req':>10} {'other CPU':>9}  stored")
+    print(
+        f"  {'run':10} {'req/s':>7} {'2xx/s':>7} {'p99 ms':>7} {'CPU ms/req':>10} {'writer':>7} "
+        f"{'other CPU':>9} {'writer wall: store/project/commit':>33}  stored"
+    )
     for r in runs:
         w: WrkResult = r["wrk"]
         name = "(b) on" if r["projections"] else "(b') off"
         print(
             f"  {name:10} {w.rps:7,.0f} {w.ok_rps:7,.0f} {w.p99_ms:7.1f} "
-            f"{r['cpu_ms']:10.3f} {w.other_cpu:9.2f}  {r['rows']:,} events, {r['messages']:,} messages "
-            f"(exit {r['rc']})"
+            f"{r['cpu_ms']:10.3f} {r['writer_ms']:7.3f} {w.other_cpu:9.2f} "
+            f"{'/'.join(f'{v:.3f}' for v in r['phases_ms'].values()):>33}  "
+            f"{r['rows']:,} events, {r['messages']:,} messages (exit {r['rc']})"
         )
     on = [r for r in runs if r["projections"]]
     off = [r for r in runs if not r["projections"]]
@@ -700,11 +731,17 @@ def projection_report(runs: list[dict[str, Any]]) -> float | None:
     rps_off = statistics.median(r["wrk"].rps for r in off)
     cpu_on = statistics.median(r["cpu_ms"] for r in on)
     cpu_off = statistics.median(r["cpu_ms"] for r in off)
+    writer_on = statistics.median(r["writer_ms"] for r in on)
+    writer_off = statistics.median(r["writer_ms"] for r in off)
     cost = 1 - rps_on / rps_off if rps_off else 0.0
     print(
         f"  median req/s: on {rps_on:,.0f}, off {rps_off:,.0f} -> the projections cost {cost:.1%} of the "
         f"throughput; CPU per request {cpu_on:.3f} vs {cpu_off:.3f} ms ({cpu_on / cpu_off - 1:+.1%})"
         + ("" if len(off) > 1 else "   (one round: ±15 % noise; --rounds 3 for medians)")
+    )
+    print(
+        f"  of which the writer thread: {writer_on:.3f} vs {writer_off:.3f} ms, the rest (the loop, Qt) "
+        f"{cpu_on - writer_on:.3f} vs {cpu_off - writer_off:.3f} ms"
     )
     return cost
 

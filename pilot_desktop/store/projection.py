@@ -21,15 +21,13 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from pilot_desktop.core.lifecycle import MessageState, Observation, apply, observe
+from pilot_desktop.store.bulk import insert_rows, next_id
 
 _STATE_COLS = MessageState._fields
 _COLS = (*_STATE_COLS, "reply_to")  # what `flush` compares, in row order
 _SELECT = f"SELECT id, {', '.join(_COLS)} FROM messages"
-_INSERT = (
-    f"INSERT INTO messages (id, {', '.join(_COLS)}, first_received_at) "
-    f"VALUES ({', '.join('?' * (len(_COLS) + 2))})"
-)
-_STEP = "INSERT OR REPLACE INTO message_steps (event_id, message, status, at, late) VALUES (?, ?, ?, ?, ?)"
+_INSERT = f"INSERT INTO messages (id, {', '.join(_COLS)}, first_received_at)"
+_STEP = "INSERT INTO message_steps (event_id, message, status, at, late)"
 
 # How an event finds its message: by internal id first; the correlationId and then the
 # provider id stand in when a drifted or early event lacks it. Inbound and outbound
@@ -63,7 +61,7 @@ class _Batch:
         self.steps: list[tuple[int, int, str, float | None, bool]] = []
         self.touched: set[int] = set()  # messages whose reply links changed
         self._load(batch)
-        self.next_id = 1 + int(conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
+        self.next_id = next_id(conn, "messages")
 
     def _load(self, batch: Sequence[Pending]) -> None:
         """Everything `apply` may look at: the messages with the batch's ids, the
@@ -156,7 +154,8 @@ class _Batch:
 
     def flush(self) -> None:
         if self.created:
-            self.conn.executemany(
+            insert_rows(
+                self.conn,
                 _INSERT,
                 [(m, *self.states[m], self.reply_to[m], first) for m, first in self.created.items()],
             )
@@ -170,7 +169,7 @@ class _Batch:
         for changed, rows in updates.items():
             self.conn.executemany(_update_sql(changed), rows)
         if self.steps:
-            self.conn.executemany(_STEP, self.steps)
+            insert_rows(self.conn, _STEP, self.steps)
 
 
 def project_batch(conn: sqlite3.Connection, batch: Sequence[Pending]) -> set[int]:

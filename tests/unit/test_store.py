@@ -295,6 +295,34 @@ async def test_duplicates_bump_deliveries(db: Path, writer: Writer) -> None:
     assert scalar(db, "SELECT last_received_at >= received_at FROM events") == 1
 
 
+async def test_a_burst_larger_than_one_statement_keeps_arrival_order(db: Path) -> None:
+    # 300 deliveries, 200 distinct events: some batches span several INSERT chunks, and
+    # redeliveries of an event land in the same batch as it or in a later one.
+    w = Writer(db, asyncio.get_running_loop(), max_batch=256)
+    w.start()
+    try:
+        order = list(range(200)) + list(range(0, 200, 2))
+        order.sort(key=lambda n: (n // 10, n))  # each redelivery near its original
+        results = await asyncio.gather(*(w.submit(incoming(event(n))) for n in order))
+    finally:
+        await w.stop()
+    first: dict[int, Any] = {}
+    for n, stored in zip(order, results, strict=True):
+        assert stored is not None
+        if n in first:
+            assert stored.id == first[n].id and stored.deliveries == 2
+        else:
+            first[n] = stored
+            assert stored.deliveries == 1
+    arrival = list(first)  # each event at its first delivery
+    assert [first[n].id for n in arrival] == list(range(1, 201)), "ids follow arrival, no gaps"
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT deliveries, body FROM events ORDER BY id").fetchall()
+    conn.close()
+    assert [json.loads(body)["data"]["id"] for _, body in rows] == [f"msg_{n}" for n in arrival]
+    assert [deliveries for deliveries, _ in rows] == [2 if n % 2 == 0 else 1 for n in arrival]
+
+
 async def test_a_full_queue_is_refused_and_nothing_accepted_is_lost(db: Path) -> None:
     max_queue, max_batch = 4, 8
     w = Writer(db, asyncio.get_running_loop(), max_queue=max_queue, max_batch=max_batch)
