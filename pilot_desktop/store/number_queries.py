@@ -10,6 +10,7 @@ from typing import Any
 from pilot_desktop.core.numbers import CONNECTION, NumberState, flaps, strip, uptime
 
 DAY = 24 * 3600
+NumberNames = dict[str, tuple[str | None, str | None]]  # id -> (display name, phone)
 _STATE_COLS = (
     "s.number_id, connection, connection_at, connection_source, connection_seen, connection_rank, "
     "health, health_at, health_seen, health_rank, health_reason, last_error, last_error_code, phone, name"
@@ -112,6 +113,12 @@ def transitions(conn: sqlite3.Connection, number_id: str, limit: int = 500) -> l
 def _transition(r: tuple[Any, ...]) -> TransitionRow:
     make: Any = TransitionRow  # the columns above match the fields one to one
     return make(*r[:9], bool(r[9]), r[10], r[11])
+
+
+def names(conn: sqlite3.Connection) -> NumberNames:
+    """(display name, phone) of every number whose name or phone is known."""
+    q = "SELECT number_id, name, phone FROM number_state WHERE name IS NOT NULL OR phone IS NOT NULL"
+    return {str(n): (name, phone) for n, name, phone in conn.execute(q)}
 
 
 def states(conn: sqlite3.Connection) -> list[NumberState]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+from pilot_desktop.store.number_queries import NumberNames
+
 
 def clock(ts: float) -> str:
     """Local wall time with milliseconds; the date only when not today."""
@@ -54,3 +56,9 @@ def duration(seconds: float | None, missing: str = "–") -> str:
     if seconds < 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+def number_label(number_id: str, known: NumberNames) -> str:
+    """A number as people know it: its name and phone (as in the Webhooks pane), else its id."""
+    name, phone = known.get(number_id, (None, None))
+    return " · ".join(x for x in (name, phone) if x) or number_id

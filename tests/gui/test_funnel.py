@@ -188,6 +188,21 @@ async def test_delivery_tab_shows_the_figures_of_a_number_and_period(data_dir: P
         assert pane.funnel_chart.lines()[0] == "Sent: 1  ·  100.0%"
 
 
+async def test_delivery_tab_names_the_numbers_it_knows(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        pane = app.pane
+        app.show_delivery()
+        named = {"numberId": "num_A", "phone": "+5511999990000", "displayName": "Loja Centro"}
+        await app.post(*TRAFFIC, {"event": "number.connected", "data": named})
+        await app.choose(None, 0)
+        assert [r[0] for r in rows(pane)] == ["Loja Centro · +5511999990000", "num_B"]
+        combo = pane.number_combo
+        labels = [(combo.itemText(i), combo.itemData(i)) for i in range(1, combo.count())]
+        assert labels == [("Loja Centro · +5511999990000", "num_A"), ("num_B", "num_B")]
+        await app.choose("num_A", 0)  # chosen by id, shown by name
+        assert "first seen in the last hour, Loja Centro · +5511999990000" in pane.summary.text()
+
+
 async def test_delivery_tab_recomputes_only_when_visible_and_changed(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

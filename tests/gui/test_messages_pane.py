@@ -192,6 +192,30 @@ async def test_lists_messages_with_status_latencies_and_replies(data_dir: Path) 
         assert not app.pane.empty_hint.isVisibleTo(app.window)
 
 
+async def test_numbers_show_by_name_once_known(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        await app.post(outbound("message.sent", 1, 0), outbound("message.sent", 2, 10, number="num_B"))
+        await until(lambda: app.pane.model.rowCount() == 2)
+        assert app.column("Number") == ["num_B", "num_A"]  # no name known yet
+        combo = app.pane.filters.number_combo
+        # num_A's name arrives with a number event: the table and the filter follow.
+        connected = {
+            "event": "number.connected",
+            "data": {"numberId": "num_A", "phone": "+5511999990000", "displayName": "Loja Centro"},
+        }
+        await app.post(connected)
+        await until(lambda: app.cell(1, "Number") == "Loja Centro")
+        assert app.cell(0, "Number") == "num_B"
+        model = app.pane.model
+        tip = model.data(model.index(1, COLUMNS.index("Number")), Qt.ItemDataRole.ToolTipRole)
+        assert tip == "Loja Centro · +5511999990000\nnum_A"
+        items = [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())]
+        assert items == [("All numbers", None), ("Loja Centro · +5511999990000", "num_A"), ("num_B", "num_B")]
+        await app.choose("number_combo", "num_A")  # the filter still goes by id
+        assert app.texts() == ["hello 1"]
+        assert combo.currentText() == "Loja Centro · +5511999990000"
+
+
 async def test_status_and_stuck_filters_show_exactly_the_expected_rows(data_dir: Path) -> None:
     now = time.time() - BASE
     async with running_app(data_dir) as app:

@@ -35,8 +35,10 @@ from PySide6.QtWidgets import (
 )
 
 from pilot_desktop.store.db import connect
+from pilot_desktop.store.number_queries import NumberNames
 from pilot_desktop.store.records import Changes
-from pilot_desktop.ui.format import duration
+from pilot_desktop.ui.format import duration, number_label
+from pilot_desktop.ui.number_combo import fill_numbers
 from pilot_desktop.ui.panes.funnel.charts import FunnelChart, LatencyHistogram
 from pilot_desktop.ui.panes.funnel.deadlines import DeadlinesDialog
 from pilot_desktop.ui.panes.funnel.stats import (
@@ -260,12 +262,12 @@ class DeliveryPane(QWidget):
 
     def show_snapshot(self, snap: Snapshot) -> None:
         self.snapshot = snap
-        self._update_numbers(snap.numbers)
+        self._update_numbers(snap.numbers, snap.names)
         self.updated_label.setText(f"updated {datetime.fromtimestamp(snap.until):%H:%M:%S}")
         self.updated_label.setToolTip("")
         f = snap.funnel
         period = self.period_combo.currentText().lower()
-        who = "all numbers" if snap.number is None else html.escape(snap.number)
+        who = "all numbers" if snap.number is None else html.escape(number_label(snap.number, snap.names))
         if f.total == 0:
             sender = "any number" if snap.number is None else who
             self.empty_hint.setText(
@@ -284,18 +286,18 @@ class DeliveryPane(QWidget):
         to_delivered, to_read = latencies(f)
         self.delivered_chart.set_latency(to_delivered)
         self.read_chart.set_latency(to_read)
-        self._fill_table(snap.per_number)
+        self._fill_table(snap.per_number, snap.names)
         shown = snap.number is None
         self.table_title.setVisible(shown)
         self.table.setVisible(shown)
         self.stack.setCurrentIndex(1)
 
-    def _fill_table(self, rows: list[NumberSummary]) -> None:
+    def _fill_table(self, rows: list[NumberSummary], known: NumberNames) -> None:
         self.table.setSortingEnabled(False)  # or rows move while being filled
         self.table.setRowCount(len(rows))
         for r, s in enumerate(rows):
             cells = (
-                _Cell(s.number, s.number),
+                _Cell(number_label(s.number, known), number_label(s.number, known).lower()),
                 _Cell(f"{s.sent:,}", s.sent),
                 _Cell(percent(s.delivered), s.delivered),
                 _Cell(percent(s.read), s.read),
@@ -306,21 +308,9 @@ class DeliveryPane(QWidget):
                 self.table.setItem(r, c, cell)
         self.table.setSortingEnabled(True)
 
-    def _update_numbers(self, numbers: list[str]) -> None:
-        shown = [self.number_combo.itemData(i) for i in range(1, self.number_combo.count())]
-        wanted = sorted(set(shown) | set(numbers))  # a chosen number stays, even if gone
-        if wanted == shown:
-            return
-        current = self.number_combo.currentData()
-        self.number_combo.blockSignals(True)
-        try:
-            while self.number_combo.count() > 1:
-                self.number_combo.removeItem(1)
-            for n in wanted:
-                self.number_combo.addItem(n, n)
-            self.number_combo.setCurrentIndex(max(0, self.number_combo.findData(current)))
-        finally:
-            self.number_combo.blockSignals(False)
+    def _update_numbers(self, numbers: list[str], known: NumberNames) -> None:
+        chosen = [self.number_combo.itemData(i) for i in range(1, self.number_combo.count())]
+        fill_numbers(self.number_combo, [*chosen, *numbers], known)  # a chosen number stays, even if gone
 
     def _tick(self) -> None:
         if not self.isVisible() or (self._task is not None and not self._task.done()):

@@ -12,6 +12,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from pilot_desktop.store.message_queries import Funnel, funnel, message_numbers
+from pilot_desktop.store.number_queries import NumberNames, names
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -168,6 +169,7 @@ class Snapshot:
     numbers: list[str]
     funnel: Funnel
     per_number: list[NumberSummary] = field(default_factory=list)  # only for all numbers
+    names: NumberNames = field(default_factory=dict)  # id -> (name, phone)
 
 
 def snapshot(conn: sqlite3.Connection, number: str | None, period: float, now: float) -> Snapshot:
@@ -180,4 +182,4 @@ def snapshot(conn: sqlite3.Connection, number: str | None, period: float, now: f
             for n in numbers
             if (s := summarize(n, funnel(conn, n, since, now))).total  # only active ones
         ]
-    return Snapshot(number, since, now, numbers, funnel(conn, number, since, now), per_number)
+    return Snapshot(number, since, now, numbers, funnel(conn, number, since, now), per_number, names(conn))

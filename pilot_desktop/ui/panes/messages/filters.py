@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushBu
 
 from pilot_desktop.core.lifecycle import DELIVERED, FAILED, READ, RECEIVED, SENT
 from pilot_desktop.store.message_queries import MessageFilter, StuckRules
+from pilot_desktop.store.number_queries import NumberNames
+from pilot_desktop.ui.number_combo import fill_numbers
 from pilot_desktop.ui.panes.messages import style
 
 STUCK = "stuck"
@@ -51,6 +53,7 @@ class FilterBar(QWidget):
         for combo in (self.status_combo, self.number_combo, self.range_combo):
             combo.currentIndexChanged.connect(self.filters_did_change)
         self._numbers: set[str] = set()
+        self._names: NumberNames = {}
 
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search any id or phone, then Enter  ( / )")
@@ -134,10 +137,15 @@ class FilterBar(QWidget):
         if not new:
             return
         self._numbers.update(new)
-        self.number_combo.blockSignals(True)  # a new entry is not a filter change
-        for n in sorted(new):
-            self.number_combo.addItem(n, n)
-        self.number_combo.blockSignals(False)
+        self._fill_numbers()
+
+    def set_number_names(self, known: NumberNames) -> None:
+        if known != self._names:
+            self._names = known
+            self._fill_numbers()
+
+    def _fill_numbers(self) -> None:
+        fill_numbers(self.number_combo, self._numbers, self._names)
 
     def show_new(self, n: int) -> None:
         self.new_button.setText(f"↑ {n:,} new")

@@ -17,6 +17,8 @@ from PySide6.QtGui import QBrush, QColor
 
 from pilot_desktop.core.lifecycle import error_meaning
 from pilot_desktop.store.message_queries import MessageRow, StuckRules
+from pilot_desktop.store.number_queries import NumberNames
+from pilot_desktop.ui.format import number_label
 from pilot_desktop.ui.panes.messages import style
 
 COLUMNS = (
@@ -63,6 +65,16 @@ class MessagesModel(QAbstractTableModel):
         self.left_filter: set[int] = set()  # shown, but no longer matching the filter: greyed
         self.more = False  # older rows exist past the last one loaded
         self.fetching = False
+        self.numbers: NumberNames = {}  # id -> (name, phone)
+
+    def set_numbers(self, known: NumberNames) -> None:
+        """Show numbers by name: the names came (or changed) with number events or polls."""
+        if known == self.numbers:
+            return
+        self.numbers = known
+        if self._rows:
+            col = COLUMNS.index("Number")
+            self.dataChanged.emit(self.index(0, col), self.index(len(self._rows) - 1, col))
 
     def set_stuck_rules(self, rules: Callable[[], StuckRules]) -> None:
         self._stuck_rules = rules
@@ -213,8 +225,9 @@ class MessagesModel(QAbstractTableModel):
             return style.status_text(row.status)
         if col == "Created":
             return style.when(row.first_at)
-        if col == "Number":
-            return row.number_id or ""
+        if col == "Number":  # the name alone fits the column; name, phone and id in the tooltip
+            name, phone = self.numbers.get(row.number_id or "", (None, None))
+            return name or phone or row.number_id or ""
         if col == "Contact":
             return style.contact(row)
         if col == "Type":
@@ -273,7 +286,10 @@ class MessagesModel(QAbstractTableModel):
             return f"{row.error or '(no error text)'}\n\n{row.error_code or 'no code'}{mark}: {meaning}"
         if col == "Notes":
             return self._notes_tip(row)
-        if col in ("Text", "Contact", "Number"):
+        if col == "Number" and row.number_id:
+            label = number_label(row.number_id, self.numbers)
+            return label if label == row.number_id else f"{label}\n{row.number_id}"
+        if col in ("Text", "Contact"):
             return self._display(row, col) or None
         return None
 

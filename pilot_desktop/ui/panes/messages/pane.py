@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Coroutine
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from pilot_desktop.store import message_queries as mq
+from pilot_desktop.store import number_queries as nq
 from pilot_desktop.store.db import connect
 from pilot_desktop.store.message_queries import MessageFilter, MessageRow, StuckRules
 from pilot_desktop.store.records import Changes
@@ -40,6 +42,8 @@ from pilot_desktop.ui.panes.messages.filters import SEARCH_HELP, FilterBar, coun
 from pilot_desktop.ui.panes.messages.model import COLUMNS, MessagesModel
 from pilot_desktop.ui.panes.messages.timeline import TimelineDialog
 
+log = logging.getLogger(__name__)
+
 PAGE = 200
 FLUSH_MS = 250
 LIVE_KEEP = 1000  # rows kept while new ones are prepended at the top; older ones page in again
@@ -47,7 +51,7 @@ PENDING_MAX = 20_000  # changed ids held while hidden or busy; past this, reload
 RELATIVE_REFRESH = 60.0  # seconds: "last hour" and "stuck" move with the clock
 COUNT_CAP = 100_000
 _WIDTHS = {
-    "Status": 112, "Created": 96, "Number": 120, "Contact": 150, "Type": 52, "Sent→Delivered": 104,
+    "Status": 112, "Created": 96, "Number": 140, "Contact": 150, "Type": 52, "Sent→Delivered": 104,
     "Delivered→Read": 104, "Replies": 56, "Error": 150, "Notes": 100,
 }  # fmt: skip
 
@@ -98,6 +102,7 @@ class MessagesPane(QWidget):
         self._pending: set[int] = set()
         self._pending_events: set[int] = set()
         self._stale = False
+        self._names_stale = False  # a number's name may have come or changed
         self._new_above: set[int] = set()  # matching messages waiting behind the "N new" button
         self._left: set[int] = set()  # shown rows that no longer match the filter
         self._loaded_at = 0.0
@@ -210,6 +215,7 @@ class MessagesPane(QWidget):
         self.model.reset(page.rows, page.dups, page.more)
         self._count = page.count or 0
         self.filters.add_numbers(page.numbers or [])
+        self._show_number_names()
         self.loading = False
         if keep is not None:
             self.select_message(keep, scroll=False)
@@ -299,12 +305,26 @@ class MessagesPane(QWidget):
             return
         self._pending |= changes.messages
         self._pending_events.update(changes.redelivered)
+        self._names_stale = self._names_stale or bool(changes.numbers)
+
+    def _show_number_names(self) -> None:
+        """Numbers by name in the table and the filter (a few rows: on the GUI thread)."""
+        self._names_stale = False
+        try:
+            known = nq.names(self._conn)
+        except sqlite3.Error as exc:  # the ids still show; try again with the next change
+            log.warning("number names: %s", exc)
+            return
+        self.model.set_numbers(known)
+        self.filters.set_number_names(known)
 
     def flush(self) -> None:
         if self.timeline is not None and self.timeline.isVisible():
             self.timeline.flush()
         if self.loading or not self._loaded_once or not self.isVisible():
             return
+        if self._names_stale:
+            self._show_number_names()
         if self._stale:
             self._start_load()
             return

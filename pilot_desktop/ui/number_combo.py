@@ -1,0 +1,31 @@
+"""The "All numbers" + one-item-per-number combo boxes of the Messages and Delivery tabs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox
+
+from pilot_desktop.store.number_queries import NumberNames
+from pilot_desktop.ui.format import number_label
+
+
+def fill_numbers(combo: QComboBox, numbers: Iterable[str], known: NumberNames) -> None:
+    """Items after the first: the numbers by name (sorted as shown; the id is the item's
+    data and tooltip). The chosen number stays chosen; refilling is not a user's choice,
+    so no signal is emitted."""
+    wanted = sorted(((number_label(n, known), n) for n in set(numbers)), key=lambda x: x[0].lower())
+    if wanted == [(combo.itemText(i), combo.itemData(i)) for i in range(1, combo.count())]:
+        return
+    current = combo.currentData()
+    combo.blockSignals(True)
+    try:
+        while combo.count() > 1:
+            combo.removeItem(1)
+        for label, n in wanted:
+            combo.addItem(label, n)
+            combo.setItemData(combo.count() - 1, n, Qt.ItemDataRole.ToolTipRole)
+        combo.setCurrentIndex(max(0, combo.findData(current)))
+    finally:
+        combo.blockSignals(False)
