@@ -58,6 +58,18 @@ def duration(seconds: float | None, missing: str = "–") -> str:
     return f"{seconds / 86400:.1f} days"
 
 
+def number_short(number_id: str, known: NumberNames) -> str:
+    """For a table cell: the name alone, else the phone, else the id."""
+    name, phone = known.get(number_id, (None, None))
+    return name or phone or number_id
+
+
+def number_tip(number_id: str, known: NumberNames) -> str:
+    """For a tooltip: name and phone, then the id."""
+    label = number_label(number_id, known)
+    return label if label == number_id else f"{label}\n{number_id}"
+
+
 def number_label(number_id: str, known: NumberNames) -> str:
     """A number as people know it: its name and phone (as in the Webhooks pane), else its id."""
     name, phone = known.get(number_id, (None, None))

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from pilot_desktop.services.paths import resolve
@@ -182,6 +183,23 @@ async def test_filters_by_group_and_number(data_dir: Path) -> None:
         await until(lambda: app.live.model.filter.number_id == "num_B" and not app.live._loading)
         assert app.live.model.rowCount() == 2
         assert {app.cell(r, "Number") for r in range(2)} == {"num_B"}
+
+
+async def test_numbers_show_by_name_once_an_event_names_them(data_dir: Path) -> None:
+    async with running_app(data_dir) as app:
+        await app.post(message(1, "message.received", "num_A"))
+        await until(lambda: app.live.model.rowCount() == 1)
+        assert app.cell(0, "Number") == "num_A"
+        named = {"numberId": "num_A", "phone": "+5511999990000", "displayName": "Loja Centro"}
+        await app.post({"event": "number.connected", "data": named})
+        await until(lambda: app.live.model.rowCount() == 2)
+        await until(lambda: app.cell(0, "Number") == "Loja Centro")  # the older row too
+        assert app.cell(1, "Number") == "Loja Centro"
+        model = app.live.model
+        tip = model.data(model.index(0, COLUMNS.index("Number")), Qt.ItemDataRole.ToolTipRole)
+        assert tip == "Loja Centro · +5511999990000\nnum_A"
+        combo = app.live.number_combo
+        assert (combo.itemText(1), combo.itemData(1)) == ("Loja Centro · +5511999990000", "num_A")
 
 
 async def test_detail_shows_pretty_payload_headers_and_copies(data_dir: Path) -> None:

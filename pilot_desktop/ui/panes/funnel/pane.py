@@ -38,7 +38,7 @@ from pilot_desktop.store.db import connect
 from pilot_desktop.store.number_queries import NumberNames
 from pilot_desktop.store.records import Changes
 from pilot_desktop.ui.format import duration, number_label
-from pilot_desktop.ui.number_combo import fill_numbers
+from pilot_desktop.ui.number_names import fill_numbers
 from pilot_desktop.ui.panes.funnel.charts import FunnelChart, LatencyHistogram
 from pilot_desktop.ui.panes.funnel.deadlines import DeadlinesDialog
 from pilot_desktop.ui.panes.funnel.stats import (

@@ -20,9 +20,10 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from pilot_desktop.core.events import GROUPS
+from pilot_desktop.store.number_queries import NumberNames
 from pilot_desktop.store.queries import EventFilter, IdList
 from pilot_desktop.store.records import EventRow
-from pilot_desktop.ui.format import clock
+from pilot_desktop.ui.format import clock, number_short, number_tip
 
 PAGE = 256
 COLUMNS = ("Time", "Event", "Number", "From", "To", "Summary", "Signature", "×")
@@ -48,6 +49,7 @@ _ROLES = frozenset({
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
     Qt.ItemDataRole.TextAlignmentRole, ID_ROLE,
 })  # fmt: skip
+_NAMED_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole})
 
 
 class LiveModel(QAbstractTableModel):
@@ -60,6 +62,15 @@ class LiveModel(QAbstractTableModel):
         self._cache: OrderedDict[int, EventRow] = OrderedDict()
         self._cache_rows = cache_rows
         self.filter = EventFilter()
+        self.numbers: NumberNames = {}  # id -> (name, phone): numbers shown by name
+
+    def set_numbers(self, known: NumberNames) -> None:
+        if known == self.numbers:
+            return
+        self.numbers = known
+        if self._ids:
+            col = COLUMNS.index("Number")
+            self.dataChanged.emit(self.index(0, col), self.index(len(self._ids) - 1, col))
 
     # -- content -------------------------------------------------------------------
 
@@ -162,6 +173,9 @@ class LiveModel(QAbstractTableModel):
         if row is None:
             return None
         col = COLUMNS[index.column()]
+        if col == "Number" and row.number_id and role in _NAMED_ROLES:
+            show = number_short if role == Qt.ItemDataRole.DisplayRole else number_tip
+            return show(row.number_id, self.numbers)
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(row, col)
         if role == ID_ROLE:

@@ -38,6 +38,7 @@ from pilot_desktop.store.message_queries import message_of_event
 from pilot_desktop.store.queries import EventFilter, IdList
 from pilot_desktop.store.records import Changes, EventRow
 from pilot_desktop.ui import messages
+from pilot_desktop.ui.number_names import fill_numbers, load_names
 from pilot_desktop.ui.panes.live.detail import DetailView
 from pilot_desktop.ui.panes.live.model import COLUMNS, LiveModel
 
@@ -75,6 +76,7 @@ class LivePane(QWidget):
         self._loading = False
         self._generation = 0
         self._numbers: set[str] = set()
+        self._names_stale = False  # a number's name may have come or changed
         self.paused = False
         self._pending_matching = 0  # what the "N new" badge counts: pending rows the filter shows
         self._load_task: asyncio.Future[None] | None = None
@@ -229,6 +231,7 @@ class LivePane(QWidget):
         self.detail.show_event(None)  # the reset cleared the selection
         self._update_count()
         self._refresh_numbers(queries.numbers_seen(self._conn))
+        self._show_number_names()
         self.flush()
         self.table.scrollToBottom()
 
@@ -244,12 +247,15 @@ class LivePane(QWidget):
                 # store has them and resuming reloads from it.
                 self._overflowed = True
         self._redelivered.update(changes.redelivered)
+        self._names_stale = self._names_stale or bool(changes.numbers)
         if self.paused:
             self._show_badge(self._pending_matching, self._overflowed)
 
     def flush(self) -> None:
         if self.paused or self._loading:
             return
+        if self._names_stale:
+            self._show_number_names()
         if self._overflowed:
             self._pending.clear()
             self._start_load()
@@ -319,11 +325,16 @@ class LivePane(QWidget):
 
     def _refresh_numbers(self, numbers: Iterable[str]) -> None:
         new = [n for n in dict.fromkeys(numbers) if n not in self._numbers]
-        if not new:
-            return
-        self._numbers.update(new)
-        for n in sorted(new):
-            self.number_combo.addItem(n, n)
+        if new:
+            self._numbers.update(new)
+            fill_numbers(self.number_combo, self._numbers, self.model.numbers)
+
+    def _show_number_names(self) -> None:
+        """Numbers by name in the table and the filter (a few rows: on the GUI thread)."""
+        self._names_stale = False
+        if (known := load_names(self._conn)) is not None:
+            self.model.set_numbers(known)
+            fill_numbers(self.number_combo, self._numbers, known)
 
     def _update_count(self) -> None:
         n = self.model.rowCount()

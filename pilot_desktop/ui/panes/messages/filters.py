@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushBu
 from pilot_desktop.core.lifecycle import DELIVERED, FAILED, READ, RECEIVED, SENT
 from pilot_desktop.store.message_queries import MessageFilter, StuckRules
 from pilot_desktop.store.number_queries import NumberNames
-from pilot_desktop.ui.number_combo import fill_numbers
+from pilot_desktop.ui.number_names import fill_numbers
 from pilot_desktop.ui.panes.messages import style
 
 STUCK = "stuck"

@@ -18,7 +18,7 @@ from PySide6.QtGui import QBrush, QColor
 from pilot_desktop.core.lifecycle import error_meaning
 from pilot_desktop.store.message_queries import MessageRow, StuckRules
 from pilot_desktop.store.number_queries import NumberNames
-from pilot_desktop.ui.format import number_label
+from pilot_desktop.ui.format import number_short, number_tip
 from pilot_desktop.ui.panes.messages import style
 
 COLUMNS = (
@@ -226,8 +226,7 @@ class MessagesModel(QAbstractTableModel):
         if col == "Created":
             return style.when(row.first_at)
         if col == "Number":  # the name alone fits the column; name, phone and id in the tooltip
-            name, phone = self.numbers.get(row.number_id or "", (None, None))
-            return name or phone or row.number_id or ""
+            return number_short(row.number_id, self.numbers) if row.number_id else ""
         if col == "Contact":
             return style.contact(row)
         if col == "Type":
@@ -287,8 +286,7 @@ class MessagesModel(QAbstractTableModel):
         if col == "Notes":
             return self._notes_tip(row)
         if col == "Number" and row.number_id:
-            label = number_label(row.number_id, self.numbers)
-            return label if label == row.number_id else f"{label}\n{row.number_id}"
+            return number_tip(row.number_id, self.numbers)
         if col in ("Text", "Contact"):
             return self._display(row, col) or None
         return None

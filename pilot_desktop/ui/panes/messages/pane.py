@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import logging
 import sqlite3
 import time
 from collections.abc import Callable, Coroutine
@@ -31,18 +30,16 @@ from PySide6.QtWidgets import (
 )
 
 from pilot_desktop.store import message_queries as mq
-from pilot_desktop.store import number_queries as nq
 from pilot_desktop.store.db import connect
 from pilot_desktop.store.message_queries import MessageFilter, MessageRow, StuckRules
 from pilot_desktop.store.records import Changes
 from pilot_desktop.ui import messages
+from pilot_desktop.ui.number_names import load_names
 from pilot_desktop.ui.panes.messages import style
 from pilot_desktop.ui.panes.messages.badge import BadgeDelegate, MiddleElideDelegate
 from pilot_desktop.ui.panes.messages.filters import SEARCH_HELP, FilterBar, count_text
 from pilot_desktop.ui.panes.messages.model import COLUMNS, MessagesModel
 from pilot_desktop.ui.panes.messages.timeline import TimelineDialog
-
-log = logging.getLogger(__name__)
 
 PAGE = 200
 FLUSH_MS = 250
@@ -310,13 +307,9 @@ class MessagesPane(QWidget):
     def _show_number_names(self) -> None:
         """Numbers by name in the table and the filter (a few rows: on the GUI thread)."""
         self._names_stale = False
-        try:
-            known = nq.names(self._conn)
-        except sqlite3.Error as exc:  # the ids still show; try again with the next change
-            log.warning("number names: %s", exc)
-            return
-        self.model.set_numbers(known)
-        self.filters.set_number_names(known)
+        if (known := load_names(self._conn)) is not None:
+            self.model.set_numbers(known)
+            self.filters.set_number_names(known)
 
     def flush(self) -> None:
         if self.timeline is not None and self.timeline.isVisible():
