@@ -214,6 +214,8 @@ async def test_numbers_show_by_name_once_known(data_dir: Path) -> None:
         await app.choose("number_combo", "num_A")  # the filter still goes by id
         assert app.texts() == ["hello 1"]
         assert combo.currentText() == "Loja Centro · +5511999990000"
+        dialog = app.pane.open_timeline(app.pane.model.ids()[0])
+        assert "Number <b>Loja Centro · +5511999990000 (num_A)</b>" in dialog.info.text()
 
 
 async def test_status_and_stuck_filters_show_exactly_the_expected_rows(data_dir: Path) -> None:

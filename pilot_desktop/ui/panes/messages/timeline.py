@@ -35,6 +35,8 @@ from pilot_desktop.store import message_queries as mq
 from pilot_desktop.store.db import connect
 from pilot_desktop.store.message_queries import Step, StuckRules, Timeline
 from pilot_desktop.store.records import Changes
+from pilot_desktop.ui.format import number_label
+from pilot_desktop.ui.number_names import load_names
 from pilot_desktop.ui.panes.messages import style
 from pilot_desktop.ui.panes.messages.axis import AxisPoint, TimelineAxis
 from pilot_desktop.ui.panes.messages.badge import badge_label, set_badge
@@ -216,8 +218,12 @@ class TimelineDialog(QDialog):
         set_badge(self.badge, m.status)
         self.ids.show_row(m)
         text = html.escape(m.text) if m.text else "<span style='color:gray'>(no text in the events)</span>"
+        number = "?"
+        if m.number_id:  # by name when known, the id beside it (the id is what the API takes)
+            label = number_label(m.number_id, load_names(self._conn) or {})
+            number = html.escape(label if label == m.number_id else f"{label} ({m.number_id})")
         self.info.setText(
-            f"Number <b>{html.escape(m.number_id or '?')}</b> · Type <b>{html.escape(m.kind or '?')}</b> · "
+            f"Number <b>{number}</b> · Type <b>{html.escape(m.kind or '?')}</b> · "
             f"Created {style.exact(m.first_at)}<br>“{text}”"
         )
         now = time.time()
