@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,8 @@ from typing import Any, TextIO
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 DB_NAME = "pilot-desktop.sqlite3"
+CACHE_ROOT = Path(tempfile.gettempdir()) / "pilot-desktop-bench"
+_MARKER = "built.json"  # written last: a build that was cut short is not reused
 
 EVENTS = ("message.received", "message.sent", "message.delivered", "message.read")
 NUMBERS = ("num_8f3a21c07d", "num_2b9e4410aa", "num_c7d15e9031", "num_51f0ab6e2c")
@@ -260,3 +263,59 @@ def bench_loop() -> Any:
     from pilot_desktop.ui.loop import QtLoop
 
     return QtLoop
+
+
+def fresh_store(folder: Path) -> tuple[Path, Any]:
+    """An empty store with the app's schema in `folder` (emptied first), and a connection
+    tuned for a throwaway bulk build."""
+    import shutil
+
+    from pilot_desktop.store.db import connect, open_store
+
+    shutil.rmtree(folder, ignore_errors=True)
+    db = open_store(folder)
+    conn = connect(db)
+    conn.execute("PRAGMA synchronous = OFF")  # a throwaway build: no need to survive a crash
+    conn.execute("PRAGMA cache_size = -262144")
+    return db, conn
+
+
+def cached_db(
+    name: str, what: str, rebuild: bool, build: Callable[[Path], dict[str, Any]]
+) -> tuple[Path, dict[str, Any]]:
+    """A big database built once and kept between runs in CACHE_ROOT/`name` (a name that
+    holds the schema version, so an upgraded app never opens, and migrates, an old build).
+    `build(folder)` fills the folder and returns what it made; that goes into the marker."""
+    from pilot_desktop.store.db import SCHEMA_VERSION
+
+    cache = CACHE_ROOT / f"{name}-schema{SCHEMA_VERSION}"
+    marker = cache / _MARKER
+    if not rebuild and marker.exists():
+        info: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
+        info["cached"] = True
+        return cache / DB_NAME, info
+    print(f"building {what} in {cache} …", flush=True)
+    info = build(cache)
+    marker.write_text(json.dumps(info), encoding="utf-8")
+    info["cached"] = False
+    return cache / DB_NAME, info
+
+
+def in_work_dir(prefix: str, keep: bool, body: Callable[[Path], None]) -> int:
+    """Run `body(work)` in a new temporary folder, removed afterwards unless `keep` or the
+    run failed (then kept, and said, for a look at the logs). A benchmark measures and
+    always exits 0."""
+    import shutil
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        body(work)
+    except Exception as exc:
+        print(f"benchmark could not complete: {exc}", file=sys.stderr)
+        keep = True
+    finally:
+        if keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0

@@ -43,17 +43,17 @@ from _common import (
     Child,
     bench_loop,
     body_template,
+    cached_db,
     child_env,
     describe_tree,
     emit,
+    fresh_store,
     machine_load,
     peak_rss_mb,
     rss_mb,
     verdict,
 )
 
-CACHE_ROOT = Path(tempfile.gettempdir()) / "pilot-desktop-bench"
-MARKER = "built.json"
 BATCH = 10_000
 SPAN_S = 30 * 86400  # the history covers the last 30 days before the build
 
@@ -203,15 +203,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 
 def build(cache: Path, count: int) -> dict[str, Any]:
-    """Create the database with the app's schema and fill it; write the marker last."""
-    from pilot_desktop.store.db import connect, open_store
-
-    shutil.rmtree(cache, ignore_errors=True)
+    """Create the database with the app's schema and fill it."""
     t0 = time.perf_counter()
-    db = open_store(cache)
-    conn = connect(db)
-    conn.execute("PRAGMA synchronous = OFF")  # a throwaway build: no need to survive a crash
-    conn.execute("PRAGMA cache_size = -262144")
+    db, conn = fresh_store(cache)
     rows = _rows(count, time.time())
     done = 0
     while done < count:
@@ -233,27 +227,12 @@ def build(cache: Path, count: int) -> dict[str, Any]:
         0
     ]
     conn.close()
-    info = {
+    return {
         "rows": count,
         "seconds": round(time.perf_counter() - t0, 1),
         "bytes": db.stat().st_size,
         "avg_body": round(avg_body),
     }
-    (cache / MARKER).write_text(json.dumps(info), encoding="utf-8")
-    return info
-
-
-def cached_db(count: int, rebuild: bool) -> tuple[Path, dict[str, Any]]:
-    cache = CACHE_ROOT / f"history-{count}"
-    marker = cache / MARKER
-    if not rebuild and marker.exists():
-        info = json.loads(marker.read_text(encoding="utf-8"))
-        info["cached"] = True
-        return cache / DB_NAME, info
-    print(f"building {count:,} events in {cache} …", flush=True)
-    info = build(cache, count)
-    info["cached"] = False
-    return cache / DB_NAME, info
 
 
 def drop_from_page_cache(db: Path) -> None:
@@ -461,7 +440,9 @@ def main() -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # pilot_desktop for the build
     try:
-        db, info = cached_db(args.rows, args.rebuild)
+        db, info = cached_db(
+            f"history-{args.rows}", f"{args.rows:,} events", args.rebuild, lambda d: build(d, args.rows)
+        )
         how = "cached" if info["cached"] else f"built in {info['seconds']} s"
         print(
             f"database: {db} ({info['rows']:,} events, {info['bytes'] / 1e6:,.0f} MB, "

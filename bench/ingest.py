@@ -31,7 +31,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ from _common import (
     describe_tree,
     emit,
     free_port,
+    in_work_dir,
     machine_load,
     make_body,
     percentile,
@@ -785,19 +785,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 0
-    work = Path(tempfile.mkdtemp(prefix="pilot-bench-ingest-"))
-    try:
-        out = measure(args, work)
-        report(args, out)
-    except Exception as exc:
-        print(f"benchmark could not complete: {exc}", file=sys.stderr)
-        args.keep = True
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return in_work_dir("pilot-bench-ingest-", args.keep, lambda work: report(args, measure(args, work)))
 
 
 if __name__ == "__main__":

@@ -33,19 +33,15 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import DB_NAME, describe_tree, machine_load, percentile, verdict
+from _common import cached_db, describe_tree, fresh_store, machine_load, percentile, verdict
 
-CACHE_ROOT = Path(tempfile.gettempdir()) / "pilot-desktop-bench"
-MARKER = "built.json"
 BATCH = 5_000  # deliveries per write transaction while building
 SEED = 20250602
 NUMBERS = 40
@@ -101,16 +97,11 @@ def build(cache: Path, target: int) -> dict[str, Any]:
     from pilot_desktop.core.lifecycle import observe
     from pilot_desktop.core.signature import Verdict
     from pilot_desktop.sandbox.dispatcher import USER_AGENT
-    from pilot_desktop.store.db import connect, open_store
     from pilot_desktop.store.records import IncomingEvent
     from pilot_desktop.store.writer import Writer
 
-    shutil.rmtree(cache, ignore_errors=True)
     t0 = time.perf_counter()
-    db = open_store(cache)
-    conn = connect(db)
-    conn.execute("PRAGMA synchronous = OFF")  # a throwaway build: no need to survive a crash
-    conn.execute("PRAGMA cache_size = -262144")
+    db, conn = fresh_store(cache)
     loop = asyncio.new_event_loop()  # the writer wants one; `_transaction` never uses it
     writer = Writer(db, loop)
     verdict_ = Verdict("valid", 1, "3f9a0c2e")
@@ -169,23 +160,7 @@ def build(cache: Path, target: int) -> dict[str, Any]:
     }
     conn.close()
     loop.close()
-    (cache / MARKER).write_text(json.dumps(info), encoding="utf-8")
     return info
-
-
-def cached_db(count: int, rebuild: bool) -> tuple[Path, dict[str, Any]]:
-    from pilot_desktop.store.db import SCHEMA_VERSION
-
-    cache = CACHE_ROOT / f"messages-{count}-schema{SCHEMA_VERSION}"
-    marker = cache / MARKER
-    if not rebuild and marker.exists():
-        info = json.loads(marker.read_text(encoding="utf-8"))
-        info["cached"] = True
-        return cache / DB_NAME, info
-    print(f"building {count:,} messages in {cache} …", flush=True)
-    info = build(cache, count)
-    info["cached"] = False
-    return cache / DB_NAME, info
 
 
 # == measuring =================================================================================
@@ -339,7 +314,12 @@ def main() -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # pilot_desktop
     try:
-        db, info = cached_db(args.messages, args.rebuild)
+        db, info = cached_db(
+            f"messages-{args.messages}",
+            f"{args.messages:,} messages",
+            args.rebuild,
+            lambda d: build(d, args.messages),
+        )
         how = "cached" if info["cached"] else f"built in {info['seconds']} s"
         print(
             f"database: {db} ({info['messages']:,} messages, {info['steps']:,} steps, {info['events']:,} "

@@ -28,10 +28,8 @@ import asyncio
 import os
 import random
 import re
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
@@ -47,6 +45,7 @@ from _common import (
     describe_tree,
     emit,
     free_port,
+    in_work_dir,
     machine_load,
     rss_mb,
     verdict,
@@ -323,18 +322,7 @@ def main() -> int:
         parser.error("--flap-window 10..3600, --rate 0..1000")
     print(machine_load())
     print(describe_tree())
-    work = Path(tempfile.mkdtemp(prefix="pilot-bench-numbers-"))
-    try:
-        run(args, work)
-    except Exception as exc:
-        print(f"benchmark could not complete: {exc}", file=sys.stderr)
-        args.keep = True
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return in_work_dir("pilot-bench-numbers-", args.keep, lambda work: run(args, work))
 
 
 if __name__ == "__main__":

@@ -100,14 +100,8 @@ async def start_window(
         conn.close()
     if runtime.writer is not None and not receiver_error:
         assert window.live is not None
-        runtime.writer.subscribe(window.live.on_changes)
-        runtime.writer.subscribe(window.status.on_changes)
-        if window.messages is not None:
-            runtime.writer.subscribe(window.messages.on_changes)
-        if window.delivery is not None:
-            runtime.writer.subscribe(window.delivery.on_changes)
-        if window.numbers is not None:
-            runtime.writer.subscribe(window.numbers.on_changes)
+        for listener in window.change_listeners():
+            runtime.writer.subscribe(listener)
     return window
 
 
@@ -213,15 +207,8 @@ def attach_numbers(
 def stop_window(window: MainWindow, runtime: Runtime) -> None:
     """Detach the window from the core, then stop its timers and close its connections."""
     if runtime.writer is not None:
-        if window.live is not None:
-            runtime.writer.unsubscribe(window.live.on_changes)
-        runtime.writer.unsubscribe(window.status.on_changes)
-        if window.messages is not None:
-            runtime.writer.unsubscribe(window.messages.on_changes)
-        if window.delivery is not None:
-            runtime.writer.unsubscribe(window.delivery.on_changes)
-        if window.numbers is not None:
-            runtime.writer.unsubscribe(window.numbers.on_changes)
+        for listener in window.change_listeners():
+            runtime.writer.unsubscribe(listener)
     window.shutdown()
 
 

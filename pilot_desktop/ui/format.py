@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime
 
-from pilot_desktop.store.number_queries import NumberNames
+# number id -> (display name, phone), as store/number_queries.names() gives them
+Names = Mapping[str, tuple[str | None, str | None]]
 
 
 def clock(ts: float) -> str:
@@ -58,19 +60,19 @@ def duration(seconds: float | None, missing: str = "–") -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def number_short(number_id: str, known: NumberNames) -> str:
+def number_short(number_id: str, known: Names) -> str:
     """For a table cell: the name alone, else the phone, else the id."""
     name, phone = known.get(number_id, (None, None))
     return name or phone or number_id
 
 
-def number_tip(number_id: str, known: NumberNames) -> str:
+def number_tip(number_id: str, known: Names) -> str:
     """For a tooltip: name and phone, then the id."""
     label = number_label(number_id, known)
     return label if label == number_id else f"{label}\n{number_id}"
 
 
-def number_label(number_id: str, known: NumberNames) -> str:
+def number_label(number_id: str, known: Names) -> str:
     """A number as people know it: its name and phone (as in the Webhooks pane), else its id."""
     name, phone = known.get(number_id, (None, None))
     return " · ".join(x for x in (name, phone) if x) or number_id

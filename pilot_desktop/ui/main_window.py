@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from pilot_desktop.sandbox.server import Sandbox
+from pilot_desktop.store.records import Changes
 from pilot_desktop.ui import messages
 from pilot_desktop.ui.banner import Banner
 from pilot_desktop.ui.panes.funnel.pane import DeliveryPane
@@ -251,6 +252,21 @@ class MainWindow(QMainWindow):
         if self.delivery is not None:
             self._state.setValue("delivery/period", self.delivery.period_combo.currentIndex())
         self._state.sync()
+
+    def change_listeners(self) -> list[Callable[[Changes], None]]:
+        """What follows the writer's change descriptors: the panes this window has, and
+        the status bar."""
+        listeners: list[Callable[[Changes], None]] = []
+        if self.live is not None:
+            listeners.append(self.live.on_changes)
+        listeners.append(self.status.on_changes)
+        if self.messages is not None:
+            listeners.append(self.messages.on_changes)
+        if self.delivery is not None:
+            listeners.append(self.delivery.on_changes)
+        if self.numbers is not None:
+            listeners.append(self.numbers.on_changes)
+        return listeners
 
     def shutdown(self) -> None:
         """Stop timers and close read connections; async cleanup happens in the main."""

@@ -199,7 +199,10 @@ async def test_delivery_tab_names_the_numbers_it_knows(data_dir: Path) -> None:
         combo = pane.number_combo
         labels = [(combo.itemText(i), combo.itemData(i)) for i in range(1, combo.count())]
         assert labels == [("Loja Centro · +5511999990000", "num_A"), ("num_B", "num_B")]
-        await app.choose("num_A", 0)  # chosen by id, shown by name
+        assert pane.table.item(0, 0).toolTip() == "Loja Centro · +5511999990000\nnum_A"
+        pane.table.cellDoubleClicked.emit(0, 0)  # double-clicking a named row shows only that number
+        await app.settle()
+        assert pane.snapshot is not None and pane.snapshot.number == "num_A"
         assert "first seen in the last hour, Loja Centro · +5511999990000" in pane.summary.text()
 
 

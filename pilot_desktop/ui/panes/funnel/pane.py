@@ -8,7 +8,7 @@ periods slide with the clock, so a visible tab also refreshes every STALE_S seco
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import html
 import logging
 import time
@@ -16,10 +16,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -28,7 +26,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QStackedWidget,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -37,7 +34,7 @@ from PySide6.QtWidgets import (
 from pilot_desktop.store.db import connect
 from pilot_desktop.store.number_queries import NumberNames
 from pilot_desktop.store.records import Changes
-from pilot_desktop.ui.format import duration, number_label
+from pilot_desktop.ui.format import duration, number_label, number_tip
 from pilot_desktop.ui.number_names import fill_numbers
 from pilot_desktop.ui.panes.funnel.charts import FunnelChart, LatencyHistogram
 from pilot_desktop.ui.panes.funnel.deadlines import DeadlinesDialog
@@ -51,10 +48,11 @@ from pilot_desktop.ui.panes.funnel.stats import (
     snapshot,
     steps,
 )
+from pilot_desktop.ui.refresh import Refresher
+from pilot_desktop.ui.tables import read_only_table
 
 log = logging.getLogger(__name__)
 
-TICK_MS = 500
 THROTTLE_S = 2.0  # at most one recomputation this often, however busy the stream
 BUSY_SHARE = 0.2  # and a worker busy at most this share of the time (long periods, big stores)
 STALE_S = 60.0  # the periods slide: recompute a visible tab this often anyway
@@ -113,18 +111,13 @@ class DeliveryPane(QWidget):
         self.db_path = db_path
         self.snapshot: Snapshot | None = None
         self.dialog: DeadlinesDialog | None = None
-        self._dirty = True
-        self._started_at = -THROTTLE_S
-        self._computed_at = 0.0
-        self._cost = 0.0  # seconds the last computation took
-        self._generation = 0
-        self._task: asyncio.Future[None] | None = None
         self._read_deadlines: ReadDeadlines | None = None
         self._apply_deadlines: ApplyDeadlines | None = None
         self._build()
-        self._timer = QTimer(self)
-        self._timer.setInterval(TICK_MS)
-        self._timer.timeout.connect(self._tick)  # runs only while the tab is visible
+        self._refresh: Refresher[Snapshot] = Refresher(
+            self, self._job, self.show_snapshot, self._failed,
+            throttle_s=THROTTLE_S, stale_s=STALE_S, busy_share=BUSY_SHARE,
+        )  # fmt: skip
 
     # -- widgets ---------------------------------------------------------------------
 
@@ -179,18 +172,11 @@ class DeliveryPane(QWidget):
         charts.addWidget(self.read_chart, 1)
 
         self.table_title = QLabel("<b>By number</b>")
-        self.table = QTableWidget(0, len(TABLE_COLUMNS))
-        self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
+        self.table = read_only_table(TABLE_COLUMNS)
         for i, tip in enumerate(_TABLE_TIPS):
             header = self.table.horizontalHeaderItem(i)
             if header is not None:
                 header.setToolTip(tip)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
         hh = self.table.horizontalHeader()
         hh.setSortIndicator(0, Qt.SortOrder.AscendingOrder)  # by number until the user sorts
         self.table.setSortingEnabled(True)
@@ -228,37 +214,24 @@ class DeliveryPane(QWidget):
     # -- data flow -------------------------------------------------------------------
 
     def on_changes(self, changes: Changes) -> None:
-        """Writer listener (on the loop): mark stale only; the timer recomputes."""
+        """Writer listener (on the loop): mark stale only; the refresher recomputes."""
         if changes.messages:
-            self._dirty = True
+            self._refresh.mark_dirty()
 
-    async def recompute(self) -> None:
-        """Read the figures for the current choice off the GUI thread, then draw them."""
-        self._generation += 1
-        generation = self._generation
-        self._dirty = False
-        self._started_at = time.monotonic()
+    def _job(self) -> Callable[[], Snapshot]:
+        """The figures for the current choice, read in a worker thread."""
         number = self.number_combo.currentData()
         period = PERIODS[self.period_combo.currentIndex()][1]
-        loop = asyncio.get_running_loop()
-        try:
-            snap = await loop.run_in_executor(None, _compute, self.db_path, number, period, time.time())
-        except Exception as exc:  # the store is environmental: say so, keep the window
-            if generation == self._generation:
-                log.warning("delivery figures: %s", exc)
-                self.updated_label.setText("Could not read the figures")
-                self.updated_label.setToolTip(str(exc))
-            return
-        if generation != self._generation:
-            return  # a newer choice (or shutdown) superseded this one
-        self._computed_at = time.monotonic()
-        self._cost = self._computed_at - self._started_at
-        self.show_snapshot(snap)
+        return functools.partial(_compute, self.db_path, number, period, time.time())
+
+    def _failed(self, exc: Exception) -> None:  # the store is environmental: say so, keep the window
+        log.warning("delivery figures: %s", exc)
+        self.updated_label.setText("Could not read the figures")
+        self.updated_label.setToolTip(str(exc))
 
     async def settled(self) -> None:
         """Wait until the computation under way, if any, is drawn (tests, shutdown)."""
-        while self._task is not None and not self._task.done():
-            await asyncio.wait({self._task})
+        await self._refresh.settled()
 
     def show_snapshot(self, snap: Snapshot) -> None:
         self.snapshot = snap
@@ -296,8 +269,12 @@ class DeliveryPane(QWidget):
         self.table.setSortingEnabled(False)  # or rows move while being filled
         self.table.setRowCount(len(rows))
         for r, s in enumerate(rows):
+            label = number_label(s.number, known)
+            number = _Cell(label, label.lower())
+            number.setData(Qt.ItemDataRole.UserRole, s.number)  # what a double-click chooses
+            number.setToolTip(number_tip(s.number, known))
             cells = (
-                _Cell(number_label(s.number, known), number_label(s.number, known).lower()),
+                number,
                 _Cell(f"{s.sent:,}", s.sent),
                 _Cell(percent(s.delivered), s.delivered),
                 _Cell(percent(s.read), s.read),
@@ -312,37 +289,14 @@ class DeliveryPane(QWidget):
         chosen = [self.number_combo.itemData(i) for i in range(1, self.number_combo.count())]
         fill_numbers(self.number_combo, [*chosen, *numbers], known)  # a chosen number stays, even if gone
 
-    def _tick(self) -> None:
-        if not self.isVisible() or (self._task is not None and not self._task.done()):
-            return
-        now = time.monotonic()
-        if now - self._started_at < max(THROTTLE_S, self._cost / BUSY_SHARE):
-            return
-        if self._dirty or now - self._computed_at >= STALE_S:
-            self._start()
-
-    def _start(self) -> None:
-        # Keep a reference: the loop holds tasks weakly.
-        self._task = asyncio.ensure_future(self.recompute())
-
     def _choice_changed(self) -> None:
-        self._dirty = True
-        if self.isVisible():  # the user asked: at once, superseding any computation under way
-            self._start()
+        self._refresh.now()
 
     def _table_row_chosen(self, row: int, _column: int) -> None:
         item = self.table.item(row, 0)
         if item is not None:
-            self.number_combo.setCurrentIndex(max(0, self.number_combo.findData(item.text())))
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self._timer.start()
-        self._tick()
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        super().hideEvent(event)
-        self._timer.stop()
+            number = item.data(Qt.ItemDataRole.UserRole)
+            self.number_combo.setCurrentIndex(max(0, self.number_combo.findData(number)))
 
     # -- choices ---------------------------------------------------------------------
 
@@ -364,10 +318,7 @@ class DeliveryPane(QWidget):
         self.dialog.open()
 
     def shutdown(self) -> None:
-        self._generation += 1  # a computation still running must not draw
-        if self._task is not None:
-            self._task.cancel()
-        self._timer.stop()
+        self._refresh.shutdown()
         if self.dialog is not None:
             self.dialog.close()
 

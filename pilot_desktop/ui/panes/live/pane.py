@@ -17,10 +17,8 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QPushButton,
@@ -41,6 +39,7 @@ from pilot_desktop.ui import messages
 from pilot_desktop.ui.number_names import fill_numbers, load_names
 from pilot_desktop.ui.panes.live.detail import DetailView
 from pilot_desktop.ui.panes.live.model import COLUMNS, LiveModel
+from pilot_desktop.ui.tables import set_up_row_list
 
 log = logging.getLogger(__name__)
 
@@ -144,24 +143,7 @@ class LivePane(QWidget):
 
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setShowGrid(False)
-        self.table.setSortingEnabled(False)  # arrival order is the order
-        vh = self.table.verticalHeader()
-        vh.hide()
-        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vh.setDefaultSectionSize(22)
-        hh = self.table.horizontalHeader()
-        hh.setHighlightSections(False)
-        for i, name in enumerate(COLUMNS):
-            if name == "Summary":
-                hh.setSectionResizeMode(i, QHeaderView.ResizeMode.Stretch)
-            else:
-                hh.setSectionResizeMode(i, QHeaderView.ResizeMode.Interactive)
-                hh.resizeSection(i, _WIDTHS[name])
+        set_up_row_list(self.table, COLUMNS, _WIDTHS, stretch="Summary", row_height=22)  # arrival order
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(self._row_activated)
 

@@ -22,7 +22,6 @@ from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHeaderView,
     QLabel,
     QTableView,
     QVBoxLayout,
@@ -40,6 +39,7 @@ from pilot_desktop.ui.panes.messages.badge import BadgeDelegate, MiddleElideDele
 from pilot_desktop.ui.panes.messages.filters import SEARCH_HELP, FilterBar, count_text
 from pilot_desktop.ui.panes.messages.model import COLUMNS, MessagesModel
 from pilot_desktop.ui.panes.messages.timeline import TimelineDialog
+from pilot_desktop.ui.tables import set_up_row_list
 
 PAGE = 200
 FLUSH_MS = 250
@@ -128,25 +128,8 @@ class MessagesPane(QWidget):
         self.table.setModel(self.model)
         self.table.setItemDelegateForColumn(COLUMNS.index("Status"), BadgeDelegate(self.table))
         self.table.setItemDelegateForColumn(COLUMNS.index("Number"), MiddleElideDelegate(self.table))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        set_up_row_list(self.table, COLUMNS, _WIDTHS, stretch="Text", row_height=24)  # newest first
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setShowGrid(False)
-        self.table.setSortingEnabled(False)  # newest first is the order; filters run in SQL
-        vh = self.table.verticalHeader()
-        vh.hide()
-        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vh.setDefaultSectionSize(24)
-        hh = self.table.horizontalHeader()
-        hh.setHighlightSections(False)
-        for i, name in enumerate(COLUMNS):
-            if name == "Text":
-                hh.setSectionResizeMode(i, QHeaderView.ResizeMode.Stretch)
-            else:
-                hh.setSectionResizeMode(i, QHeaderView.ResizeMode.Interactive)
-                hh.resizeSection(i, _WIDTHS[name])
         self.table.doubleClicked.connect(self._row_activated)
         self.table.selectionModel().selectionChanged.connect(
             lambda *_: bar.open_button.setEnabled(self.selected_id() is not None)

@@ -8,12 +8,10 @@ import html
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -36,6 +34,7 @@ from pilot_desktop.ui.panes.numbers.text import (
     source_text,
     webhook_line,
 )
+from pilot_desktop.ui.tables import read_only_table
 
 HISTORY_COLUMNS = ("Time", "Kind", "Change", "Source", "Note")
 _WIDTHS = (None, None, 200, 110)  # None: fits its contents (a few hundred rows at most)
@@ -63,14 +62,7 @@ class NumberDetail(QWidget):
         hooks_row.addWidget(self.webhooks_button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.history_title = QLabel("<b>History</b> (newest first)")
-        self.table = QTableWidget(0, len(HISTORY_COLUMNS))
-        self.table.setHorizontalHeaderLabels(HISTORY_COLUMNS)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
+        self.table = read_only_table(HISTORY_COLUMNS)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setMinimumSectionSize(50)

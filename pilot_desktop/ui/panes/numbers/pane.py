@@ -10,6 +10,7 @@ with the clock, so a visible tab also re-reads every STALE_S seconds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 import time
@@ -18,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -45,11 +46,11 @@ from pilot_desktop.ui.panes.numbers.card import Hooks, NumberCard
 from pilot_desktop.ui.panes.numbers.detail import NumberDetail
 from pilot_desktop.ui.panes.numbers.polling import NumberPolling
 from pilot_desktop.ui.panes.numbers.text import NO_ACCOUNT
+from pilot_desktop.ui.refresh import Refresher
 from pilot_desktop.ui.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
-TICK_MS = 500
 THROTTLE_S = 1.0  # at most one re-read this often, however busy the webhooks
 STALE_S = 30.0  # ages, "since" and uptimes move: re-read a visible tab this often anyway
 HISTORY_ROWS = 300
@@ -126,16 +127,11 @@ class NumbersPane(QWidget):
         self._checking = False
         self._hooks: dict[str, tuple[float, list[Webhook] | str]] = {}
         self._hooks_task: asyncio.Task[None] | None = None
-        self._task: asyncio.Future[None] | None = None
-        self._dirty = True
-        self._generation = 0
-        self._started_at = -THROTTLE_S
-        self._computed_at = 0.0
         self._build()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Up/Down (j/k) move between numbers
-        self._timer = QTimer(self)
-        self._timer.setInterval(TICK_MS)
-        self._timer.timeout.connect(self._tick)  # runs only while the tab is visible
+        self._refresh: Refresher[Snapshot] = Refresher(
+            self, self._job, self._show, self._failed, throttle_s=THROTTLE_S, stale_s=STALE_S
+        )
 
     # -- widgets ---------------------------------------------------------------------
 
@@ -200,42 +196,29 @@ class NumbersPane(QWidget):
         """The poller (problems, Check now) and how to read a number's webhooks."""
         self.polling, self.webhooks_of = polling, webhooks_of
         self._hooks.clear()
-        self._dirty = True
+        self._refresh.mark_dirty()
 
     # -- data flow -------------------------------------------------------------------
 
     def on_changes(self, changes: Changes) -> None:
-        """Writer listener (on the loop): mark stale only; the timer re-reads."""
+        """Writer listener (on the loop): mark stale only; the refresher re-reads."""
         if changes.numbers:
-            self._dirty = True
+            self._refresh.mark_dirty()
 
-    async def refresh(self) -> None:
-        """Read the numbers (and the selected one's history) off the GUI thread, then draw."""
-        self._generation += 1
-        generation = self._generation
-        self._dirty = False
-        self._started_at = time.monotonic()
-        prefer = [self._wanted, self.selected]
-        now = time.time()
-        loop = asyncio.get_running_loop()
-        try:
-            snap = await loop.run_in_executor(None, _read, self.db_path, prefer, now)
-        except Exception as exc:  # the store is environmental: say so, keep the window
-            if generation == self._generation:
-                log.warning("numbers: %s", exc)
-                self.polling_label.setText(f"Could not read the numbers: {exc}")
-            return
-        if generation != self._generation:
-            return  # a newer read (another selection, or shutdown) superseded this one
-        self._computed_at = time.monotonic()
-        self._show(snap)
+    def _job(self) -> Callable[[], Snapshot]:
+        """The numbers (and the selected one's history), read in a worker thread."""
+        return functools.partial(_read, self.db_path, [self._wanted, self.selected], time.time())
+
+    def _failed(self, exc: Exception) -> None:  # the store is environmental: say so, keep the window
+        log.warning("numbers: %s", exc)
+        self.polling_label.setText(f"Could not read the numbers: {exc}")
 
     async def settled(self) -> None:
         """Wait until the reads and webhook look-ups under way are drawn (tests, shutdown)."""
         while True:
             await self.tasks.settled()  # webhook look-ups, Check now
-            if self._task is not None and not self._task.done():
-                await asyncio.wait({self._task})
+            if self._refresh.busy:
+                await self._refresh.settled()
             elif not self.tasks.busy:
                 return
 
@@ -368,7 +351,7 @@ class NumbersPane(QWidget):
     def forget_webhooks(self) -> None:
         """The accounts changed: what could (not) be read may have changed too."""
         self._hooks.clear()
-        self._dirty = True
+        self._refresh.mark_dirty()
 
     # -- selection -------------------------------------------------------------------
 
@@ -383,7 +366,7 @@ class NumbersPane(QWidget):
         now = time.time()
         self.detail.show_number(summary, now, self._hooks_of(number_id), self._problem(number_id))
         self.detail.show_history([])
-        self._start()  # its history, at once
+        self._refresh.now()  # its history, at once
         if self.webhooks_of is not None:
             found = self._hooks.get(number_id)
             if found is not None and time.monotonic() - found[0] > SELECTED_HOOKS_STALE_S:
@@ -397,9 +380,7 @@ class NumbersPane(QWidget):
             self.select(number_id)
             return
         self._wanted = number_id
-        self._dirty = True
-        if self.isVisible():
-            self._start()
+        self._refresh.now()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         step = {Qt.Key.Key_Down: 1, Qt.Key.Key_J: 1, Qt.Key.Key_Up: -1, Qt.Key.Key_K: -1}.get(
@@ -426,38 +407,9 @@ class NumbersPane(QWidget):
         finally:
             self._checking = False
             self.check_button.setEnabled(True)
-            self._dirty = True
             self._hooks.clear()  # a check re-reads the webhooks too
-            if self.isVisible():
-                self._start()
-
-    # -- timer -----------------------------------------------------------------------
-
-    def _tick(self) -> None:
-        if not self.isVisible() or (self._task is not None and not self._task.done()):
-            return
-        clock = time.monotonic()
-        if clock - self._started_at < THROTTLE_S:
-            return
-        if self._dirty or clock - self._computed_at >= STALE_S:
-            self._start()
-
-    def _start(self) -> None:
-        # Keep a reference: the loop holds tasks weakly.
-        self._task = asyncio.ensure_future(self.refresh())
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self._timer.start()
-        self._tick()
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        super().hideEvent(event)
-        self._timer.stop()
+            self._refresh.now()
 
     def shutdown(self) -> None:
-        self._generation += 1  # a read still running must not draw
-        if self._task is not None:
-            self._task.cancel()
+        self._refresh.shutdown()
         self.tasks.cancel()
-        self._timer.stop()

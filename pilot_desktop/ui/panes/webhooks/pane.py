@@ -48,7 +48,7 @@ from pilot_desktop.services.webhooks import (
 )
 from pilot_desktop.tunnel.probe import probe
 from pilot_desktop.tunnel.public_url import normalize_public_url
-from pilot_desktop.ui.format import age
+from pilot_desktop.ui.format import age, number_label
 from pilot_desktop.ui.panes.webhooks.account_dialog import AccountDialog
 from pilot_desktop.ui.panes.webhooks.editor import Edit, WebhookEditor
 from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
@@ -240,10 +240,8 @@ class WebhooksPane(QWidget):
         return self.webhooks[rows[0].row()] if rows else None
 
     def _number_label(self, number_id: str) -> str:
-        for _, number in self.ctx.accounts.numbers():
-            if number.id == number_id:
-                return " · ".join(x for x in (number.name, number.phone) if x) or number_id
-        return number_id
+        known = {n.id: (n.name, n.phone) for _, n in self.ctx.accounts.numbers()}
+        return number_label(number_id, known)
 
     def _show_target(self) -> None:
         target = self.target
