@@ -205,6 +205,9 @@ async def _gui_main(port: int, data_dir: Path, projections: bool) -> int:
     assert runtime.db_path is not None
     counter = sqlite3.connect(f"file:{runtime.db_path}?mode=ro", uri=True)
 
+    def writer_cpu() -> float:
+        return _process_cpu_s(writer.process_id) if writer.process_id else 0.0
+
     def counts() -> dict[str, Any]:
         return {
             "stored": counter.execute("SELECT count(*) FROM events").fetchone()[0],
@@ -215,8 +218,9 @@ async def _gui_main(port: int, data_dir: Path, projections: bool) -> int:
             "writer_rows": writer.rows,
             "model_rows": live.model.rowCount(),
             "rss_mb": rss_mb(),
-            "cpu_s": sum(os.times()[:2]),  # user + system, all threads
-            "writer_cpu_s": thread_cpu_s("store-writer"),
+            # user + system, all threads, and the writer process (writer_process.py)
+            "cpu_s": sum(os.times()[:2]) + writer_cpu(),
+            "writer_cpu_s": writer_cpu() if writer.process_id else thread_cpu_s("store-writer"),
             "writer_seconds": dict(writer.seconds),
             "ctx_switches": context_switches(),
         }
@@ -348,6 +352,17 @@ def _process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _server_cpu_s(pid: int) -> float:
+    """CPU of the server process and its live children (the writer process)."""
+    total = _process_cpu_s(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _all_cpu_s() -> float:
     """CPU seconds all processes of the machine spent so far (busy, not idle)."""
     # user + nice + system only: irq/softirq time (loopback TCP is mostly softirq) is
@@ -358,7 +373,7 @@ def _all_cpu_s() -> float:
 
 def run_wrk(url: str, script: Path, args: argparse.Namespace, server_pid: int) -> WrkResult:
     """Run wrk against `url`; also note how much CPU anything else took meanwhile."""
-    before = (_all_cpu_s(), _process_cpu_s(server_pid), os.times())
+    before = (_all_cpu_s(), _server_cpu_s(server_pid), os.times())
     cmd = [
         "wrk",
         f"-t{args.threads}",
@@ -372,7 +387,7 @@ def run_wrk(url: str, script: Path, args: argparse.Namespace, server_pid: int) -
         url,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 60, check=False)
-    after = (_all_cpu_s(), _process_cpu_s(server_pid), os.times())
+    after = (_all_cpu_s(), _server_cpu_s(server_pid), os.times())
     ours = sum(after[2][:4]) - sum(before[2][:4])  # this process and its reaped children (wrk)
     server = after[1] - before[1]
     other = max(0.0, after[0] - before[0] - ours - server)
@@ -471,7 +486,7 @@ def projection_run(
 
 def per_request(stats: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     """Milliseconds per request between two `stats` answers: CPU of the process and of its
-    writer thread, and the writer's wall time in each part of its transactions."""
+    writer (process), and the writer's wall time in each part of its transactions."""
     handled = max(stats["accepted"] - before["accepted"], 1)
     return {
         "cpu_ms": (stats["cpu_s"] - before["cpu_s"]) * 1000 / handled,
@@ -740,7 +755,7 @@ def projection_report(runs: list[dict[str, Any]]) -> float | None:
         + ("" if len(off) > 1 else "   (one round: ±15 % noise; --rounds 3 for medians)")
     )
     print(
-        f"  of which the writer thread: {writer_on:.3f} vs {writer_off:.3f} ms, the rest (the loop, Qt) "
+        f"  of which the writer process: {writer_on:.3f} vs {writer_off:.3f} ms, the rest (loop, Qt, feeding) "
         f"{cpu_on - writer_on:.3f} vs {cpu_off - writer_off:.3f} ms"
     )
     return cost

@@ -7,7 +7,7 @@ version) a database holding a sandbox history: the app's own `Scenario` (40 numb
 webhooks/s, the last ~24 h) emits the webhooks, delivered the way the platform delivers
 them (shuffled within windows of 64, 2 % delivered again a little later), and every
 delivery goes through the app's own write path: `classify()` + `observe()` like the
-receiver, then the writer's transaction (`Writer._transaction`: event upsert, duplicate
+receiver, then the writer's transaction (`BatchWriter.transaction`: event upsert, duplicate
 counting, `project()` into `messages` / `message_steps`, number state), 5,000 deliveries
 per transaction. Nothing is generated straight into the projection tables: they are what
 the app itself would have written. About 1.7 events per message; ~5 minutes and ~2.8 GB.
@@ -30,7 +30,6 @@ Prints p50/p99/max per measure and ok/FAIL; always exits 0 (a measurement, not a
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
 import sys
@@ -97,13 +96,12 @@ def build(cache: Path, target: int) -> dict[str, Any]:
     from pilot_desktop.core.lifecycle import observe
     from pilot_desktop.core.signature import Verdict
     from pilot_desktop.sandbox.dispatcher import USER_AGENT
+    from pilot_desktop.store.batches import BatchWriter
     from pilot_desktop.store.records import IncomingEvent
-    from pilot_desktop.store.writer import Writer
 
     t0 = time.perf_counter()
     db, conn = fresh_store(cache)
-    loop = asyncio.new_event_loop()  # the writer wants one; `_transaction` never uses it
-    writer = Writer(db, loop)
+    writer = BatchWriter(db, conn)
     verdict_ = Verdict("valid", 1, "3f9a0c2e")
     start = datetime.fromtimestamp(time.time() - SPAN_S, UTC)
     deliveries = _deliveries(start)
@@ -132,7 +130,7 @@ def build(cache: Path, target: int) -> dict[str, Any]:
                     observation=observe(body),
                 )
             )
-        results, changes = writer._transaction(conn, batch)  # the real write path, in bulk
+        results, changes = writer.transaction(batch)  # the real write path, in bulk
         events += len(changes.new_events)
         duplicates += len(changes.redelivered)
         if changes.messages:
@@ -159,7 +157,6 @@ def build(cache: Path, target: int) -> dict[str, Any]:
         "built_at": time.time(),
     }
     conn.close()
-    loop.close()
     return info
 
 
@@ -326,7 +323,7 @@ def main() -> int:
             f"events, {info['bytes'] / 1e6:,.0f} MB; {how})"
         )
         print(
-            "  built through the app's write path (classify + observe + Writer._transaction + project), "
+            "  built through the app's write path (classify + observe + BatchWriter.transaction + project), "
             "not generated into the projection tables"
         )
         statuses = ", ".join(

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from pilot_desktop.core.models import CALLS, INBOUND, MODELS, NUMBER_LIFECYCLE, OUTBOUND_STATUS
+from pilot_desktop.core.wire import compact_pickle
 
 Kind = Literal["valid", "schema_issues", "unknown"]
 
@@ -35,6 +36,7 @@ _EVOLUTION_CALLS = frozenset({"CallOffer", "CallAccept", "CallTerminate"})
 _OTHER_CALL_NAMES = _EVOLUTION_CALLS | {"calls"}
 
 
+@compact_pickle
 @dataclass(frozen=True, slots=True)
 class SchemaIssue:
     path: str
@@ -44,6 +46,7 @@ class SchemaIssue:
         return {"path": self.path, "message": self.message}
 
 
+@compact_pickle
 @dataclass(frozen=True, slots=True)
 class Classified:
     event: str

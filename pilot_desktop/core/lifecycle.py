@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from pilot_desktop.core.events import message_id_of
 from pilot_desktop.core.models import INBOUND
+from pilot_desktop.core.wire import compact_pickle
 
 QUEUED, SENT, DELIVERED, READ, FAILED, CANCELED = "QUEUED", "SENT", "DELIVERED", "READ", "FAILED", "CANCELED"
 RECEIVED = "RECEIVED"  # an inbound message: one step, its own entry
@@ -87,6 +88,7 @@ def _s(value: Any, limit: int = 200) -> str | None:
     return value[:limit]
 
 
+@compact_pickle
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What one `message.*` event tells about its message."""

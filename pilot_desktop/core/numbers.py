@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pilot_desktop.core.lifecycle import parse_time
+from pilot_desktop.core.wire import compact_pickle
 
 OPEN, CONNECTING, CLOSED, REMOVED, UNKNOWN = "OPEN", "CONNECTING", "CLOSED", "REMOVED", "UNKNOWN"
 HEALTHY, DEGRADED, BLOCKED, SHADOWBAN = "healthy", "degraded", "blocked", "shadowban"
@@ -172,6 +173,7 @@ class NumberState:
     name: str | None = None
 
 
+@compact_pickle
 @dataclass(frozen=True, slots=True)
 class Transition:
     """One change of a number's connection or health, as stored in its history."""

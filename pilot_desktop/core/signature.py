@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from pilot_desktop.core.wire import compact_pickle
+
 HEADER = "x-pilot-status-signature"
 
 Status = Literal["valid", "invalid", "unsigned", "unverified"]
 
 
+@compact_pickle
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """`valid` names the secret that matched by position and fingerprint, never by value."""

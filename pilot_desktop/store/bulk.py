@@ -1,4 +1,4 @@
-"""Writing many rows in few SQLite calls, for the writer thread.
+"""Writing many rows in few SQLite calls, for the writer.
 
 Every statement step releases the GIL and takes it back; on a busy receiver the loop
 thread holds it, so each step costs the writer a wait of up to one request's worth of

@@ -10,6 +10,7 @@ from pilot_desktop.core.events import Classified
 from pilot_desktop.core.lifecycle import Observation
 from pilot_desktop.core.numbers import Transition
 from pilot_desktop.core.signature import Verdict
+from pilot_desktop.core.wire import compact_pickle
 
 
 def clean_text(value: str | None) -> str | None:
@@ -31,6 +32,7 @@ def headers_json(headers: list[tuple[str, str]]) -> str:
     return json.dumps(kept)  # ensure_ascii escapes anything odd
 
 
+@compact_pickle
 @dataclass(frozen=True, slots=True)
 class IncomingEvent:
     received_at: float
@@ -42,6 +44,7 @@ class IncomingEvent:
     observation: Observation | None = None  # message.* events: applied to the projection
 
 
+@compact_pickle
 @dataclass(frozen=True, slots=True)
 class NumberPoll:
     """What one polling round learnt: each answer is one number's JSON object from
@@ -53,6 +56,7 @@ class NumberPoll:
     body = None  # the writer sizes items by their body; a poll is small
 
 
+@compact_pickle
 @dataclass(frozen=True, slots=True)
 class Rejection:
     received_at: float
@@ -66,6 +70,7 @@ class Rejection:
     body_size: int | None
 
 
+@compact_pickle
 @dataclass(frozen=True, slots=True)
 class Stored:
     """What the writer reports for one event after COMMIT."""
@@ -78,6 +83,7 @@ class Stored:
         return self.deliveries > 1
 
 
+@compact_pickle
 @dataclass(frozen=True, slots=True)
 class EventRow:
     """One line of the live stream: everything the table shows, nothing heavy."""

@@ -78,6 +78,35 @@ def open_ro(db: Path) -> sqlite3.Connection:
     return conn
 
 
+def children(pid: int) -> list[int]:
+    """Live child processes of `pid` (its writer process), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def gone(pid: int) -> bool:
+    """True once `pid` has exited (a zombie counts as gone: it runs no code)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
 class Server:
     """One `pilot-desktop serve` subprocess."""
 
@@ -222,6 +251,11 @@ class Server:
                 ) from None
         self._close()
         return self.proc.returncode
+
+    def writer_pids(self) -> list[int]:
+        """The server's writer process: its spawned child (multiprocessing also starts a
+        resource tracker, which is not it), from /proc (Linux)."""
+        return [pid for pid in children(self.proc.pid) if b"spawn_main" in _cmdline(pid)]
 
     def kill(self) -> None:
         """SIGKILL: no drain, no cleanup (a crash or power-cut of the process)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 import signal
 import threading
 import time
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 
-from tests.integration.serving import Server
+from tests.integration.serving import Server, gone
 
 SAMPLE = json.loads(
     (Path(__file__).resolve().parents[2] / "resources/samples/message.received.json").read_bytes()
@@ -150,4 +152,89 @@ def test_sigterm_mid_load_drains_and_exits_0(serve: Callable[..., Server]) -> No
     acked = set(load.acked)
     ids = set(stored_ids(server))  # export works on the closed store, no server needed
     missing = acked - ids
+    assert not missing, f"{len(missing)} acknowledged events lost, e.g. {sorted(missing)[:5]}"
+
+
+# -- the writer process (store/writer_process.py) --------------------------------------------
+
+
+def _wait(pred: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.02)
+
+
+def test_a_killed_writer_process_is_replaced_and_loses_nothing_acknowledged(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve()
+    [writer] = server.writer_pids()
+    load = Load(server)
+    load.start()
+    try:
+        load.wait_until_busy()
+        acked_before = len(load.acked)
+        os.kill(writer, signal.SIGKILL)
+        _wait(lambda: gone(writer), "the writer process died")
+        # A new writer process takes over and the load is acknowledged again.
+        _wait(lambda: len(load.acked) > acked_before + MIN_ACKED, "storing resumed")
+        [replacement] = server.writer_pids()
+        assert replacement != writer
+    finally:
+        load.finish()
+    # What the dead writer had in flight was answered 503 (retry), never 200 unstored.
+    assert set(load.statuses) <= {200, 503}, sorted(set(load.statuses))
+    health = httpx.get(f"{server.base}/healthz", timeout=5).json()
+    assert health["ok"] is True, health
+    assert server.stop(signal.SIGTERM) == 0
+    assert "writer process stopped (exit code -9)" in server.stderr()
+    ids = stored_ids(server)
+    missing = set(load.acked) - set(ids)
+    assert not missing, f"{len(missing)} acknowledged events lost, e.g. {sorted(missing)[:5]}"
+    assert len(ids) == len(set(ids))
+
+
+def test_a_writer_process_that_keeps_dying_stops_the_receiver_with_a_reason(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve()
+    for _ in range(4):  # RESTARTS + 1 deaths within the window
+        [writer] = server.writer_pids()
+        os.kill(writer, signal.SIGKILL)
+        _wait(lambda w=writer: gone(w) and server.writer_pids() != [w], "the writer was replaced or given up")
+    _wait(lambda: httpx.get(f"{server.base}/healthz", timeout=5).status_code == 503, "healthz reports it")
+    health = httpx.get(f"{server.base}/healthz", timeout=5).json()
+    assert "stopped 4 times" in health["error"], health
+    r = server.post(event("refused"))
+    assert r.status_code == 503, r.text  # the sender keeps it and retries later
+    assert server.writer_pids() == []
+    assert server.stop(signal.SIGTERM) == 0
+
+
+def test_a_killed_app_leaves_no_writer_process_behind(serve: Callable[..., Server]) -> None:
+    server = serve()
+    [writer] = server.writer_pids()
+    assert server.post(event("before")).status_code == 200
+    server.kill()
+    _wait(lambda: gone(writer), "the orphaned writer process exited")
+
+
+def test_ctrl_c_reaching_the_writer_process_too_still_drains(serve: Callable[..., Server]) -> None:
+    # A terminal's Ctrl+C (or a service manager's stop) signals the whole process group:
+    # the writer process must leave its work to the app's orderly drain.
+    server = serve()
+    [writer] = server.writer_pids()
+    load = Load(server)
+    load.start()
+    try:
+        load.wait_until_busy()
+        os.kill(writer, signal.SIGINT)
+        os.kill(writer, signal.SIGTERM)
+        assert server.stop(signal.SIGINT) == 0
+    finally:
+        load.finish()
+    assert gone(writer)
+    assert "Traceback" not in server.stderr()
+    missing = set(load.acked) - set(stored_ids(server))
     assert not missing, f"{len(missing)} acknowledged events lost, e.g. {sorted(missing)[:5]}"

@@ -23,7 +23,7 @@ import pytest
 from pilot_desktop.core.events import classify
 from pilot_desktop.core.signature import verify
 from pilot_desktop.services.settings import SETTINGS_VERSION, Settings, SettingsError, load, save
-from pilot_desktop.store import writer as writer_module
+from pilot_desktop.store import batches as batches_module
 from pilot_desktop.store.db import (
     DB_NAME,
     SCHEMA_VERSION,
@@ -330,10 +330,11 @@ async def test_a_full_queue_is_refused_and_nothing_accepted_is_lost(db: Path) ->
     lock = Lock(db)
     accepted: list[asyncio.Future[Stored | None]] = []
     try:
-        # The writer can take at most one batch before it blocks on the lock; after that
-        # nothing leaves the queue, so Overloaded must come within this many submits.
+        # At most 2 x max_batch items are in flight to the writer process while it blocks
+        # on the lock; after that nothing leaves the queue, so Overloaded must come within
+        # this many submits.
         with pytest.raises(Overloaded, match="queue full"):
-            for n in range(max_queue + max_batch + 1):
+            for n in range(max_queue + 2 * max_batch + 1):
                 accepted.append(w.submit(incoming(event(n))))
         assert w.queue_size == max_queue
     finally:
@@ -387,14 +388,15 @@ async def test_change_descriptors_list_new_rows_and_redeliveries(writer: Writer)
     assert all(seen), "an empty change descriptor was published"
 
 
-async def test_rejections_are_trimmed_to_the_bound(
-    db: Path, writer: Writer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_rejections_are_trimmed_to_the_bound(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kept = 20
-    monkeypatch.setattr(writer_module, "REJECTIONS_KEPT", kept)
+    monkeypatch.setattr(batches_module, "REJECTIONS_KEPT", kept)  # reaches a thread, not a child
+    writer = Writer(db, asyncio.get_running_loop(), process=False)
+    writer.start()
     total = 1200
     for start in range(0, total, 300):
         await asyncio.gather(*(writer.submit(rejection(n)) for n in range(start, start + 300)))
+    await writer.stop()
     count = scalar(db, "SELECT count(*) FROM rejections")
     # The writer trims every 500 rejections, so the table holds the bound plus at most 499.
     assert kept <= count < kept + 500
