@@ -755,7 +755,7 @@ def projection_report(runs: list[dict[str, Any]]) -> float | None:
         + ("" if len(off) > 1 else "   (one round: ±15 % noise; --rounds 3 for medians)")
     )
     print(
-        f"  of which the writer process: {writer_on:.3f} vs {writer_off:.3f} ms, the rest (loop, Qt, feeding) "
+        f"  of which the writer process: {writer_on:.3f} vs {writer_off:.3f} ms, the rest (loop, Qt, feed) "
         f"{cpu_on - writer_on:.3f} vs {cpu_off - writer_off:.3f} ms"
     )
     return cost
