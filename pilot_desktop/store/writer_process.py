@@ -183,7 +183,6 @@ class WriterProcess:
             "was writing were answered 503 and will be retried."
         )
         log.error("%s", err)
-        self.last_error = str(err)
         now = time.monotonic()
         self._deaths = [t for t in self._deaths if now - t < RESTART_WINDOW_S] + [now]
         if len(self._deaths) > RESTARTS:
@@ -201,6 +200,7 @@ class WriterProcess:
                 self._pipe = None
             else:
                 self._spawn()
+        self.last_error = str(err)  # until the new child's first answer
         self._release(len(lost))
         self._resolve(lost, [err] * len(lost), Changes())
         return not self._finishing

@@ -83,7 +83,7 @@ async def start_window(
         window.status.set_receiver(None, store_error)
         messages.error(store_error)
         return window
-    window.status.set_receiver(None if receiver_error else runtime.hook_url, receiver_error)
+    window.status.set_receiver(None if receiver_error else runtime.hook_url, receiver_error, runtime.writer)
     if receiver_error:
         why = (
             "another program (or a second Pilot Desktop) uses that port; change receiver.port "

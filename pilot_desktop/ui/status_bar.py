@@ -16,6 +16,7 @@ from pilot_desktop.store.db import StoreError, connect
 from pilot_desktop.store.message_queries import StuckRules, stuck_count
 from pilot_desktop.store.queries import database_size
 from pilot_desktop.store.records import Changes
+from pilot_desktop.store.writer import Writer
 from pilot_desktop.ui.format import age, size
 from pilot_desktop.ui.panes.funnel.stats import minutes
 
@@ -67,21 +68,52 @@ class StatusBar(QStatusBar):
         self._buckets: deque[list[int]] = deque()
         self._last_event_at: float | None = None
         self._db_path: Path | None = None
+        self._url: str | None = None
+        self._receiver_error: str | None = None
+        self._writer: Writer | None = None
+        self._receiver_state: tuple[str, str, str] | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
         self._timer.start()
 
-    def set_receiver(self, url: str | None, error: str | None = None) -> None:
-        if error:
-            self.receiver_label.setText("● Receiver stopped")
-            self.receiver_label.setStyleSheet("color: #c53030;")
-            self.receiver_label.setToolTip(error)
-        elif url:
+    def set_receiver(self, url: str | None, error: str | None = None, writer: Writer | None = None) -> None:
+        """What the receiver does; with `writer`, each refresh also says whether it stores."""
+        self._url, self._receiver_error, self._writer = url, error, writer
+        self._show_receiver()
+
+    def _show_receiver(self) -> None:
+        url, writer = self._url, self._writer
+        if self._receiver_error:
+            state = ("● Receiver stopped", "#c53030", self._receiver_error)
+        elif not url:
+            return
+        elif writer is not None and not writer.alive:
+            state = (
+                "● Not storing",
+                "#c53030",
+                f"Webhooks reach {url} but are answered 503, so the platform keeps them and "
+                f"retries: {writer.last_error or 'the store writer stopped'}. Restart Pilot "
+                "Desktop; the log has the details.",
+            )
+        else:
             shown = url.rsplit("/", 1)[0] + "/…"  # keep the token out of screenshots
-            self.receiver_label.setText(f"● Listening {shown}")
-            self.receiver_label.setStyleSheet("color: #2f855a;")
-            self.receiver_label.setToolTip(f"Webhooks go to {url}")
+            problem = writer.last_error if writer is not None else None
+            if problem:
+                state = (
+                    f"● Listening {shown} (storing problem)",
+                    "#b7791f",
+                    f"{problem}\nWebhooks that could not be stored were answered 503; "
+                    "the platform retries them.",
+                )
+            else:
+                state = (f"● Listening {shown}", "#2f855a", f"Webhooks go to {url}")
+        if state != self._receiver_state:  # restyle only on a change, not every second
+            self._receiver_state = state
+            text, color, tip = state
+            self.receiver_label.setText(text)
+            self.receiver_label.setStyleSheet(f"color: {color};")
+            self.receiver_label.setToolTip(tip)
 
     def set_demo(self, on: bool) -> None:
         self.demo_label.setVisible(on)
@@ -115,6 +147,7 @@ class StatusBar(QStatusBar):
             self._stuck_dirty = True  # recounted at the next tick, not once per batch
 
     def refresh(self) -> None:
+        self._show_receiver()
         now = time.time()
         while self._buckets and self._buckets[0][0] < now - 60:
             self._buckets.popleft()

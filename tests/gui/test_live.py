@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -339,3 +341,29 @@ async def test_auto_scroll_follows_only_when_at_the_bottom(data_dir: Path) -> No
         await until(lambda: app.live.model.rowCount() == 110)
         await asyncio.sleep(0.05)
         assert bar.value() == bar.maximum()
+
+
+async def test_status_bar_says_when_webhooks_are_not_stored(data_dir: Path) -> None:
+    # The writer process (store/writer_process.py) dies: the operator must see it, not a
+    # green "Listening" while every webhook is answered 503.
+    async with running_app(data_dir) as app:
+        status = app.window.status
+        await app.post(message(1))
+        writer = app.runtime.writer
+        assert writer is not None and writer.process_id is not None
+        assert status.receiver_label.text().startswith("● Listening")
+        os.kill(writer.process_id, signal.SIGKILL)
+        await until(lambda: "storing problem" in status.receiver_label.text(), seconds=10)
+        assert "writer process stopped" in status.receiver_label.toolTip()
+        await app.post(message(2))  # the replacement stores it, and the warning clears
+        await until(lambda: "storing problem" not in status.receiver_label.text(), seconds=10)
+        assert status.receiver_label.text().startswith("● Listening")
+        assert status.receiver_label.toolTip().startswith("Webhooks go to")
+        for _ in range(3):  # 4 deaths in all: more than the writer restarts within a minute
+            pid = writer.process_id
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            await until(lambda p=pid: writer.process_id != p or not writer.alive, seconds=10)
+        await until(lambda: status.receiver_label.text() == "● Not storing", seconds=10)
+        assert "answered 503" in status.receiver_label.toolTip()
+        assert "stopped 4 times" in status.receiver_label.toolTip()
