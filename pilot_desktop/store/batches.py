@@ -93,6 +93,8 @@ class BatchWriter:
                     changes.redelivered.update(ch.redelivered)
                     changes.rejections += ch.rejections
                     changes.messages |= ch.messages
+                    changes.numbers |= ch.numbers
+                    changes.transitions += ch.transitions
                 except Exception as one_exc:
                     if isinstance(one_exc, sqlite3.Error):
                         err = classify_error(self.path, one_exc)

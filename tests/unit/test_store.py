@@ -24,12 +24,14 @@ from pilot_desktop.core.events import classify
 from pilot_desktop.core.signature import verify
 from pilot_desktop.services.settings import SETTINGS_VERSION, Settings, SettingsError, load, save
 from pilot_desktop.store import batches as batches_module
+from pilot_desktop.store.batches import BatchWriter
 from pilot_desktop.store.db import (
     DB_NAME,
     SCHEMA_VERSION,
     DatabaseCorrupt,
     DatabaseTooNew,
     StoreError,
+    connect,
     open_store,
 )
 from pilot_desktop.store.records import Changes, IncomingEvent, Rejection, Stored
@@ -404,6 +406,38 @@ async def test_rejections_are_trimmed_to_the_bound(db: Path, monkeypatch: pytest
     assert scalar(db, "SELECT max(id) FROM rejections") == total
     assert scalar(db, "SELECT min(id) FROM rejections") == total - count + 1
     assert scalar(db, "SELECT reason FROM rejections ORDER BY id DESC LIMIT 1") == "bad body 1199"
+
+
+def test_a_broken_item_fails_alone_and_the_rest_of_its_batch_is_reported(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One item that breaks the batch's transaction (a bug, not the environment): the batch
+    # is retried one by one, and what the others changed still reaches the views and the
+    # notifier, number transitions included.
+    connected = {
+        "event": "number.connected",
+        "data": {"numberId": "num_9", "createdAt": "2025-06-01T10:00:00.000Z"},
+    }
+    broken = incoming(event("broken"))
+    real = batches_module._event_values
+
+    def values(ident: int, item: IncomingEvent) -> tuple[object, ...]:
+        if item is broken:
+            raise ValueError("a bug in building this row")
+        return real(ident, item)
+
+    monkeypatch.setattr(batches_module, "_event_values", values)
+    writer = BatchWriter(db, connect(db, durable=True))
+    try:
+        results, changes = writer.write([incoming(connected), broken, incoming(event(1))])
+    finally:
+        writer.conn.close()
+    assert isinstance(results[0], Stored) and isinstance(results[2], Stored)
+    assert isinstance(results[1], StoreError) and "internal error" in str(results[1])
+    assert [row.event for row in changes.new_events] == ["number.connected", "message.received"]
+    assert changes.numbers == {"num_9"}
+    assert [(t.number_id, t.after) for t in changes.transitions] == [("num_9", "OPEN")]
+    assert scalar(db, "SELECT count(*) FROM events") == 2
 
 
 # -- settings ------------------------------------------------------------------------------
