@@ -45,7 +45,7 @@ lint: venv
 	echo "lint-imports"; $(BIN)/lint-imports --no-logo || rc=1; \
 	exit $$rc
 
-# Everything of stack-notes §2: offscreen, real window, and Xvfb for screenshots.
+# Everything of docs/stack-notes.md §2: offscreen, real window, and Xvfb for screenshots.
 sysdeps:
 	bash .ci/sysdeps.sh xvfb
 

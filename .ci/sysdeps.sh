@@ -10,7 +10,7 @@
 # Extra packages (e.g. make, procps) are installed the same way when missing.
 # Runs apt-get as root, else through sudo. Exits non-zero when something is missing and
 # cannot be installed, after printing the exact command to run by hand.
-# Package lists: docs stack-notes §2, measured on a fresh Debian 12.
+# Package lists: docs/stack-notes.md §2, measured on a fresh Debian 12.
 set -euo pipefail
 
 OFFSCREEN=(libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3)

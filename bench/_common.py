@@ -319,3 +319,31 @@ def in_work_dir(prefix: str, keep: bool, body: Callable[[Path], None]) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+async def start_app(data_dir: Path, settings: Any = None, *, projections: bool = True) -> tuple[Any, Any]:
+    """The window over the application core, in the order the GUI's main runs them (start
+    the core, build the window, show it, load the Live history): (core, window). Settings
+    in memory (any free port unless `settings` says), the bench's own data dir."""
+    from pilot_desktop.services.config import Config
+    from pilot_desktop.services.core import AppCore, CoreOptions
+    from pilot_desktop.services.paths import resolve
+    from pilot_desktop.services.secrets import MemorySecrets
+    from pilot_desktop.services.settings import ReceiverSettings, Settings
+    from pilot_desktop.ui.app import build_window
+
+    config = Config.memory(settings or Settings(receiver=ReceiverSettings(port=0)))
+    core = AppCore(resolve(data_dir), config, CoreOptions(projections=projections), secrets=MemorySecrets())
+    await core.start()
+    window = build_window(core)
+    window.show()
+    return core, window
+
+
+async def stop_app(core: Any, window: Any) -> None:
+    """The staged shutdown: detach the window, drain the receiver and the writer."""
+    from pilot_desktop.ui.app import close_window
+
+    window.close()
+    close_window(window, core)
+    await core.stop()  # drains the writer: every 2xx is committed before this returns

@@ -22,6 +22,7 @@ Prints figures and ok/FAIL per target; always exits 0.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -51,6 +52,8 @@ from _common import (
     machine_load,
     peak_rss_mb,
     rss_mb,
+    start_app,
+    stop_app,
     verdict,
 )
 
@@ -260,13 +263,10 @@ def _child(data_dir: Path, spawned_at: float, repeats: int) -> int:
 
 
 async def _child_main(data_dir: Path, spawned_at: float, entered: float, repeats: int) -> dict[str, Any]:
-    from PySide6.QtCore import QEvent, QObject, QPoint
+    from PySide6.QtCore import QEvent, QObject, QPoint, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from pilot_desktop.services.paths import resolve
-    from pilot_desktop.services.runtime import Runtime
-    from pilot_desktop.services.settings import ReceiverSettings, Settings
-    from pilot_desktop.ui.app import settle_heap, start_window, stop_window
+    from pilot_desktop.ui.app import settle_heap
 
     marks: dict[str, float] = {"imports_done": time.time()}
 
@@ -283,76 +283,87 @@ async def _child_main(data_dir: Path, spawned_at: float, entered: float, repeats
     assert qapp is not None
     qapp.installEventFilter(first_paint)
 
-    paths = resolve(data_dir)
-    settings = Settings(receiver=ReceiverSettings(port=0))
-    runtime = Runtime(paths, settings)
-    window = await start_window(paths, settings, runtime)  # what `_main` does, in order
-    window.show()
+    core, window = await start_app(data_dir)  # what the GUI's main does, in order
     marks["show_returned"] = time.time()
     live = window.live
     assert live is not None
     await live.load()
     settle_heap()
     marks["history_loaded"] = time.time()
+
+    # The measurements call processEvents(), which runs the loop's ready callbacks: from
+    # inside this task one of them could step another task (the core's settings watcher)
+    # re-entrantly. So they run from a Qt timer, outside any task, as a user's input would.
     table, model = live.table, live.model
-    table.viewport().repaint()  # the newest rows, built from the store
+    table.viewport().repaint()  # the newest rows, built from the store (no event processing)
     marks["history_painted"] = time.time()
     qapp.removeEventFilter(first_paint)
-    QApplication.processEvents()
-    rows = model.rowCount()
-    rss_loaded = rss_mb()
 
-    bar = table.verticalScrollBar()
-
-    def show_at(value: int) -> float:
-        t0 = time.perf_counter()
-        bar.setValue(value)
-        table.viewport().repaint()
+    def measure() -> dict[str, Any]:
         QApplication.processEvents()
-        return (time.perf_counter() - t0) * 1000
+        rows = model.rowCount()
+        rss_loaded = rss_mb()
 
-    # A user scrolling: 20 pages up from the newest, then 10 spots across the whole history.
-    page_ms = [show_at(max(0, bar.value() - bar.pageStep())) for _ in range(20)]
-    page_ms += [show_at(bar.maximum() * k // 10) for k in range(10)]
-    rss_scrolled = rss_mb()
+        bar = table.verticalScrollBar()
 
-    # Jump to oldest: first make the row cache forget the oldest page by painting enough
-    # other pages (its LRU holds `tail_rows` rows, i.e. ~20 pages of 256), then time it.
-    rng = random.Random(7)
-    jump_ms: list[float] = []
-    row0_ok = True
-    for _ in range(repeats):
-        for _ in range(30):
-            show_at(rng.randrange(bar.maximum() // 4, bar.maximum()))
-        live.jump_to_newest()
-        table.viewport().repaint()
-        QApplication.processEvents()
-        t0 = time.perf_counter()
-        live.jump_to_oldest()
-        table.viewport().repaint()
-        QApplication.processEvents()
-        jump_ms.append((time.perf_counter() - t0) * 1000)
-        top = table.indexAt(QPoint(2, 2))
-        row0_ok = row0_ok and top.row() == 0 and bool(model.data(model.index(0, 1)))
+        def show_at(value: int) -> float:
+            t0 = time.perf_counter()
+            bar.setValue(value)
+            table.viewport().repaint()
+            QApplication.processEvents()
+            return (time.perf_counter() - t0) * 1000
 
-    result = {
-        "rows": rows,
-        "import_s": marks["imports_done"] - entered,
-        "interpreter_s": entered - spawned_at,
-        **{f"{k}_s": v - spawned_at for k, v in marks.items()},
-        "rss_loaded_mb": rss_loaded,
-        "rss_scrolled_mb": rss_scrolled,
-        "rss_after_jumps_mb": rss_mb(),
-        "rss_peak_mb": peak_rss_mb(),
-        "page_ms_median": statistics.median(page_ms),
-        "page_ms_max": max(page_ms),
-        "jump_ms": jump_ms,
-        "row0_ok": row0_ok,
-        "count_label": live.count_label.text(),
-    }
-    window.close()
-    stop_window(window, runtime)
-    await runtime.stop()
+        # A user scrolling: 20 pages up from the newest, then 10 spots across the whole history.
+        page_ms = [show_at(max(0, bar.value() - bar.pageStep())) for _ in range(20)]
+        page_ms += [show_at(bar.maximum() * k // 10) for k in range(10)]
+        rss_scrolled = rss_mb()
+
+        # Jump to oldest: first make the row cache forget the oldest page by painting enough
+        # other pages (its LRU holds `tail_rows` rows, i.e. ~20 pages of 256), then time it.
+        rng = random.Random(7)
+        jump_ms: list[float] = []
+        row0_ok = True
+        for _ in range(repeats):
+            for _ in range(30):
+                show_at(rng.randrange(bar.maximum() // 4, bar.maximum()))
+            live.jump_to_newest()
+            table.viewport().repaint()
+            QApplication.processEvents()
+            t0 = time.perf_counter()
+            live.jump_to_oldest()
+            table.viewport().repaint()
+            QApplication.processEvents()
+            jump_ms.append((time.perf_counter() - t0) * 1000)
+            top = table.indexAt(QPoint(2, 2))
+            row0_ok = row0_ok and top.row() == 0 and bool(model.data(model.index(0, 1)))
+
+        return {
+            "rows": rows,
+            "import_s": marks["imports_done"] - entered,
+            "interpreter_s": entered - spawned_at,
+            **{f"{k}_s": v - spawned_at for k, v in marks.items()},
+            "rss_loaded_mb": rss_loaded,
+            "rss_scrolled_mb": rss_scrolled,
+            "rss_after_jumps_mb": rss_mb(),
+            "rss_peak_mb": peak_rss_mb(),
+            "page_ms_median": statistics.median(page_ms),
+            "page_ms_max": max(page_ms),
+            "jump_ms": jump_ms,
+            "row0_ok": row0_ok,
+            "count_label": live.count_label.text(),
+        }
+
+    done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+    def run() -> None:
+        try:
+            done.set_result(measure())
+        except BaseException as exc:  # reported by the await below
+            done.set_exception(exc)
+
+    QTimer.singleShot(0, run)
+    result = await done
+    await stop_app(core, window)
     return result
 
 

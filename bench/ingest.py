@@ -57,7 +57,9 @@ from _common import (
     percentile,
     rss_mb,
     stamp_of,
+    start_app,
     start_stdin_reader,
+    stop_app,
     verdict,
 )
 
@@ -187,16 +189,13 @@ class StallMeter:
 
 
 async def _gui_main(port: int, data_dir: Path, projections: bool) -> int:
-    from pilot_desktop.services.paths import resolve
-    from pilot_desktop.services.runtime import Runtime
     from pilot_desktop.services.settings import ReceiverSettings, Settings
-    from pilot_desktop.ui.app import settle_heap, start_window, stop_window
+    from pilot_desktop.ui.app import settle_heap
 
-    paths = resolve(data_dir)
     settings = Settings(receiver=ReceiverSettings(port=port))
-    runtime = Runtime(paths, settings, projections=projections)  # off only for (b')
-    window = await start_window(paths, settings, runtime)  # what `_main` does, in order
-    window.show()
+    # What the GUI's main does, in order; projections off only for (b').
+    core, window = await start_app(data_dir, settings, projections=projections)
+    runtime = core.runtime
     live = window.live
     assert live is not None and runtime.receiver is not None and runtime.writer is not None
     await live.load()
@@ -232,9 +231,7 @@ async def _gui_main(port: int, data_dir: Path, projections: bool) -> int:
     finally:
         meter.stop()
         counter.close()
-        window.close()
-        stop_window(window, runtime)
-        await runtime.stop()  # drains the writer: every 2xx is committed before this returns
+        await stop_app(core, window)  # drains the writer: every 2xx is committed before this returns
     emit("DONE", {"accepted": receiver.stats.accepted, "writer_batches": writer.batches})
     return 0
 

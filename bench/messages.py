@@ -176,7 +176,9 @@ def stats(ms: list[float]) -> tuple[float, float, float]:
 def measure(db: Path, samples: int) -> list[tuple[str, list[float], float, str]]:
     """(measure, times in ms, target ms, note) for each measure."""
     from pilot_desktop.store import message_queries as mq
+    from pilot_desktop.store import timelines
     from pilot_desktop.store.db import connect
+    from pilot_desktop.store.read_models import MessageFilter, StuckRules
 
     rng = random.Random(7)
     now = time.time()
@@ -199,7 +201,7 @@ def measure(db: Path, samples: int) -> list[tuple[str, list[float], float, str]]
     def open_timeline(ident: int) -> None:
         c = connect(db, readonly=True)
         try:
-            assert mq.timeline(c, ident, now) is not None
+            assert timelines.timeline(c, ident, now) is not None
         finally:
             c.close()
 
@@ -248,7 +250,7 @@ def measure(db: Path, samples: int) -> list[tuple[str, list[float], float, str]]
     # -- the Messages pane's first page (read_page), per filter
     number = conn.execute("SELECT number_id FROM messages WHERE id = ?", (top,)).fetchone()[0]
 
-    def pane_page(flt: mq.MessageFilter, before: int | None = None) -> tuple[int, int]:
+    def pane_page(flt: MessageFilter, before: int | None = None) -> tuple[int, int]:
         c = connect(db, readonly=True)
         try:
             rows = mq.messages_page(c, flt, PANE_PAGE + 1, before)
@@ -261,15 +263,15 @@ def measure(db: Path, samples: int) -> list[tuple[str, list[float], float, str]]
         finally:
             c.close()
 
-    filters: list[tuple[str, mq.MessageFilter]] = [
-        ("no filter", mq.MessageFilter()),
-        ("status FAILED (rare)", mq.MessageFilter(statuses=frozenset({"FAILED"}))),
-        ("status READ (common)", mq.MessageFilter(statuses=frozenset({"READ"}))),
-        ("status DELIVERED", mq.MessageFilter(statuses=frozenset({"DELIVERED"}))),
-        ("one number", mq.MessageFilter(number_id=number)),
-        ("one number + FAILED", mq.MessageFilter(number_id=number, statuses=frozenset({"FAILED"}))),
-        ("stuck", mq.MessageFilter(stuck=mq.StuckRules(), now=now)),
-        ("last hour", mq.MessageFilter(since=now - 3600)),
+    filters: list[tuple[str, MessageFilter]] = [
+        ("no filter", MessageFilter()),
+        ("status FAILED (rare)", MessageFilter(statuses=frozenset({"FAILED"}))),
+        ("status READ (common)", MessageFilter(statuses=frozenset({"READ"}))),
+        ("status DELIVERED", MessageFilter(statuses=frozenset({"DELIVERED"}))),
+        ("one number", MessageFilter(number_id=number)),
+        ("one number + FAILED", MessageFilter(number_id=number, statuses=frozenset({"FAILED"}))),
+        ("stuck", MessageFilter(stuck=StuckRules(), now=now)),
+        ("last hour", MessageFilter(since=now - 3600)),
     ]
     repeats = max(samples // 10, 5)
     for label, flt in filters:
@@ -277,7 +279,7 @@ def measure(db: Path, samples: int) -> list[tuple[str, list[float], float, str]]
         ms = [timed(lambda f=flt: pane_page(f)) for _ in range(repeats)]
         count = f"{PANE_COUNT_CAP:,}+" if got[1] >= PANE_COUNT_CAP else f"{got[1]:,}"
         out.append((f"pane page, {label}", ms, MAX_PANE_MS, f"({count} match)"))
-    read = mq.MessageFilter(statuses=frozenset({"READ"}))
+    read = MessageFilter(statuses=frozenset({"READ"}))
     first = mq.messages_page(conn, read, PANE_PAGE + 1)
     if len(first) > PANE_PAGE:
         before = first[PANE_PAGE - 1].id

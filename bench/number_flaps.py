@@ -48,6 +48,8 @@ from _common import (
     in_work_dir,
     machine_load,
     rss_mb,
+    start_app,
+    stop_app,
     verdict,
 )
 
@@ -81,19 +83,17 @@ async def _gui_main(args: argparse.Namespace) -> int:
 
     from pilot_desktop.services import logs
     from pilot_desktop.services.paths import resolve
-    from pilot_desktop.services.runtime import Runtime
-    from pilot_desktop.services.settings import ReceiverSettings, Settings
-    from pilot_desktop.ui.app import settle_heap, start_window, stop_window
+    from pilot_desktop.services.settings import NotificationSettings, ReceiverSettings, Settings
+    from pilot_desktop.ui.app import settle_heap
     from pilot_desktop.ui.tray import attach_tray
 
     paths = resolve(args.data_dir)
     logs.setup(paths, console=False)  # the app's log file: the notifications are read from it
-    settings = Settings(receiver=ReceiverSettings(port=args.port))
-    settings.notifications.disconnect_delay_s = args.delay
-    settings.notifications.flap_window_s = args.flap_window
-    runtime = Runtime(paths, settings)
-    window = await start_window(paths, settings, runtime)  # what `_main` does, in order
-    tray = attach_tray(window, runtime, settings, lambda: None)
+    notifications = NotificationSettings(disconnect_delay_s=args.delay, flap_window_s=args.flap_window)
+    settings = Settings(receiver=ReceiverSettings(port=args.port), notifications=notifications)
+    core, window = await start_app(args.data_dir, settings)  # what the GUI's main does, in order
+    runtime = core.runtime
+    tray = attach_tray(window, core.profile.settings, core.reads)
     tray.show_initial()
     assert window.live is not None and runtime.db_path is not None
     await window.live.load()
@@ -118,9 +118,7 @@ async def _gui_main(args: argparse.Namespace) -> int:
         meter.stop()
         counter.close()
         tray.shutdown()
-        window.close()
-        stop_window(window, runtime)
-        await runtime.stop()
+        await stop_app(core, window)
     emit("DONE", {})
     return 0
 

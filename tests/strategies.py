@@ -1,11 +1,12 @@
-"""Hypothesis strategies for Pilot Status customer webhook bodies (pilot-status-api.md §1).
+"""Hypothesis strategies for Pilot Status customer webhook bodies (docs/pilot-status-api.md §1).
 
 The field rules copy the official SDK's validator (``pilot_status.webhooks.parse``)
 exactly as it is written, not the TypedDicts beside it. Where the two differ, the
 validator wins. For example ``messageId`` or ``callId`` are typed as required-but-nullable,
 yet ``_require_nullable_str`` accepts a missing key, so here they are optional and nullable.
-This file does not import ``pilot_desktop``. A test that compares our models with the SDK
-must not get its payloads from our models.
+The field rules never come from ``pilot_desktop``: a test that compares our models with
+the SDK must not get its payloads from our models. Only the event names come from
+``core.catalogue`` (checked against the SDK's own list in tests/unit/test_catalogue.py).
 
 - ``valid_payload(event=None)``: a body the SDK accepts as that (known) event.
 - ``mutated_payload(event=None)``: a valid body with one deliberate break the SDK rejects.
@@ -20,46 +21,20 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from pilot_desktop.core.catalogue import (
+    CALL_EVENTS,
+    EVENTS,
+    MODELLED_EVENTS,
+    NUMBER_EVENTS,
+)
+
 # --- event names ---------------------------------------------------------------------
 
-MESSAGE_EVENTS = (
-    "message.sent",
-    "message.delivered",
-    "message.read",
-    "message.failed",
-    "message.received",
-    "message.reply",
-    "message.group",
-    "message.newsletter",
-)
-NUMBER_EVENTS = (
-    "number.created",
-    "number.connected",
-    "number.disconnected",
-    "number.removed",
-    "number.restored",
-)
-CALL_EVENTS = (
-    "call.ringing",
-    "call.connected",
-    "call.ended",
-    "call.missed",
-    "call.permission_updated",
-)
-SDK_EVENTS = (*MESSAGE_EVENTS, *NUMBER_EVENTS, "lead.received", *CALL_EVENTS)
-"""The 19 event names ``parse_customer_webhook`` knows (api §1.2)."""
+SDK_EVENTS = MODELLED_EVENTS
+"""The 19 event names ``parse_customer_webhook`` knows (api §1.2); test_catalogue checks
+the catalogue's list against the SDK's own."""
 
-OTHER_DOCUMENTED_EVENTS = (
-    "number.health_blocked",
-    "number.health_degraded",
-    "number.health_shadowban",
-    "number.recovered",
-    "calls",
-    "flow.response_received",
-    "CallOffer",
-    "CallAccept",
-    "CallTerminate",
-)
+OTHER_DOCUMENTED_EVENTS = tuple(name for name in EVENTS if name not in MODELLED_EVENTS)
 """Names the platform sends that the SDK does not model: parsed as ``unknown``."""
 
 MESSAGE_TYPES = (

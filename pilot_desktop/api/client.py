@@ -1,4 +1,4 @@
-"""Async client of the Pilot Status REST API (pilot-status-api.md §3–6).
+"""Async client of the Pilot Status REST API (docs/pilot-status-api.md §3–6).
 
 Retry rules, and why:
 - GET is retried on network errors and 5xx with 250 ms x 2^n backoff (the SDK's rule):

@@ -1,7 +1,7 @@
 """One exception for every API failure, with a sentence an operator understands.
 
 The platform's own `error` text is kept (`detail`) but the sentence leads: it says what
-went wrong in the operator's terms and what to do. Codes come from pilot-status-api.md §6.
+went wrong in the operator's terms and what to do. Codes come from docs/pilot-status-api.md §6.
 """
 
 from __future__ import annotations

@@ -16,24 +16,20 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from pilot_desktop.core.models import CALLS, INBOUND, MODELS, NUMBER_LIFECYCLE, OUTBOUND_STATUS
+from pilot_desktop.core.catalogue import (
+    CALL_EVENTS,
+    EVOLUTION_CALL_EVENTS,
+    NUMBER_EVENTS,
+    group_of,
+)
+from pilot_desktop.core.format import short
+from pilot_desktop.core.models import MODELS
 from pilot_desktop.core.wire import compact_pickle
 
 Kind = Literal["valid", "schema_issues", "unknown"]
 
-GROUPS: dict[str, str] = {
-    "status": "Message status",
-    "inbound": "Inbound messages",
-    "number": "Number lifecycle",
-    "call": "Calls",
-    "lead": "Leads",
-    "other": "Other",
-}
-
-# Native Evolution GO call events and Meta's raw envelope (api §1.1): not modelled, but
-# they are calls and an operator filtering on calls expects them there.
-_EVOLUTION_CALLS = frozenset({"CallOffer", "CallAccept", "CallTerminate"})
-_OTHER_CALL_NAMES = _EVOLUTION_CALLS | {"calls"}
+# Native Evolution GO call events (api §1.1): PascalCase fields inside `data`.
+_EVOLUTION_CALLS = frozenset(EVOLUTION_CALL_EVENTS)
 
 
 @compact_pickle
@@ -59,20 +55,6 @@ class Classified:
     to_addr: str | None
     summary: str
     event_time: str | None
-
-
-def group_of(event: str) -> str:
-    if event in OUTBOUND_STATUS:
-        return "status"
-    if event in INBOUND:
-        return "inbound"
-    if event.startswith("number."):
-        return "number"
-    if event.startswith("call.") or event in _OTHER_CALL_NAMES:
-        return "call"
-    if event.startswith("lead."):
-        return "lead"
-    return "other"
 
 
 def canonical_hash(obj: Any) -> str:
@@ -143,7 +125,7 @@ def _key(*parts: Any) -> str:
 
 
 def dedupe_key(obj: dict[str, Any]) -> str:
-    """Same event delivered again -> same key (architecture.md, state rules).
+    """Same event delivered again -> same key (docs/architecture.md, state rules).
 
     `data.id` alone is not a key: sent/delivered/read of one message share it. Key on
     the event name plus the event's ids and time; fall back to the canonical body hash.
@@ -155,14 +137,14 @@ def dedupe_key(obj: dict[str, Any]) -> str:
         mid, created = message_id_of(data), _s(data.get("createdAt"))
         if mid and created:
             return _key(event, mid, data.get("messageId"), created)
-    elif event in NUMBER_LIFECYCLE:
+    elif event in NUMBER_EVENTS:
         nid, created = _s(data.get("numberId")), _s(data.get("createdAt"))
         if nid and created:
             return _key(event, nid, created)
     elif event == "lead.received":
         if lead := _s(data.get("leadgenId")):
             return _key(event, lead)
-    elif event in CALLS:
+    elif event in CALL_EVENTS:
         call = _s(obj.get("callId")) or _s(obj.get("externalCallId"))
         when = _s(obj.get("timestamp"))
         if call and when:
@@ -170,9 +152,11 @@ def dedupe_key(obj: dict[str, Any]) -> str:
     return canonical_hash(obj)
 
 
-def _clip(text: str, limit: int = 120) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+SUMMARY_WIDTH = 120
+
+
+def _clip(text: str) -> str:
+    return short(text, SUMMARY_WIDTH)
 
 
 def summarize(obj: dict[str, Any]) -> str:
@@ -195,10 +179,10 @@ def summarize(obj: dict[str, Any]) -> str:
         text = _s(d.get("content")) or _s(d.get("mediaCaption")) or f"[{d.get('type') or 'message'}]"
         prefix = " · ".join(p for p in (where, who) if p)
         return _clip(f"{prefix}: {text}" if prefix else text)
-    if group == "number" and event in NUMBER_LIFECYCLE:
+    if group == "number" and event in NUMBER_EVENTS:
         parts = [_s(d.get("displayName")), _s(d.get("phone")), _s(d.get("error"))]
         return _clip(" · ".join(p for p in parts if p))
-    if group == "call" and event in CALLS:
+    if group == "call" and event in CALL_EVENTS:
         status = _s(obj.get("status"))
         if event == "call.permission_updated" and status:
             status = f"call permission {status}"
@@ -245,7 +229,7 @@ def classify(obj: dict[str, Any]) -> Classified:
         issues=tuple(issues),
         dedupe_key=dedupe_key(obj),
         number_id=number_id,
-        from_addr=_s(src.get("from")) or (_s(d.get("phone")) if event in NUMBER_LIFECYCLE else None),
+        from_addr=_s(src.get("from")) or (_s(d.get("phone")) if event in NUMBER_EVENTS else None),
         to_addr=_s(src.get("to")),
         summary=summarize(obj),
         event_time=_s(obj.get("timestamp")) if flat else _s(d.get("createdAt")),

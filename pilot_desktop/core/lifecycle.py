@@ -1,12 +1,12 @@
 """Message lifecycle: what one `message.*` event says about its message, and the rules
-that fold a message's events into its current state (architecture.md, state rules).
+that fold a message's events into its current state (docs/architecture.md, state rules).
 
 Pure functions only. The store applies them in the writer's transaction and `rebuild`
 replays them over the raw events in arrival order, so both give the same rows.
 
 Status order: QUEUED < SENT < DELIVERED < READ. FAILED and CANCELED are terminal and win
 over every other status, whatever the arrival order; a DELIVERED or READ that comes
-with or after a FAILED is kept on the timeline (multi-device, api §1.6) but the status
+with or after a FAILED is kept on the timeline (multi-device: docs/architecture.md) but the status
 stays FAILED. So the status is a function of the *set* of steps: permutations and
 duplicates of one message's deliveries give the same answer.
 """
@@ -14,11 +14,11 @@ duplicates of one message's deliveries give the same answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from pilot_desktop.core.catalogue import INBOUND_EVENTS
 from pilot_desktop.core.events import message_id_of
-from pilot_desktop.core.models import INBOUND
+from pilot_desktop.core.format import parse_time
 from pilot_desktop.core.wire import compact_pickle
 
 QUEUED, SENT, DELIVERED, READ, FAILED, CANCELED = "QUEUED", "SENT", "DELIVERED", "READ", "FAILED", "CANCELED"
@@ -68,20 +68,6 @@ def error_meaning(code: str | None) -> tuple[str, bool]:
     return (meaning, True) if meaning else (NEEDS_REVIEW, False)
 
 
-def parse_time(text: str | None) -> float | None:
-    """ISO 8601 (with Z or an offset) to unix seconds; None when absent or unreadable.
-    A time without an offset is taken as UTC, which is what the platform means."""
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
-
-
 def _s(value: Any, limit: int = 200) -> str | None:
     if not isinstance(value, str) or not value:
         return None
@@ -114,7 +100,7 @@ def observe(obj: dict[str, Any]) -> Observation | None:
     event = obj.get("event")
     if event in _STATUS_OF_EVENT:
         status, outbound = _STATUS_OF_EVENT[event], True
-    elif event in INBOUND:
+    elif event in INBOUND_EVENTS:
         status, outbound = RECEIVED, False
     else:
         return None

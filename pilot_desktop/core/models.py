@@ -1,4 +1,4 @@
-"""Pydantic models of the Pilot Status webhook events (schema v3, pilot-status-api.md §1).
+"""Pydantic models of the Pilot Status webhook events (schema v3, docs/pilot-status-api.md §1).
 
 The models mirror the official SDK's contract (``pilot_status.webhooks.parse``) field by
 field: strict types (``"true"`` is not a boolean), extra fields tolerated (the platform
@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, FailFast, Field, StrictBool, StrictInt, StrictStr
+
+from pilot_desktop.core.catalogue import EVENTS, MODELLED_EVENTS
 
 
 def _no_null(value: Any) -> Any:
@@ -179,28 +181,20 @@ class CallEvent(_Envelope):
     duration: OptInt = None
 
 
-OUTBOUND_STATUS = ("message.sent", "message.delivered", "message.read", "message.failed")
-INBOUND = ("message.received", "message.reply", "message.group", "message.newsletter")
-NUMBER_LIFECYCLE = (
-    "number.created",
-    "number.connected",
-    "number.disconnected",
-    "number.removed",
-    "number.restored",
-)
-CALLS = ("call.ringing", "call.connected", "call.ended", "call.missed", "call.permission_updated")
-
-MODELS: dict[str, type[_Envelope]] = {
-    "message.sent": MessageEvent,
-    "message.delivered": MessageEvent,
-    "message.read": MessageEvent,
+# The model of each modelled event of the catalogue: by name, else by its group.
+_BY_NAME: dict[str, type[_Envelope]] = {
     "message.failed": FailedEvent,
     "message.received": InboundEvent,
     "message.reply": ReplyEvent,
     "message.group": GroupEvent,
     "message.newsletter": NewsletterEvent,
-    **dict.fromkeys(NUMBER_LIFECYCLE, NumberEvent),
-    "lead.received": LeadEvent,
-    **dict.fromkeys(CALLS, CallEvent),
 }
-KNOWN_EVENTS: tuple[str, ...] = tuple(MODELS)
+_BY_GROUP: dict[str, type[_Envelope]] = {
+    "status": MessageEvent,
+    "number": NumberEvent,
+    "call": CallEvent,
+    "lead": LeadEvent,
+}
+MODELS: dict[str, type[_Envelope]] = {
+    name: _BY_NAME.get(name) or _BY_GROUP[EVENTS[name].group] for name in MODELLED_EVENTS
+}

@@ -4,7 +4,7 @@ Pure and clock-driven (`feed(transition, now)`, `due(now)`), so the rules are te
 a controllable clock and the tray only shows what comes out:
 
 - A disconnect is told only if the number is still down `disconnect_delay` later; a blip
-  shorter than that is never told (product.md: "without being spammed by flaps").
+  shorter than that is never told (docs/product.md: "without being spammed by flaps").
 - Its reconnect is told only if the disconnect was.
 - `flap_threshold` drops within `flap_window` fold into one message ("3 flaps in 10
   min"); after it the number stays folded (silent) until a whole window passes without a
@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from pilot_desktop.core.format import duration
 from pilot_desktop.core.numbers import (
     BLOCKED,
     CLOSED,
@@ -72,14 +73,6 @@ class _Number:
     last_error: str | None = None
     back_after: float | None = None  # reconnected after a told disconnect: told when due
     health: Notification | None = None  # the latest health change, not told yet
-
-
-def _fmt(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class Notifier:
@@ -152,7 +145,7 @@ class Notifier:
             if s.folded_until is not None and now >= s.folded_until and not recently:
                 s.folded_until = None
                 if s.down_since is None:
-                    text = f"No drops for {_fmt(rules.flap_window)}."
+                    text = f"No drops for {duration(rules.flap_window)}."
                     self._emit(
                         Notification(number_id, "stable", f"{name} is stable again", text, now, "ok"), s
                     )
@@ -162,7 +155,7 @@ class Notifier:
                 s.folded_until = now + rules.flap_window
                 s.told_down = s.down_since is not None
                 text = (
-                    f"{len(s.drops)} flaps in {_fmt(rules.flap_window)}; further drops are "
+                    f"{len(s.drops)} flaps in {duration(rules.flap_window)}; further drops are "
                     "folded until it is stable."
                 )
                 self._emit(
@@ -170,7 +163,7 @@ class Notifier:
                 )
                 continue
             if s.back_after is not None and not recently:
-                text = f"Back after {_fmt(s.back_after)}."
+                text = f"Back after {duration(s.back_after)}."
                 s.back_after = None
                 self._emit(
                     Notification(number_id, "reconnected", f"{name} is connected again", text, now, "ok"), s
@@ -186,7 +179,7 @@ class Notifier:
             if down and s.down_since is not None:
                 s.told_down = True
                 reason = f" ({s.last_error.rstrip('.')})" if s.last_error else ""
-                text = f"Down for {_fmt(now - s.down_since)}{reason}."
+                text = f"Down for {duration(now - s.down_since)}{reason}."
                 self._emit(
                     Notification(number_id, "disconnected", f"{name} disconnected", text, now, "down"), s
                 )

@@ -1,5 +1,5 @@
 """Number connection and health: observations from webhooks and polls, and the rules that
-fold them into one state per number (architecture.md, state rules).
+fold them into one state per number (docs/architecture.md, state rules).
 
 Pure functions. The newest observation wins, by the time it was true (the event's
 `createdAt`, the status endpoint's `checkedAt`), not by when it arrived, so webhooks and
@@ -15,7 +15,7 @@ import itertools
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pilot_desktop.core.lifecycle import parse_time
+from pilot_desktop.core.format import parse_time
 from pilot_desktop.core.wire import compact_pickle
 
 OPEN, CONNECTING, CLOSED, REMOVED, UNKNOWN = "OPEN", "CONNECTING", "CLOSED", "REMOVED", "UNKNOWN"

@@ -1,4 +1,4 @@
-"""Webhook signature check: HMAC-SHA256, hex, over the raw body (pilot-status-api.md §2.3)."""
+"""Webhook signature check: HMAC-SHA256, hex, over the raw body (docs/pilot-status-api.md §2.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""URLs of the local servers (the receiver, the sandbox)."""
+"""URLs of the local servers (the receiver, the sandbox), and the tunnel probe's protocol."""
 
 from __future__ import annotations
 
@@ -10,3 +10,10 @@ def http_base(host: str, port: int) -> str:
         return f"http://127.0.0.1:{port}"
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
+
+
+# The tunnel probe (tunnel/probe.py): a GET on a hook URL with this header is answered by the
+# receiver (receiver/app.py) with its identity and the nonce, and stored nowhere.
+PROBE_HEADER = "x-pilot-desktop-probe"
+PROBE_RECEIVER = "pilot-desktop"
+UNKNOWN_TOKEN = "unknown hook token"  # noqa: S105 - the receiver's 404 reason, not a secret

@@ -1,6 +1,6 @@
 """The webhook receiver: aiohttp routes, cheap checks first, 2xx only after COMMIT.
 
-Checks run in the order of architecture.md step 2: unknown token 404, body over the limit
+Checks run in the order of docs/architecture.md step 2: unknown token 404, body over the limit
 413, not JSON / not an object / no string `event` 400, bad or missing signature 401 (on
 a route some signing secret checks; a route without one stores deliveries unchecked).
 Every 4xx carries a JSON `error` and is recorded in the rejections table.
@@ -28,6 +28,7 @@ from aiohttp import web
 from pilot_desktop.core.events import classify
 from pilot_desktop.core.lifecycle import observe
 from pilot_desktop.core.signature import HEADER, verify
+from pilot_desktop.core.urls import PROBE_HEADER, PROBE_RECEIVER, UNKNOWN_TOKEN
 from pilot_desktop.receiver.encoding import BodyEncodingError, decode
 from pilot_desktop.store.db import StoreError
 from pilot_desktop.store.records import IncomingEvent, Rejection
@@ -39,9 +40,6 @@ MAX_BODY = 1024 * 1024
 REJECTION_BODY_KEPT = 64 * 1024
 RETRY_AFTER_S = 1
 
-PROBE_HEADER = "x-pilot-desktop-probe"
-PROBE_RECEIVER = "pilot-desktop"
-UNKNOWN_TOKEN = "unknown hook token"  # noqa: S105 - an error message, not a secret
 _PROBE_NONCE = re.compile(r"[A-Za-z0-9_-]{8,128}")
 # Tells this process's receiver apart from another window's or machine's behind the same URL.
 PROCESS_INSTANCE = secrets.token_hex(8)

@@ -15,9 +15,8 @@ from typing import NamedTuple
 EPOCH = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 """Wall time of scenario second 0 when none is given: output is then fully reproducible."""
 
-PROVIDERS = ("PILOT_STATUS", "META")
 UNDOCUMENTED_ERROR_CODES = ("META_RATE_LIMITED",)
-"""Failure codes outside pilot-status-api.md §1.7: the monitor must flag them for review."""
+"""Failure codes outside docs/pilot-status-api.md §1.7: the monitor must flag them for review."""
 
 
 # --- realism knobs (seconds and shares) -----------------------------------------------

@@ -115,7 +115,7 @@ class Dispatcher:
         if self._session is None:
             raise RuntimeError("dispatcher not started")
         raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        # Paused webhooks get nothing, and nothing is kept for later (G-gap, §2.8).
+        # Paused webhooks get nothing, and nothing is kept for later (G6, §2.8).
         targets = [h.id for h in self.state.webhooks.values() if h.number_id == number_id and h.wants(event)]
         for webhook_id in targets:
             if self._pending[webhook_id] >= self.config.max_pending:

@@ -1,6 +1,6 @@
 """Fault injection and rate limiting on the sandbox's REST API (demo, training, tests).
 
-The real platform documents only "429 = rate limit exceeded" (pilot-status-api.md §6, G14)
+The real platform documents only "429 = rate limit exceeded" (docs/pilot-status-api.md §6, G14)
 and says nothing about its failure modes; a client still has to survive 5xx answers,
 dropped connections, slow answers and answers lost after the change was made. This module
 lets the sandbox play each of them on demand, and counts the requests that reached it so

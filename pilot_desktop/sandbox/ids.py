@@ -1,4 +1,4 @@
-"""Identifiers in the formats the platform and its providers use (pilot-status-api.md §1.5).
+"""Identifiers in the formats the platform and its providers use (docs/pilot-status-api.md §1.5).
 
 Every helper takes the `random.Random` to draw from, so a scenario stays reproducible.
 The shapes copy resources/samples: `msg_`/`corr_`/`num_`/`call_` + a ULID, `cmm…` ids of

@@ -1,4 +1,4 @@
-"""`POST /v1/messages/send` and `GET /v1/messages/{id}` (pilot-status-api.md §5.1–5.2).
+"""`POST /v1/messages/send` and `GET /v1/messages/{id}` (docs/pilot-status-api.md §5.1–5.2).
 
 Per-number endpoints: a number-scoped key, or the tenant key with `x-whatsapp-number-id`
 (without it: 403 `TENANT_SCOPE_NOT_ALLOWED`). The sandbox sends free text to one E.164

@@ -1,4 +1,4 @@
-"""`/v1/numbers` read endpoints (pilot-status-api.md §4.1–4.4).
+"""`/v1/numbers` read endpoints (docs/pilot-status-api.md §4.1–4.4).
 
 Key scope (conflict C5): the tenant key sees every number; a number-scoped key may call
 these endpoints too, but only for its own number (others are 404 `NUMBER_NOT_FOUND`).

@@ -3,7 +3,7 @@
 A discrete-event simulation in integer milliseconds of scenario time (`Scheduler`). Each
 number runs three independent processes (connection, health, organic traffic: `processes`)
 and each outbound message its own lifecycle (QUEUED → SENT → DELIVERED → READ, or FAILED:
-`lifecycle`). Shapes follow pilot-status-api.md §1; latencies and shares are plausible
+`lifecycle`). Shapes follow docs/pilot-status-api.md §1; latencies and shares are plausible
 guesses, named in one place (`content`, whose settings are importable from here too).
 
 Reproducibility: every process draws from its own `random.Random` seeded from the
@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import TYPE_CHECKING, Any
 
+from pilot_desktop.core.catalogue import PROVIDERS
 from pilot_desktop.sandbox import ids
 from pilot_desktop.sandbox.content import (
     ACTIVITY_MIX,
@@ -49,7 +50,6 @@ from pilot_desktop.sandbox.content import (
     NOT_ON_WHATSAPP_SHARE,
     OFFLINE_DELIVERY,
     OFFLINE_SHARE,
-    PROVIDERS,
     QUEUE_TIMEOUT,
     READ_AFTER,
     READ_SHARE,

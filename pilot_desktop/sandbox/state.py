@@ -1,5 +1,5 @@
 """In-memory state of the sandbox platform: one tenant, its numbers, keys, webhooks,
-delivery logs, sent messages and idempotency records (pilot-status-api.md §2.7, §3, §5, §6).
+delivery logs, sent messages and idempotency records (docs/pilot-status-api.md §2.7, §3, §5, §6).
 
 Plain data and bookkeeping only; the HTTP rules live in `api.py`, deliveries in
 `dispatcher.py`. Everything runs on the one asyncio loop, so no locking.
@@ -11,8 +11,10 @@ import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
+
+from pilot_desktop.core.catalogue import ALL_EVENTS, is_health
+from pilot_desktop.core.format import iso
 
 if TYPE_CHECKING:
     from pilot_desktop.sandbox.scenario import SandboxNumber
@@ -22,13 +24,6 @@ IDEMPOTENCY_TTL_S = 24 * 3600.0
 TENANT_ID = "tenant_sandbox"
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-HEALTH_EVENTS = frozenset(
-    {"number.health_blocked", "number.health_degraded", "number.health_shadowban", "number.recovered"}
-)
-
-
-def is_health(event: str) -> bool:
-    return event in HEALTH_EVENTS or event.startswith("number.health_")
 
 
 def new_id(prefix: str) -> str:
@@ -40,7 +35,7 @@ def new_id(prefix: str) -> str:
 
 
 def iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(time.time())
 
 
 def digits(phone: str) -> str:
@@ -78,7 +73,7 @@ class Webhook:
         its events but never the health events, an empty list nothing."""
         if not self.active:
             return False
-        if "*" in self.events:
+        if ALL_EVENTS in self.events:
             return True
         return event in self.events and not is_health(event)
 

@@ -1,4 +1,4 @@
-"""`/v1/webhooks` CRUD and delivery logs (pilot-status-api.md §2.7, §3).
+"""`/v1/webhooks` CRUD and delivery logs (docs/pilot-status-api.md §2.7, §3).
 
 Documented rules: a webhook belongs to one number (from a number-scoped key, or the
 tenant key's `whatsappNumberId` / header); `events` replaces on PATCH; the number can't
@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
+from pilot_desktop.core.catalogue import is_health, not_emitted_by
 from pilot_desktop.sandbox.rest import (
     Context,
     authenticate,
@@ -24,13 +25,8 @@ from pilot_desktop.sandbox.rest import (
     read_object,
     scoped_number,
 )
-from pilot_desktop.sandbox.state import Webhook, is_health, iso_now
+from pilot_desktop.sandbox.state import Webhook, iso_now
 
-# Events a provider cannot emit are silently dropped from a subscription (§1.2).
-_NOT_EMITTED = {
-    "PILOT_STATUS": frozenset({"call.permission_updated", "calls"}),
-    "META": frozenset({"CallOffer", "CallAccept", "CallTerminate", "message.newsletter"}),
-}
 MAX_NAME = 200
 MAX_URL = 2048
 
@@ -74,7 +70,7 @@ def _events(value: Any, provider: str) -> list[str]:
         return []  # omitted = subscribed to nothing (§2.8)
     if not isinstance(value, list) or not all(isinstance(e, str) and e.strip() for e in value):
         invalid("events", "Field 'events' must be a list of event names (strings), or [\"*\"].")
-    dropped = _NOT_EMITTED.get(provider, frozenset())
+    dropped = not_emitted_by(provider)  # the platform drops them silently (§1.2)
     kept: list[str] = []
     for event in (e.strip() for e in value):
         # Health events can only be had through "*" (§1.2): picking one is a no-op.

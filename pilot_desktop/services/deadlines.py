@@ -6,10 +6,11 @@ same rules, read from the same settings.
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from pilot_desktop.services.config import Document, SettingsError
+from pilot_desktop.services.settings import Settings
+from pilot_desktop.store.read_models import StuckRules
 
-from pilot_desktop.services.settings import MessageSettings, Settings, SettingsError
-from pilot_desktop.store.message_queries import StuckRules
+FIELDS = "messages"  # a change under this prefix changes the rules
 
 
 def stuck_rules(settings: Settings) -> StuckRules:
@@ -17,15 +18,12 @@ def stuck_rules(settings: Settings) -> StuckRules:
     return StuckRules(queued_after=m.stuck_queued_minutes * 60.0, sent_after=m.stuck_sent_minutes * 60.0)
 
 
-def set_deadlines(settings: Settings, queued_minutes: int, sent_minutes: int) -> None:
-    """Change both deadlines at once (both or neither); a bad value names its field.
-    The caller saves the settings."""
+def set_deadlines(prefs: Document[Settings], queued_minutes: int, sent_minutes: int) -> Settings:
+    """Change both deadlines at once (both or neither). Raises SettingsError naming the
+    field; nothing is written then."""
     try:
-        section = MessageSettings(stuck_queued_minutes=queued_minutes, stuck_sent_minutes=sent_minutes)
-    except ValidationError as exc:
-        problems = [
-            f"messages.{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})"
-            for err in exc.errors(include_url=False)
-        ]
-        raise SettingsError("Invalid deadline: " + "; ".join(problems)) from exc
-    settings.messages = section
+        return prefs.update(
+            {"messages.stuck_queued_minutes": queued_minutes, "messages.stuck_sent_minutes": sent_minutes}
+        )
+    except SettingsError as exc:
+        raise SettingsError("Invalid deadline: " + "; ".join(exc.fields or [str(exc)]), exc.fields) from exc

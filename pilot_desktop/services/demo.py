@@ -20,9 +20,12 @@ import httpx
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.sandbox.server import Sandbox
 from pilot_desktop.services.accounts import AccountError, Accounts
+from pilot_desktop.services.config import Config
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.services.settings import ReceiverSettings, Settings
+from pilot_desktop.services.signing import SigningSecrets
+from pilot_desktop.services.state import State
 from pilot_desktop.services.webhooks import route_of
 from pilot_desktop.store.db import DB_NAME
 
@@ -41,9 +44,10 @@ def demo_paths(paths: AppPaths) -> AppPaths:
     return AppPaths(root, root, paths.log_dir)
 
 
-def demo_settings() -> Settings:
-    # A fresh token and any free port: the demo never answers on the real hook URL.
-    return Settings(receiver=ReceiverSettings(port=0))
+def demo_config() -> Config:
+    """In memory: a fresh token and any free port, so the demo never answers on the real
+    hook URL, and nothing of it outlives the process."""
+    return Config.memory(Settings(receiver=ReceiverSettings(port=0)), State())
 
 
 def reset_demo_store(paths: AppPaths) -> None:
@@ -58,17 +62,24 @@ class Demo:
     sandbox: Sandbox
     webhook_ids: list[str] = field(default_factory=list)
 
+    def secret_of(self, webhook_id: str) -> str | None:
+        """The demo's stand-in for copying a new webhook's secret from the dashboard."""
+        hook = self.sandbox.state.webhooks.get(webhook_id)
+        return hook.secret if hook is not None else None
+
     async def stop(self) -> None:
         await self.sandbox.stop()
 
 
-async def start_demo(runtime: Runtime, accounts: Accounts | None = None, *, seed: int | None = None) -> Demo:
+async def start_demo(
+    runtime: Runtime, config: Config, accounts: Accounts, signing: SigningSecrets, *, seed: int | None = None
+) -> Demo:
     """Start the sandbox and point one `"*"` webhook per number at `runtime`'s receiver.
 
-    With `accounts` (the demo's, in memory), the sandbox's tenant key is added as an
-    account and the webhooks' secrets are stored there, so the Webhooks pane manages the
-    sandbox exactly as it would a real account. The public URL is the receiver's own
-    address: the sandbox runs on this machine and needs no tunnel."""
+    The sandbox's tenant key is added as an account of the demo's `config` and the
+    webhooks' secrets are stored with `signing`, so the Webhooks pane manages the sandbox
+    exactly as it would a real account. The public URL is the receiver's own address: the
+    sandbox runs on this machine and needs no tunnel."""
     # The scenario clock starts paused: the webhooks must exist before the first events
     # (number.created at t=0), as they would on the platform before a number is created.
     sandbox = Sandbox(
@@ -99,17 +110,10 @@ async def start_demo(runtime: Runtime, accounts: Accounts | None = None, *, seed
                 resp.raise_for_status()
                 webhook_id = resp.json()["id"]
                 demo.webhook_ids.append(webhook_id)
-                secret = sandbox.webhook_secret(webhook_id)
-                if accounts is None:
-                    runtime.signing_secrets.append(secret)  # checks every route: all are the demo's
-                else:
-                    # Checks the route of this webhook's URL (its number), as a real one would.
-                    accounts.set_signing_secret(
-                        webhook_id, secret, route_of(url, runtime.settings.receiver.token)
-                    )
-        if accounts is not None:
-            accounts.settings.public_url = runtime.base_url
-            await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Sandbox tenant key")
+                # Checks the route of this webhook's URL (its number), as a real one would.
+                signing.set(webhook_id, sandbox.webhook_secret(webhook_id), route_of(url, runtime.token))
+        config.settings.update({"public_url": runtime.base_url})
+        await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Sandbox tenant key")
     except (httpx.HTTPError, KeyError, ValueError, ApiError, AccountError) as exc:
         await sandbox.stop()
         raise DemoError(f"The demo sandbox could not be configured: {exc}") from exc

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from pilot_desktop.core.format import iso
 from pilot_desktop.store.db import DB_NAME, StoreError, check_identity, classify_error, connect
 from pilot_desktop.store.queries import iter_events
 from pilot_desktop.store.records import EventDetail
@@ -28,10 +28,6 @@ CSV_COLUMNS = (
     "schemaIssues",
     "payload",
 )
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def record(e: EventDetail) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """Number notifications: the settings' `notifications` section as core/notify.py's rules,
-and the changes the tray menu makes to it (the caller saves the settings)."""
+and the changes the tray menu makes to it (written through the settings document)."""
 
 from __future__ import annotations
 
 from pilot_desktop.core.notify import NotifyRules
+from pilot_desktop.services.config import Document
 from pilot_desktop.services.settings import Settings, quiet_minutes
 
 DEFAULT_QUIET_HOURS = "22:00-07:00"
+FIELDS = "notifications"  # a change under this prefix changes the rules
 
 
 def notify_rules(settings: Settings) -> NotifyRules:
@@ -22,12 +24,17 @@ def notify_rules(settings: Settings) -> NotifyRules:
     )
 
 
-def set_muted(settings: Settings, number_id: str, muted: bool) -> None:
-    ids = [i for i in settings.notifications.muted if i != number_id]
-    settings.notifications.muted = [*ids, number_id] if muted else ids
+def set_muted(prefs: Document[Settings], number_id: str, muted: bool) -> Settings:
+    """Mute or unmute one number, beside whatever another process muted meanwhile."""
+
+    def change(s: Settings) -> dict[str, list[str]]:
+        ids = [i for i in s.notifications.muted if i != number_id]
+        return {"notifications.muted": [*ids, number_id] if muted else ids}
+
+    return prefs.update(change)
 
 
-def set_quiet_hours(settings: Settings, value: str | None) -> None:
+def set_quiet_hours(prefs: Document[Settings], value: str | None) -> Settings:
     """Turn quiet hours on (with `value`, e.g. "22:00-07:00") or off (None). A bad value
-    raises pydantic's ValidationError naming `quiet_hours`."""
-    settings.notifications.quiet_hours = value
+    raises SettingsError naming `notifications.quiet_hours`; nothing is written then."""
+    return prefs.update({"notifications.quiet_hours": value})

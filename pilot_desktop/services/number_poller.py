@@ -13,16 +13,20 @@ change; an unknown number is skipped. Nothing here blocks the loop: every call i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.services.accounts import AccountError, Accounts
+from pilot_desktop.store.db import open_store
 from pilot_desktop.store.records import NumberPoll
+from pilot_desktop.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ class NumberPoller:
         self.interval = max(MIN_INTERVAL, interval)
         self._clock = clock
         self._tracks: dict[str, _Track] = {}
+        self._wake = asyncio.Event()
         self.rounds = 0
         self.last_error: str | None = None  # an account-level problem (bad key, network)
 
@@ -64,6 +69,11 @@ class NumberPoller:
         """The accounts changed: retry what was stopped."""
         self._tracks.clear()
 
+    def set_interval(self, interval: float) -> None:
+        """A new interval (the settings changed): the wait under way ends now."""
+        self.interval = max(MIN_INTERVAL, interval)
+        self._wake.set()
+
     async def run(self) -> None:
         while True:
             try:
@@ -72,7 +82,9 @@ class NumberPoller:
                 raise
             except Exception:  # a bug must not end polling for the session
                 log.exception("number polling round failed")
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
 
     async def poll_once(self) -> NumberPoll | None:
         now = self._clock()
@@ -127,3 +139,62 @@ class NumberPoller:
         track.failures += 1
         track.problem = problem
         track.next_at = now + min(self.interval * 2 ** (track.failures - 1), MAX_BACKOFF)
+
+
+class NumberPolling:
+    """The poller's task for the core's lifetime. It runs while there is at least one
+    account: started at start-up when there is one, or when the first account is added;
+    after any change of the accounts, numbers whose polling stopped (a permanent error) are
+    tried again. `stop()` is awaited in the staged shutdown, before the writer drains."""
+
+    def __init__(self, poller: NumberPoller) -> None:
+        self.poller = poller
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def has_accounts(self) -> bool:
+        return bool(self.poller.accounts.all)
+
+    def start(self) -> None:
+        """Start polling if there is an account and it does not run yet."""
+        if self._stopped or self.running or not self.has_accounts:
+            return
+        self._task = asyncio.ensure_future(self.poller.run())
+        log.info("number polling every %.0f s", self.poller.interval)
+
+    def accounts_changed(self) -> None:
+        self.poller.reset()
+        self.start()
+
+    async def stop(self) -> None:
+        """Idempotent; a poll under way is cancelled (what it submitted is still stored)."""
+        self._stopped = True
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def poll_into(data_dir: Path, accounts: Accounts) -> str | None:
+    """Poll every number once and store the answers as the core's poller does (for
+    `numbers --refresh`, with no core running here); the problems, if any, in a sentence."""
+    if not accounts.all:
+        return "no account is configured: add one with `pilot-desktop accounts add`"
+    writer = Writer(open_store(data_dir), asyncio.get_running_loop())
+    writer.start()
+    try:
+        poller = NumberPoller(accounts, writer.submit)
+        await poller.poll_once()
+        problems = [poller.last_error] + [
+            f"{n.id}: {p}" for _, n in accounts.numbers() if (p := poller.problem(n.id)) is not None
+        ]
+    finally:
+        await writer.stop()
+    return "; ".join(p for p in problems if p) or None

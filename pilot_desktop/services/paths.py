@@ -28,6 +28,11 @@ class AppPaths:
         return self.config_dir / "settings.json"
 
     @property
+    def state_file(self) -> Path:
+        """Beside the settings: one lock guards both (services/config.py)."""
+        return self.config_dir / "state.json"
+
+    @property
     def log_file(self) -> Path:
         return self.log_dir / "pilot-desktop.log"
 

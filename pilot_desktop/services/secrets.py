@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Protocol
 
 import keyring
 import keyring.errors
-
-log = logging.getLogger(__name__)
 
 FILE_NAME = "secrets.json"
 
@@ -28,8 +25,10 @@ class SecretsError(Exception):
 
 
 class SecretStore(Protocol):
-    backend: str
-    warning: str | None
+    @property
+    def backend(self) -> str: ...  # where the secrets are, for messages
+    @property
+    def warning(self) -> str | None: ...  # why that place is not a keyring, if it is not
 
     def get(self, name: str) -> str | None: ...
     def set(self, name: str, value: str) -> None: ...
@@ -143,8 +142,7 @@ def keyring_usable() -> bool:
 
 
 def open_secrets(data_dir: Path) -> SecretStore:
+    """The keyring, else the 0600 file; its `warning` is for whoever uses it to show."""
     if keyring_usable():
         return KeyringSecrets(service_name(data_dir))
-    store = FileSecrets(data_dir / FILE_NAME)
-    log.warning("no system keyring: secrets kept in %s (0600)", store.path)
-    return store
+    return FileSecrets(data_dir / FILE_NAME)

@@ -1,98 +1,44 @@
-"""Typed settings with a version and migrations; a bad value names its field.
+"""The operator's preferences (`settings.json`): typed, bounded, described, versioned.
 
-Secrets are not settings: API keys and signing secrets never go into this file.
+Preferences only: what the app generates or learns (the hook token, the accounts, the
+signing-secret index, markers) is state and lives in `state.json` (services/state.py).
+Secrets are in neither: API keys and signing secrets stay in the secret store.
+Models are frozen: a change goes through `Document.update` (services/config.py), which
+re-reads the file under a lock and writes only what changed.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import secrets
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pilot_desktop.api.client import DEFAULT_BASE_URL
 from pilot_desktop.tunnel.public_url import normalize_public_url
 
-SETTINGS_VERSION = 3
-
-
-def _one_segment(value: str) -> str:
-    if "/" in value:
-        raise ValueError("a route is one URL path segment, without '/'")
-    return value
-
-
-# The last path segment of a hook URL (`/hooks/<token>/<route>`); "" for the bare hook URL.
-Route = Annotated[str, Field(max_length=256), AfterValidator(_one_segment)]
-
-
-class SettingsError(Exception):
-    """The settings file cannot be used; the message names the file and the field."""
+SETTINGS_VERSION = 4
+_FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 
 class ReceiverSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = _FROZEN
 
     host: str = Field(default="127.0.0.1", description="Address the receiver listens on.")
     port: int = Field(default=8787, ge=0, le=65535, description="TCP port of the receiver (0: any free).")
-    token: str = Field(
-        default_factory=lambda: secrets.token_urlsafe(24),
-        min_length=16,
-        pattern=r"^[A-Za-z0-9_\-]+$",
-        description="Random per-install secret path segment of the hook URL.",
-    )
 
 
 class UiSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = _FROZEN
 
     live_tail_rows: int = Field(
         default=5000, ge=100, le=100_000, description="Rows kept in memory by the Live pane."
     )
 
 
-class AccountNumber(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(min_length=1)
-    name: str = ""
-    phone: str = ""
-
-
-class Account(BaseModel):
-    """An API key's public side; the key itself lives in the secret store under `key_ref`."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
-    label: str = ""
-    base_url: str = Field(default=DEFAULT_BASE_URL, description="Pilot Status API base URL.")
-    scope: str = Field(pattern=r"^(tenant|number)$", description="tenant key or number-scoped key.")
-    numbers: list[AccountNumber] = Field(default_factory=list)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        # ".../v1" is how the docs write the base; the client adds /v1 itself.
-        value = value.strip().rstrip("/").removesuffix("/v1")
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must start with https:// (or http:// for a local sandbox)")
-        return value
-
-    @property
-    def key_ref(self) -> str:
-        return f"api-key:{self.id}"
-
-
 class MessageSettings(BaseModel):
     """Deadlines after which an outbound message counts as stuck (minutes, up to 7 days)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = _FROZEN
 
     stuck_queued_minutes: int = Field(
         default=15, ge=1, le=10_080, description="Queued this long and never sent: stuck."
@@ -119,7 +65,7 @@ def quiet_minutes(value: str | None) -> tuple[int, int] | None:
 class NotificationSettings(BaseModel):
     """Number notifications (core/notify.py's rules) and how the window sits in the tray."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = _FROZEN
 
     disconnect_delay_s: int = Field(
         default=60,
@@ -157,7 +103,7 @@ class NotificationSettings(BaseModel):
 class NumberSettings(BaseModel):
     """Polling of the numbers' live connection state (the Numbers tab, the tray)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = _FROZEN
 
     poll_interval_s: int = Field(
         default=60,
@@ -168,36 +114,18 @@ class NumberSettings(BaseModel):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = _FROZEN
 
     version: int = SETTINGS_VERSION
     messages: MessageSettings = Field(default_factory=MessageSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     numbers: NumberSettings = Field(default_factory=NumberSettings)
     receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
-    real_receiver: bool = Field(
-        default=False,
-        description="Set once the real receiver was asked for (serve, hook-url, --no-demo): "
-        "the window then starts it instead of the demo.",
-    )
     ui: UiSettings = Field(default_factory=UiSettings)
     public_url: str | None = Field(
         default=None,
         description="The tunnel's public base URL; managed webhooks point at "
         "<public_url>/hooks/<token>/<route>.",
-    )
-    accounts: list[Account] = Field(default_factory=list)
-    signing_secret_webhooks: list[str] = Field(
-        default_factory=list,
-        description="Ids of webhooks whose signing secret is in the secret store (ids only, never secrets).",
-    )
-    signing_secret_routes: dict[str, Route | None] = Field(
-        default_factory=dict,
-        description="For a webhook of signing_secret_webhooks, the route its URL names "
-        '(<token>/<route>; "" for the bare hook URL, null when it does not point at this app): '
-        "its secret checks that route's deliveries only. A webhook missing here (a secret stored "
-        "before v3) has its route filled in when the webhook list is next read; until then its "
-        "secret checks every route.",
     )
 
     @field_validator("public_url")
@@ -208,7 +136,8 @@ class Settings(BaseModel):
         return normalize_public_url(value)
 
 
-# MIGRATIONS[n] turns a version-n dict into version n + 1.
+# MIGRATIONS[n - 1] turns a version-n dict into version n + 1. Up to v3 one file held both
+# preferences and state; v4 moves the state out (config.split_v3 writes it to state.json).
 def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
     # v2 adds accounts, the public URL and the signing-secret index; v1 had none of them.
     return {**raw, "accounts": [], "public_url": None, "signing_secret_webhooks": []}
@@ -220,56 +149,22 @@ def _v2_to_v3(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "signing_secret_routes": {}}
 
 
-MIGRATIONS: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (_v1_to_v2, _v2_to_v3)
+STATE_KEYS = ("accounts", "real_receiver", "signing_secret_webhooks", "signing_secret_routes")
 
 
-def _field_message(path: Path, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors(include_url=False):
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{field}: {err['msg']} (got {err.get('input')!r})")
-    return f"Invalid settings in {path}:\n  " + "\n  ".join(lines)
+def split_v3(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A v3 settings dict as (v4 preferences, state): the token, accounts, the secret index
+    and the demo marker leave the preferences. Values are moved, not checked: each half is
+    validated by its own model, so a bad one still names its field."""
+    prefs = {k: v for k, v in raw.items() if k not in STATE_KEYS}
+    state = {k: raw[k] for k in STATE_KEYS if k in raw}
+    receiver = prefs.get("receiver")
+    if isinstance(receiver, dict) and "token" in receiver:
+        receiver = dict(receiver)
+        state["token"] = receiver.pop("token")
+        prefs["receiver"] = receiver
+    prefs["version"] = SETTINGS_VERSION
+    return prefs, state
 
 
-def load(path: Path) -> Settings:
-    """Read, migrate and validate; create the file with defaults when it does not exist."""
-    if not path.exists():
-        settings = Settings()
-        save(path, settings)
-        return settings
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"Cannot read settings {path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise SettingsError(
-            f"Settings {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
-    if not isinstance(raw, dict):
-        raise SettingsError(f"Settings {path} must hold a JSON object")
-    version = raw.get("version", 1)
-    if not isinstance(version, int) or version > SETTINGS_VERSION:
-        raise SettingsError(
-            f"Settings {path}: version {version!r} was written by a newer Pilot Desktop "
-            f"(this one knows up to {SETTINGS_VERSION}); the file was left untouched."
-        )
-    migrated = version < SETTINGS_VERSION
-    for step in MIGRATIONS[version - 1 :]:
-        raw = step(raw)
-    raw["version"] = SETTINGS_VERSION
-    try:
-        settings = Settings.model_validate(raw)
-    except ValidationError as exc:
-        raise SettingsError(_field_message(path, exc)) from exc
-    if migrated:
-        save(path, settings)
-    return settings
-
-
-def save(path: Path, settings: Settings) -> None:
-    """Atomic write: a crash mid-save leaves the old file, never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(settings.model_dump(), indent=2) + "\n", encoding="utf-8")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+MIGRATIONS = (_v1_to_v2, _v2_to_v3)  # v3 -> v4 is split_v3: it makes two files

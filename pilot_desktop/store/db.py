@@ -11,24 +11,14 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from pilot_desktop.store.errors import DatabaseCorrupt, DatabaseTooNew, StoreError
 from pilot_desktop.store.number_projection import rebuild_numbers
 from pilot_desktop.store.projection import rebuild
 from pilot_desktop.store.schema import APPLICATION_ID, MIGRATIONS
 
 DB_NAME = "pilot-desktop.sqlite3"
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class StoreError(Exception):
-    """A storage problem caused by the environment, with a message for the user."""
-
-
-class DatabaseTooNew(StoreError):
-    pass
-
-
-class DatabaseCorrupt(StoreError):
-    pass
+__all__ = ["DB_NAME", "SCHEMA_VERSION", "DatabaseCorrupt", "DatabaseTooNew", "StoreError"]
 
 
 def _pragmas(conn: sqlite3.Connection, *, readonly: bool, durable: bool) -> None:

@@ -102,7 +102,7 @@ def _observations(
     state = answer.get("state")
     link = answer.get("primaryLink")
     if state is None and isinstance(link, dict):
-        state = link.get("state")  # C1: a list item with only primaryLink.state
+        state = link.get("state")  # api §4.2: the flat `state` is not in the SDK type
     name, phone = answer.get("name"), answer.get("number")
     phone = f"+{phone}" if isinstance(phone, str) and phone.isdigit() else phone
     return [observe_listing(number_id, state, polled_at, name=name, phone=phone)]

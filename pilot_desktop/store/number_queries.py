@@ -4,52 +4,15 @@ and each number's history of transitions."""
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
-from pilot_desktop.core.numbers import CONNECTION, NumberState, flaps, strip, uptime
+from pilot_desktop.core.numbers import CLOSED, CONNECTION, NumberState, flaps, strip, uptime
+from pilot_desktop.store.read_models import DAY, NumberNames, NumbersOverview, NumberSummary, TransitionRow
 
-DAY = 24 * 3600
-NumberNames = dict[str, tuple[str | None, str | None]]  # id -> (display name, phone)
 _STATE_COLS = (
     "s.number_id, connection, connection_at, connection_source, connection_seen, connection_rank, "
     "health, health_at, health_seen, health_rank, health_reason, last_error, last_error_code, phone, name"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class NumberSummary:
-    state: NumberState
-    provider: str | None
-    billing_blocked_since: str | None
-    billing_disconnect_at: str | None
-    last_poll_at: float | None
-    last_event_at: float | None  # last webhook of any kind for this number
-    events: int
-    uptime_24h: float | None
-    uptime_7d: float | None
-    flaps_24h: int
-    strip_24h: list[str]  # 48 half-hour slots, oldest first
-
-    @property
-    def number_id(self) -> str:
-        return self.state.number_id
-
-
-@dataclass(frozen=True, slots=True)
-class TransitionRow:
-    id: int
-    number_id: str
-    kind: str
-    before: str
-    after: str
-    at: float
-    received_at: float
-    source: str
-    event: str
-    late: bool
-    error: str | None
-    error_code: str | None
 
 
 def connection_history(conn: sqlite3.Connection, number_id: str, since: float) -> list[tuple[float, str]]:
@@ -125,3 +88,22 @@ def states(conn: sqlite3.Connection) -> list[NumberState]:
     """Only the current states (the tray's colour needs nothing more)."""
     q = f"SELECT {_STATE_COLS} FROM number_state s"
     return [NumberState(*r) for r in conn.execute(q)]
+
+
+def overview(
+    conn: sqlite3.Connection, prefer: list[str | None], now: float, history_rows: int
+) -> NumbersOverview:
+    """Every number, and the history of the one to select: the first of `prefer` that is
+    listed, else the first disconnected one (the one needing attention), else the first."""
+    found = summaries(conn, now)
+    ids = [s.number_id for s in found]
+    down = [s.number_id for s in found if s.state.connection == CLOSED]
+    fallback = (down or ids)[0] if ids else None
+    number_id = next((i for i in prefer if i in ids), fallback)
+    known = {}
+    for s in found:
+        history = connection_history(conn, s.number_id, now - 7 * DAY)
+        if history:
+            known[s.number_id] = history[0][0]
+    rows = transitions(conn, number_id, history_rows) if number_id else []
+    return NumbersOverview(found, known, rows, number_id, now)

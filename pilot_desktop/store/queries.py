@@ -7,10 +7,9 @@ import json
 import sqlite3
 from array import array
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
 
+from pilot_desktop.store.read_models import EventFilter, IdList
 from pilot_desktop.store.records import EventDetail, EventRow, RejectionRow
 
 _ROW_COLS = (
@@ -19,35 +18,8 @@ _ROW_COLS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class EventFilter:
-    """Which events a view shows. Empty `groups` means every group."""
-
-    groups: frozenset[str] = frozenset()
-    number_id: str | None = None
-
-    def where(self) -> tuple[str, list[object]]:
-        clauses: list[str] = []
-        params: list[object] = []
-        if self.groups:
-            clauses.append(f"event_group IN ({','.join('?' * len(self.groups))})")
-            params.extend(sorted(self.groups))
-        if self.number_id is not None:
-            clauses.append("number_id = ?")
-            params.append(self.number_id)
-        return (" AND ".join(clauses) or "1"), params
-
-    def matches(self, row: EventRow) -> bool:
-        if self.groups and row.group not in self.groups:
-            return False
-        return self.number_id is None or row.number_id == self.number_id
-
-
 def _row(r: tuple) -> EventRow:
     return EventRow(*r)
-
-
-IdList: TypeAlias = "range | array[int]"  # array is not subscriptable at runtime
 
 
 def event_ids(conn: sqlite3.Connection, flt: EventFilter, chunk: int = 50_000) -> IdList:
@@ -163,6 +135,28 @@ def last_event_at(conn: sqlite3.Connection) -> float | None:
 
 def numbers_seen(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT number_id FROM numbers_seen ORDER BY number_id")]
+
+
+def stored_keys(conn: sqlite3.Connection, keys: Iterable[str]) -> set[str]:
+    """Which of these dedupe keys are stored."""
+    wanted, found = sorted(set(keys)), set[str]()
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        sql = f"SELECT dedupe_key FROM events WHERE dedupe_key IN ({','.join('?' * len(chunk))})"
+        found.update(r[0] for r in conn.execute(sql, chunk))
+    return found
+
+
+def events_on_route(
+    conn: sqlite3.Connection, route: str, since: float, until: float
+) -> list[tuple[int, str, str, float]]:
+    """(id, dedupe key, event, received at) of the events received on `route` in a time span."""
+    rows = conn.execute(
+        "SELECT id, dedupe_key, event, received_at FROM events"
+        " WHERE route = ? AND received_at BETWEEN ? AND ? ORDER BY id",
+        (route, since, until),
+    )
+    return [(int(i), str(k), str(e), float(t)) for i, k, e, t in rows]
 
 
 def rejections(conn: sqlite3.Connection, limit: int = 200) -> list[RejectionRow]:

@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 import httpx
 
-from pilot_desktop.receiver.app import PROBE_HEADER, PROBE_RECEIVER, UNKNOWN_TOKEN
+from pilot_desktop.core.format import duration
+from pilot_desktop.core.urls import PROBE_HEADER, PROBE_RECEIVER, UNKNOWN_TOKEN
 from pilot_desktop.tunnel.public_url import hook_url, normalize_public_url
 
 Diagnosis = Literal[
@@ -127,10 +128,6 @@ async def probe(
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else f"{text}."
-
-
-def _ms(value: float) -> str:
-    return f"{value:.1f} ms" if value < 10 else f"{value:.0f} ms"
 
 
 # -- no answer ----------------------------------------------------------------------------
@@ -302,7 +299,8 @@ def _answered(
                 f"The probe through {a.base} got an old answer of this app back: something "
                 "between the tunnel and this app caches answers. Turn caching off for /hooks/.",
             )
-        return result("ok", f"The probe reached this app's receiver through {a.base} in {_ms(elapsed_ms)}.")
+        took = duration(elapsed_ms / 1000)
+        return result("ok", f"The probe reached this app's receiver through {a.base} in {took}.")
     said = _excerpt(resp, body)
     quoted = f' It said: "{said}"' if said else ""
     if 200 <= status < 300:

@@ -1,4 +1,4 @@
-"""The excepthook, installed first thing (craft.md habit 12).
+"""The excepthook, installed first thing (docs/craft.md, habit 12).
 
 Exceptions from Qt slots, `@asyncSlot` handlers and asyncio callbacks land here: they
 are logged with their traceback and shown in the window's banner; the app keeps running.

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from pilot_desktop.sandbox.server import Sandbox
+from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
 from pilot_desktop.ui import messages
 from pilot_desktop.ui.banner import Banner
@@ -66,7 +67,7 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        db_path: Path | None,
+        reads: Reads | None,
         hook_url: str,
         state_file: Path,
         *,
@@ -74,7 +75,8 @@ class MainWindow(QMainWindow):
         store_error: str | None = None,
         guide_url: str | None = None,
     ) -> None:
-        """`hook_url` is this window's receiver; `guide_url` the one to give Pilot Status
+        """`reads`: the store (None when it could not be opened: `store_error` says why);
+        `hook_url` is this window's receiver; `guide_url` the one to give Pilot Status
         (the real receiver's, also while the demo runs on its own throwaway receiver)."""
         super().__init__()
         self.setWindowTitle("Pilot Desktop")
@@ -84,6 +86,7 @@ class MainWindow(QMainWindow):
         self.notice_banner = Banner()  # number notifications when there is no tray (ui/tray.py)
         self._title_status = ""
         self.hide_on_close: Callable[[], bool] | None = None  # close to tray (ui/tray.py)
+        self.on_shutdown: list[Callable[[], None]] = []  # detach from the core (ui/app.py)
         self.demo_bar = QLabel()
         self.demo_bar.setObjectName("demoBar")
         self.demo_bar.setWordWrap(True)
@@ -99,10 +102,10 @@ class MainWindow(QMainWindow):
         self.messages: MessagesPane | None = None
         self.delivery: DeliveryPane | None = None
         self.numbers: NumbersPane | None = None
-        if db_path is not None:
-            self.live = LivePane(db_path, hook_url, tail_rows=tail_rows)
+        if reads is not None:
+            self.live = LivePane(reads, hook_url, tail_rows=tail_rows)
             self.tabs.addTab(self.live, "Live")
-            self.messages = MessagesPane(db_path)
+            self.messages = MessagesPane(reads)
             self.tabs.addTab(self.messages, "Messages")
             self.live.timeline_requested.connect(self.open_timeline)
         else:
@@ -116,11 +119,10 @@ class MainWindow(QMainWindow):
             guide_url or hook_url,
         )
         self.tabs.addTab(self._webhooks_slot, "Webhooks")
-        if db_path is not None:
-            self.delivery = DeliveryPane(db_path)
+        if reads is not None:
+            self.delivery = DeliveryPane(reads)
             self.tabs.addTab(self.delivery, "Delivery")
-        if db_path is not None:
-            self.numbers = NumbersPane(db_path)
+            self.numbers = NumbersPane(reads)
             self.numbers.webhooks_requested.connect(self.show_webhooks)
             self.tabs.addTab(self.numbers, "Numbers")
         else:
@@ -136,8 +138,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.status = StatusBar()
         self.setStatusBar(self.status)
-        if db_path is not None:
-            self.status.set_database(db_path)
+        if reads is not None:
+            self.status.set_store(reads)
         self.status.stuck_clicked.connect(self.show_stuck)
         messages.bus.message_did_post.connect(self._on_message)
         self._restore()
@@ -269,7 +271,10 @@ class MainWindow(QMainWindow):
         return listeners
 
     def shutdown(self) -> None:
-        """Stop timers and close read connections; async cleanup happens in the main."""
+        """Stop timers and detach; async cleanup happens in the main."""
+        for detach in self.on_shutdown:
+            detach()
+        self.on_shutdown.clear()
         messages.bus.message_did_post.disconnect(self._on_message)
         self.status.shutdown()
         if self.live is not None:

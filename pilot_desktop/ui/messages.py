@@ -1,4 +1,4 @@
-"""One facade for problems the user must see (craft.md habit 10).
+"""One facade for problems the user must see (docs/craft.md, habit 10).
 
 Code anywhere in the UI calls `messages.error(...)`, `warning(...)` or `info(...)`; the
 main window shows errors and warnings in its banner and infos in the status bar. No

@@ -4,25 +4,25 @@ number combo boxes of the Live, Messages and Delivery tabs."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
-from pilot_desktop.store import number_queries
-from pilot_desktop.store.number_queries import NumberNames
-from pilot_desktop.ui.format import number_label
+from pilot_desktop.core.format import number_label
+from pilot_desktop.store.errors import StoreError
+from pilot_desktop.store.read_models import NumberNames
+from pilot_desktop.store.reads import Reads
 
 log = logging.getLogger(__name__)
 
 
-def load_names(conn: sqlite3.Connection) -> NumberNames | None:
+def load_names(reads: Reads) -> NumberNames | None:
     """The known names (a few rows: fine on the GUI thread); None when the store cannot be
     read now, and the ids go on showing until the next try."""
     try:
-        return number_queries.names(conn)
-    except sqlite3.Error as exc:
+        return reads.number_names()
+    except StoreError as exc:
         log.warning("number names: %s", exc)
         return None
 

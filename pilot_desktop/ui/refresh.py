@@ -3,18 +3,20 @@
 A hidden tab does no work. A visible one re-reads when the writer said something it shows
 changed (`mark_dirty`, from its change listener), at most every `throttle_s` however busy
 the stream, and every `stale_s` anyway because what it shows ages. The read runs in a
-worker thread; a newer read supersedes one still under way, so only the latest is drawn.
+worker thread (ui/latest.py): a newer read supersedes one still under way, so only the
+latest is drawn.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QWidget
+
+from pilot_desktop.ui.latest import LatestRead
 
 T = TypeVar("T")
 TICK_MS = 500
@@ -38,14 +40,13 @@ class Refresher(QObject, Generic[T]):
         be busy at most that share of the time (slow reads on big stores)."""
         super().__init__(owner)
         self._owner = owner
-        self._job, self._draw, self._failed = job, draw, failed
+        self._job, self._draw = job, draw
         self._throttle_s, self._stale_s, self._busy_share = throttle_s, stale_s, busy_share
         self.dirty = True
         self._started_at = -throttle_s
         self._drawn_at = 0.0
         self._cost = 0.0  # seconds the last read took
-        self._generation = 0
-        self._task: asyncio.Future[None] | None = None
+        self._read: LatestRead[T] = LatestRead(self._done, failed)
         self._timer = QTimer(self)
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self._tick)  # runs only while the owner is visible
@@ -71,17 +72,14 @@ class Refresher(QObject, Generic[T]):
 
     async def settled(self) -> None:
         """Wait until the read under way, if any, is drawn (tests, shutdown)."""
-        while self._task is not None and not self._task.done():
-            await asyncio.wait({self._task})
+        await self._read.settled()
 
     @property
     def busy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._read.busy
 
     def shutdown(self) -> None:
-        self._generation += 1  # a read still running must not draw
-        if self._task is not None:
-            self._task.cancel()
+        self._read.cancel()  # a read still running must not draw
         self._timer.stop()
 
     def _tick(self) -> None:
@@ -99,23 +97,11 @@ class Refresher(QObject, Generic[T]):
             self._start()
 
     def _start(self) -> None:
-        # Keep a reference: the loop holds tasks weakly.
-        self._task = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        self._generation += 1
-        generation = self._generation
         self.dirty = False
         self._started_at = time.monotonic()
-        work = self._job()
-        try:
-            result = await asyncio.get_running_loop().run_in_executor(None, work)
-        except Exception as exc:  # the store is environmental: the owner says so
-            if generation == self._generation:
-                self._failed(exc)
-            return
-        if generation != self._generation:
-            return  # a newer read (a new choice, or shutdown) superseded this one
+        self._read.start(self._job())
+
+    def _done(self, result: T) -> None:
         self._drawn_at = time.monotonic()
         self._cost = self._drawn_at - self._started_at
         self._draw(result)

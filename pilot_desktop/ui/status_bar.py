@@ -4,21 +4,17 @@ and the count of stuck messages (by the deadlines in the settings)."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections import deque
-from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
 
-from pilot_desktop.store.db import StoreError, connect
-from pilot_desktop.store.message_queries import StuckRules, stuck_count
-from pilot_desktop.store.queries import database_size
+from pilot_desktop.core.format import age, minutes, size
+from pilot_desktop.store.errors import StoreError
+from pilot_desktop.store.read_models import StuckRules
+from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
-from pilot_desktop.store.writer import Writer
-from pilot_desktop.ui.format import age, size
-from pilot_desktop.ui.panes.funnel.stats import minutes
 
 log = logging.getLogger(__name__)
 
@@ -62,43 +58,41 @@ class StatusBar(QStatusBar):
         self._stuck_rules = StuckRules()
         self._stuck_dirty = True
         self._stuck_at = 0.0
-        self._conn: sqlite3.Connection | None = None
         self._set_stuck_tooltip()
         # (second, count) buckets: constant memory however fast events arrive.
         self._buckets: deque[list[int]] = deque()
         self._last_event_at: float | None = None
-        self._db_path: Path | None = None
+        self._reads: Reads | None = None
         self._url: str | None = None
         self._receiver_error: str | None = None
-        self._writer: Writer | None = None
         self._receiver_state: tuple[str, str, str] | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
         self._timer.start()
 
-    def set_receiver(self, url: str | None, error: str | None = None, writer: Writer | None = None) -> None:
-        """What the receiver does; with `writer`, each refresh also says whether it stores."""
-        self._url, self._receiver_error, self._writer = url, error, writer
+    def set_receiver(self, url: str | None, error: str | None = None) -> None:
+        """What the receiver does; once a store is set, each refresh also says whether it stores."""
+        self._url, self._receiver_error = url, error
         self._show_receiver()
 
     def _show_receiver(self) -> None:
-        url, writer = self._url, self._writer
+        url = self._url
+        health = self._reads.health() if self._reads is not None and url else None
         if self._receiver_error:
             state = ("● Receiver stopped", "#c53030", self._receiver_error)
         elif not url:
             return
-        elif writer is not None and not writer.alive:
+        elif health is not None and health.state == "stopped":
             state = (
                 "● Not storing",
                 "#c53030",
                 f"Webhooks reach {url} but are answered 503, so the platform keeps them and "
-                f"retries: {writer.last_error or 'the store writer stopped'}. Restart Pilot "
-                "Desktop; the log has the details.",
+                f"retries: {health.reason}. Restart Pilot Desktop; the log has the details.",
             )
         else:
             shown = url.rsplit("/", 1)[0] + "/…"  # keep the token out of screenshots
-            problem = writer.last_error if writer is not None else None
+            problem = health.reason if health is not None else None
             if problem:
                 state = (
                     f"● Listening {shown} (storing problem)",
@@ -118,10 +112,15 @@ class StatusBar(QStatusBar):
     def set_demo(self, on: bool) -> None:
         self.demo_label.setVisible(on)
 
-    def set_database(self, path: Path) -> None:
-        self._db_path = path
-        self.db_label.setToolTip(str(path))
+    def set_store(self, reads: Reads) -> None:
+        """Count, size and health from this store; seeds the rate from its last minute."""
+        self._reads = reads
+        self.db_label.setToolTip(str(reads.path))
         self.stuck_label.show()
+        try:
+            self.seed(reads.arrivals_per_second(time.time() - 60), reads.last_event_at())
+        except StoreError as exc:  # environmental: the counters start from zero
+            log.warning("status bar: %s", exc)
 
     def set_stuck_rules(self, rules: StuckRules) -> None:
         """The deadlines to count by (from the settings); recounts at once."""
@@ -153,21 +152,19 @@ class StatusBar(QStatusBar):
             self._buckets.popleft()
         self.rate_label.setText(f"{sum(n for _, n in self._buckets):,} events/min")
         self.last_label.setText(f"last event: {age(self._last_event_at, now)}")
-        if self._db_path is not None:
-            self.db_label.setText(f"DB {size(database_size(self._db_path))}")
+        if self._reads is not None:
+            self.db_label.setText(f"DB {size(self._reads.size())}")
             if self._stuck_dirty or time.monotonic() - self._stuck_at >= STUCK_EVERY_S:
                 self.refresh_stuck()
 
     def refresh_stuck(self) -> None:
-        if self._db_path is None:
+        if self._reads is None:
             return
         self._stuck_dirty = False
         self._stuck_at = time.monotonic()
         try:
-            if self._conn is None:
-                self._conn = connect(self._db_path, readonly=True)
-            n = stuck_count(self._conn, self._stuck_rules, time.time(), cap=STUCK_CAP)
-        except (sqlite3.Error, StoreError) as exc:  # environmental: say so, retry next time
+            n = self._reads.stuck_count(self._stuck_rules, time.time(), cap=STUCK_CAP)
+        except StoreError as exc:  # environmental: say so, retry next time
             log.warning("stuck count: %s", exc)
             self.stuck_label.setText("Stuck: ?")
             self.stuck_label.setToolTip(f"Could not count stuck messages: {exc}")
@@ -189,6 +186,3 @@ class StatusBar(QStatusBar):
 
     def shutdown(self) -> None:
         self._timer.stop()
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTableWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QTableWidget, QWidget
 
 
 def set_up_row_list(
@@ -45,3 +47,38 @@ def read_only_table(columns: Sequence[str], row_height: int = 22) -> QTableWidge
     table.setAlternatingRowColors(True)
     table.setShowGrid(False)
     return table
+
+
+def move_selection(table: QTableView, step: int, *, newest_last: bool) -> None:
+    """J/K: select the next or previous row; with none selected, start from the newest
+    (the bottom row when the newest is last, else just above the top one)."""
+    n = table.model().rowCount()
+    if n:
+        current = table.currentIndex().row()
+        origin = current if current >= 0 else (n - 1 if newest_last else -1)
+        table.selectRow(max(0, min(n - 1, origin + step)))
+
+
+def add_keys(owner: QWidget, keys: dict[str, Callable[[], object]]) -> None:
+    """Shortcuts that work while `owner` or a child of it has the focus."""
+    for key, slot in keys.items():
+        shortcut = QShortcut(QKeySequence(key), owner)
+        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        shortcut.activated.connect(slot)
+
+
+class EmptyHint(QLabel):
+    """Above an empty list: why it is empty and what to do (selectable, for commands)."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setStyleSheet("QLabel { background: palette(base); padding: 12px; }")
+        self.hide()
+
+    def say(self, text: str | None) -> None:
+        """Show `text`, or hide when None."""
+        self.setVisible(text is not None)
+        if text is not None:
+            self.setText(text)

@@ -13,23 +13,26 @@ from __future__ import annotations
 
 import html
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from pydantic import ValidationError
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from pilot_desktop.core.notify import Notification, Notifier
 from pilot_desktop.core.numbers import CLOSED, CONNECTING, HEALTHY, REMOVED, UNKNOWN, NumberState, overall
-from pilot_desktop.services.notifications import DEFAULT_QUIET_HOURS, notify_rules, set_muted, set_quiet_hours
-from pilot_desktop.services.runtime import Runtime
+from pilot_desktop.services.config import Document, SettingsError
+from pilot_desktop.services.notifications import (
+    DEFAULT_QUIET_HOURS,
+    FIELDS,
+    notify_rules,
+    set_muted,
+    set_quiet_hours,
+)
 from pilot_desktop.services.settings import Settings
-from pilot_desktop.store import number_queries
-from pilot_desktop.store.db import StoreError, connect
+from pilot_desktop.store.errors import StoreError
+from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
 from pilot_desktop.ui import messages
 from pilot_desktop.ui.main_window import MainWindow
@@ -101,25 +104,17 @@ def title_status(states: list[NumberState]) -> str:
     return ", ".join(parts)
 
 
-def db_states(db_path: Path) -> tuple[StatesReader, Callable[[], None]]:
-    """A reader of the current number states on one read-only connection, and its closer."""
-    conn: sqlite3.Connection | None = None
+def store_states(reads: Reads) -> StatesReader:
+    """A reader of the current number states that keeps the last picture on a store problem."""
 
     def read() -> list[NumberState] | None:
-        nonlocal conn
         try:
-            if conn is None:
-                conn = connect(db_path, readonly=True)
-            return number_queries.states(conn)
-        except (sqlite3.Error, StoreError) as exc:  # environmental: keep the last picture
+            return reads.number_states()
+        except StoreError as exc:  # environmental: keep the last picture
             log.warning("tray: cannot read number states: %s", exc)
             return None
 
-    def close() -> None:
-        if conn is not None:
-            conn.close()
-
-    return read, close
+    return read
 
 
 class NumbersTray(QObject):
@@ -128,32 +123,30 @@ class NumbersTray(QObject):
     def __init__(
         self,
         window: MainWindow,
-        settings: Settings,
-        save_settings: Callable[[], None],
+        prefs: Document[Settings],
         read_states: StatesReader,
         *,
         clock: Callable[[], float] = time.time,
         tray_available: bool | None = None,
         messages_supported: bool | None = None,
         sink: Sink | None = None,
-        close_states: Callable[[], None] | None = None,
     ) -> None:
+        """`prefs`: the operator's settings; a change made anywhere (the menu, the CLI)
+        applies to the notification rules at once."""
         super().__init__()
         self.window = window
-        self.settings = settings
-        self._save_settings = save_settings
+        self.prefs = prefs
         self._read_states = read_states
-        self._close_states = close_states
         self._clock = clock
         self.available = QSystemTrayIcon.isSystemTrayAvailable() if tray_available is None else tray_available
         supported = QSystemTrayIcon.supportsMessages() if messages_supported is None else messages_supported
         self.balloons = self.available and supported  # else the notice banner tells
         self.names: dict[str, str] = {}
-        self.notifier = Notifier(notify_rules(settings), self.names)
+        self.notifier = Notifier(notify_rules(prefs.value), self.names)
         self.states: list[NumberState] = []
         self.level, self.summary = "none", ""
         self.last_number: str | None = None  # what clicking the last message opens
-        self._quiet_value = settings.notifications.quiet_hours or DEFAULT_QUIET_HOURS
+        self._quiet_value = prefs.value.notifications.quiet_hours or DEFAULT_QUIET_HOURS
         self._told_hidden = False
         self._detach: Callable[[], None] | None = None
 
@@ -189,25 +182,29 @@ class NumbersTray(QObject):
         if self.available and QSystemTrayIcon.isSystemTrayAvailable():  # (tests inject availability)
             self.icon.show()
         self._due.start()
+        prefs.subscribe(self._prefs_changed)
 
     # -- wiring --------------------------------------------------------------------------------
 
-    def attach(self, runtime: Runtime) -> None:
-        """Hear the writer's committed changes (number transitions) from now on."""
-        writer = runtime.writer
-        if writer is None:
-            return
-        writer.subscribe(self.on_changes)
-        self._detach = lambda: writer.unsubscribe(self.on_changes)
+    def attach(self, reads: Reads) -> None:
+        """Hear the store's committed changes (number transitions) from now on."""
+        reads.subscribe(self.on_changes)
+        self._detach = lambda: reads.unsubscribe(self.on_changes)
+
+    def _prefs_changed(self, changed: frozenset[str]) -> None:
+        if FIELDS in changed:
+            self.notifier.rules = notify_rules(self.prefs.value)
+            self._label_quiet()
 
     def show_initial(self) -> None:
         """Start hidden in the tray when asked and there is a tray; else show the window."""
-        if self.settings.notifications.start_minimised and self.available:
+        if self.prefs.value.notifications.start_minimised and self.available:
             log.info("started minimised to the tray")
             return
         self.window.show()
 
     def shutdown(self) -> None:
+        self.prefs.unsubscribe(self._prefs_changed)
         if self._detach is not None:
             self._detach()
             self._detach = None
@@ -219,8 +216,6 @@ class NumbersTray(QObject):
         self.icon.setContextMenu(None)  # type: ignore[arg-type]  # Qt accepts nullptr
         self.menu.deleteLater()
         self.icon.deleteLater()
-        if self._close_states is not None:
-            self._close_states()
 
     # -- what changed, what is due ----------------------------------------------------------------
 
@@ -305,7 +300,7 @@ class NumbersTray(QObject):
             self.window.bring_to_front()
 
     def _hide_on_close(self) -> bool:
-        hide = self.settings.notifications.close_to_tray and self.available
+        hide = self.prefs.value.notifications.close_to_tray and self.available
         if hide and not self._told_hidden and self.balloons:
             self._told_hidden = True
             self._sink(
@@ -324,7 +319,7 @@ class NumbersTray(QObject):
 
     def fill_mute_menu(self) -> None:
         self.mute_menu.clear()
-        muted = set(self.settings.notifications.muted)
+        muted = set(self.prefs.value.notifications.muted)
         known = {s.number_id: s for s in self.states if s.connection != REMOVED}
         ids = sorted(known, key=lambda i: (self.names.get(i, "").lower(), i))
         ids += sorted(muted - set(known))  # muted numbers no longer seen: still unmutable
@@ -341,55 +336,41 @@ class NumbersTray(QObject):
             action.toggled.connect(lambda on, n=number_id: self.set_muted(n, on))
 
     def set_muted(self, number_id: str, muted: bool) -> None:
-        before = list(self.settings.notifications.muted)
-        set_muted(self.settings, number_id, muted)
-        if self._saved(lambda: setattr(self.settings.notifications, "muted", before)):
-            name = self.names.get(number_id, number_id)
-            messages.info(f"Notifications about {name} {'muted' if muted else 'back on'}.")
+        try:
+            set_muted(self.prefs, number_id, muted)
+        except (SettingsError, OSError) as exc:
+            self.fill_mute_menu()
+            messages.error(f"Could not save the settings: {exc}")
+            return
+        name = self.names.get(number_id, number_id)
+        messages.info(f"Notifications about {name} {'muted' if muted else 'back on'}.")
 
     def set_quiet(self, on: bool) -> None:
-        before = self.settings.notifications.quiet_hours
+        before = self.prefs.value.notifications.quiet_hours
         if bool(before) == on:
             return
         try:
-            set_quiet_hours(self.settings, self._quiet_value if on else None)
-        except ValidationError as exc:
+            set_quiet_hours(self.prefs, self._quiet_value if on else None)
+        except (SettingsError, OSError) as exc:
+            self._label_quiet()
             messages.error(f"Quiet hours not changed: {exc}")
             return
-        if self._saved(lambda: setattr(self.settings.notifications, "quiet_hours", before)):
-            if before:
-                self._quiet_value = before
-            self._label_quiet()
-            messages.info(f"Quiet hours {'on' if on else 'off'}.")
-
-    def _saved(self, undo: Callable[[], None]) -> bool:
-        """Save the settings and apply the new rules; on failure undo and say why."""
-        try:
-            self._save_settings()
-        except OSError as exc:
-            undo()
-            self._label_quiet()
-            messages.error(f"Could not save the settings: {exc}")
-            return False
-        self.notifier.rules = notify_rules(self.settings)
-        return True
+        if before:
+            self._quiet_value = before
+        self._label_quiet()
+        messages.info(f"Quiet hours {'on' if on else 'off'}.")
 
     def _label_quiet(self) -> None:
-        value = self.settings.notifications.quiet_hours
+        value = self.prefs.value.notifications.quiet_hours
         self.quiet_action.setText(f"Quiet hours ({(value or self._quiet_value).replace('-', '–')})")
         self.quiet_action.blockSignals(True)
         self.quiet_action.setChecked(value is not None)
         self.quiet_action.blockSignals(False)
 
 
-def attach_tray(
-    window: MainWindow, runtime: Runtime, settings: Settings, save_settings: Callable[[], None]
-) -> NumbersTray:
-    """The tray over `runtime`'s store (none: a grey icon) with the user's notification settings."""
-    if runtime.db_path is not None:
-        read, close = db_states(runtime.db_path)
-    else:
-        read, close = list, (lambda: None)
-    tray = NumbersTray(window, settings, save_settings, read, close_states=close)
-    tray.attach(runtime)
+def attach_tray(window: MainWindow, prefs: Document[Settings], reads: Reads | None) -> NumbersTray:
+    """The tray over a store (none: a grey icon) with the operator's notification settings."""
+    tray = NumbersTray(window, prefs, store_states(reads) if reads is not None else list)
+    if reads is not None:
+        tray.attach(reads)
     return tray

@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from pilot_desktop.services.demo import demo_paths, demo_settings, reset_demo_store, start_demo
+from pilot_desktop.services.demo import demo_paths, reset_demo_store
 from pilot_desktop.services.paths import resolve
-from pilot_desktop.services.runtime import Runtime
-from pilot_desktop.ui.app import make_app, start_window, stop_window
 from pilot_desktop.ui.panes.live.model import COLUMNS
-from tests.gui.support import until
+from tests.gui.support import close_app, memory_core, open_window, until
 
 
 async def test_demo_shows_signed_sandbox_events_labelled_as_demo(data_dir: Path) -> None:
-    make_app()
-    paths = demo_paths(resolve(data_dir))
-    runtime = Runtime(paths, demo_settings())
-    window = await start_window(paths, demo_settings(), runtime)
+    core = memory_core(data_dir, demo=True)  # what a first launch runs
+    window = await open_window(core)
     window.show()
     assert window.live is not None
     await window.live.load()
-    demo = await start_demo(runtime, seed=3)
+    demo = core.demo
+    assert demo is not None, core.demo_error
     try:
-        window.show_demo(demo.sandbox)
         assert "DEMO" in window.windowTitle()
         assert window.demo_bar.isVisibleTo(window) and "--no-demo" in window.demo_bar.text()
         assert window.status.demo_label.isVisibleTo(window)
@@ -55,15 +49,9 @@ async def test_demo_shows_signed_sandbox_events_labelled_as_demo(data_dir: Path)
 
         await until(lambda: shown() <= names)
     finally:
-        await demo.stop()
-        window.close()
-        stop_window(window, runtime)
-        await runtime.stop()
-        window.deleteLater()
-        await asyncio.sleep(0.05)
-        gc.collect()
+        await close_app(window, core)
     # Demo data lives apart from the real history.
-    assert paths.data_dir == data_dir / "demo"
+    assert core.store_paths.data_dir == data_dir / "demo"
     assert not (data_dir / "pilot-desktop.sqlite3").exists()
 
 
@@ -135,18 +123,12 @@ def test_each_demo_starts_from_a_clean_demo_store(data_dir: Path) -> None:
 
 
 async def test_a_demo_whose_sandbox_failed_is_still_labelled_and_says_why(data_dir: Path) -> None:
-    make_app()
-    paths = demo_paths(resolve(data_dir))
-    runtime = Runtime(paths, demo_settings())
-    window = await start_window(paths, demo_settings(), runtime)
+    core = memory_core(data_dir)
+    window = await open_window(core)
     try:
         window.show_demo(None, "port <busy>")
         assert "DEMO" in window.windowTitle()
         assert "could not start: port &lt;busy&gt;" in window.demo_bar.text()
         assert window.status.demo_label.isVisibleTo(window)
     finally:
-        stop_window(window, runtime)
-        await runtime.stop()
-        window.deleteLater()
-        await asyncio.sleep(0.05)
-        gc.collect()
+        await close_app(window, core)

@@ -8,7 +8,6 @@ Qt loop and poll with `until` (never qtbot.waitUntil: a nested Qt loop runs no a
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import time
 from collections.abc import AsyncIterator
@@ -20,17 +19,18 @@ from typing import Any
 import aiohttp
 import pytest
 
+from pilot_desktop.services.config import Config
 from pilot_desktop.services.paths import resolve
 from pilot_desktop.services.runtime import Runtime
-from pilot_desktop.services.settings import MessageSettings, ReceiverSettings, Settings, load, save
+from pilot_desktop.services.settings import MessageSettings, Settings
+from pilot_desktop.store.reads import Reads
 from pilot_desktop.ui import status_bar
-from pilot_desktop.ui.app import attach_deadlines, make_app, start_window, stop_window
 from pilot_desktop.ui.main_window import MainWindow
 from pilot_desktop.ui.panes.funnel import pane as pane_module
 from pilot_desktop.ui.panes.funnel.deadlines import DeadlinesDialog
 from pilot_desktop.ui.panes.funnel.pane import DeliveryPane
 from pilot_desktop.ui.panes.funnel.stats import HOUR, PERIODS
-from tests.gui.support import until
+from tests.gui.support import close_app, memory_core, open_window, until
 
 NOW = time.time()
 
@@ -58,12 +58,16 @@ def event(name: str, msg: str, number: str, at: float, **extra: Any) -> dict[str
 
 class App:
     def __init__(
-        self, runtime: Runtime, window: MainWindow, session: aiohttp.ClientSession, settings: Settings
+        self, runtime: Runtime, window: MainWindow, session: aiohttp.ClientSession, config: Config
     ) -> None:
         self.runtime = runtime
         self.window = window
         self.session = session
-        self.settings = settings
+        self.config = config
+
+    @property
+    def settings(self) -> Settings:
+        return self.config.settings.value
 
     @property
     def pane(self) -> DeliveryPane:
@@ -96,24 +100,17 @@ class App:
 
 @asynccontextmanager
 async def running_app(data_dir: Path, deadlines: MessageSettings | None = None) -> AsyncIterator[App]:
-    make_app()
-    paths = resolve(data_dir)
-    settings = Settings(receiver=ReceiverSettings(port=0), messages=deadlines or MessageSettings())
-    save(paths.settings_file, settings)
-    runtime = Runtime(paths, settings)
-    window = await start_window(paths, settings, runtime)
-    attach_deadlines(window, settings, lambda: save(paths.settings_file, settings))
+    config = Config.open(resolve(data_dir))  # the deadlines are saved in the real file
+    deadlines = deadlines or MessageSettings()
+    config.settings.update({"receiver.port": 0, "messages": deadlines})
+    core = memory_core(data_dir, config=config)
+    window = await open_window(core)
     window.show()
     try:
         async with aiohttp.ClientSession() as session:
-            yield App(runtime, window, session, settings)
+            yield App(core.runtime, window, session, config)
     finally:
-        window.close()
-        stop_window(window, runtime)
-        await runtime.stop()
-        window.deleteLater()  # on the GUI thread, not in a GC pass on a worker thread
-        await asyncio.sleep(0.05)
-        gc.collect()
+        await close_app(window, core)
 
 
 def rows(pane: DeliveryPane) -> list[list[str]]:
@@ -211,13 +208,13 @@ async def test_delivery_tab_recomputes_only_when_visible_and_changed(
 ) -> None:
     monkeypatch.setattr(pane_module, "THROTTLE_S", 0.2)
     computed: list[float] = []
-    real = pane_module.snapshot
+    real = Reads.funnel_snapshot
 
-    def counting(*args: Any) -> Any:
+    def counting(self: Reads, *args: Any) -> Any:
         computed.append(time.monotonic())
-        return real(*args)
+        return real(self, *args)
 
-    monkeypatch.setattr(pane_module, "snapshot", counting)
+    monkeypatch.setattr(Reads, "funnel_snapshot", counting)  # what the tab reads through
     async with running_app(data_dir) as app:
         pane = app.pane
         await app.post(*TRAFFIC[:3])
@@ -272,7 +269,7 @@ async def test_stuck_count_follows_the_deadlines_and_deliveries(
         assert not dialog.isVisible()
         await until(lambda: status.stuck_label.text() == "Stuck: 1")
         assert "10 min" in status.stuck_label.toolTip()
-        saved = load(resolve(data_dir).settings_file)
+        saved = Config.open(resolve(data_dir)).settings.value
         assert (saved.messages.stuck_queued_minutes, saved.messages.stuck_sent_minutes) == (15, 10)
 
 
@@ -303,13 +300,14 @@ def test_a_bad_deadline_in_settings_json_is_refused_naming_the_field(
     data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pilot_desktop import cli  # the real entry point: it reads the settings before any window
+    from pilot_desktop.cli.common import EXIT_ERROR
     from pilot_desktop.ui import app
 
     monkeypatch.setattr(app, "run_gui", lambda *a, **kw: 0)  # were the value accepted: no window
 
     settings_file = data_dir / "settings.json"
     settings_file.write_text(json.dumps({"receiver": {"port": 0}, "messages": {"stuck_sent_minutes": 0}}))
-    assert cli.main(["--data-dir", str(data_dir)]) == cli.EXIT_ERROR
+    assert cli.main(["--data-dir", str(data_dir)]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "messages.stuck_sent_minutes" in err
     assert str(settings_file) in err

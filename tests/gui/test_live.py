@@ -7,7 +7,6 @@ Async tests here run on the Qt loop (conftest). They never use qtbot.waitUntil &
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import signal
@@ -21,16 +20,15 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from pilot_desktop.services.paths import resolve
+from pilot_desktop.services.core import AppCore
 from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.services.settings import ReceiverSettings, Settings
 from pilot_desktop.ui import crash
-from pilot_desktop.ui.app import make_app, start_window, stop_window
 from pilot_desktop.ui.main_window import MainWindow
 from pilot_desktop.ui.panes.live import pane as pane_module
 from pilot_desktop.ui.panes.live.model import COLUMNS
 from pilot_desktop.ui.panes.live.pane import LivePane
-from tests.gui.support import until
+from tests.gui.support import close_app, memory_core, open_window, until
 
 
 def message(i: int, event: str = "message.received", number: str = "num_A") -> dict[str, Any]:
@@ -50,8 +48,9 @@ def message(i: int, event: str = "message.received", number: str = "num_A") -> d
 
 
 class App:
-    def __init__(self, runtime: Runtime, window: MainWindow, session: aiohttp.ClientSession) -> None:
-        self.runtime = runtime
+    def __init__(self, core: AppCore, window: MainWindow, session: aiohttp.ClientSession) -> None:
+        self.core = core
+        self.runtime: Runtime = core.runtime
         self.window = window
         self.session = session
 
@@ -74,30 +73,16 @@ class App:
 
 @asynccontextmanager
 async def running_app(data_dir: Path, **receiver: Any) -> AsyncIterator[App]:
-    make_app()  # the production QApplication setup (it does not quit on last window closed)
-    paths = resolve(data_dir)
-    settings = Settings(receiver=ReceiverSettings(**{"port": 0, **receiver}))
-    runtime = Runtime(paths, settings)
-    window = await start_window(paths, settings, runtime)
+    core = memory_core(data_dir, Settings(receiver=ReceiverSettings(**{"port": 0, **receiver})))
+    window = await open_window(core)
     window.show()
     if window.live is not None:
         await window.live.load()
     try:
         async with aiohttp.ClientSession() as session:
-            yield App(runtime, window, session)
+            yield App(core, window, session)
     finally:
-        window.close()
-        stop_window(window, runtime)
-        await runtime.stop()
-        await dispose(window)
-
-
-async def dispose(window: MainWindow) -> None:
-    # Delete the widgets here, on the GUI thread. Left to Python's cyclic GC they may be
-    # collected on a worker thread, where Qt cannot stop their timers.
-    window.deleteLater()
-    await asyncio.sleep(0.05)
-    gc.collect()
+        await close_app(window, core)
 
 
 async def test_posted_webhook_appears_in_live_table(data_dir: Path) -> None:
@@ -272,18 +257,14 @@ async def test_corrupt_database_shows_a_clear_message_and_keeps_the_file(data_di
     db = data_dir / "pilot-desktop.sqlite3"
     db.write_bytes(b"this is not a database" * 100)
     before = db.read_bytes()
-    paths = resolve(data_dir)
-    settings = Settings(receiver=ReceiverSettings(port=0))
-    runtime = Runtime(paths, settings)
-    window = await start_window(paths, settings, runtime)
+    core = memory_core(data_dir)
+    window = await open_window(core)
     try:
         assert window.live is None
         assert "damaged" in window.banner.text.text()
         assert "Receiver stopped" in window.status.receiver_label.text()
     finally:
-        stop_window(window, runtime)
-        await runtime.stop()
-        await dispose(window)
+        await close_app(window, core)
     assert db.read_bytes() == before
 
 

@@ -8,7 +8,6 @@ pane and the timeline show is read from their widgets. Times are relative to now
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import json
 import time
@@ -24,11 +23,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QTableView
 
 from pilot_desktop.core.lifecycle import ERROR_MEANINGS, NEEDS_REVIEW
-from pilot_desktop.services.paths import resolve
 from pilot_desktop.services.runtime import Runtime
-from pilot_desktop.services.settings import ReceiverSettings, Settings
-from pilot_desktop.store.message_queries import StuckRules
-from pilot_desktop.ui.app import make_app, start_window, stop_window
+from pilot_desktop.store.read_models import StuckRules
 from pilot_desktop.ui.main_window import MainWindow
 from pilot_desktop.ui.panes.live.model import COLUMNS as LIVE_COLUMNS
 from pilot_desktop.ui.panes.messages import pane as pane_module
@@ -36,7 +32,7 @@ from pilot_desktop.ui.panes.messages.axis import positions
 from pilot_desktop.ui.panes.messages.model import COLUMNS
 from pilot_desktop.ui.panes.messages.pane import MessagesPane
 from pilot_desktop.ui.panes.messages.timeline import TimelineDialog
-from tests.gui.support import until
+from tests.gui.support import close_app, memory_core, open_window, until
 
 BASE = time.time() - 2 * 3600  # two hours ago: old enough to be stuck, or unread for long
 
@@ -131,27 +127,19 @@ class App:
 
 @asynccontextmanager
 async def running_app(data_dir: Path) -> AsyncIterator[App]:
-    make_app()
-    paths = resolve(data_dir)
-    settings = Settings(receiver=ReceiverSettings(port=0))
-    runtime = Runtime(paths, settings)
-    window = await start_window(paths, settings, runtime)
+    core = memory_core(data_dir)
+    window = await open_window(core)
     window.resize(1300, 800)
     window.show()
     assert window.messages is not None
     window.tabs.setCurrentWidget(window.messages)  # a hidden pane does no work
     try:
         async with aiohttp.ClientSession() as session:
-            app = App(runtime, window, session)
+            app = App(core.runtime, window, session)
             await app.settled()
             yield app
     finally:
-        window.close()
-        stop_window(window, runtime)
-        await runtime.stop()
-        window.deleteLater()  # on the GUI thread, not left to the cyclic GC
-        await asyncio.sleep(0.05)
-        gc.collect()
+        await close_app(window, core)
 
 
 def double_click(table: QTableView, row: int) -> None:

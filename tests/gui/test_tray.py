@@ -16,18 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from pilot_desktop.core.numbers import CLOSED, CONNECTION, OPEN, NumberState, Transition
+from pilot_desktop.services import config as config_module
+from pilot_desktop.services.config import Config
 from pilot_desktop.services.paths import resolve
-from pilot_desktop.services.runtime import Runtime
-from pilot_desktop.services.settings import ReceiverSettings, Settings
+from pilot_desktop.services.settings import NotificationSettings, ReceiverSettings, Settings
 from pilot_desktop.store.records import Changes
 from pilot_desktop.ui import messages
-from pilot_desktop.ui.app import make_app, start_window, stop_window
+from pilot_desktop.ui.app import make_app
 from pilot_desktop.ui.main_window import MainWindow
 from pilot_desktop.ui.tray import NumbersTray, attach_tray, title_status
-from tests.gui.support import until
+from tests.gui.support import close_app, memory_core, open_window, until
 
 Icon = QSystemTrayIcon.MessageIcon
 
@@ -38,11 +40,16 @@ A, B = "num_A", "num_B"
 class Rig:
     tray: NumbersTray
     window: MainWindow
-    settings: Settings
+    config: Config
     now: list[float]
     states: dict[str, NumberState]
     shown: list[tuple[str, str, Icon]] = field(default_factory=list)
     saves: int = 0
+
+    @property
+    def settings(self) -> Settings:
+        """What the settings file says now (not what the tray believes)."""
+        return Config.open(resolve(self.config.settings.path.parent)).settings.value  # type: ignore[union-attr]
 
     def at(self, t: float) -> None:
         self.now[0] = t
@@ -71,36 +78,43 @@ async def rig(
     tmp_path: Path,
     *,
     available: bool = True,
-    settings: Settings | None = None,
+    notifications: NotificationSettings | None = None,
     save: Callable[[], None] | None = None,
 ) -> AsyncIterator[Rig]:
+    """The tray over a settings file in `tmp_path`; `save` runs before every write of it
+    (raise there to make writing fail)."""
     make_app()
     window = MainWindow(None, "http://127.0.0.1:1/hooks/t", tmp_path / "window.ini", store_error="no store")
-    settings = settings or Settings()
+    config = Config.open(resolve(tmp_path / "profile"))
+    config.settings.update({"notifications": notifications or NotificationSettings()})
     now = [1_000_000.0]
     states: dict[str, NumberState] = {}
     holder: list[Rig] = []
+    write = config_module.write_json
 
-    def saved() -> None:
-        holder[0].saves += 1
+    def saved(path: Path, model: Any) -> None:
         if save is not None:
             save()
+        holder[0].saves += 1
+        write(path, model)
 
+    patch = pytest.MonkeyPatch()
+    patch.setattr(config_module, "write_json", saved)
     tray = NumbersTray(
         window,
-        settings,
-        saved,
+        config.settings,
         lambda: list(states.values()),
         clock=lambda: now[0],
         tray_available=available,
         messages_supported=True,
         sink=lambda title, text, icon: r.shown.append((title, text, icon)),
     )
-    r = Rig(tray, window, settings, now, states)
+    r = Rig(tray, window, config, now, states)
     holder.append(r)
     try:
         yield r
     finally:
+        patch.undo()
         tray.shutdown()
         window.close()
         window.shutdown()
@@ -125,13 +139,13 @@ async def test_a_disconnect_is_told_once_after_the_delay_and_a_blip_never(tmp_pa
         r.at(1_000_040.0)
         r.transition(B, OPEN)  # a 40 s blip
         shown = r.tick(1_000_061.0)
-        assert shown == [("Loja Centro disconnected", "Down for 61 s (phone offline).", Icon.Critical)]
+        assert shown == [("Loja Centro disconnected", "Down for 1 min 1 s (phone offline).", Icon.Critical)]
         assert r.tick(1_000_100.0) == []  # told once
         r.at(1_000_110.0)
         r.transition(A, OPEN)
         assert r.tick(1_000_115.0) == []  # one message per number per 60 s
         shown = r.tick(1_000_121.0)
-        assert shown == [("Loja Centro is connected again", "Back after 2 min.", Icon.Information)]
+        assert shown == [("Loja Centro is connected again", "Back after 1 min 50 s.", Icon.Information)]
         assert r.tick(1_000_500.0) == []  # nothing ever about the blip
 
 
@@ -284,9 +298,7 @@ async def test_a_setting_that_cannot_be_saved_is_undone_and_said(tmp_path: Path)
 
 
 async def test_close_to_tray_hides_and_quit_really_quits(tmp_path: Path) -> None:
-    settings = Settings()
-    settings.notifications.close_to_tray = True
-    async with rig(tmp_path, settings=settings) as r:
+    async with rig(tmp_path, notifications=NotificationSettings(close_to_tray=True)) as r:
         closed: list[bool] = []
         r.window.window_did_close.connect(lambda: closed.append(True))
         r.tray.show_initial()
@@ -302,9 +314,7 @@ async def test_close_to_tray_hides_and_quit_really_quits(tmp_path: Path) -> None
 
 
 async def test_close_without_a_tray_closes(tmp_path: Path) -> None:
-    settings = Settings()
-    settings.notifications.close_to_tray = True
-    async with rig(tmp_path, available=False, settings=settings) as r:
+    async with rig(tmp_path, available=False, notifications=NotificationSettings(close_to_tray=True)) as r:
         closed: list[bool] = []
         r.window.window_did_close.connect(lambda: closed.append(True))
         r.window.show()
@@ -313,12 +323,11 @@ async def test_close_without_a_tray_closes(tmp_path: Path) -> None:
 
 
 async def test_start_minimised_only_with_a_tray(tmp_path: Path) -> None:
-    settings = Settings()
-    settings.notifications.start_minimised = True
-    async with rig(tmp_path, settings=settings) as r:
+    minimised = NotificationSettings(start_minimised=True)
+    async with rig(tmp_path, notifications=minimised) as r:
         r.tray.show_initial()
         assert not r.window.isVisible()
-    async with rig(tmp_path, available=False, settings=settings) as r:
+    async with rig(tmp_path, available=False, notifications=minimised) as r:
         r.tray.show_initial()
         assert r.window.isVisible()
 
@@ -337,13 +346,13 @@ def number_event(event: str, number: str, created: str) -> dict[str, Any]:
 
 async def test_a_real_disconnect_webhook_turns_the_tray_red(data_dir: Path) -> None:
     """Through the receiver, the writer's COMMIT and its change descriptor."""
-    make_app()
-    paths = resolve(data_dir)
-    settings = Settings(receiver=ReceiverSettings(port=0))
-    settings.notifications.disconnect_delay_s = 1
-    runtime = Runtime(paths, settings)
-    window = await start_window(paths, settings, runtime)
-    tray = attach_tray(window, runtime, settings, lambda: None)
+    settings = Settings(
+        receiver=ReceiverSettings(port=0), notifications=NotificationSettings(disconnect_delay_s=1)
+    )
+    core = memory_core(data_dir, settings)
+    window = await open_window(core)
+    runtime = core.runtime
+    tray = attach_tray(window, core.profile.settings, core.reads)
     tray.show_initial()
     try:
         async with aiohttp.ClientSession() as session:
@@ -366,7 +375,18 @@ async def test_a_real_disconnect_webhook_turns_the_tray_red(data_dir: Path) -> N
         await until(lambda: numbers.selected == "num_S")
     finally:
         tray.shutdown()
-        window.close()
-        stop_window(window, runtime)
-        await runtime.stop()
-        await dispose(window, tray)
+        tray.deleteLater()
+        await close_app(window, core)
+
+
+async def test_a_mute_made_by_another_process_applies_without_a_restart(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.state(A, OPEN, "Loja Centro")
+        r.tray.refresh()
+        other = Config.open(resolve(tmp_path / "profile"))  # the CLI, on the same files
+        other.settings.update({"notifications.muted": [A], "notifications.quiet_hours": "23:00-06:00"})
+        assert r.config.reload()  # what the core's watcher does every second
+        assert r.tray.notifier.rules.muted == frozenset({A})
+        assert r.tray.quiet_action.isChecked() and "23:00–06:00" in r.tray.quiet_action.text()
+        r.transition(A, CLOSED)
+        assert r.tick(1_000_061.0) == []  # muted: held back

@@ -21,19 +21,22 @@ from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 from pilot_desktop.core.signature import HEADER, sign
 from pilot_desktop.sandbox.server import Sandbox
 from pilot_desktop.sandbox.state import Webhook as SandboxWebhook
-from pilot_desktop.services.accounts import Accounts
+from pilot_desktop.services.config import Config
+from pilot_desktop.services.core import AppCore
 from pilot_desktop.services.paths import resolve
-from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.services.secrets import MemorySecrets
 from pilot_desktop.services.settings import ReceiverSettings, Settings
+from pilot_desktop.services.signing import SigningSecrets
+from pilot_desktop.services.state import State
 from pilot_desktop.services.webhooks import EMPTY_WARNING, HEALTH_NOTE, Target
 from pilot_desktop.store.db import connect
-from pilot_desktop.ui.app import make_app, pane_context
+from pilot_desktop.ui.app import make_app
 from pilot_desktop.ui.panes.webhooks.editor import WebhookEditor
+from pilot_desktop.ui.panes.webhooks.hooks_table import COLUMNS, URL_COLUMN
 from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
-from pilot_desktop.ui.panes.webhooks.pane import COLUMNS, URL_COLUMN, WebhooksPane
+from pilot_desktop.ui.panes.webhooks.pane import WebhooksPane
 from pilot_desktop.ui.panes.webhooks.retarget_dialog import RetargetDialog
-from tests.gui.support import until
+from tests.gui.support import memory_core, until
 from tests.sandbox.conftest import body
 
 
@@ -41,9 +44,19 @@ from tests.sandbox.conftest import body
 class Env:
     pane: WebhooksPane
     sandbox: Sandbox
-    runtime: Runtime
-    accounts: Accounts
-    settings: Settings
+    core: AppCore
+
+    @property
+    def signing(self) -> SigningSecrets:
+        return self.core.signing
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.config.settings.value
+
+    @property
+    def token(self) -> str:
+        return self.core.config.state.value.token
 
     @property
     def number_id(self) -> str:
@@ -53,7 +66,7 @@ class Env:
     @property
     def target(self) -> Target:
         assert self.settings.public_url is not None
-        return Target(self.settings.public_url, self.settings.receiver.token)
+        return Target(self.settings.public_url, self.token)
 
     def hooks(self) -> list[SandboxWebhook]:
         return [h for h in self.sandbox.state.webhooks.values() if h.number_id == self.number_id]
@@ -82,22 +95,18 @@ class Env:
 @asynccontextmanager
 async def pane_env(data_dir: Path) -> AsyncIterator[Env]:
     make_app()
-    settings = Settings(receiver=ReceiverSettings(port=0))
-    accounts = Accounts(settings, MemorySecrets(), lambda _: None)
-    runtime = Runtime(resolve(data_dir), settings, extra_secrets=accounts.signing_secrets)
-    await runtime.start()
+    core = memory_core(data_dir)
+    await core.start()
     sandbox = Sandbox(seed=5, numbers=2, time_scale=0.0, retry_window=0.0)
     await sandbox.start()
-    settings.public_url = runtime.base_url  # the sandbox is local: no tunnel needed
-    await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Tenant")
-
-    ctx = pane_context(runtime, accounts)
-    pane = WebhooksPane(ctx)
+    core.config.settings.update({"public_url": core.runtime.base_url})  # local sandbox: no tunnel
+    await core.accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Tenant")
+    pane = WebhooksPane(core.webhooks, local_base=core.runtime.base_url, instance=core.options.instance)
     pane.resize(1200, 700)
     pane.show()
     await pane.settled()
     try:
-        yield Env(pane, sandbox, runtime, accounts, settings)
+        yield Env(pane, sandbox, core)
     finally:
         pane.shutdown()
         if pane.dialog is not None:
@@ -105,7 +114,7 @@ async def pane_env(data_dir: Path) -> AsyncIterator[Env]:
         pane.close()
         pane.deleteLater()
         await sandbox.stop()
-        await runtime.stop()
+        await core.stop()
         await asyncio.sleep(0.05)
         gc.collect()
 
@@ -140,8 +149,8 @@ async def test_create_with_chosen_events_reaches_the_platform_exactly(data_dir: 
         assert [h.id for h in env.pane.webhooks] == [hook.id]
         url_cell = env.pane.table.item(0, URL_COLUMN)
         assert url_cell is not None and url_cell.text().startswith("→ this app")
-        assert env.accounts.has_signing_secret(hook.id)
-        assert env.accounts.signing_secrets(env.number_id) == ["whsec_pane_test"]  # for its route
+        assert env.signing.has(hook.id)
+        assert env.signing.stored(env.number_id) == ["whsec_pane_test"]  # for its route
 
 
 async def test_all_events_sends_the_star(data_dir: Path) -> None:
@@ -209,7 +218,7 @@ async def test_delete_only_after_confirmation(data_dir: Path) -> None:
         await env.pane.settled()
         assert hook.id not in env.sandbox.state.webhooks
         assert env.pane.webhooks == []
-        assert not env.accounts.has_signing_secret(hook.id)  # its secret is forgotten too
+        assert not env.signing.has(hook.id)  # its secret is forgotten too
 
 
 async def test_empty_event_list_warns_and_health_note_shows_for_picked_lists(data_dir: Path) -> None:
@@ -276,14 +285,14 @@ async def test_logs_are_set_beside_what_the_receiver_stored(data_dir: Path) -> N
 
 async def test_point_all_previews_then_moves_only_the_ticked_webhooks(data_dir: Path) -> None:
     async with pane_env(data_dir) as env:
-        token = env.settings.receiver.token
+        token = env.token
         number_id = env.number_id
         state = env.sandbox.state
         old = state.add_webhook(
             number_id, "Old tunnel", f"https://old.example/hooks/{token}/{number_id}", ["*"]
         )
         other = state.add_webhook(number_id, "CRM", "https://crm.example/in", ["message.received"])
-        env.pane.point_all.click()
+        env.pane.accounts_row.point_all.click()
         await env.pane.settled()
         dialog = env.pane.dialog
         assert isinstance(dialog, RetargetDialog)
@@ -302,15 +311,15 @@ async def test_point_all_previews_then_moves_only_the_ticked_webhooks(data_dir: 
 
 async def test_public_url_test_reaches_this_receiver(data_dir: Path) -> None:
     async with pane_env(data_dir) as env:
-        env.pane.public_url.setText(env.runtime.base_url)
-        env.pane.test_url.click()
+        env.pane.public_url.setText(env.core.runtime.base_url)
+        env.pane.where.test_url.click()
         await env.pane.settled()
         assert "ms" in env.pane.url_strip.message.text()
         assert env.pane.url_strip.code == ""
         env.pane.public_url.setText("not a url")
-        env.pane.save_url.click()
+        env.pane.where.save_url.click()
         assert "public_url" in env.pane.url_strip.message.text()
-        assert env.settings.public_url == env.runtime.base_url  # the bad value was not saved
+        assert env.settings.public_url == env.core.runtime.base_url  # the bad value was not saved
 
 
 def _secret_cell(env: Env, name: str) -> str:
@@ -324,14 +333,14 @@ async def _post(env: Env, route: str, secret: str | None = None) -> int:
     raw = json.dumps(body("message.received", route, f"direct-{route}-{secret}")).encode()
     headers = {HEADER: sign(raw, secret)} if secret else {}
     async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
-        resp = await client.post(f"{env.runtime.hook_url}/{route}", content=raw, headers=headers)
+        resp = await client.post(f"{env.core.runtime.hook_url}/{route}", content=raw, headers=headers)
     return resp.status_code
 
 
 def _stored(env: Env) -> dict[str, str]:
     """route -> signature status of the stored deliveries (one per route in these tests)."""
-    assert env.runtime.db_path is not None
-    conn = connect(env.runtime.db_path, readonly=True)
+    assert env.core.runtime.db_path is not None
+    conn = connect(env.core.runtime.db_path, readonly=True)
     try:
         return dict(conn.execute("SELECT route, signature FROM events").fetchall())
     finally:
@@ -369,8 +378,8 @@ async def test_a_webhook_without_secret_is_accepted_while_another_number_has_one
         assert _stored(env) == {first: "valid", second: "unverified"}
         assert await _post(env, first) == 401  # the first number's route is still checked
         assert await _post(env, second) == 200
-        assert env.accounts.signing_secrets(first) == [signed.secret]
-        assert env.accounts.signing_secrets(second) == []
+        assert env.signing.stored(first) == [signed.secret]
+        assert env.signing.stored(second) == []
 
 
 async def test_webhooks_sharing_a_route_are_checked_together_and_the_pane_says_so(data_dir: Path) -> None:
@@ -394,8 +403,8 @@ async def test_webhooks_sharing_a_route_are_checked_together_and_the_pane_says_s
         await env.save(editor)
         status = next(h for h in env.hooks() if h.name == "Status")
         assert status.url == moved
-        assert env.accounts.signing_secrets(route) == []
-        assert env.accounts.signing_secrets(f"{route}-status") == ["whsec_status"]
+        assert env.signing.stored(route) == []
+        assert env.signing.stored(f"{route}-status") == ["whsec_status"]
         assert _secret_cell(env, "Inbound") == "none: unverified"
         assert "401" not in env.pane.strip.message.text()
         assert await _post(env, route) == 200
@@ -406,9 +415,9 @@ async def test_point_all_moves_a_stored_secret_with_its_webhook(data_dir: Path) 
     async with pane_env(data_dir) as env:
         number_id = env.number_id
         crm = env.sandbox.state.add_webhook(number_id, "CRM", "https://crm.example/in", ["*"])
-        env.accounts.set_signing_secret(crm.id, "whsec_crm", None)  # another system's: unused here
-        assert env.accounts.signing_secrets(number_id) == []
-        env.pane.point_all.click()
+        env.signing.set(crm.id, "whsec_crm", None)  # another system's: unused here
+        assert env.signing.stored(number_id) == []
+        env.pane.accounts_row.point_all.click()
         await env.pane.settled()
         dialog = env.pane.dialog
         assert isinstance(dialog, RetargetDialog)
@@ -421,7 +430,7 @@ async def test_point_all_moves_a_stored_secret_with_its_webhook(data_dir: Path) 
         assert crm.url == env.target.url_for(number_id)
         dialog.reject()
         await env.pane.settled()
-        assert env.accounts.signing_secrets(number_id) == ["whsec_crm"]  # it checks this route now
+        assert env.signing.stored(number_id) == ["whsec_crm"]  # it checks this route now
         assert await _post(env, number_id) == 401
 
 
@@ -429,31 +438,34 @@ async def test_secrets_stored_before_routes_get_them_from_the_webhook_lists(data
     """A profile from before routes: on opening, the pane reads every number's webhooks once,
     so each secret checks its own webhook's route and no longer every route."""
     make_app()
-    settings = Settings(receiver=ReceiverSettings(port=0))
-    accounts = Accounts(settings, MemorySecrets(), lambda _: None)
     sandbox = Sandbox(seed=5, numbers=2, time_scale=0.0, retry_window=0.0)
     await sandbox.start()
     try:
-        settings.public_url = "https://tunnel.example"
-        await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Tenant")
-        target = Target(settings.public_url, settings.receiver.token)
         first, second = (n.id for n in sandbox.numbers)
+        token = State().token
+        target = Target("https://tunnel.example", token)
         hook = sandbox.state.add_webhook(second, "Old", target.url_for(second), ["*"])
-        accounts.secrets.set(f"signing-secret:{hook.id}", "whsec_v2")  # as v2 stored it:
-        settings.signing_secret_webhooks = [hook.id]  # an id, no route
-        assert accounts.signing_secrets(first) == ["whsec_v2"]  # checks every route meanwhile
-        runtime = Runtime(resolve(data_dir), settings, extra_secrets=accounts.signing_secrets)
-        pane = WebhooksPane(pane_context(runtime, accounts))
+        secrets = MemorySecrets()
+        secrets.set(f"signing-secret:{hook.id}", "whsec_v2")  # as v2 stored it: an id, no route
+        config = Config.memory(
+            Settings(receiver=ReceiverSettings(port=0), public_url=target.public_url),
+            State(token=token, signing_secret_webhooks=[hook.id]),
+        )
+        core = AppCore(resolve(data_dir), config, secrets=secrets)
+        await core.accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Tenant")
+        assert core.signing.stored(first) == ["whsec_v2"]  # checks every route meanwhile
+        pane = WebhooksPane(core.webhooks, local_base=core.runtime.base_url, instance=None)
         try:
             await pane.settled()
             assert pane.number_id == first  # the second number was never shown
-            assert settings.signing_secret_routes == {hook.id: second}
-            assert accounts.signing_secrets(first) == []
-            assert accounts.signing_secrets(second) == ["whsec_v2"]
+            assert config.state.value.signing_secret_routes == {hook.id: second}
+            assert core.signing.stored(first) == []
+            assert core.signing.stored(second) == ["whsec_v2"]
         finally:
             pane.shutdown()
             pane.close()
             pane.deleteLater()
+            core.signing.close()
     finally:
         await sandbox.stop()
         await asyncio.sleep(0.05)

@@ -8,13 +8,14 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from pilot_desktop.store.db import open_store
+from pilot_desktop.store.reads import Reads
 from pilot_desktop.ui.app import make_app
 from pilot_desktop.ui.main_window import MainWindow
 
 
 def window(folder: Path) -> MainWindow:
     make_app()
-    return MainWindow(open_store(folder), "http://127.0.0.1:1/hooks/t", folder / "window.ini")
+    return MainWindow(Reads(open_store(folder)), "http://127.0.0.1:1/hooks/t", folder / "window.ini")
 
 
 def dispose(w: MainWindow) -> None:

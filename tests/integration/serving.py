@@ -71,6 +71,42 @@ def read_ndjson(text: str) -> list[dict[str, Any]]:
     return out
 
 
+def settings_of(data_dir: Path) -> dict[str, Any]:
+    """The preferences file of a data dir (settings.json), as JSON."""
+    raw: dict[str, Any] = json.loads((data_dir / "settings.json").read_text(encoding="utf-8"))
+    return raw
+
+
+def state_of(data_dir: Path) -> dict[str, Any]:
+    """What the app generated or learned (state.json beside the settings): the hook token,
+    the accounts, the signing-secret index."""
+    raw: dict[str, Any] = json.loads((data_dir / "state.json").read_text(encoding="utf-8"))
+    return raw
+
+
+def token_of(data_dir: Path) -> str:
+    """The hook token of a data dir (state.json)."""
+    token: str = state_of(data_dir)["token"]
+    return token
+
+
+def write_old_profile(data_dir: Path, version: int) -> dict[str, Any]:
+    """Rewrite the profile as a Pilot Desktop before settings v4 left it: one settings.json
+    of `version` (2 or 3) holding the state too (the token under `receiver`; v2 without the
+    routes of the signing secrets), and no state.json. Returns what was written."""
+    settings, state = settings_of(data_dir), state_of(data_dir)
+    old = {k: v for k, v in settings.items() if k != "version"}
+    old["receiver"] = {**settings["receiver"], "token": state["token"]}
+    for key in ("accounts", "real_receiver", "signing_secret_webhooks", "signing_secret_routes"):
+        old[key] = state[key]
+    old["version"] = version
+    if version < 3:
+        old.pop("signing_secret_routes")
+    (data_dir / "settings.json").write_text(json.dumps(old, indent=2), encoding="utf-8")
+    (data_dir / "state.json").unlink()
+    return old
+
+
 def open_ro(db: Path) -> sqlite3.Connection:
     """Read-only connection to a database another process writes (never modifies it)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)

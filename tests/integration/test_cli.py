@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pilot_desktop.store.db import open_store
-from tests.integration.serving import cli
+from tests.integration.serving import cli, settings_of, token_of
 
 
 def test_data_dir_works_before_and_after_the_command(tmp_path: Path) -> None:
@@ -15,7 +14,8 @@ def test_data_dir_works_before_and_after_the_command(tmp_path: Path) -> None:
     after = cli("hook-url", "--data-dir", data)
     assert before.returncode == after.returncode == 0
     assert before.stdout == after.stdout
-    token = json.loads((data / "settings.json").read_text())["receiver"]["token"]
+    assert "token" not in settings_of(data)["receiver"]  # state, not a preference
+    token = token_of(data)
     assert before.stdout.strip().endswith(f"/hooks/{token}")
 
 

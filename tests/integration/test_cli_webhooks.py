@@ -17,7 +17,17 @@ import pytest
 from pilot_desktop.core.signature import HEADER as SIGNATURE
 from pilot_desktop.sandbox.server import Sandbox
 from tests.integration.sandbox_thread import SandboxThread, running_sandbox
-from tests.integration.serving import BIN, CLI_TIMEOUT_S, Server, cli_env, open_ro, sign
+from tests.integration.serving import (
+    BIN,
+    CLI_TIMEOUT_S,
+    Server,
+    cli_env,
+    open_ro,
+    settings_of,
+    sign,
+    state_of,
+    token_of,
+)
 from tests.sandbox.conftest import body
 
 NO_KEYRING = "No system keyring is available"
@@ -64,11 +74,6 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
 
 def ok_json(result: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(ok(result).stdout)
-
-
-def token_of(data: Path) -> str:
-    token: str = json.loads((data / "settings.json").read_text())["receiver"]["token"]
-    return token
 
 
 @pytest.fixture
@@ -176,9 +181,9 @@ def test_public_url_is_normalized_and_a_bad_one_names_the_field(data: Path) -> N
         r = pd(data, "public-url", bad)
         assert r.returncode == 2, r.stderr
         assert "public_url" in r.stderr and "Public URL" in r.stderr and "Traceback" not in r.stderr
-    assert json.loads((data / "settings.json").read_text())["public_url"] == "https://tunnel.example.com"
+    assert settings_of(data)["public_url"] == "https://tunnel.example.com"
     ok(pd(data, "public-url", "--clear"))
-    assert json.loads((data / "settings.json").read_text())["public_url"] is None
+    assert settings_of(data)["public_url"] is None
 
 
 # -- webhooks ------------------------------------------------------------------------------
@@ -406,6 +411,8 @@ def test_a_stored_signing_secret_is_marked_and_forgotten(platform: SandboxThread
     assert updated["secret_stored"] is True
     assert ok_json(pd(data, "webhooks", "list", "--json"))[0]["secret_stored"] is True
     assert secret not in (data / "settings.json").read_text()
+    assert secret not in (data / "state.json").read_text()
+    assert state_of(data)["signing_secret_webhooks"] == [hook["id"]]  # the id only
     forgot = ok_json(pd(data, "webhooks", "update", hook["id"], "--forget-secret", "--json"))
     assert forgot == {"id": hook["id"], "secret_stored": False}
     assert ok_json(pd(data, "webhooks", "list", "--json"))[0]["secret_stored"] is False

@@ -1,4 +1,4 @@
-"""API keys and signing secrets never reach the database, the logs or the settings file.
+"""API keys and signing secrets never reach the database, the logs, the settings or the state file.
 
 A realistic session on a temporary data dir, with real processes against the sandbox
 platform: add two API keys, create a webhook, store its signing secret, run `serve`
@@ -163,7 +163,7 @@ def test_no_secret_reaches_the_data_dir_or_the_output(
     found, read = scan_dir(data, secrets)
     assert not found, "secrets found in the data dir:\n" + "\n".join(found)
     names = {p.name for p in read}
-    assert {"settings.json", "pilot-desktop.sqlite3", "pilot-desktop.log"} <= names, names
+    assert {"settings.json", "state.json", "pilot-desktop.sqlite3", "pilot-desktop.log"} <= names, names
     assert any(n.endswith("-wal") for n in names), names
     assert server.stop() == 0
     found, _ = scan_dir(data, secrets)

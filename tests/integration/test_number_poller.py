@@ -12,11 +12,12 @@ import pytest
 
 from pilot_desktop.sandbox.server import Sandbox
 from pilot_desktop.services.accounts import Accounts
+from pilot_desktop.services.config import Config
 from pilot_desktop.services.number_poller import NumberPoller
 from pilot_desktop.services.secrets import MemorySecrets
-from pilot_desktop.services.settings import Settings
 from pilot_desktop.store import number_queries as nq
 from pilot_desktop.store.db import connect, open_store
+from pilot_desktop.store.read_models import NumberSummary
 from pilot_desktop.store.writer import Writer
 
 
@@ -43,7 +44,7 @@ async def setup(tmp_path: Path, sandbox: Sandbox) -> AsyncIterator[tuple[NumberP
     db = open_store(tmp_path)
     writer = Writer(db, asyncio.get_running_loop())
     writer.start()
-    accounts = Accounts(Settings(), MemorySecrets(), lambda _: None)
+    accounts = Accounts(Config.memory().state, MemorySecrets())
     await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url)
     clock = Clock()
     poller = NumberPoller(accounts, writer.submit, interval=60, clock=clock)
@@ -53,7 +54,7 @@ async def setup(tmp_path: Path, sandbox: Sandbox) -> AsyncIterator[tuple[NumberP
         await writer.stop()
 
 
-def summaries(db: Path, now: float) -> dict[str, nq.NumberSummary]:
+def summaries(db: Path, now: float) -> dict[str, NumberSummary]:
     with connect(db, readonly=True) as c:
         return {s.number_id: s for s in nq.summaries(c, now)}
 

@@ -25,7 +25,6 @@ from aiohttp import web
 from pilot_desktop.receiver.app import PROBE_HEADER
 from pilot_desktop.services.paths import resolve
 from pilot_desktop.services.runtime import Runtime
-from pilot_desktop.services.settings import ReceiverSettings, Settings
 from pilot_desktop.store import queries
 from pilot_desktop.tunnel.probe import ProbeResult, probe
 from tests.integration.serving import open_ro
@@ -122,12 +121,12 @@ async def receivers(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Run
 
     async def start(token: str = TOKEN, instance: str | None = None) -> Runtime:
         paths = resolve(tmp_path / f"data{len(started)}")
-        settings = Settings(receiver=ReceiverSettings(host="127.0.0.1", port=0, token=token))
-        runtime = Runtime(paths, settings, port=0)
+        runtime = Runtime(paths.data_dir, token, lambda _route: [], host="127.0.0.1", port=0)
         if instance is not None:
             runtime.instance = instance
-        await runtime.start()
         started.append(runtime)
+        await runtime.open()
+        await runtime.listen()
         return runtime
 
     yield start

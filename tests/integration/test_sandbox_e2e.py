@@ -168,7 +168,8 @@ def test_every_successful_delivery_is_stored_exactly_once(
 def _serve_with_token(
     serve: Callable[..., Server], data_dir: Path, port: int, token: str, secrets: list[str]
 ) -> Server:
-    # serve reads its token from the data folder's settings; write it before starting.
+    # serve reads its token from the data folder; written before starting as a v1 settings file
+    # (the token under `receiver`), which serve upgrades into settings.json v4 + state.json.
     data_dir.mkdir()
     (data_dir / "settings.json").write_text(
         json.dumps({"version": 1, "receiver": {"host": "127.0.0.1", "port": port, "token": token}})

@@ -1,5 +1,5 @@
 """Per-route signing secrets, end to end: real `serve`, real CLI processes, the real settings
-file and secret store, the sandbox platform on loopback.
+and state files and secret store, the sandbox platform on loopback.
 
 Webhook A (number 1, route R1) has its signing secret stored; webhook B (number 2, route R2)
 has none. The rule: a route with at least one secret (stored for a webhook on that route, or
@@ -27,13 +27,14 @@ import pytest
 
 from pilot_desktop.core.signature import HEADER
 from pilot_desktop.services.accounts import Accounts
-from pilot_desktop.services.demo import demo_paths, demo_settings, start_demo
+from pilot_desktop.services.demo import demo_config, demo_paths, start_demo
 from pilot_desktop.services.paths import resolve
 from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.services.secrets import MemorySecrets
+from pilot_desktop.services.signing import SigningSecrets
 from pilot_desktop.store.db import connect
 from tests.integration.sandbox_thread import SandboxThread, running_sandbox
-from tests.integration.serving import Server, sign
+from tests.integration.serving import Server, settings_of, sign, state_of, write_old_profile
 from tests.integration.test_cli_webhooks import add_tenant, ok, ok_json, pd
 from tests.sandbox.conftest import body
 
@@ -75,11 +76,6 @@ def two_webhooks(platform: SandboxThread, data: Path, public_url: str) -> Hooks:
     secret_a = platform.call(lambda: sb.webhook_secret(a["id"]))
     stored = ok(pd(data, "webhooks", "update", a["id"], "--secret-stdin", stdin=secret_a))
     return Hooks(data, r1, r2, a, b, secret_a, stored.stderr)
-
-
-def settings_of(data: Path) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads((data / "settings.json").read_text())
-    return result
 
 
 def fp(secret: str) -> str:
@@ -151,7 +147,7 @@ def test_a_secret_checks_its_own_route_only(
     assert stored[f"p-{r2}"] == ("unverified", None)
     assert len(stored) == 5  # nothing refused was stored
     # Stored with its route; the note said what that changes, for which route.
-    assert settings_of(data)["signing_secret_routes"] == {hooks.a["id"]: r1}
+    assert state_of(data)["signing_secret_routes"] == {hooks.a["id"]: r1}
     assert f"route {r1}" in hooks.stored_note and "401" in hooks.stored_note
     # serve noticed the secret stored while it ran, and said for which route.
     assert check_line(server).startswith("Signature check: off"), server.output()
@@ -193,11 +189,10 @@ def test_a_settings_file_from_before_routes_keeps_checking_until_the_list_is_rea
 ) -> None:
     hooks = two_webhooks(platform, data, "https://tunnel.example.com")
     r1, r2 = hooks.r1, hooks.r2
-    # The file as the previous version wrote it: v2, the secret's webhook id without a route.
-    old = settings_of(data)
-    old.pop("signing_secret_routes", None)
-    old["version"] = 2
-    (data / "settings.json").write_text(json.dumps(old, indent=2))
+    # The file as a previous version wrote it: v2 (one file, no state.json), the secret's
+    # webhook id without a route.
+    old = write_old_profile(data, 2)
+    assert old["signing_secret_webhooks"] == [hooks.a["id"]] and "signing_secret_routes" not in old
 
     server = serve(data_dir=data)
     post = Poster(server)
@@ -207,7 +202,8 @@ def test_a_settings_file_from_before_routes_keeps_checking_until_the_list_is_rea
     code, on_r2 = post(r2, hooks.secret_a)
     assert code == 200
     assert post(r2)[0] == 401
-    migrated = settings_of(data)  # by serve's start; checked below, after the behaviour
+    # Split by serve's start into settings v4 and state.json; checked below, after the behaviour.
+    migrated, migrated_state = settings_of(data), state_of(data)
     log_before = log_of(data)
 
     # Reading the webhook list gives the secret its route; the running serve follows.
@@ -225,9 +221,12 @@ def test_a_settings_file_from_before_routes_keeps_checking_until_the_list_is_rea
         unsigned: "unsigned",
         after: "valid",
     }
-    assert migrated["version"] == 3 and migrated["signing_secret_routes"] == {}
-    assert migrated["signing_secret_webhooks"] == [hooks.a["id"]]
-    assert settings_of(data)["signing_secret_routes"] == {hooks.a["id"]: r1}
+    assert migrated["version"] == 4 and "signing_secret_webhooks" not in migrated
+    assert "token" not in migrated["receiver"]
+    assert migrated_state["token"] == old["receiver"]["token"] == server.token  # the hook URL kept
+    assert migrated_state["signing_secret_routes"] == {}
+    assert migrated_state["signing_secret_webhooks"] == [hooks.a["id"]]
+    assert state_of(data)["signing_secret_routes"] == {hooks.a["id"]: r1}
     assert check_line(server).startswith(
         "Signature check: on for every route (1 stored whose route is not known yet"
     )
@@ -249,7 +248,7 @@ def test_the_secret_follows_its_webhook_to_a_new_route_and_a_shared_route_is_che
     ok(pd(data, "webhooks", "update", hooks.a["id"], "--url", hooks.b["url"]))
     assert post(r1)[0] == 200  # R1 has no secret any more
     assert post(r2)[0] == 401  # A's secret checks R2 now, B's deliveries included
-    assert settings_of(data)["signing_secret_routes"] == {hooks.a["id"]: r2}
+    assert state_of(data)["signing_secret_routes"] == {hooks.a["id"]: r2}
     assert post(r2, hooks.secret_a)[0] == 200
     # The list says why B is refused and what to do.
     listed = pd(data, "webhooks", "list")
@@ -288,23 +287,34 @@ def test_a_secret_of_a_webhook_pointing_elsewhere_checks_nothing_here(
             raw = json.dumps(body("message.received", number, f"x-{route}")).encode()
             assert client.post(server.hook(route), content=raw).status_code == 200
     assert "does not point at this app" in stored.stderr
-    assert settings_of(data)["signing_secret_routes"] == {other["id"]: None}
+    assert state_of(data)["signing_secret_routes"] == {other["id"]: None}
 
 
 async def test_demo_deliveries_are_verified_by_the_secret_of_their_own_route(tmp_path: Path) -> None:
     """The window's demo: the sandbox's webhook secrets are stored per webhook, each for its
     number's route, and every delivery the sandbox makes is stored as `valid`."""
-    settings = demo_settings()
-    accounts = Accounts(settings, MemorySecrets(), lambda _: None)
-    runtime = Runtime(demo_paths(resolve(tmp_path)), settings, extra_secrets=accounts.signing_secrets)
-    await runtime.start()
+    config = demo_config()
+    store = MemorySecrets()
+    accounts = Accounts(config.state, store)
+    signing = SigningSecrets(config.state, store)
+    paths = demo_paths(resolve(tmp_path))
+    paths.ensure()
+    runtime = Runtime(
+        paths.data_dir,
+        config.state.value.token,
+        signing,
+        host=config.settings.value.receiver.host,
+        port=config.settings.value.receiver.port,
+    )
+    await runtime.open()
     try:
-        demo = await start_demo(runtime, accounts, seed=3)
+        await runtime.listen()
+        demo = await start_demo(runtime, config, accounts, signing, seed=3)
         try:
             sandbox = demo.sandbox
             numbers = [n.id for n in sandbox.numbers]
             for webhook_id, number_id in zip(demo.webhook_ids, numbers, strict=True):
-                assert accounts.signing_secrets(number_id) == [sandbox.webhook_secret(webhook_id)]
+                assert signing(number_id) == [sandbox.webhook_secret(webhook_id)]
             assert runtime.db_path is not None
             deadline = time.monotonic() + 20
             while True:
@@ -324,6 +334,7 @@ async def test_demo_deliveries_are_verified_by_the_secret_of_their_own_route(tmp
             await demo.stop()
     finally:
         await runtime.stop()
+        signing.close()
 
 
 def test_an_old_secret_of_a_webhook_deleted_elsewhere_is_named_until_forgotten(
@@ -336,16 +347,13 @@ def test_an_old_secret_of_a_webhook_deleted_elsewhere_is_named_until_forgotten(
     gone = ok_json(pd(data, "webhooks", "create", "-n", hooks.r2, "--all-events", "--json"))
     ok(pd(data, "webhooks", "update", gone["id"], "--secret-stdin", stdin="whsec_of_a_deleted_hook"))
     platform.call(lambda: sb.state.remove_webhook(gone["id"]))
-    old = settings_of(data)
-    old.pop("signing_secret_routes", None)
-    old["version"] = 2
-    (data / "settings.json").write_text(json.dumps(old, indent=2))
+    write_old_profile(data, 2)
     server = serve(data_dir=data)
     post = Poster(server)
 
     listed = ok(pd(data, "webhooks", "list"))
     assert f"signing secret(s) of {gone['id']} belong to no webhook listed here" in listed.stderr
-    assert settings_of(data)["signing_secret_routes"] == {hooks.a["id"]: hooks.r1}
+    assert state_of(data)["signing_secret_routes"] == {hooks.a["id"]: hooks.r1}
     assert post(hooks.r2)[0] == 401  # the orphan still checks every route, as it did in v2
     ok(pd(data, "webhooks", "update", gone["id"], "--forget-secret"))
     assert post(hooks.r2)[0] == 200

@@ -18,7 +18,7 @@ import pytest
 
 from pilot_desktop.core.models import MODELS
 from tests.integration import serving
-from tests.integration.serving import Server, ServerPool, cli
+from tests.integration.serving import Server, ServerPool, cli, token_of
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "resources" / "samples"
@@ -399,7 +399,7 @@ def _free_port() -> int:
 
 def test_hook_url_matches_what_serve_listens_on(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = cli("hook-url", "--data-dir", data)  # creates the settings with a fresh token
+    first = cli("hook-url", "--data-dir", data)  # creates the settings and a fresh token (state)
     assert first.returncode == 0, first.stderr
     settings_file = data / "settings.json"
     settings = json.loads(settings_file.read_text())
@@ -408,7 +408,7 @@ def test_hook_url_matches_what_serve_listens_on(tmp_path: Path) -> None:
     printed = cli("hook-url", "--data-dir", data)
     assert printed.returncode == 0, printed.stderr
     url = printed.stdout.strip()
-    assert url.endswith(f":{settings['receiver']['port']}/hooks/{settings['receiver']['token']}")
+    assert url.endswith(f":{settings['receiver']['port']}/hooks/{token_of(data)}")
 
     pool = ServerPool(tmp_path)
     try:

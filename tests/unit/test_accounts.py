@@ -1,4 +1,4 @@
-"""Accounts, secrets and settings v2: keys detected and stored where they belong.
+"""Accounts, signing secrets and the state they leave: keys detected and stored where they belong.
 
 The account tests talk to the real sandbox on loopback (the stand-in for the platform).
 """
@@ -16,8 +16,9 @@ from keyring.backend import KeyringBackend
 
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.sandbox.server import Sandbox
-from pilot_desktop.services import settings as settings_mod
-from pilot_desktop.services.accounts import AccountError, Accounts, SigningRoutes
+from pilot_desktop.services.accounts import AccountError, Accounts
+from pilot_desktop.services.config import Config, SettingsError
+from pilot_desktop.services.paths import resolve
 from pilot_desktop.services.secrets import (
     FileSecrets,
     KeyringSecrets,
@@ -26,7 +27,7 @@ from pilot_desktop.services.secrets import (
     open_secrets,
     service_name,
 )
-from pilot_desktop.services.settings import Settings, SettingsError
+from pilot_desktop.services.signing import SigningRoutes, SigningSecrets
 
 
 class MemoryKeyring(KeyringBackend):
@@ -89,8 +90,8 @@ def test_with_a_keyring_secrets_go_there_namespaced_by_data_folder(
     assert not (tmp_path / "a" / "secrets.json").exists()
 
 
-# -- settings v2, v3 --------------------------------------------------------------------------
-def test_v1_settings_migrate_to_the_current_version_keeping_their_values(tmp_path: Path) -> None:
+# -- settings v1, v2 --------------------------------------------------------------------------
+def test_v1_settings_migrate_to_settings_and_state_keeping_their_values(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     v1 = {
         "version": 1,
@@ -98,18 +99,26 @@ def test_v1_settings_migrate_to_the_current_version_keeping_their_values(tmp_pat
         "real_receiver": True,
     }
     path.write_text(json.dumps(v1))
-    loaded = settings_mod.load(path)
-    assert loaded.version == 3 and loaded.receiver.port == 9000 and loaded.real_receiver
-    assert loaded.accounts == [] and loaded.public_url is None
-    assert loaded.signing_secret_webhooks == [] and loaded.signing_secret_routes == {}
-    assert json.loads(path.read_text())["version"] == 3  # written back migrated
+    config = Config.open(resolve(tmp_path))
+    settings, state = config.settings.value, config.state.value
+    assert settings.version == 4 and settings.receiver.port == 9000 and settings.receiver.host == "0.0.0.0"
+    assert settings.public_url is None
+    assert state.token == "t" * 20 and state.real_receiver and state.accounts == []
+    assert state.signing_secret_webhooks == [] and state.signing_secret_routes == {}
+    # Written back migrated: the preferences in settings.json, the rest in state.json.
+    on_disk = json.loads(path.read_text())
+    assert on_disk["version"] == 4 and "token" not in on_disk["receiver"]
+    assert "real_receiver" not in on_disk and "accounts" not in on_disk
+    saved_state = json.loads((tmp_path / "state.json").read_text())
+    assert saved_state["token"] == "t" * 20 and saved_state["real_receiver"] is True
+    assert saved_state["accounts"] == [] and saved_state["signing_secret_webhooks"] == []
 
 
 def test_a_bad_public_url_names_the_field(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"version": 2, "public_url": "ftp://tunnel.example"}))
     with pytest.raises(SettingsError, match="public_url"):
-        settings_mod.load(path)
+        Config.open(resolve(tmp_path))
 
 
 # -- accounts against the sandbox ---------------------------------------------------------------
@@ -123,23 +132,23 @@ async def sandbox() -> AsyncIterator[Sandbox]:
         await sb.stop()
 
 
-def accounts_for(tmp_path: Path) -> tuple[Accounts, Path]:
-    path = tmp_path / "settings.json"
-    settings = Settings()
-    return Accounts(
-        settings, FileSecrets(tmp_path / "secrets.json"), lambda s: settings_mod.save(path, s)
-    ), path
+def accounts_for(tmp_path: Path) -> tuple[Accounts, Config]:
+    config = Config.open(resolve(tmp_path))
+    return Accounts(config.state, FileSecrets(tmp_path / "secrets.json")), config
 
 
 async def test_a_tenant_key_is_detected_with_every_number(tmp_path: Path, sandbox: Sandbox) -> None:
-    accounts, path = accounts_for(tmp_path)
+    accounts, config = accounts_for(tmp_path)
     account = await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url)
     assert account.scope == "tenant"
     assert {n.id for n in account.numbers} == {n.id for n in sandbox.numbers}
     assert all(n.phone.startswith("+") and n.name for n in account.numbers)
-    saved = path.read_text()
-    assert sandbox.tenant_key not in saved and account.id in saved  # the key is not a setting
+    saved = (tmp_path / "state.json").read_text()
+    assert sandbox.tenant_key not in saved and account.id in saved  # the key is not state
+    assert sandbox.tenant_key not in (tmp_path / "settings.json").read_text()
     assert accounts.secrets.get(account.key_ref) == sandbox.tenant_key
+    assert config.state.value.accounts == [account] and accounts.get(account.id) == account
+    assert config.state.value.real_receiver  # an account means real traffic: no demo next launch
 
 
 async def test_a_number_key_is_detected_with_its_one_number(tmp_path: Path, sandbox: Sandbox) -> None:
@@ -151,12 +160,14 @@ async def test_a_number_key_is_detected_with_its_one_number(tmp_path: Path, sand
 
 
 async def test_a_bad_key_is_refused_and_nothing_is_stored(tmp_path: Path, sandbox: Sandbox) -> None:
-    accounts, _ = accounts_for(tmp_path)
+    accounts, config = accounts_for(tmp_path)
     with pytest.raises(ApiError) as caught:
         await accounts.add("ps_not_a_key", base_url=sandbox.base_url)
     assert caught.value.status == 401 and "API key" in str(caught.value)
     assert accounts.all == []
     assert not (tmp_path / "secrets.json").exists()
+    assert json.loads((tmp_path / "state.json").read_text())["accounts"] == []
+    assert not config.state.value.real_receiver
 
 
 async def test_the_same_key_twice_is_refused(tmp_path: Path, sandbox: Sandbox) -> None:
@@ -191,30 +202,37 @@ async def test_removing_an_account_deletes_its_key(tmp_path: Path, sandbox: Sand
     account = await accounts.add(sandbox.tenant_key, base_url=sandbox.base_url)
     accounts.remove(account.id)
     assert accounts.all == [] and accounts.secrets.get(account.key_ref) is None
+    assert json.loads((tmp_path / "state.json").read_text())["accounts"] == []
 
 
+# -- signing secrets ----------------------------------------------------------------------------
 def test_signing_secrets_are_stored_by_webhook_and_listed_per_route(tmp_path: Path) -> None:
-    settings = Settings()
-    accounts = Accounts(settings, MemorySecrets(), lambda _: None)
-    accounts.set_signing_secret("wh_1", "s1", "num_1")
-    accounts.set_signing_secret("wh_2", "s2", "num_2")
-    accounts.set_signing_secret("wh_3", "s3", "num_1")  # a second webhook on the same number
-    accounts.set_signing_secret("wh_bare", "s4", "")  # the hook URL without a route
-    accounts.set_signing_secret("wh_away", "s5", None)  # points at another system
-    assert accounts.signing_secrets("num_1") == ["s1", "s3"]
-    assert accounts.signing_secrets("num_2") == ["s2"]
-    assert accounts.signing_secrets(None) == ["s4"]
-    assert accounts.signing_secrets("num_other") == []  # a route without a secret: unchecked
-    accounts.forget_signing_secret("wh_1")
-    assert accounts.signing_secrets("num_1") == ["s3"]  # the cache follows every change
-    assert settings.signing_secret_webhooks == ["wh_2", "wh_3", "wh_bare", "wh_away"]
-    assert settings.signing_secret_routes == {
+    config = Config.open(resolve(tmp_path))
+    signing = SigningSecrets(config.state, MemorySecrets())
+    signing.set("wh_1", "s1", "num_1")
+    signing.set("wh_2", "s2", "num_2")
+    signing.set("wh_3", "s3", "num_1")  # a second webhook on the same number
+    signing.set("wh_bare", "s4", "")  # the hook URL without a route
+    signing.set("wh_away", "s5", None)  # points at another system
+    assert signing("num_1") == ["s1", "s3"]
+    assert signing("num_2") == ["s2"]
+    assert signing(None) == ["s4"]
+    assert signing("num_other") == []  # a route without a secret: unchecked
+    signing.forget("wh_1")
+    assert signing("num_1") == ["s3"]  # the cache follows every change
+    state = config.state.value
+    assert state.signing_secret_webhooks == ["wh_2", "wh_3", "wh_bare", "wh_away"]
+    assert state.signing_secret_routes == {
         "wh_2": "num_2",
         "wh_3": "num_1",
         "wh_bare": "",
         "wh_away": None,
     }
-    assert "s2" not in settings.model_dump_json()
+    assert state.signing_secrets_revision == 6  # bumped by every set and forget
+    assert "s2" not in state.model_dump_json()
+    for name in ("state.json", "settings.json"):
+        assert "s2" not in (tmp_path / name).read_text()  # ids only, never secrets
+    assert Config.open(resolve(tmp_path)).state.value == state  # as written
 
 
 def test_v2_settings_keep_their_secrets_checking_every_route_until_routes_are_known(tmp_path: Path) -> None:
@@ -231,38 +249,53 @@ def test_v2_settings_keep_their_secrets_checking_every_route_until_routes_are_kn
         "signing_secret_webhooks": ["wh_a", "wh_b"],
     }
     path.write_text(json.dumps(v2))
-    settings = settings_mod.load(path)
-    assert settings.version == 3 and settings.signing_secret_webhooks == ["wh_a", "wh_b"]
-    assert settings.signing_secret_routes == {}
-    assert json.loads(path.read_text())["signing_secret_routes"] == {}  # written back migrated
+    config = Config.open(resolve(tmp_path))
+    state = config.state.value
+    assert config.settings.value.version == 4
+    assert config.settings.value.public_url == "https://tunnel.example.com"
+    assert state.signing_secret_webhooks == ["wh_a", "wh_b"]
+    assert state.signing_secret_routes == {}
+    assert json.loads(path.read_text())["version"] == 4  # written back migrated
+    assert json.loads((tmp_path / "state.json").read_text())["signing_secret_routes"] == {}
     store = MemorySecrets()
     store.set("signing-secret:wh_a", "sa")
     store.set("signing-secret:wh_b", "sb")
-    accounts = Accounts(settings, store, lambda s: settings_mod.save(path, s))
-    assert accounts.unrouted_signing_secrets() == ["wh_a", "wh_b"]
+    signing = SigningSecrets(config.state, store)
+    assert signing.unrouted() == ["wh_a", "wh_b"]
     for route in ("num_1", "num_2", None):
-        assert accounts.signing_secrets(route) == ["sa", "sb"]  # as in v2: every route
+        assert signing(route) == ["sa", "sb"]  # as in v2: every route
 
     # A list that shows one of them (wh_x has no secret: it is not recorded).
-    assert accounts.note_routes({"wh_a": "num_1", "wh_x": "num_2"})
-    assert settings_mod.load(path).signing_secret_routes == {"wh_a": "num_1"}
-    assert accounts.signing_secrets("num_1") == ["sa", "sb"]
-    assert accounts.signing_secrets("num_2") == ["sb"]  # wh_b's route is still unknown
-    assert accounts.signing_routes() == SigningRoutes({"num_1": 1}, everywhere=1)
-    assert accounts.note_routes({"wh_b": None})  # points at another system: checks nothing here
-    assert accounts.signing_secrets("num_2") == []
-    assert accounts.unrouted_signing_secrets() == []
-    assert not accounts.note_routes({"wh_a": "num_1", "wh_b": None})  # unchanged: not saved again
+    assert signing.note_routes({"wh_a": "num_1", "wh_x": "num_2"})
+    assert Config.open(resolve(tmp_path)).state.value.signing_secret_routes == {"wh_a": "num_1"}
+    assert signing("num_1") == ["sa", "sb"]
+    assert signing("num_2") == ["sb"]  # wh_b's route is still unknown
+    assert signing.routes() == SigningRoutes({"num_1": 1}, everywhere=1)
+    assert signing.note_routes({"wh_b": None})  # points at another system: checks nothing here
+    assert signing("num_2") == []
+    assert signing.unrouted() == []
+    before = (tmp_path / "state.json").stat().st_ino
+    assert not signing.note_routes({"wh_a": "num_1", "wh_b": None})  # unchanged: not saved again
+    assert (tmp_path / "state.json").stat().st_ino == before
     # An edit that points wh_a elsewhere moves its secret to the new route.
-    assert accounts.note_routes({"wh_a": "num_9"})
-    assert accounts.signing_secrets("num_1") == [] and accounts.signing_secrets("num_9") == ["sa"]
+    assert signing.note_routes({"wh_a": "num_9"})
+    assert signing("num_1") == [] and signing("num_9") == ["sa"]
 
 
 def test_a_bad_route_names_its_field(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"version": 3, "signing_secret_routes": {"wh_1": "a/b"}}))
     with pytest.raises(SettingsError, match=r"signing_secret_routes\.wh_1: .*one URL path segment"):
-        settings_mod.load(path)
+        Config.open(resolve(tmp_path))
     path.write_text(json.dumps({"version": 3, "signing_secret_routes": {"wh_1": 5}}))
     with pytest.raises(SettingsError, match=r"signing_secret_routes\.wh_1"):
-        settings_mod.load(path)
+        Config.open(resolve(tmp_path))
+    # The same in state.json, where the routes live now.
+    path.unlink()
+    Config.open(resolve(tmp_path))
+    state_file = tmp_path / "state.json"
+    raw = json.loads(state_file.read_text())
+    raw["signing_secret_routes"] = {"wh_1": "a/b"}
+    state_file.write_text(json.dumps(raw))
+    with pytest.raises(SettingsError, match=r"(?s)state\.json.*signing_secret_routes\.wh_1: .*one URL path"):
+        Config.open(resolve(tmp_path))

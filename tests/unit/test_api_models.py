@@ -1,5 +1,5 @@
 """The API client's typed answers read every shape the sources document (conflicts C1-C3
-of pilot-status-api.md), keep fields they don't know, and name a missing required field."""
+of docs/pilot-status-api.md), keep fields they don't know, and name a missing required field."""
 
 from __future__ import annotations
 

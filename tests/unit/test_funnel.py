@@ -1,5 +1,6 @@
-"""The Delivery tab's pure side (ui/panes/funnel/stats.py, no Qt) and the stuck deadlines
-in the settings (services/deadlines.py)."""
+"""The Delivery tab's pure side (ui/panes/funnel/stats.py, no Qt), its figures read from
+the store (store/funnel_queries.py) and the stuck deadlines in the settings
+(services/deadlines.py)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from typing import Any
 import pytest
 
 from pilot_desktop.core.events import classify
+from pilot_desktop.core.format import percent
 from pilot_desktop.core.lifecycle import observe
 from pilot_desktop.core.signature import verify
+from pilot_desktop.services.config import Config, SettingsError
 from pilot_desktop.services.deadlines import set_deadlines, stuck_rules
-from pilot_desktop.services.settings import Settings, SettingsError, load, save
+from pilot_desktop.services.paths import resolve
+from pilot_desktop.services.settings import Settings
 from pilot_desktop.store.db import connect, open_store
-from pilot_desktop.store.message_queries import Funnel, StuckRules
+from pilot_desktop.store.funnel_queries import snapshot
+from pilot_desktop.store.read_models import Funnel, StuckRules
 from pilot_desktop.store.records import IncomingEvent
 from pilot_desktop.store.writer import Writer
-from pilot_desktop.ui.format import duration
 from pilot_desktop.ui.panes.funnel import stats
 from pilot_desktop.ui.panes.funnel.stats import (
     BUCKETS,
@@ -28,9 +32,6 @@ from pilot_desktop.ui.panes.funnel.stats import (
     bucket_index,
     histogram,
     latencies,
-    minutes,
-    percent,
-    snapshot,
     steps,
 )
 
@@ -122,31 +123,6 @@ def test_median_and_p90_are_nearest_rank() -> None:
     assert (empty.median, empty.p90, empty.measured) == (None, None, 0)
 
 
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [
-        (None, "–"),
-        (0.25, "250 ms"),
-        (3.04, "3.0 s"),
-        (45.2, "45 s"),
-        (90, "1 min 30 s"),
-        (120, "2 min"),
-        (900, "15 min"),
-        (5400, "1.5 h"),
-        (2 * 86400, "2.0 days"),
-    ],
-)
-def test_durations_read_naturally(seconds: float | None, text: str) -> None:
-    assert duration(seconds) == text
-
-
-@pytest.mark.parametrize(
-    ("n", "text"), [(1, "1 min"), (15, "15 min"), (60, "1 h"), (90, "1 h 30 min"), (10080, "7 days")]
-)
-def test_deadlines_read_naturally(n: int, text: str) -> None:
-    assert minutes(n) == text
-
-
 # -- settings --------------------------------------------------------------------------------
 
 
@@ -158,10 +134,10 @@ def test_default_deadlines_are_15_and_10_minutes() -> None:
 
 def test_deadlines_round_trip_through_the_settings_file(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
-    s = Settings()
-    set_deadlines(s, 30, 120)
-    save(path, s)
-    again = load(path)
+    config = Config.open(resolve(tmp_path))
+    changed = set_deadlines(config.settings, 30, 120)
+    assert changed == config.settings.value
+    again = Config.open(resolve(tmp_path)).settings.value
     assert stuck_rules(again) == StuckRules(queued_after=1800.0, sent_after=7200.0)
     assert json.loads(path.read_text())["messages"] == {"stuck_queued_minutes": 30, "stuck_sent_minutes": 120}
 
@@ -169,7 +145,7 @@ def test_deadlines_round_trip_through_the_settings_file(tmp_path: Path) -> None:
 def test_a_settings_file_without_deadlines_gets_the_defaults(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"receiver": {"port": 0}}))
-    assert stuck_rules(load(path)) == StuckRules()
+    assert stuck_rules(Config.open(resolve(tmp_path)).settings.value) == StuckRules()
 
 
 @pytest.mark.parametrize(
@@ -187,7 +163,7 @@ def test_a_bad_deadline_in_the_file_names_the_field(tmp_path: Path, field: str, 
     path.write_text(json.dumps({"messages": {field: value}}))
     before = path.read_bytes()
     with pytest.raises(SettingsError) as info:
-        load(path)
+        Config.open(resolve(tmp_path))
     assert f"messages.{field}" in str(info.value)
     assert str(path) in str(info.value)
     assert path.read_bytes() == before
@@ -197,17 +173,20 @@ def test_an_unknown_deadline_key_names_the_field(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"messages": {"stuck_delivered_minutes": 5}}))
     with pytest.raises(SettingsError, match=r"messages\.stuck_delivered_minutes"):
-        load(path)
+        Config.open(resolve(tmp_path))
 
 
-def test_changing_deadlines_is_all_or_nothing_and_names_the_field() -> None:
-    s = Settings()
+def test_changing_deadlines_is_all_or_nothing_and_names_the_field(tmp_path: Path) -> None:
+    config = Config.open(resolve(tmp_path))
+    before = (tmp_path / "settings.json").read_bytes()
     with pytest.raises(SettingsError, match=r"messages\.stuck_sent_minutes") as info:
-        set_deadlines(s, 30, 20_000)
+        set_deadlines(config.settings, 30, 20_000)
     assert "stuck_queued_minutes" not in str(info.value)  # only the bad one is named
-    assert (s.messages.stuck_queued_minutes, s.messages.stuck_sent_minutes) == (15, 10)
-    set_deadlines(s, 1, 10_080)  # both bounds are allowed
-    assert stuck_rules(s) == StuckRules(queued_after=60.0, sent_after=604_800.0)
+    m = config.settings.value.messages
+    assert (m.stuck_queued_minutes, m.stuck_sent_minutes) == (15, 10)
+    assert (tmp_path / "settings.json").read_bytes() == before  # nothing written
+    set_deadlines(config.settings, 1, 10_080)  # both bounds are allowed
+    assert stuck_rules(config.settings.value) == StuckRules(queued_after=60.0, sent_after=604_800.0)
 
 
 # -- the snapshot read from a real store -----------------------------------------------------

@@ -20,11 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pilot_desktop.core.events import classify
-from pilot_desktop.core.lifecycle import RANK, error_meaning, observe, parse_time
+from pilot_desktop.core.format import parse_time
+from pilot_desktop.core.lifecycle import RANK, error_meaning, observe
 from pilot_desktop.core.signature import verify
 from pilot_desktop.store import message_queries as mq
+from pilot_desktop.store import read_models
 from pilot_desktop.store.db import connect, open_store
 from pilot_desktop.store.records import IncomingEvent
+from pilot_desktop.store.timelines import timeline
 from pilot_desktop.store.writer import Writer
 
 NUMBER = "num_life"
@@ -114,7 +117,7 @@ class Feed:
     def conn(self) -> sqlite3.Connection:
         return connect(self.path, readonly=True)
 
-    def message(self, text: str) -> mq.MessageRow:
+    def message(self, text: str) -> read_models.MessageRow:
         with self.conn() as c:
             found = mq.find_message(c, text)
             assert found is not None, f"no message for {text}"
@@ -122,11 +125,11 @@ class Feed:
             assert row is not None
             return row
 
-    def timeline(self, text: str, now: float | None = None) -> mq.Timeline:
+    def timeline(self, text: str, now: float | None = None) -> read_models.Timeline:
         with self.conn() as c:
             found = mq.find_message(c, text)
             assert found is not None
-            t = mq.timeline(c, found, T0 + 60 if now is None else now)
+            t = timeline(c, found, T0 + 60 if now is None else now)
             assert t is not None
             return t
 
@@ -302,7 +305,7 @@ def test_no_read_when_read_receipts_are_off(feed: Feed) -> None:
     feed.send([status("message.sent"), status("message.delivered", at=5)])
     soon = feed.timeline("msg_1", now=T0 + 5 + 600)
     assert soon.pending == ["READ"] and soon.hints == []
-    later = feed.timeline("msg_1", now=T0 + 5 + mq.READ_RECEIPTS_HINT_AFTER + 1)
+    later = feed.timeline("msg_1", now=T0 + 5 + read_models.READ_RECEIPTS_HINT_AFTER + 1)
     assert later.pending == ["READ"]
     assert any("read receipts may be off" in h for h in later.hints)
     assert later.message.to_delivered == 5.0 and later.message.to_read is None

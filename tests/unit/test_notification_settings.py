@@ -6,15 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
+from pilot_desktop.services.config import Config, SettingsError
 from pilot_desktop.services.notifications import notify_rules, set_muted, set_quiet_hours
-from pilot_desktop.services.settings import Settings, SettingsError, load, save
+from pilot_desktop.services.paths import resolve
+from pilot_desktop.services.settings import NotificationSettings, Settings
 
 
 def test_defaults_are_the_documented_ones_and_make_the_default_rules(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
-    settings = load(path)  # created with defaults
+    settings = Config.open(resolve(tmp_path)).settings.value  # created with defaults
     n = settings.notifications
     assert (n.disconnect_delay_s, n.flap_window_s, n.flap_threshold) == (60, 600, 3)
     assert n.quiet_hours is None and n.muted == []
@@ -27,11 +28,11 @@ def test_defaults_are_the_documented_ones_and_make_the_default_rules(tmp_path: P
 
 def test_a_file_without_the_section_gets_the_defaults(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
-    save(path, Settings())
+    Config.open(resolve(tmp_path))  # writes the defaults
     raw = json.loads(path.read_text())
     del raw["notifications"]
     path.write_text(json.dumps(raw))
-    assert load(path).notifications.disconnect_delay_s == 60
+    assert Config.open(resolve(tmp_path)).settings.value.notifications.disconnect_delay_s == 60
 
 
 @pytest.mark.parametrize(
@@ -45,8 +46,7 @@ def test_a_file_without_the_section_gets_the_defaults(tmp_path: Path) -> None:
 def test_quiet_hours_are_normalised_and_become_minutes(
     value: str, stored: str | None, minutes: tuple[int, int] | None
 ) -> None:
-    settings = Settings()
-    settings.notifications.quiet_hours = value
+    settings = Settings(notifications=NotificationSettings(quiet_hours=value))
     assert settings.notifications.quiet_hours == stored
     rules = notify_rules(settings)
     assert (rules.quiet_start, rules.quiet_end) == (minutes or (None, None))
@@ -64,24 +64,28 @@ def test_quiet_hours_are_normalised_and_become_minutes(
 )
 def test_a_bad_value_in_the_file_names_the_field(tmp_path: Path, field: str, value: object) -> None:
     path = tmp_path / "settings.json"
-    save(path, Settings())
+    Config.open(resolve(tmp_path))  # writes the defaults
     raw = json.loads(path.read_text())
     raw["notifications"][field] = value
     path.write_text(json.dumps(raw))
     with pytest.raises(SettingsError, match=rf"notifications\.{field}"):
-        load(path)
+        Config.open(resolve(tmp_path))
 
 
-def test_mute_and_quiet_changes() -> None:
-    settings = Settings()
-    set_muted(settings, "num_A", True)
-    set_muted(settings, "num_A", True)
-    set_muted(settings, "num_B", True)
-    assert settings.notifications.muted == ["num_A", "num_B"]
-    set_muted(settings, "num_A", False)
-    assert notify_rules(settings).muted == frozenset({"num_B"})
-    set_quiet_hours(settings, "23:30-06:00")
-    assert notify_rules(settings).quiet_start == 23 * 60 + 30
-    with pytest.raises(ValidationError, match="quiet_hours"):
-        set_quiet_hours(settings, "late")
-    assert settings.notifications.quiet_hours == "23:30-06:00"  # unchanged
+def test_mute_and_quiet_changes(tmp_path: Path) -> None:
+    config = Config.open(resolve(tmp_path))
+    prefs = config.settings
+    set_muted(prefs, "num_A", True)
+    set_muted(prefs, "num_A", True)
+    set_muted(prefs, "num_B", True)
+    assert prefs.value.notifications.muted == ["num_A", "num_B"]
+    set_muted(prefs, "num_A", False)
+    assert notify_rules(prefs.value).muted == frozenset({"num_B"})
+    set_quiet_hours(prefs, "23:30-06:00")
+    assert notify_rules(prefs.value).quiet_start == 23 * 60 + 30
+    with pytest.raises(SettingsError, match=r"notifications\.quiet_hours"):
+        set_quiet_hours(prefs, "late")
+    assert prefs.value.notifications.quiet_hours == "23:30-06:00"  # unchanged
+    # The changes are in the file, and a bad one wrote nothing.
+    again = Config.open(resolve(tmp_path)).settings.value.notifications
+    assert again.muted == ["num_B"] and again.quiet_hours == "23:30-06:00"

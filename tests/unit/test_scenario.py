@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from pilot_status.webhooks import parse_customer_webhook
 
+from pilot_desktop.core.catalogue import HEALTH_EVENTS
 from pilot_desktop.core.events import classify
-from pilot_desktop.core.models import KNOWN_EVENTS
+from pilot_desktop.core.models import MODELS
 from pilot_desktop.sandbox.scenario import (
     UNDOCUMENTED_ERROR_CODES,
     Emission,
@@ -28,12 +29,6 @@ from pilot_desktop.sandbox.scenario import (
 )
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
-HEALTH_EVENTS = {
-    "number.health_degraded",
-    "number.health_blocked",
-    "number.health_shadowban",
-    "number.recovered",
-}
 DOCUMENTED_CODES = {
     "INVALID_DESTINATION",
     "WHATSAPP_NOT_EXIST",
@@ -141,7 +136,7 @@ def test_every_known_emission_is_valid_for_us_and_for_the_sdk():
         if e.event in HEALTH_EVENTS:
             assert verdict.kind == "unknown"  # by design: not in the SDK's catalogue
         else:
-            assert e.event in KNOWN_EVENTS
+            assert e.event in MODELS
             assert verdict.kind == "valid", (e.body, verdict.issues)
             parse_customer_webhook(e.body)  # raises on anything the official parser refuses
         seen.add(e.event)

@@ -24,7 +24,7 @@ from pilot_status.webhooks import parse_customer_webhook
 from pilot_status.webhooks.parse import WebhookParseError
 
 from pilot_desktop.core.events import classify
-from pilot_desktop.core.models import KNOWN_EVENTS
+from pilot_desktop.core.models import MODELS
 from tests.strategies import (
     OTHER_DOCUMENTED_EVENTS,
     SDK_EVENTS,
@@ -79,7 +79,7 @@ def assert_same_verdict(payload: dict[str, Any]) -> None:
 
 
 def test_our_known_events_are_the_sdks_known_events():
-    assert set(KNOWN_EVENTS) == set(SDK_EVENTS)
+    assert set(MODELS) == set(SDK_EVENTS)
     for name in SDK_EVENTS:
         # A known name with no fields is a broken known event, not an unknown one.
         assert sdk_verdict({"event": name})[0] == "rejected", name

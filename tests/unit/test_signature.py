@@ -1,4 +1,4 @@
-"""`x-pilot-status-signature`: HMAC-SHA256, hex, over the raw body (pilot-status-api.md §2.3)."""
+"""`x-pilot-status-signature`: HMAC-SHA256, hex, over the raw body (docs/pilot-status-api.md §2.3)."""
 
 from __future__ import annotations
 

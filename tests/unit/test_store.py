@@ -22,7 +22,9 @@ import pytest
 
 from pilot_desktop.core.events import classify
 from pilot_desktop.core.signature import verify
-from pilot_desktop.services.settings import SETTINGS_VERSION, Settings, SettingsError, load, save
+from pilot_desktop.services.config import Config, SettingsError
+from pilot_desktop.services.paths import resolve
+from pilot_desktop.services.settings import SETTINGS_VERSION
 from pilot_desktop.store import batches as batches_module
 from pilot_desktop.store.batches import BatchWriter
 from pilot_desktop.store.db import (
@@ -243,7 +245,9 @@ def test_cli_on_an_unusable_database_exits_1_with_the_message(
     assert words in res.stderr
     assert "Listening:" not in res.stdout
     after = snapshot(folder)
-    after.pop("settings.json", None)  # serve creates its settings next to the database
+    # serve creates its settings, its state and their lock next to the database
+    for name in ("settings.json", "state.json", "config.lock"):
+        after.pop(name, None)
     # A read-only SQLite connection to a WAL database leaves an empty -wal and a -shm
     # behind (it may not delete them); the database itself must be byte-identical.
     assert after.pop(f"{DB_NAME}-wal", b"") == b""
@@ -448,6 +452,11 @@ def settings_file(tmp_path: Path) -> Path:
     return tmp_path / "settings.json"
 
 
+def load(settings_file: Path) -> Config:
+    """Open the settings (and state) in the settings file's folder, as the app does."""
+    return Config.open(resolve(settings_file.parent))
+
+
 @pytest.mark.parametrize("port", [70000, -1, "eighty", 1.5, None])
 def test_a_bad_port_names_the_field(settings_file: Path, port: Any) -> None:
     settings_file.write_text(json.dumps({"version": 1, "receiver": {"port": port}}))
@@ -457,6 +466,7 @@ def test_a_bad_port_names_the_field(settings_file: Path, port: Any) -> None:
     assert "receiver.port" in str(info.value)
     assert str(settings_file) in str(info.value)
     assert settings_file.read_bytes() == before
+    assert not (settings_file.parent / "state.json").exists()  # not split either
 
 
 def test_an_unknown_key_names_the_field(settings_file: Path) -> None:
@@ -483,19 +493,23 @@ def test_settings_from_a_newer_version_are_refused_untouched(settings_file: Path
 
 
 def test_missing_settings_are_created_private_and_stable(settings_file: Path) -> None:
+    state_file = settings_file.parent / "state.json"
     first = load(settings_file)
-    assert settings_file.exists()
+    assert settings_file.exists() and state_file.exists()
     assert settings_file.stat().st_mode & 0o777 == 0o600
+    assert state_file.stat().st_mode & 0o777 == 0o600  # the token is in there
     again = load(settings_file)
-    assert again.receiver.token == first.receiver.token  # the hook URL survives restarts
-    assert again == first
+    assert again.state.value.token == first.state.value.token  # the hook URL survives restarts
+    assert json.loads(state_file.read_text())["token"] == first.state.value.token
+    assert again.settings.value == first.settings.value
+    assert again.state.value == first.state.value
 
 
 def test_save_then_load_round_trips(settings_file: Path) -> None:
-    settings = Settings()
-    settings.receiver.port = 9999
-    save(settings_file, settings)
-    assert load(settings_file) == settings
+    config = load(settings_file)
+    saved = config.settings.update({"receiver.port": 9999})
+    assert saved.receiver.port == 9999 and config.settings.value == saved
+    assert load(settings_file).settings.value == saved
     assert not list(settings_file.parent.glob("*.tmp"))
 
 

@@ -10,16 +10,17 @@ from typing import Any
 
 from pilot_desktop.api.models import DeliveryLog, Webhook
 from pilot_desktop.core.events import dedupe_key
+from pilot_desktop.services.webhook_logs import compare_logs
 from pilot_desktop.services.webhooks import (
     EMPTY_WARNING,
     HEALTH_NOTE,
     Target,
-    compare_logs,
     events_warnings,
     plan_retarget,
     route_of,
 )
 from pilot_desktop.store.db import connect, open_store
+from pilot_desktop.store.reads import Reads
 
 TOKEN = "tok_abcdefghijklmnop"
 HERE = Target("https://new.tunnel.example", TOKEN)
@@ -74,7 +75,7 @@ def store_event(conn: Any, obj: dict[str, Any], route: str, at: float) -> None:
     )
 
 
-def test_logs_compared_with_the_store_give_received_missing_failed_and_extra(tmp_path: Path) -> None:
+async def test_logs_compared_with_the_store_give_received_missing_failed_and_extra(tmp_path: Path) -> None:
     db = open_store(tmp_path)
     now = time.time()
     iso = datetime.fromtimestamp(now, UTC).isoformat()
@@ -89,7 +90,11 @@ def test_logs_compared_with_the_store_give_received_missing_failed_and_extra(tmp
         DeliveryLog(event="message.sent", status="SUCCESS", statusCode=200, payload=body(2), createdAt=iso),
         DeliveryLog(event="message.sent", status="FAILED", statusCode=503, payload=body(3), createdAt=iso),
     ]
-    result = compare_logs(db, logs, "num_A")
+    reads = Reads.open(tmp_path)
+    try:
+        result = await compare_logs(reads, logs, "num_A")
+    finally:
+        reads.close()
     assert [c.verdict for c in result.checks] == ["received", "missing", "not stored (delivery failed)"]
     assert [e["event"] for e in result.extra] == ["message.sent"] and len(result.extra) == 1
     assert result.counts == {"received": 1, "missing": 1, "failed": 1, "extra": 1}

@@ -10,8 +10,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from pilot_desktop.ui.format import duration
-from pilot_desktop.ui.panes.funnel.stats import BUCKETS, Latency, Step, axis_position, percent
+from pilot_desktop.core.format import duration, percent
+from pilot_desktop.ui.panes.funnel.stats import BUCKETS, Latency, Step, axis_position
 
 # The same hues as the rest of the window (status bar, banner): green is good, red failed.
 STEP_COLORS = {"Sent": "#3182ce", "Delivered": "#38a169", "Read": "#2f855a", "Failed": "#e53e3e"}

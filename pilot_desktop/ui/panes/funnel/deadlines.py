@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from pilot_desktop.ui.panes.funnel.stats import minutes
+from pilot_desktop.core.format import minutes
 
 MAX_MINUTES = 10_080  # 7 days: the platform gives up on a queued message after that
 

@@ -1,8 +1,8 @@
 """The Delivery tab: per-number funnel (sent → delivered → read, failed) and latencies.
 
-It reads the message projection in a worker thread (its own read-only connection) and
+It reads the message projection through the store's read facade in a worker thread, and
 only while it is the visible tab: a change descriptor that touches messages marks it
-stale, and a timer recomputes at most every THROTTLE_S seconds (craft.md habit 16). The
+stale, and a timer recomputes at most every THROTTLE_S seconds (docs/craft.md, habit 16). The
 periods slide with the clock, so a visible tab also refreshes every STALE_S seconds.
 """
 
@@ -13,8 +13,6 @@ import html
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -31,21 +29,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pilot_desktop.store.db import connect
-from pilot_desktop.store.number_queries import NumberNames
+from pilot_desktop.core.format import duration, number_label, number_tip, percent, when
+from pilot_desktop.store.read_models import FunnelSnapshot, NumberFunnel, NumberNames
+from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
-from pilot_desktop.ui.format import duration, number_label, number_tip
 from pilot_desktop.ui.number_names import fill_numbers
 from pilot_desktop.ui.panes.funnel.charts import FunnelChart, LatencyHistogram
 from pilot_desktop.ui.panes.funnel.deadlines import DeadlinesDialog
 from pilot_desktop.ui.panes.funnel.stats import (
     DEFAULT_PERIOD,
     PERIODS,
-    NumberSummary,
-    Snapshot,
     latencies,
-    percent,
-    snapshot,
     steps,
 )
 from pilot_desktop.ui.refresh import Refresher
@@ -78,15 +72,6 @@ ReadDeadlines = Callable[[], tuple[int, int]]
 ApplyDeadlines = Callable[[int, int], str | None]
 
 
-def _compute(db_path: Path, number: str | None, period: float, now: float) -> Snapshot:
-    # Runs in a worker thread with its own connection (sqlite connections are per thread).
-    conn = connect(db_path, readonly=True)
-    try:
-        return snapshot(conn, number, period, now)
-    finally:
-        conn.close()
-
-
 class _Cell(QTableWidgetItem):
     """A table cell that sorts by a value, not by its text ("9.5%" < "10.0%")."""
 
@@ -106,15 +91,15 @@ class _Cell(QTableWidgetItem):
 
 
 class DeliveryPane(QWidget):
-    def __init__(self, db_path: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, reads: Reads, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.db_path = db_path
-        self.snapshot: Snapshot | None = None
+        self.reads = reads
+        self.snapshot: FunnelSnapshot | None = None
         self.dialog: DeadlinesDialog | None = None
         self._read_deadlines: ReadDeadlines | None = None
         self._apply_deadlines: ApplyDeadlines | None = None
         self._build()
-        self._refresh: Refresher[Snapshot] = Refresher(
+        self._refresh: Refresher[FunnelSnapshot] = Refresher(
             self, self._job, self.show_snapshot, self._failed,
             throttle_s=THROTTLE_S, stale_s=STALE_S, busy_share=BUSY_SHARE,
         )  # fmt: skip
@@ -218,11 +203,11 @@ class DeliveryPane(QWidget):
         if changes.messages:
             self._refresh.mark_dirty()
 
-    def _job(self) -> Callable[[], Snapshot]:
+    def _job(self) -> Callable[[], FunnelSnapshot]:
         """The figures for the current choice, read in a worker thread."""
         number = self.number_combo.currentData()
         period = PERIODS[self.period_combo.currentIndex()][1]
-        return functools.partial(_compute, self.db_path, number, period, time.time())
+        return functools.partial(self.reads.funnel_snapshot, number, period, time.time())
 
     def _failed(self, exc: Exception) -> None:  # the store is environmental: say so, keep the window
         log.warning("delivery figures: %s", exc)
@@ -233,10 +218,10 @@ class DeliveryPane(QWidget):
         """Wait until the computation under way, if any, is drawn (tests, shutdown)."""
         await self._refresh.settled()
 
-    def show_snapshot(self, snap: Snapshot) -> None:
+    def show_snapshot(self, snap: FunnelSnapshot) -> None:
         self.snapshot = snap
         self._update_numbers(snap.numbers, snap.names)
-        self.updated_label.setText(f"updated {datetime.fromtimestamp(snap.until):%H:%M:%S}")
+        self.updated_label.setText(f"updated {when(snap.until)}")
         self.updated_label.setToolTip("")
         f = snap.funnel
         period = self.period_combo.currentText().lower()
@@ -265,7 +250,7 @@ class DeliveryPane(QWidget):
         self.table.setVisible(shown)
         self.stack.setCurrentIndex(1)
 
-    def _fill_table(self, rows: list[NumberSummary], known: NumberNames) -> None:
+    def _fill_table(self, rows: list[NumberFunnel], known: NumberNames) -> None:
         self.table.setSortingEnabled(False)  # or rows move while being filled
         self.table.setRowCount(len(rows))
         for r, s in enumerate(rows):

@@ -1,5 +1,5 @@
-"""What the Delivery tab shows, computed without Qt: periods, latency buckets, per-number
-summaries and the snapshot a worker thread reads from the store.
+"""What the Delivery tab shows, computed without Qt: periods, latency buckets and steps
+(the figures themselves are read from the store: store/funnel_queries.py).
 
 Pure functions and plain records, unit-tested in tests/unit/test_funnel.py; the widgets
 in this folder only draw them.
@@ -8,11 +8,9 @@ in this folder only draw them.
 from __future__ import annotations
 
 import math
-import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from pilot_desktop.store.message_queries import Funnel, funnel, message_numbers
-from pilot_desktop.store.number_queries import NumberNames, names
+from pilot_desktop.store.read_models import Funnel
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -77,21 +75,6 @@ def axis_position(seconds: float) -> float:
     return i + min(max(into, 0.0), 0.999)
 
 
-def minutes(n: int) -> str:
-    """A deadline in minutes for people: 10 min, 2 h, 1 h 30 min, 7 days."""
-    if n < 60:
-        return f"{n} min"
-    days, rest = divmod(n, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{days} day{'s' if days != 1 else ''}" if days else "", f"{hours} h" if hours else ""]
-    parts.append(f"{mins} min" if mins else "")
-    return " ".join(p for p in parts if p)
-
-
-def percent(rate: float | None) -> str:
-    return "–" if rate is None else f"{rate * 100:.1f}%"
-
-
 @dataclass(frozen=True, slots=True)
 class Step:
     """One bar of the funnel: how many of the period's outbound messages got this far."""
@@ -132,54 +115,3 @@ def latencies(f: Funnel) -> tuple[Latency, Latency]:
         ),
         Latency("Delivered → read", histogram(f.to_read), f.median(f.to_read), f.p90(f.to_read)),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class NumberSummary:
-    """One row of the per-number table (shown with "All numbers")."""
-
-    number: str
-    total: int
-    sent: int
-    delivered: float | None  # rates of the number's outbound messages in the period
-    read: float | None
-    failed: float | None
-    median_delivery: float | None
-
-
-def summarize(number: str, f: Funnel) -> NumberSummary:
-    return NumberSummary(
-        number=number,
-        total=f.total,
-        sent=f.sent,
-        delivered=f.rate(f.delivered),
-        read=f.rate(f.read),
-        failed=f.rate(f.failed),
-        median_delivery=f.median(f.to_delivered),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """Everything the tab draws for one choice of number and period."""
-
-    number: str | None  # None: all numbers
-    since: float
-    until: float
-    numbers: list[str]
-    funnel: Funnel
-    per_number: list[NumberSummary] = field(default_factory=list)  # only for all numbers
-    names: NumberNames = field(default_factory=dict)  # id -> (name, phone)
-
-
-def snapshot(conn: sqlite3.Connection, number: str | None, period: float, now: float) -> Snapshot:
-    since = now - period
-    numbers = message_numbers(conn)
-    per_number = []
-    if number is None:
-        per_number = [
-            s
-            for n in numbers
-            if (s := summarize(n, funnel(conn, n, since, now))).total  # only active ones
-        ]
-    return Snapshot(number, since, now, numbers, funnel(conn, number, since, now), per_number, names(conn))

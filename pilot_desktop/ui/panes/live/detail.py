@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pilot_desktop.core.format import clock
 from pilot_desktop.store.records import EventDetail
-from pilot_desktop.ui.format import clock
 
 # The stored body is the decoded one, so its transfer/content encodings must not be replayed.
 _SKIP_IN_CURL = {

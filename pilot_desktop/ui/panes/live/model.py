@@ -1,4 +1,4 @@
-"""The Live table model: ids in memory, rows built lazily from SQLite (craft.md habit 6).
+"""The Live table model: ids in memory, rows built lazily from SQLite (docs/craft.md, habit 6).
 
 The model holds the matching event ids as a compact array (8 bytes a row, so a million
 events cost 8 MB) and builds a row only when the view draws it, fetching pages of 256
@@ -19,11 +19,10 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from pilot_desktop.core.events import GROUPS
-from pilot_desktop.store.number_queries import NumberNames
-from pilot_desktop.store.queries import EventFilter, IdList
+from pilot_desktop.core.catalogue import GROUP_LABELS
+from pilot_desktop.core.format import clock, number_short, number_tip
+from pilot_desktop.store.read_models import EventFilter, IdList, NumberNames
 from pilot_desktop.store.records import EventRow
-from pilot_desktop.ui.format import clock, number_short, number_tip
 
 PAGE = 256
 COLUMNS = ("Time", "Event", "Number", "From", "To", "Summary", "Signature", "×")
@@ -232,7 +231,7 @@ def _tooltip(row: EventRow, col: str) -> str | None:
             "schema_issues": "known event with fields that do not match the schema (see details)",
             "unknown": "event name not in the documented catalogue; stored as received",
         }[row.classification]
-        return f"{GROUPS.get(row.group, row.group)} — {kind}"
+        return f"{GROUP_LABELS.get(row.group, row.group)} — {kind}"
     if col == "×":
         return f"delivered {row.deliveries} time(s); retries are counted, not stored twice"
     if col == "Summary":

@@ -1,21 +1,18 @@
 """The Live pane: the event stream as it arrives, with pause, filters and details.
 
 Change descriptors from the writer are buffered and flushed once per timer tick (one
-`beginInsertRows` per tick, craft.md habit 3). Pause freezes the view while capture goes
+`beginInsertRows` per tick, docs/craft.md, habit 3). Pause freezes the view while capture goes
 on, with an "N new" badge (habit 8); the view follows new rows only when the user is
 already at the bottom.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sqlite3
 from collections.abc import Iterable
-from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -29,17 +26,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pilot_desktop.core.events import GROUPS
-from pilot_desktop.store import queries
-from pilot_desktop.store.db import connect
-from pilot_desktop.store.message_queries import message_of_event
-from pilot_desktop.store.queries import EventFilter, IdList
+from pilot_desktop.core.catalogue import GROUP_LABELS
+from pilot_desktop.store.errors import StoreError
+from pilot_desktop.store.read_models import EventFilter, IdList
+from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes, EventRow
 from pilot_desktop.ui import messages
+from pilot_desktop.ui.latest import LatestRead
 from pilot_desktop.ui.number_names import fill_numbers, load_names
 from pilot_desktop.ui.panes.live.detail import DetailView
 from pilot_desktop.ui.panes.live.model import COLUMNS, LiveModel
-from pilot_desktop.ui.tables import set_up_row_list
+from pilot_desktop.ui.tables import EmptyHint, add_keys, move_selection, set_up_row_list
 
 log = logging.getLogger(__name__)
 
@@ -50,37 +47,26 @@ PENDING_MAX = 20_000
 _WIDTHS = {"Time": 100, "Event": 150, "Number": 120, "From": 130, "To": 130, "Signature": 90, "×": 40}
 
 
-def _load_ids(db_path: Path, flt: EventFilter) -> IdList:
-    # Runs in a worker thread with its own connection (sqlite connections are per thread).
-    conn = connect(db_path, readonly=True)
-    try:
-        return queries.event_ids(conn, flt)
-    finally:
-        conn.close()
-
-
 class LivePane(QWidget):
     timeline_requested = Signal(int)  # messages.id: a message event was opened
 
     def __init__(
-        self, db_path: Path, hook_url: str, *, tail_rows: int = 5000, parent: QWidget | None = None
+        self, reads: Reads, hook_url: str, *, tail_rows: int = 5000, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.db_path = db_path
-        self._conn: sqlite3.Connection = connect(db_path, readonly=True)
+        self.reads = reads
         self._tail_rows = tail_rows
         self._pending: list[EventRow] = []
         self._redelivered: dict[int, int] = {}
         self._overflowed = False
         self._loading = False
-        self._generation = 0
+        self._load: LatestRead[tuple[EventFilter, IdList]] = LatestRead(self._loaded, self._load_failed)
         self._numbers: set[str] = set()
         self._names_stale = False  # a number's name may have come or changed
         self.paused = False
         self._pending_matching = 0  # what the "N new" badge counts: pending rows the filter shows
-        self._load_task: asyncio.Future[None] | None = None
 
-        self.model = LiveModel(lambda ids: queries.rows_by_ids(self._conn, ids), cache_rows=tail_rows)
+        self.model = LiveModel(reads.rows_by_ids, cache_rows=tail_rows)
         self._build(hook_url)
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
@@ -105,7 +91,7 @@ class LivePane(QWidget):
         self.group_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.group_button)
         self.group_actions: dict[str, QAction] = {}
-        for key, label in GROUPS.items():
+        for key, label in GROUP_LABELS.items():
             act = QAction(label, menu, checkable=True, checked=True)
             act.toggled.connect(self._filters_changed)
             menu.addAction(act)
@@ -147,17 +133,13 @@ class LivePane(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(self._row_activated)
 
-        self.empty_hint = QLabel(
+        self.empty_hint = EmptyHint(
             "<b>Waiting for the first webhook.</b> Pilot Status reaches this app through a tunnel: "
             "create a webhook whose URL is your tunnel's public address followed by "
             f"<code>/hooks/{hook_url.rsplit('/', 1)[-1]}</code>. "
             f"To try it from this machine:<br><code>curl -X POST {hook_url} "
             "-H 'content-type: application/json' -d '{\"event\": \"test.ping\"}'</code>"
         )
-        self.empty_hint.setWordWrap(True)
-        self.empty_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.empty_hint.setStyleSheet("QLabel { background: palette(base); padding: 12px; }")
-        self.empty_hint.hide()
 
         self.detail = DetailView(hook_url)
         self.detail.timeline_button.clicked.connect(self._open_selected_timeline)
@@ -174,23 +156,25 @@ class LivePane(QWidget):
         layout.addWidget(self.empty_hint)
         layout.addWidget(split, 1)
 
-        for key, slot in (
-            ("Space", self.pause_button.toggle),
-            ("J", lambda: self._move(1)),
-            ("K", lambda: self._move(-1)),
-            ("Home", self.jump_to_oldest),
-            ("End", self.jump_to_newest),
-        ):
-            sc = QShortcut(QKeySequence(key), self)
-            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            sc.activated.connect(slot)
+        add_keys(
+            self,
+            {
+                "Space": self.pause_button.toggle,
+                "J": lambda: move_selection(self.table, 1, newest_last=True),
+                "K": lambda: move_selection(self.table, -1, newest_last=True),
+                "Home": self.jump_to_oldest,
+                "End": self.jump_to_newest,
+            },
+        )
 
     # -- data flow -------------------------------------------------------------------
 
     async def load(self) -> None:
         """(Re)load the ids for the current filter without blocking the window."""
-        self._generation += 1
-        generation = self._generation
+        self._start_load()
+        await self._load.settled()
+
+    def _start_load(self) -> None:
         self._loading = True
         # Everything committed so far is in what this load reads; rows arriving while it
         # runs collect in _pending (an overflow then triggers another load at the next tick).
@@ -199,20 +183,22 @@ class LivePane(QWidget):
         self._overflowed = False
         flt = self._current_filter()
         self.count_label.setText("Loading history…")
-        try:
-            ids = await asyncio.get_running_loop().run_in_executor(None, _load_ids, self.db_path, flt)
-        except Exception as exc:
-            if generation == self._generation:
-                self._loading = False  # _overflowed stays clear: no retry loop every tick
-                messages.error(f"Could not load the event history: {exc}")
-            return
-        if generation != self._generation:
-            return  # a newer filter change (or shutdown) superseded this load
+        self._load.start(lambda: (flt, self.reads.event_ids(flt)))
+
+    def _load_failed(self, exc: Exception) -> None:
+        self._loading = False  # _overflowed stays clear: no retry loop every tick
+        messages.error(f"Could not load the event history: {exc}")
+
+    def _loaded(self, result: tuple[EventFilter, IdList]) -> None:
+        flt, ids = result
         self.model.reset(ids, flt)
         self._loading = False
         self.detail.show_event(None)  # the reset cleared the selection
         self._update_count()
-        self._refresh_numbers(queries.numbers_seen(self._conn))
+        try:
+            self._refresh_numbers(self.reads.numbers_seen())
+        except StoreError as exc:
+            log.warning("numbers seen: %s", exc)
         self._show_number_names()
         self.flush()
         self.table.scrollToBottom()
@@ -271,11 +257,8 @@ class LivePane(QWidget):
         return self._pending_matching
 
     def shutdown(self) -> None:
-        self._generation += 1  # a load still running must not touch the closed connection
-        if self._load_task is not None:
-            self._load_task.cancel()
+        self._load.cancel()  # a load still running must not draw
         self._timer.stop()
-        self._conn.close()
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -288,7 +271,7 @@ class LivePane(QWidget):
 
     def _current_filter(self) -> EventFilter:
         chosen = frozenset(k for k, a in self.group_actions.items() if a.isChecked())
-        groups = frozenset() if chosen == frozenset(GROUPS) else chosen
+        groups = frozenset() if chosen == frozenset(GROUP_LABELS) else chosen
         return EventFilter(groups=groups, number_id=self.number_combo.currentData())
 
     def _filters_changed(self) -> None:
@@ -301,10 +284,6 @@ class LivePane(QWidget):
             self.group_button.setText(f"{len(chosen)} groups")
         self._start_load()
 
-    def _start_load(self) -> None:
-        # Keep a reference: the loop holds tasks weakly.
-        self._load_task = asyncio.ensure_future(self.load())
-
     def _refresh_numbers(self, numbers: Iterable[str]) -> None:
         new = [n for n in dict.fromkeys(numbers) if n not in self._numbers]
         if new:
@@ -314,7 +293,7 @@ class LivePane(QWidget):
     def _show_number_names(self) -> None:
         """Numbers by name in the table and the filter (a few rows: on the GUI thread)."""
         self._names_stale = False
-        if (known := load_names(self._conn)) is not None:
+        if (known := load_names(self.reads)) is not None:
             self.model.set_numbers(known)
             fill_numbers(self.number_combo, self._numbers, known)
 
@@ -330,7 +309,10 @@ class LivePane(QWidget):
         if not rows:
             return
         event_id = self.model.event_id(rows[0].row())
-        self.detail.show_event(queries.get_event(self._conn, event_id))
+        try:
+            self.detail.show_event(self.reads.event(event_id))
+        except StoreError as exc:
+            messages.error(f"Could not read event #{event_id}: {exc}")
 
     def _row_activated(self, index: QModelIndex) -> None:
         row = self.model.row_at(index.row())
@@ -344,7 +326,11 @@ class LivePane(QWidget):
 
     def open_timeline_of(self, event_id: int) -> bool:
         """Ask for the timeline of the message this event is a step of; say so when none."""
-        message = message_of_event(self._conn, event_id)
+        try:
+            message = self.reads.message_of_event(event_id)
+        except StoreError as exc:
+            messages.error(f"Could not read event #{event_id}: {exc}")
+            return False
         if message is None:
             messages.info(
                 f"Event #{event_id} is not tied to a message (it carries no message id), "
@@ -353,14 +339,6 @@ class LivePane(QWidget):
             return False
         self.timeline_requested.emit(message)
         return True
-
-    def _move(self, step: int) -> None:
-        n = self.model.rowCount()
-        if n == 0:
-            return
-        current = self.table.currentIndex().row()
-        row = max(0, min(n - 1, (current if current >= 0 else n - 1) + step))
-        self.table.selectRow(row)
 
     def jump_to_oldest(self) -> None:
         if self.model.rowCount():

@@ -15,6 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from pilot_desktop.core.format import duration
 from pilot_desktop.ui.panes.messages import style
 
 MIN_GAP = 150.0  # px between dots: room for their labels
@@ -64,9 +65,9 @@ def positions(times: list[float | None], left: float, right: float, min_gap: flo
 def segment_text(a: AxisPoint, b: AxisPoint, now: float | None) -> str:
     """What is written on the segment from a to b: the duration, or the wait so far."""
     if a.at is not None and b.at is not None:
-        return style.duration(max(0.0, b.at - a.at))
+        return duration(max(0.0, b.at - a.at))
     if a.at is not None and b.pending and now is not None:
-        return f"{style.duration(max(0.0, now - a.at))} so far"
+        return f"{duration(max(0.0, now - a.at))} so far"
     return ""
 
 

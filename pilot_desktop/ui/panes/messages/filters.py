@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
+from pilot_desktop.core.format import duration
 from pilot_desktop.core.lifecycle import DELIVERED, FAILED, READ, RECEIVED, SENT
-from pilot_desktop.store.message_queries import MessageFilter, StuckRules
-from pilot_desktop.store.number_queries import NumberNames
+from pilot_desktop.store.read_models import MessageFilter, NumberNames, StuckRules
 from pilot_desktop.ui.number_names import fill_numbers
-from pilot_desktop.ui.panes.messages import style
 
 STUCK = "stuck"
 STATUS_CHOICES = (
@@ -127,8 +127,8 @@ class FilterBar(QWidget):
     def show_rules(self, rules: StuckRules) -> None:
         self.status_combo.setItemData(
             self.status_combo.findData(STUCK),
-            f"Queued over {style.duration(rules.queued_after)} or sent without a delivery over "
-            f"{style.duration(rules.sent_after)}",
+            f"Queued over {duration(rules.queued_after)} or sent without a delivery over "
+            f"{duration(rules.sent_after)}",
             Qt.ItemDataRole.ToolTipRole,
         )
 
@@ -162,3 +162,26 @@ def count_text(count: int, cap: int, unfiltered: bool) -> str:
     total = f"{cap:,}+" if capped else f"{max(count, 0):,}"
     noun = "message" if count == 1 and not capped else "messages"
     return f"{total} {noun}" if unfiltered else f"{total} matching {noun}"
+
+
+def empty_text(search: str | None, unfiltered: bool, stuck: StuckRules | None) -> str:
+    """What the list says when nothing is in it: for a search, with no filter, under
+    "Stuck" (`stuck`: the deadlines), or under other filters."""
+    if search is not None:
+        return (
+            f"<b>No message matches “{html.escape(search)}”.</b> {SEARCH_HELP} "
+            "Clear the search (Esc) to return to the list."
+        )
+    if unfiltered:
+        return (
+            "<b>No messages yet.</b> This list is built from message events (message.sent, "
+            "delivered, read, failed, received, reply). Subscribe your numbers' webhooks to them "
+            "in the Webhooks tab; each message then gets a row and a timeline (double-click)."
+        )
+    if stuck is not None:
+        return (
+            f"<b>Nothing is stuck.</b> No message has been queued for over "
+            f"{duration(stuck.queued_after)} or sent without a delivery for over "
+            f"{duration(stuck.sent_after)} (within the other filters)."
+        )
+    return "<b>No messages match these filters.</b> Choose “All statuses” and “All time” to see all."

@@ -15,10 +15,9 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from pilot_desktop.core.format import duration, exact, number_short, number_tip, when
 from pilot_desktop.core.lifecycle import error_meaning
-from pilot_desktop.store.message_queries import MessageRow, StuckRules
-from pilot_desktop.store.number_queries import NumberNames
-from pilot_desktop.ui.format import number_short, number_tip
+from pilot_desktop.store.read_models import MessageRow, NumberNames, StuckRules
 from pilot_desktop.ui.panes.messages import style
 
 COLUMNS = (
@@ -224,7 +223,7 @@ class MessagesModel(QAbstractTableModel):
         if col == "Status":
             return style.status_text(row.status)
         if col == "Created":
-            return style.when(row.first_at)
+            return when(row.first_at)
         if col == "Number":  # the name alone fits the column; name, phone and id in the tooltip
             return number_short(row.number_id, self.numbers) if row.number_id else ""
         if col == "Contact":
@@ -232,9 +231,9 @@ class MessagesModel(QAbstractTableModel):
         if col == "Type":
             return row.kind or ""
         if col == "Sent→Delivered":
-            return style.duration(row.to_delivered)
+            return duration(row.to_delivered, missing="")
         if col == "Delivered→Read":
-            return style.duration(row.to_read)
+            return duration(row.to_read, missing="")
         if col == "Replies":
             return str(row.replies) if row.replies else ""
         if col == "Error":
@@ -247,7 +246,7 @@ class MessagesModel(QAbstractTableModel):
         notes: list[str] = []
         stuck = style.stuck_for(row, self._stuck_rules(), time.time())
         if stuck is not None:
-            notes.append(f"stuck {style.duration(stuck)}")
+            notes.append(f"stuck {duration(stuck)}")
         if row.late:
             notes.append("late" if row.late == 1 else f"late ×{row.late}")
         if dups := self._dups.get(row.id, 0):
@@ -276,9 +275,7 @@ class MessagesModel(QAbstractTableModel):
             help_text = style.STATUS_HELP.get(row.status, "")
             return f"{style.status_text(row.status)}: {help_text}{left}\n(double-click: timeline)"
         if col == "Created":
-            return (
-                f"first event {style.exact(row.first_at)}; first arrival {style.exact(row.first_received_at)}"
-            )
+            return f"first event {exact(row.first_at)}; first arrival {exact(row.first_received_at)}"
         if col == "Error" and (row.error or row.error_code):
             meaning, documented = error_meaning(row.error_code)
             mark = "" if documented else " ⚠"
@@ -295,7 +292,7 @@ class MessagesModel(QAbstractTableModel):
         lines: list[str] = []
         stuck = style.stuck_for(row, self._stuck_rules(), time.time())
         if stuck is not None:
-            lines.append(f"Stuck: {row.status.lower()} for {style.duration(stuck)}, past the deadline.")
+            lines.append(f"Stuck: {row.status.lower()} for {duration(stuck)}, past the deadline.")
         if row.late:
             lines.append(f"{row.late} status(es) arrived after a later one; the status did not go back.")
         if dups := self._dups.get(row.id, 0):

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pilot_desktop.store.message_queries import MessageRow, Timeline
+from pilot_desktop.core.format import exact, short, when
+from pilot_desktop.store.read_models import MessageRow, Timeline
 from pilot_desktop.ui.panes.messages import style
 
 NOTE_STYLE = (
@@ -91,7 +92,7 @@ class FailureBox(QFrame):
             return
         self.status.setText(
             f"<span style='color:#c53030; font-weight:bold'>{html.escape(style.status_text(m.status))}</span>"
-            f" at {style.exact(m.failed_at)}"
+            f" at {exact(m.failed_at)}"
         )
         self.reason.setText(html.escape(m.error or "(the platform gave no error text)"))
         code = html.escape(m.error_code or "(no code)")
@@ -107,10 +108,10 @@ class FailureBox(QFrame):
 
 
 def message_link(row: MessageRow, verb: str = "Open") -> str:
-    text = html.escape((row.text or row.kind or "")[:80])
+    text = html.escape(short(row.text or row.kind, 80))
     return (
         f"{html.escape(style.status_text(row.status))} · {html.escape(style.contact(row))} · "
-        f"{style.when(row.first_at)} · “{text}” &nbsp;<a href='msg:{row.id}'>{verb}</a>"
+        f"{when(row.first_at)} · “{text}” &nbsp;<a href='msg:{row.id}'>{verb}</a>"
     )
 
 
@@ -158,8 +159,8 @@ class ReplyThread(QWidget):
             self.body.setText("<span style='color:gray'>No replies yet.</span>")
             return
         lines = [
-            f"↪ {style.when(r.first_at)} · {html.escape(r.peer or '')}: "
-            f"“{html.escape((r.text or r.kind or '')[:200])}” &nbsp;<a href='msg:{r.id}'>Open</a>"
+            f"↪ {when(r.first_at)} · {html.escape(r.peer or '')}: "
+            f"“{html.escape(short(r.text or r.kind, 200))}” &nbsp;<a href='msg:{r.id}'>Open</a>"
             for r in t.replies
         ]
         self.body.setText("<br>".join(lines))

@@ -1,13 +1,10 @@
-"""How message statuses and times read in the Messages pane and the timeline (no widgets)."""
+"""How message statuses read in the Messages pane and the timeline (no widgets); times and
+durations read as core.format writes them."""
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
-
 from pilot_desktop.core.lifecycle import CANCELED, DELIVERED, FAILED, QUEUED, READ, RECEIVED, SENT
-from pilot_desktop.store.message_queries import MessageRow, StuckRules
-from pilot_desktop.ui.format import duration as format_duration
+from pilot_desktop.store.read_models import MessageRow, StuckRules
 
 # WhatsApp's own ticks, which operators already read at a glance.
 STATUS_TEXT = {
@@ -49,33 +46,6 @@ def status_text(status: str) -> str:
 
 def status_color(status: str) -> str:
     return STATUS_COLOR.get(status, "#718096")
-
-
-def duration(seconds: float | None) -> str:
-    """A latency as the Delivery tab writes it; empty when there is none (a blank cell)."""
-    return format_duration(seconds, missing="")
-
-
-def when(ts: float | None, now: float | None = None) -> str:
-    """A local time, as short as stays unambiguous: today '14:03:22', this year
-    '24 Nov 14:03', else '2025-11-24 14:03' (the exact time is in the tooltip)."""
-    if ts is None:
-        return ""
-    dt = datetime.fromtimestamp(ts)
-    today = datetime.fromtimestamp(now if now is not None else time.time())
-    if dt.date() == today.date():
-        return dt.strftime("%H:%M:%S")
-    if dt.year == today.year:
-        return dt.strftime("%d %b %H:%M")
-    return dt.strftime("%Y-%m-%d %H:%M")
-
-
-def exact(ts: float | None) -> str:
-    """Local date and time with milliseconds, for tooltips and the timeline."""
-    if ts is None:
-        return "—"
-    dt = datetime.fromtimestamp(ts)
-    return dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{dt.microsecond // 1000:03d}"
 
 
 def contact(row: MessageRow) -> str:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import html
 import json
-import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QGuiApplication, QKeySequence, QShortcut
@@ -31,11 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pilot_desktop.store import message_queries as mq
-from pilot_desktop.store.db import connect
-from pilot_desktop.store.message_queries import Step, StuckRules, Timeline
+from pilot_desktop.core.format import duration, exact, number_line, when
+from pilot_desktop.store.errors import StoreError
+from pilot_desktop.store.read_models import Step, StuckRules, Timeline, timeline_json
+from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
-from pilot_desktop.ui.format import number_label
+from pilot_desktop.ui import messages
 from pilot_desktop.ui.number_names import load_names
 from pilot_desktop.ui.panes.messages import style
 from pilot_desktop.ui.panes.messages.axis import AxisPoint, TimelineAxis
@@ -55,8 +54,8 @@ def arrival_delay(step: Step) -> str:
         return "no event time"
     delay = step.received_at - step.at
     if delay < 0:
-        return f"{style.duration(-delay)} early (clocks differ)"
-    return f"+{style.duration(delay)}"
+        return f"{duration(-delay)} early (clocks differ)"
+    return f"+{duration(delay)}"
 
 
 def axis_points(t: Timeline) -> list[AxisPoint]:
@@ -65,7 +64,7 @@ def axis_points(t: Timeline) -> list[AxisPoint]:
             label=step_name(s.status),
             at=s.at if s.at is not None else s.received_at,
             color=style.status_color(s.status),
-            time_text=style.when(s.at if s.at is not None else s.received_at),
+            time_text=when(s.at if s.at is not None else s.received_at),
             note=f"arrived {arrival_delay(s)}",
             late=s.late,
             deliveries=s.deliveries,
@@ -81,7 +80,7 @@ def axis_points(t: Timeline) -> list[AxisPoint]:
 class TimelineDialog(QDialog):
     def __init__(
         self,
-        db_path: Path,
+        reads: Reads,
         stuck_rules: Callable[[], StuckRules] = StuckRules,
         parent: QWidget | None = None,
     ) -> None:
@@ -89,7 +88,7 @@ class TimelineDialog(QDialog):
         self.setWindowTitle("Message timeline")
         self.setModal(False)
         self.resize(1000, 780)
-        self._conn: sqlite3.Connection = connect(db_path, readonly=True)
+        self.reads = reads
         self._stuck_rules = stuck_rules
         self.timeline: Timeline | None = None
         self.history: list[int] = []
@@ -196,7 +195,11 @@ class TimelineDialog(QDialog):
         if message is None:
             return
         previous = self._selected_event()
-        t = mq.timeline(self._conn, message, time.time())
+        try:
+            t = self.reads.timeline(message, time.time())
+        except StoreError as exc:
+            messages.error(f"Could not read the timeline of message #{message}: {exc}")
+            return
         self.timeline = t
         self.back.setEnabled(len(self.history) > 1)
         if t is None:
@@ -220,18 +223,17 @@ class TimelineDialog(QDialog):
         text = html.escape(m.text) if m.text else "<span style='color:gray'>(no text in the events)</span>"
         number = "?"
         if m.number_id:  # by name when known, the id beside it (the id is what the API takes)
-            label = number_label(m.number_id, load_names(self._conn) or {})
-            number = html.escape(label if label == m.number_id else f"{label} ({m.number_id})")
+            number = html.escape(number_line(m.number_id, load_names(self.reads) or {}))
         self.info.setText(
             f"Number <b>{number}</b> · Type <b>{html.escape(m.kind or '?')}</b> · "
-            f"Created {style.exact(m.first_at)}<br>“{text}”"
+            f"Created {exact(m.first_at)}<br>“{text}”"
         )
         now = time.time()
         self.axis.set_points(axis_points(t), now)
         hints = list(t.hints)
         stuck = style.stuck_for(m, self._stuck_rules(), now)
         if stuck is not None:
-            hints.insert(0, f"Stuck: {m.status.lower()} for {style.duration(stuck)}, past the deadline.")
+            hints.insert(0, f"Stuck: {m.status.lower()} for {duration(stuck)}, past the deadline.")
         if any(s.late for s in t.steps):
             hints.append(
                 "⚑ late: a status arrived after a later one. It is shown at its event time; "
@@ -253,8 +255,8 @@ class TimelineDialog(QDialog):
             note = "⚑ late: arrived after a later step" if s.late else ""
             cells = (
                 step_name(s.status),
-                style.exact(s.at) if s.at is not None else "(none in the payload)",
-                style.exact(s.received_at),
+                exact(s.at) if s.at is not None else "(none in the payload)",
+                exact(s.received_at),
                 arrival_delay(s),
                 f"×{s.deliveries}" if s.deliveries > 1 else "1",
                 note,
@@ -307,7 +309,7 @@ class TimelineDialog(QDialog):
 
     def _copy_json(self) -> None:
         if self.timeline is not None:
-            QGuiApplication.clipboard().setText(json.dumps(mq.timeline_json(self.timeline), indent=2))
+            QGuiApplication.clipboard().setText(json.dumps(timeline_json(self.timeline), indent=2))
 
     # -- live ------------------------------------------------------------------------
 
@@ -327,8 +329,14 @@ class TimelineDialog(QDialog):
         changed, self._changed = self._changed, set()
         redelivered, self._redelivered = self._redelivered, set()
         steps = {s.event_id for s in self.timeline.steps} if self.timeline else set()
-        if (redelivered & steps) or (changed and mq.timeline_touched(self._conn, self.message_id, changed)):
+        try:
+            touched = bool(redelivered & steps) or (
+                bool(changed) and self.reads.timeline_touched(self.message_id, changed)
+            )
+        except StoreError:
+            touched = True  # the reload says what went wrong
+        if touched:
             self.reload()
 
     def shutdown(self) -> None:
-        self._conn.close()
+        """Nothing to release: the store's connections are the read facade's."""

@@ -10,9 +10,9 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from pilot_desktop.api.models import Webhook
+from pilot_desktop.core.format import age
 from pilot_desktop.core.numbers import CLOSED, HEALTHY, REMOVED
-from pilot_desktop.store.number_queries import DAY, NumberSummary
-from pilot_desktop.ui.format import age
+from pilot_desktop.store.read_models import DAY, NumberSummary
 from pilot_desktop.ui.panes.numbers.strip import UptimeStrip
 from pilot_desktop.ui.panes.numbers.text import (
     HEALTH_COLOURS,

@@ -17,18 +17,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pilot_desktop.core.format import age, exact, when
 from pilot_desktop.core.numbers import HEALTHY
-from pilot_desktop.store.number_queries import NumberSummary, TransitionRow
-from pilot_desktop.ui.format import age
+from pilot_desktop.store.read_models import NumberSummary, TransitionRow
 from pilot_desktop.ui.panes.numbers.card import Hooks
 from pilot_desktop.ui.panes.numbers.text import (
     KIND_LABEL,
     NO_ACCOUNT,
     STATE_LABEL,
     change_text,
-    clock_time,
     error_text,
-    local_time,
     note_text,
     provider_text,
     source_text,
@@ -100,7 +98,7 @@ class NumberDetail(QWidget):
         state = STATE_LABEL.get(st.connection, st.connection)
         if st.connection_at is not None:
             via = f" (from a {st.connection_source})" if st.connection_source else ""
-            facts.append(f"{state} since {local_time(st.connection_at)}{via}")
+            facts.append(f"{state} since {when(st.connection_at, now)}{via}")
         else:
             facts.append(state)
         if st.last_error or st.last_error_code:
@@ -149,7 +147,7 @@ class NumberDetail(QWidget):
         italic.setItalic(True)
         for r, row in enumerate(rows):
             cells = (
-                clock_time(row.at),
+                when(row.at),
                 KIND_LABEL.get(row.kind, row.kind),
                 change_text(row),
                 source_text(row),
@@ -167,10 +165,7 @@ class NumberDetail(QWidget):
                 source_item.setToolTip(row.event)
             time_item = self.table.item(r, 0)
             if time_item is not None:
-                true_at, recorded = (
-                    local_time(row.at, seconds=True),
-                    local_time(row.received_at, seconds=True),
-                )
+                true_at, recorded = exact(row.at), exact(row.received_at)
                 time_item.setToolTip(f"True at {true_at}; recorded {recorded}")
 
     def clear(self) -> None:

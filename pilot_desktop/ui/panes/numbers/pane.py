@@ -1,9 +1,9 @@
 """The Numbers tab: one card per WhatsApp number (state and since when, 24 h uptime strip,
 health, billing block, polling problem, webhooks) and the selected number's history.
 
-It reads the store in a worker thread (its own read-only connection) and only while it
-is the visible tab: a change descriptor naming numbers marks it stale, and a timer
-re-reads at most every THROTTLE_S seconds (craft.md habit 16). Ages and uptimes move
+It reads the store through the read facade in a worker thread, and only while it is the
+visible tab: a change descriptor naming numbers marks it stale, and a timer
+re-reads at most every THROTTLE_S seconds (docs/craft.md, habit 16). Ages and uptimes move
 with the clock, so a visible tab also re-reads every STALE_S seconds.
 """
 
@@ -15,8 +15,6 @@ import html
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from PySide6.QtCore import Qt, Signal
@@ -35,16 +33,16 @@ from PySide6.QtWidgets import (
 
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.api.models import Webhook
-from pilot_desktop.core.numbers import CLOSED, overall
+from pilot_desktop.core.format import age
+from pilot_desktop.core.numbers import overall
 from pilot_desktop.services.accounts import AccountError
+from pilot_desktop.services.number_poller import NumberPolling
 from pilot_desktop.services.secrets import SecretsError
-from pilot_desktop.store import number_queries as nq
-from pilot_desktop.store.db import connect
+from pilot_desktop.store.read_models import NumbersOverview, NumberSummary
+from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
-from pilot_desktop.ui.format import age
 from pilot_desktop.ui.panes.numbers.card import Hooks, NumberCard
 from pilot_desktop.ui.panes.numbers.detail import NumberDetail
-from pilot_desktop.ui.panes.numbers.polling import NumberPolling
 from pilot_desktop.ui.panes.numbers.text import NO_ACCOUNT
 from pilot_desktop.ui.refresh import Refresher
 from pilot_desktop.ui.tasks import Tasks
@@ -70,38 +68,6 @@ EMPTY = (
 )
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    summaries: list[nq.NumberSummary]
-    known_since: dict[str, float]  # since when each number's connection state is known (7 d at most)
-    history: list[nq.TransitionRow]  # of the number it was read for
-    number_id: str | None
-    now: float
-
-
-def _read(db_path: Path, prefer: list[str | None], now: float) -> Snapshot:
-    """Every number, and the history of the one to select: the first of `prefer` that is
-    listed, else the first listed."""
-    # Runs in a worker thread with its own connection (sqlite connections are per thread).
-    conn = connect(db_path, readonly=True)
-    try:
-        found = nq.summaries(conn, now)
-        ids = [s.number_id for s in found]
-        # Nothing chosen yet: the first disconnected number, the one needing attention.
-        down = [s.number_id for s in found if s.state.connection == CLOSED]
-        fallback = (down or ids)[0] if ids else None
-        number_id = next((i for i in prefer if i in ids), fallback)
-        known = {}
-        for s in found:
-            history = nq.connection_history(conn, s.number_id, now - 7 * nq.DAY)
-            if history:
-                known[s.number_id] = history[0][0]
-        rows = nq.transitions(conn, number_id, HISTORY_ROWS) if number_id else []
-        return Snapshot(found, known, rows, number_id, now)
-    finally:
-        conn.close()
-
-
 def _hooks_problem(exc: Exception) -> str:
     if isinstance(exc, AccountError):
         return NO_ACCOUNT
@@ -113,12 +79,12 @@ def _hooks_problem(exc: Exception) -> str:
 class NumbersPane(QWidget):
     webhooks_requested = Signal(str)  # a number id ("" for the tab alone)
 
-    def __init__(self, db_path: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, reads: Reads, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.db_path = db_path
+        self.reads = reads
         self.polling: NumberPolling | None = None
         self.webhooks_of: WebhooksOf | None = None
-        self.summaries: list[nq.NumberSummary] = []
+        self.summaries: list[NumberSummary] = []
         self.known_since: dict[str, float] = {}
         self.cards: dict[str, NumberCard] = {}
         self.selected: str | None = None
@@ -129,7 +95,7 @@ class NumbersPane(QWidget):
         self._hooks_task: asyncio.Task[None] | None = None
         self._build()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Up/Down (j/k) move between numbers
-        self._refresh: Refresher[Snapshot] = Refresher(
+        self._refresh: Refresher[NumbersOverview] = Refresher(
             self, self._job, self._show, self._failed, throttle_s=THROTTLE_S, stale_s=STALE_S
         )
 
@@ -205,9 +171,10 @@ class NumbersPane(QWidget):
         if changes.numbers:
             self._refresh.mark_dirty()
 
-    def _job(self) -> Callable[[], Snapshot]:
+    def _job(self) -> Callable[[], NumbersOverview]:
         """The numbers (and the selected one's history), read in a worker thread."""
-        return functools.partial(_read, self.db_path, [self._wanted, self.selected], time.time())
+        prefer = [self._wanted, self.selected]
+        return functools.partial(self.reads.numbers_overview, prefer, time.time(), HISTORY_ROWS)
 
     def _failed(self, exc: Exception) -> None:  # the store is environmental: say so, keep the window
         log.warning("numbers: %s", exc)
@@ -222,7 +189,7 @@ class NumbersPane(QWidget):
             elif not self.tasks.busy:
                 return
 
-    def _show(self, snap: Snapshot) -> None:
+    def _show(self, snap: NumbersOverview) -> None:
         found, now = snap.summaries, snap.now
         self.known_since = snap.known_since
         self.summaries = found
@@ -246,7 +213,7 @@ class NumbersPane(QWidget):
             self.detail.show_history(snap.history)
         self._want_hooks(list(by_id), HOOKS_STALE_S)
 
-    def _show_header(self, found: list[nq.NumberSummary]) -> None:
+    def _show_header(self, found: list[NumberSummary]) -> None:
         level, text = overall([s.state for s in found])
         self.overall_label.setText(f"<b>{html.escape(text)}</b>")
         self.overall_label.setStyleSheet(f"color: {_LEVEL_COLOUR[level]};")
@@ -265,7 +232,7 @@ class NumbersPane(QWidget):
     def _polling_text(self, last: float | None) -> str:
         polling = self.polling
         if polling is None:
-            return "Numbers are not polled (the receiver is not running): only webhooks tell their state."
+            return "Numbers are not polled (the store is not open): only webhooks tell their state."
         if not polling.has_accounts:
             return (
                 "Not polled: no account yet. Add one in the Webhooks tab (Add account…) to have "
@@ -280,7 +247,7 @@ class NumbersPane(QWidget):
             else f"{every}; the first check is under way."
         )
 
-    def _known(self, s: nq.NumberSummary) -> float | None:
+    def _known(self, s: NumberSummary) -> float | None:
         return self.known_since.get(s.number_id)
 
     def _problem(self, number_id: str) -> str | None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pilot_desktop.api.models import Webhook
-from pilot_desktop.core.lifecycle import parse_time
+from pilot_desktop.core.catalogue import ALL_EVENTS, META, PILOT_STATUS
+from pilot_desktop.core.format import age, elapsed, percent, when, when_iso
 from pilot_desktop.core.numbers import (
     BLOCKED,
     CLOSED,
@@ -20,7 +19,7 @@ from pilot_desktop.core.numbers import (
     UNKNOWN,
     NumberState,
 )
-from pilot_desktop.store.number_queries import DAY, NumberSummary, TransitionRow
+from pilot_desktop.store.read_models import DAY, NumberSummary, TransitionRow
 
 STATE_LABEL = {
     OPEN: "Connected",
@@ -50,7 +49,7 @@ HEALTH_MEANING = {
     SHADOWBAN: "Shadowban: messages may be accepted but not delivered to contacts.",
     BLOCKED: "Blocked: the number cannot send.",
 }
-PROVIDER_LABEL = {"PILOT_STATUS": "Web (QR)", "META": "Meta Cloud API"}
+PROVIDER_LABEL = {PILOT_STATUS: "Web (QR)", META: "Meta Cloud API"}
 LATE_NOTE = "(late: recorded, not applied)"
 NO_ACCOUNT = "not readable: no account for this number"
 KIND_LABEL = {CONNECTION: "Connection", HEALTH: "Health", "billing": "Billing"}
@@ -61,59 +60,22 @@ def colour(state: str) -> str:
     return STATE_COLOUR.get(state, STATE_COLOUR[UNKNOWN])
 
 
-def span(seconds: float) -> str:
-    """How long, for people: 45 s, 12 min, 3 h 12 min, 2 d 4 h."""
-    whole = max(0, int(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        return f"{whole // 60} min"
-    if whole < 86400:
-        hours, minutes = divmod(whole // 60, 60)
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(whole // 3600, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
-
-
 def state_text(state: NumberState, now: float) -> str:
     """'Connected · 3 h 12 min': the connection state and for how long."""
     label = STATE_LABEL.get(state.connection, state.connection)
     if state.connection_at is None or state.connection == UNKNOWN:
         return label
-    return f"{label} · {span(now - state.connection_at)}"
-
-
-def local_time(ts: float, *, seconds: bool = False) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-
-
-def clock_time(ts: float) -> str:
-    """The time alone when it is today, else with the date."""
-    when = datetime.fromtimestamp(ts)
-    return when.strftime("%H:%M:%S" if when.date() == datetime.now().date() else "%Y-%m-%d %H:%M:%S")
-
-
-def local_iso(text: str | None) -> str:
-    """A platform ISO time as local wall time; the text itself when it can't be read."""
-    ts = parse_time(text)
-    return local_time(ts) if ts is not None else (text or "")
+    return f"{label} · {elapsed(now - state.connection_at)}"
 
 
 def billing_text(blocked_since: str | None, disconnect_at: str | None) -> str | None:
     """The extra-number charge block (api §4.2), or None when sending is allowed."""
     if not blocked_since:
         return None
-    text = f"Sending blocked since {local_iso(blocked_since)}: the extra-number charge is unpaid"
+    text = f"Sending blocked since {when_iso(blocked_since)}: the extra-number charge is unpaid"
     if disconnect_at:
-        text += f"; the number disconnects at {local_iso(disconnect_at)} unless it is paid"
+        text += f"; the number disconnects at {when_iso(disconnect_at)} unless it is paid"
     return text + "."
-
-
-def percent(value: float | None) -> str:
-    if value is None:
-        return "–"
-    shown = f"{value * 100:.1f}"
-    return f"{'99.9' if shown == '100.0' and value < 1 else shown} %"
 
 
 def uptime_text(s: NumberSummary, known_since: float | None, now: float) -> str:
@@ -123,7 +85,7 @@ def uptime_text(s: NumberSummary, known_since: float | None, now: float) -> str:
     if known_since is None or s.uptime_24h is None:
         return f"Uptime not known yet · {flaps}"
     known = now - known_since
-    first = f"since first seen {span(known)} ago"
+    first = f"since first seen {age(known_since, now)}"
     if known < DAY - 60:
         return f"up {percent(s.uptime_24h)} {first} · {flaps}"
     if known < 7 * DAY - 60:
@@ -140,7 +102,7 @@ def health_tip(state: NumberState, now: float) -> str:
     if state.health_reason:
         lines.append(f"Reason: {state.health_reason}")
     if state.health_at is not None and state.health != HEALTHY:
-        lines.append(f"Since {local_time(state.health_at)} ({span(now - state.health_at)} ago)")
+        lines.append(f"Since {when(state.health_at, now)} ({age(state.health_at, now)})")
     return "\n".join(lines)
 
 
@@ -176,7 +138,7 @@ def note_text(row: TransitionRow) -> str:
 
 
 def carries_number_events(hook: Webhook) -> bool:
-    return any(e == "*" or e.startswith("number.") for e in hook.events)
+    return any(e == ALL_EVENTS or e.startswith("number.") for e in hook.events)
 
 
 def webhooks_text(hooks: list[Webhook]) -> str:
@@ -191,7 +153,7 @@ def webhooks_text(hooks: list[Webhook]) -> str:
 
 
 def webhook_line(hook: Webhook) -> str:
-    if "*" in hook.events:
+    if ALL_EVENTS in hook.events:
         events = "all events"
     else:
         events = f"{len(hook.events)} event{'s' if len(hook.events) != 1 else ''}"

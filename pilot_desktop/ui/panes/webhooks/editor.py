@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
 
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.api.models import Webhook
+from pilot_desktop.core.catalogue import ALL_EVENTS, PICKER_GROUPS
 from pilot_desktop.services.accounts import AccountError
 from pilot_desktop.services.secrets import SecretsError
-from pilot_desktop.services.webhooks import ALL_EVENTS, EVENT_GROUPS, events_warnings
+from pilot_desktop.services.webhooks import events_warnings
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 
@@ -88,7 +89,7 @@ class WebhookEditor(QDialog):
         self.boxes: dict[str, QCheckBox] = {}
         groups = QWidget()
         grid = QGridLayout(groups)
-        for i, (title_text, events) in enumerate(EVENT_GROUPS):
+        for i, (title_text, events) in enumerate(PICKER_GROUPS):
             box = QGroupBox(title_text)
             col = QVBoxLayout(box)
             for name, line in events:

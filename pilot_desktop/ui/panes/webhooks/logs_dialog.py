@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from pilot_desktop.api.errors import ApiError
-from pilot_desktop.services.webhooks import LogComparison
+from pilot_desktop.core.format import duration
+from pilot_desktop.services.webhook_logs import LogComparison
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip, row_table
 from pilot_desktop.ui.tasks import Tasks
 
@@ -83,13 +84,13 @@ class LogsDialog(QDialog):
         self.table.setRowCount(len(comparison.checks))
         for row, check in enumerate(comparison.checks):
             entry = check.log
-            duration = "" if entry.duration_ms is None else f"{entry.duration_ms:.0f} ms"
+            took = duration(None if entry.duration_ms is None else entry.duration_ms / 1000, "")
             cells = (
                 entry.created_at or "",
                 entry.event,
                 entry.status,
                 "—" if entry.status_code is None else str(entry.status_code),
-                duration,
+                took,
                 check.verdict,
             )
             for col, text in enumerate(cells):

@@ -32,7 +32,7 @@ class RetargetDialog(QDialog):
         parent: QWidget | None,
         changes: list[Change],
         number_names: dict[str, str],
-        apply: Callable[[Change], Awaitable[None]],
+        apply: Callable[[Change], Awaitable[object]],
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Point webhooks at this app")

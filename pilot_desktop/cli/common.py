@@ -1,0 +1,196 @@
+"""What every command shares: exit codes, errors, output, secrets from stdin, the context.
+
+Output: `--json` prints one stable JSON document (or NDJSON, where a command says so) on
+stdout; messages, notes and warnings go to stderr as `pilot-desktop: ...`. Exit codes: 0
+done, 1 failed (the platform refused, no database, a file in error ...), 2 the command
+cannot run as given (a bad value, refused without --yes), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from pilot_desktop.api.errors import ApiError
+from pilot_desktop.services.accounts import AccountError, Accounts
+from pilot_desktop.services.config import Config, SettingsError
+from pilot_desktop.services.paths import AppPaths
+from pilot_desktop.services.secrets import SecretsError, SecretStore, open_secrets
+from pilot_desktop.services.signing import SigningSecrets
+from pilot_desktop.services.webhook_admin import AdminError, WebhookAdmin
+from pilot_desktop.store.db import DB_NAME, StoreError, classify_error
+from pilot_desktop.store.reads import Reads
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class CliError(Exception):
+    """A failure with a message for the operator and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def err(message: str) -> None:
+    print(f"pilot-desktop: {message}", file=sys.stderr, flush=True)
+
+
+def print_json(value: Any, *, indent: int | None = 2) -> None:
+    sys.stdout.write(json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell; trailing spaces trimmed."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]
+    )
+
+
+def read_secret(what: str) -> str:
+    """One secret from stdin: a hidden prompt on a terminal, else the whole input (one line).
+    Never from argv: shell history and `ps` would show it."""
+    if sys.stdin is None:
+        raise CliError(f"No {what} given: pipe it on stdin.", EXIT_USAGE)
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"{what[0].upper()}{what[1:]} (input hidden): ", stream=sys.stderr)
+    else:
+        value = sys.stdin.read()
+    value = value.strip()
+    if not value:
+        raise CliError(f"No {what} on stdin.", EXIT_USAGE)
+    if any(c.isspace() for c in value):
+        raise CliError(f"The {what} on stdin must be one line without spaces.", EXIT_USAGE)
+    return value
+
+
+def confirm(question: str) -> bool:
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline()
+    except (EOFError, KeyboardInterrupt):
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+@dataclass
+class Ctx:
+    """One command's context: its arguments and, opened on first use, the profile's
+    configuration, secret store, accounts, signing secrets, webhook administration and
+    the store's read facade (read-only; never created or upgraded)."""
+
+    paths: AppPaths
+    args: argparse.Namespace
+    _reads: Reads | None = field(default=None, repr=False)
+
+    @property
+    def as_json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    @cached_property
+    def config(self) -> Config:
+        return Config.open(self.paths)
+
+    @cached_property
+    def secrets(self) -> SecretStore:
+        return _LazySecrets(self.paths)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        return Accounts(self.config.state, self.secrets)
+
+    @cached_property
+    def signing(self) -> SigningSecrets:
+        return SigningSecrets(self.config.state, self.secrets)
+
+    @cached_property
+    def admin(self) -> WebhookAdmin:
+        return WebhookAdmin(self.config, self.accounts, self.signing, self.reads)
+
+    def reads(self) -> Reads | None:
+        """The store, read-only, when there is one."""
+        if self._reads is None and (self.paths.data_dir / DB_NAME).exists():
+            self._reads = Reads(self.paths.data_dir / DB_NAME)
+        return self._reads
+
+    def close(self) -> None:
+        if self._reads is not None:
+            self._reads.close()
+
+
+class _LazySecrets:
+    """The secret store, opened when a secret is first read or written (a command that
+    finds none needs none); says once, on stderr, when it is the 0600 file."""
+
+    def __init__(self, paths: AppPaths) -> None:
+        self._paths = paths
+
+    @cached_property
+    def _store(self) -> SecretStore:
+        store = open_secrets(self._paths.data_dir)
+        if store.warning:
+            err(f"warning: {store.warning}")
+        return store
+
+    @property
+    def backend(self) -> str:
+        return self._store.backend
+
+    @property
+    def warning(self) -> str | None:
+        return self._store.warning
+
+    def get(self, name: str) -> str | None:
+        return self._store.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self._store.set(name, value)
+
+    def delete(self, name: str) -> None:
+        self._store.delete(name)
+
+
+Handler = Callable[[Ctx], int | Coroutine[Any, Any, int]]
+
+
+def run(ctx: Ctx, handler: Handler) -> int:
+    """Run a command; every expected failure becomes a sentence on stderr and an exit code."""
+    try:
+        result = handler(ctx)
+        return result if isinstance(result, int) else asyncio.run(result)
+    except CliError as exc:
+        err(str(exc))
+        return exc.code
+    except AdminError as exc:
+        err(str(exc))
+        return EXIT_USAGE if exc.usage else EXIT_ERROR
+    except (ApiError, AccountError, SecretsError, SettingsError, StoreError) as exc:
+        err(str(exc))
+        return EXIT_ERROR
+    except sqlite3.Error as exc:  # a read of a damaged page part way through
+        err(str(classify_error(ctx.paths.data_dir / DB_NAME, exc)))
+        return EXIT_ERROR
+    except BrokenPipeError:  # `messages --json | head`: stop quietly, and at exit too
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:  # e.g. the data dir is a file, an unwritable export path
+        where = f" ({exc.filename})" if exc.filename else ""
+        err(f"{exc.strerror or exc}{where}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err("interrupted")
+        return EXIT_INTERRUPTED
+    finally:
+        ctx.close()

@@ -1,0 +1,99 @@
+"""`pilot-desktop serve` (the core, headless) and `hook-url`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Any
+
+from pilot_desktop.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Ctx
+from pilot_desktop.cli.window import ENV_SECRETS, given_secrets
+from pilot_desktop.core.urls import http_base
+from pilot_desktop.services import logs
+from pilot_desktop.services.core import AppCore, CoreOptions
+from pilot_desktop.services.webhooks import target_of
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+    serve = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run the receiver, store and number polling headless",
+        description="Runs what the window runs, without the window: the receiver, the store, "
+        "number polling through the accounts. SIGINT/SIGTERM drain and exit 0. Settings, "
+        "accounts and signing secrets changed meanwhile (by the CLI) apply without a restart.",
+    )
+    serve.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default from settings; 0 = any free)")
+    serve.add_argument(
+        "--signing-secret",
+        action="append",
+        default=[],
+        metavar="S",
+        help=f"webhook signing secret checking every route; repeat for several (also env {ENV_SECRETS}, "
+        "comma-separated). A secret stored with `webhooks update ID --secret-stdin` checks only the "
+        "route of that webhook's URL. Deliveries to a route with a secret get 401 when unsigned or "
+        "wrongly signed; a route without one accepts them unsigned.",
+    )
+    serve.set_defaults(handler=serve_command)
+    hook = sub.add_parser("hook-url", parents=[common], help="print the URL webhooks should be sent to")
+    hook.set_defaults(handler=hook_url)
+
+
+def serve_command(ctx: Ctx) -> int:
+    port = ctx.args.port
+    if port is not None and not 0 <= port <= 65535:
+        raise CliError(f"--port must be 0-65535, got {port}", EXIT_USAGE)
+    logs.setup(ctx.paths, console=True)
+    ctx.config.mark_real_receiver()
+    options = CoreOptions(
+        given_secrets=tuple(given_secrets(ctx.args.signing_secret)), host=ctx.args.host, port=port
+    )
+    # Raises SecretsError when the stored secrets cannot be read: serving without them would
+    # accept deliveries nobody can verify, so serve refuses instead.
+    core = AppCore(ctx.paths, ctx.config, options, secrets=ctx.secrets if _uses_secrets(ctx) else None)
+    return asyncio.run(_serve(core))
+
+
+def _uses_secrets(ctx: Ctx) -> bool:
+    """Open the store (and say when it is the 0600 file) only when something is in it."""
+    state = ctx.config.state.value
+    return bool(state.accounts or state.signing_secret_webhooks)
+
+
+async def _serve(core: AppCore) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await core.start()
+    problem = core.store_error or core.receiver_error
+    if problem:
+        await core.stop()
+        print(f"pilot-desktop: {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"Listening: {core.hook_url}", flush=True)
+    print(f"Database: {core.runtime.db_path}", flush=True)
+    print(f"Signature check: {core.signing.describe()}", flush=True)
+    if core.polling is not None and core.polling.running:
+        print(f"Number polling: every {core.polling.poller.interval:.0f} s through the accounts", flush=True)
+    await stop.wait()
+    print("Stopping: draining pending writes…", flush=True)
+    await core.stop()
+    print("Stopped.", flush=True)
+    return EXIT_OK
+
+
+def hook_url(ctx: Ctx) -> int:
+    config = ctx.config
+    config.mark_real_receiver()
+    target = target_of(config)
+    if target is not None:  # what Pilot Status must call: through the tunnel
+        print(f"{target.public_url}/hooks/{target.token}")
+        return EXIT_OK
+    receiver = config.settings.value.receiver
+    print(f"{http_base(receiver.host, receiver.port)}/hooks/{config.state.value.token}")
+    print("(local address; set the tunnel's with `pilot-desktop public-url URL`)", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,126 @@
+"""`pilot-desktop timeline ID`: one message's lifecycle, as the window's timeline shows it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, err, table
+from pilot_desktop.core.format import duration, iso, short
+from pilot_desktop.store.read_models import MessageRow, Timeline, timeline_json
+from pilot_desktop.store.reads import Reads
+
+SEARCHED = (
+    "internal ids, correlationIds, provider messageIds, quoted ids, event numbers (#ID) and contact phones"
+)
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+    tl = sub.add_parser(
+        "timeline",
+        parents=[common],
+        help="one message's lifecycle: steps, late and repeated deliveries, failure reason, replies",
+        description="Shows one message: every step with its event time and arrival, late and "
+        "repeated deliveries, the time between steps, what is still pending, why it failed "
+        "(with the meaning of the error code) and the replies. Opens the database read-only: "
+        "safe beside a running serve or window.",
+    )
+    tl.add_argument(
+        "id",
+        metavar="ID",
+        help="internal id, correlationId, provider messageId, #EVENT (a stored event's number) "
+        "or a contact's phone (the newest message with that contact)",
+    )
+    tl.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    tl.set_defaults(handler=run)
+
+
+def label(m: MessageRow) -> str:
+    """The id a user would pass back to `timeline`."""
+    return m.msg_id or m.correlation_id or m.provider_id or f"row {m.id}"
+
+
+def run(ctx: Ctx) -> int:
+    text = ctx.args.id.strip()
+    if not text:
+        raise CliError("timeline: ID is empty", EXIT_USAGE)
+    reads = Reads.open(ctx.paths.data_dir)
+    try:
+        found = reads.resolve_message(text)
+        if found is None:
+            raise CliError(f"No message matches {text!r}: searched {SEARCHED} in {reads.path}.")
+        t = reads.timeline(found[0], time.time())
+    finally:
+        reads.close()
+    assert t is not None  # found in the same read-only file a moment ago
+    if found[1] == "phone":
+        err(f"note: {text!r} is a contact's phone: showing the newest message with {t.message.peer}")
+    elif found[1] == "quotedMessageId":
+        err(f"note: {text!r} is quoted by this reply (the message it quotes is not stored)")
+    if ctx.args.json:
+        sys.stdout.write(json.dumps(timeline_json(t), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render(t) + "\n")
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def render(t: Timeline) -> str:
+    m = t.message
+    direction = "outbound" if m.outbound else "inbound"
+    out = [f"Message {label(m)} · {direction} {m.kind or 'message'} · {m.status}"]
+    facts = [
+        ("id", m.msg_id),
+        ("correlationId", m.correlation_id),
+        ("messageId", m.provider_id),
+        ("quotes", m.quoted_id),
+        ("number", m.number_id),
+        ("contact", m.peer),
+        ("text", short(m.text, 100)),
+        ("first seen", iso(m.first_at)),
+    ]
+    if m.to_delivered is not None:
+        facts.append(("sent → delivered", duration(m.to_delivered)))
+    if m.to_read is not None:
+        facts.append(("delivered → read", duration(m.to_read)))
+    out += [f"  {k:17} {v}" for k, v in facts if v]
+    out += ["", f"Steps ({len(t.steps)}; {t.duplicates} repeated deliveries)"]
+    out += ["  " + line for line in _steps(t).splitlines()]
+    if t.pending:
+        out.append(f"  pending: {' → '.join(t.pending)}")
+    if m.status == "FAILED" or m.error is not None:
+        out.append("")
+        out.append(f"Failure: {m.status} → {m.error or '(no error text)'} → {m.error_code or '(no code)'}")
+        documented = "" if t.error_documented else " [undocumented code: needs review]"
+        out.append(f"  meaning: {t.error_meaning}{documented}")
+    if t.hints:
+        out += ["", "Hints", *(f"  - {h}" for h in t.hints)]
+    if t.reply_to is not None:
+        out += ["", f"In reply to {label(t.reply_to)}: {short(t.reply_to.text, 80)}"]
+    if m.outbound:
+        out += ["", f"Replies ({len(t.replies)})" if t.replies else "Replies: none"]
+        for r in t.replies:
+            out.append(f"  {iso(r.first_at)}  {r.peer or '?'}  {short(r.text, 60)!r}  ({label(r)})")
+    return "\n".join(out)
+
+
+def _steps(t: Timeline) -> str:
+    rows: list[list[str]] = []
+    previous: float | None = None
+    for s in t.steps:
+        notes = []
+        if s.late:
+            notes.append("late (arrived after a later step)")
+        if s.deliveries > 1:
+            notes.append(f"×{s.deliveries} deliveries")
+        after = "" if previous is None or s.at is None else f"+{duration(max(0.0, s.at - previous))}"
+        if s.at is not None:
+            previous = s.at
+        event_time = s.event_time or "(no time)"
+        rows.append(
+            [s.status, s.event, event_time, iso(s.received_at), after, f"#{s.event_id}", ", ".join(notes)]
+        )
+    return table(["STATUS", "EVENT", "EVENT TIME", "ARRIVED", "AFTER", "EVENT #", "NOTES"], rows)

@@ -1,0 +1,110 @@
+"""Where Pilot Status delivers: the tunnel's public URL, saved and tested from the pane."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
+
+from pilot_desktop.services.config import SettingsError
+from pilot_desktop.services.webhook_admin import WebhookAdmin
+from pilot_desktop.tunnel.probe import probe
+from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
+from pilot_desktop.ui.tasks import Tasks
+
+TUNNEL_HINT = (
+    "Pilot Status reaches this app through a tunnel: start one to {local} (for example "
+    "<code>cloudflared tunnel --url {local}</code> or <code>ngrok http {port}</code>) and paste "
+    "its public https URL here."
+)
+DEMO_HINT = (
+    "Demo: the sandbox runs on this machine, so the receiver's own address serves as the "
+    "public URL. With a real account, put your tunnel's https URL here."
+)
+
+
+class TargetBox(QGroupBox):
+    target_did_change = Signal()  # the public URL was saved (here or by another process)
+
+    def __init__(
+        self, admin: WebhookAdmin, local_base: str, instance: str | None, *, demo: bool, tasks: Tasks
+    ) -> None:
+        """`instance`: the receiver's id, for the probe; None: it is not listening."""
+        super().__init__("Where Pilot Status delivers")
+        self.admin, self.instance, self.tasks = admin, instance, tasks
+        self.public_url = QLineEdit(admin.config.settings.value.public_url or "")
+        self.public_url.setPlaceholderText("https://your-tunnel.example")
+        self.save_url = QPushButton("Save")
+        self.save_url.clicked.connect(self.save)
+        self.test_url = QPushButton("Test")
+        self.test_url.setToolTip("Send a probe through the public URL and check it reaches this app")
+        self.test_url.clicked.connect(lambda: self.tasks.start(self.test()))
+        self.strip = StatusStrip()
+        self.hook_line = QLabel()
+        self.hook_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        port = local_base.rsplit(":", 1)[-1]
+        hint = QLabel(DEMO_HINT if demo else TUNNEL_HINT.format(local=local_base, port=port))
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: palette(mid);")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Public URL"))
+        row.addWidget(self.public_url, 1)
+        row.addWidget(self.save_url)
+        row.addWidget(self.test_url)
+        col = QVBoxLayout(self)
+        col.addLayout(row)
+        col.addWidget(self.hook_line)
+        col.addWidget(hint)
+        col.addWidget(self.strip)
+        self.show_target()
+        admin.config.settings.subscribe(self._settings_changed)
+
+    def show_target(self) -> None:
+        target = self.admin.target()
+        if target is None:
+            self.hook_line.setText("No public URL yet: webhooks created here can't point at this app.")
+        else:
+            example = html.escape(target.url_for("NUMBER")).removesuffix("NUMBER") + "&lt;number id&gt;"
+            self.hook_line.setText(f"Webhooks of this app point at <b>{example}</b>")
+
+    def _settings_changed(self, changed: frozenset[str]) -> None:
+        if "public_url" in changed:  # saved here, or by `pilot-desktop public-url`
+            if not self.public_url.hasFocus():
+                self.public_url.setText(self.admin.config.settings.value.public_url or "")
+            self.show_target()
+            self.target_did_change.emit()
+
+    def save(self) -> None:
+        try:
+            value = self.admin.set_public_url(self.public_url.text())
+        except ValueError as exc:
+            self.strip.error(f"public_url: {exc}")
+            return
+        except (SettingsError, OSError) as exc:
+            self.strip.error(f"Could not save the settings: {exc}")
+            return
+        self.public_url.setText(value or "")
+        self.strip.ok("Saved." if value else "Public URL cleared.")
+
+    async def test(self) -> None:
+        text = self.public_url.text().strip()
+        if not text:
+            self.strip.error("Enter the tunnel's public URL first.")
+            return
+        if self.instance is None:
+            self.strip.error("This app's receiver is not listening, so nothing reaches it.")
+            return
+        self.test_url.setEnabled(False)
+        self.strip.working("Sending a probe through the public URL…")
+        try:
+            result = await probe(text, self.admin.token, self.instance)
+        finally:
+            self.test_url.setEnabled(True)
+        if result.ok:
+            self.strip.ok(result.sentence)
+        else:
+            self.strip.error(f"{result.sentence} [{result.diagnosis}]")
+
+    def shutdown(self) -> None:
+        self.admin.config.settings.unsubscribe(self._settings_changed)
