@@ -17,6 +17,7 @@ from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, err, pr
 from pilot_desktop.services.state import Account
 from pilot_desktop.services.webhook_admin import NO_ACCOUNTS, SET_PUBLIC_URL
 from pilot_desktop.services.webhooks import set_public_url, target_of
+from pilot_desktop.tunnel.public_url import normalize_public_url
 
 ENV_API_KEY = "PILOT_DESKTOP_API_KEY"
 
@@ -135,19 +136,21 @@ def public_url(ctx: Ctx) -> int:
     args = ctx.args
     if args.clear and args.url:
         raise CliError("Give a URL or --clear, not both.", EXIT_USAGE)
-    if args.url is not None or args.clear:
+    if args.url is not None:
         try:
-            set_public_url(ctx.config, None if args.clear else args.url)
+            set_public_url(ctx.config, normalize_public_url(args.url))  # "" is an error, not --clear
         except ValueError as exc:
             raise CliError(f"public_url: {exc} (got {args.url!r})", EXIT_USAGE) from exc
+    elif args.clear:
+        set_public_url(ctx.config, None)
     target = target_of(ctx.config)
     if ctx.as_json:
-        hooks = f"{target.public_url}/hooks/{target.token}" if target else None
+        hooks = target.bare_url if target else None
         print_json({"public_url": ctx.config.settings.value.public_url, "hook_url": hooks})
     elif target is None:
         err(f"No public URL set. Set the tunnel's address with: {SET_PUBLIC_URL}")
     else:
         print(target.public_url)
         if args.url is not None:
-            err(f"Webhooks created here will point at {target.public_url}/hooks/{target.token}/<number id>")
+            err(f"Webhooks created here will point at {target.bare_url}/<number id>")
     return EXIT_OK

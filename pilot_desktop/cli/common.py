@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import Any
 
 from pilot_desktop.api.errors import ApiError
+from pilot_desktop.services import logs
 from pilot_desktop.services.accounts import AccountError, Accounts
 from pilot_desktop.services.config import Config, SettingsError
 from pilot_desktop.services.paths import AppPaths
@@ -167,6 +168,8 @@ Handler = Callable[[Ctx], int | Coroutine[Any, Any, int]]
 def run(ctx: Ctx, handler: Handler) -> int:
     """Run a command; every expected failure becomes a sentence on stderr and an exit code."""
     try:
+        if getattr(ctx.args, "log_file", False):  # commands that change the profile: in its log
+            logs.setup(ctx.paths, console=False)
         result = handler(ctx)
         return result if isinstance(result, int) else asyncio.run(result)
     except CliError as exc:

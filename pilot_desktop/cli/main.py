@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pilot_desktop import __version__
 from pilot_desktop.cli import accounts, export, messages, numbers, sandbox, serve, timeline, webhooks, window
 from pilot_desktop.cli.common import Ctx, run
-from pilot_desktop.services import logs
 from pilot_desktop.services.paths import ENV_DATA_DIR, resolve
 
 EPILOG = (
@@ -54,10 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    paths = resolve(args.data_dir)
-    if getattr(args, "log_file", False):  # commands that change the profile: said in its log
-        logs.setup(paths, console=False)
-    return run(Ctx(paths, args), args.handler)
+    return run(Ctx(resolve(args.data_dir), args), args.handler)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Any
 
 from pilot_desktop.cli.common import EXIT_OK, Ctx, err, table
 from pilot_desktop.cli.timeline import label
-from pilot_desktop.core.format import duration, iso, parse_time, short
+from pilot_desktop.core.format import cli_time, iso, parse_time, short
 from pilot_desktop.core.lifecycle import STATUSES
 from pilot_desktop.services.config import peek_settings
 from pilot_desktop.services.deadlines import stuck_rules
@@ -220,7 +220,7 @@ def _cells(m: MessageRow) -> list[str]:
     if m.replies:
         notes.append(f"{m.replies} repl{'y' if m.replies == 1 else 'ies'}")
     return [
-        iso(m.first_at),
+        cli_time(m.first_at),
         "out" if m.outbound else "in",
         m.status,
         m.number_id or "",
@@ -237,6 +237,6 @@ def rebuild_command(ctx: Ctx) -> int:
     done = rebuild(ctx.paths.data_dir, wait=ctx.args.wait, progress=err)
     print(
         f"Rebuilt {done.messages:,} messages ({done.steps:,} steps) and {done.numbers:,} numbers from the "
-        f"stored events in {duration(done.seconds)}."
+        f"stored events in {done.seconds:.1f} s."
     )
     return EXIT_OK

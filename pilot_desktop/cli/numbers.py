@@ -14,12 +14,10 @@ import time
 from typing import Any
 
 from pilot_desktop.cli.common import EXIT_OK, Ctx, err, table
-from pilot_desktop.core.format import elapsed, iso, percent
+from pilot_desktop.core.format import cli_duration, cli_percent, cli_time
 from pilot_desktop.services.number_poller import poll_into
 from pilot_desktop.store.read_models import NumberSummary, TransitionRow
 from pilot_desktop.store.reads import Reads
-
-NONE = "-"  # a missing value in a table
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
@@ -97,11 +95,11 @@ def run(ctx: Ctx) -> int:
     rows = []
     for s in found:
         st = s.state
-        since = "" if st.connection_at is None else f"for {elapsed(now - st.connection_at)}"
+        since = "" if st.connection_at is None else f"for {cli_duration(now - st.connection_at)}"
         billing = "BLOCKED (unpaid)" if s.billing_blocked_since else ""
         rows.append(
             [st.name or "", st.phone or "", st.number_id, st.connection, since, st.health,
-             percent(s.uptime_24h, NONE), str(s.flaps_24h), billing]
+             cli_percent(s.uptime_24h), str(s.flaps_24h), billing]
         )  # fmt: skip
     print(table(["NAME", "PHONE", "ID", "STATE", "SINCE", "HEALTH", "UPTIME 24H", "FLAPS", "BILLING"], rows))
     for s in found:
@@ -110,5 +108,6 @@ def run(ctx: Ctx) -> int:
             for t in history[s.number_id]:
                 late = " (late: recorded, not applied)" if t.late else ""
                 reason = f" — {t.error}" if t.error else ""
-                print(f"  {iso(t.at)}  {t.kind}: {t.before} → {t.after} via {t.source}{reason}{late}")
+                when = cli_time(t.at, local=True)
+                print(f"  {when}  {t.kind}: {t.before} → {t.after} via {t.source}{reason}{late}")
     return EXIT_OK

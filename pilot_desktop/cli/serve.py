@@ -10,10 +10,9 @@ from typing import Any
 
 from pilot_desktop.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Ctx
 from pilot_desktop.cli.window import ENV_SECRETS, given_secrets
-from pilot_desktop.core.urls import http_base
 from pilot_desktop.services import logs
 from pilot_desktop.services.core import AppCore, CoreOptions
-from pilot_desktop.services.webhooks import target_of
+from pilot_desktop.services.webhooks import local_hook_url, target_of
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
@@ -91,9 +90,8 @@ def hook_url(ctx: Ctx) -> int:
     config.mark_real_receiver()
     target = target_of(config)
     if target is not None:  # what Pilot Status must call: through the tunnel
-        print(f"{target.public_url}/hooks/{target.token}")
+        print(target.bare_url)
         return EXIT_OK
-    receiver = config.settings.value.receiver
-    print(f"{http_base(receiver.host, receiver.port)}/hooks/{config.state.value.token}")
+    print(local_hook_url(config))
     print("(local address; set the tunnel's with `pilot-desktop public-url URL`)", file=sys.stderr)
     return EXIT_OK

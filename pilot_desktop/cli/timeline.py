@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, err, table
-from pilot_desktop.core.format import duration, iso, short
+from pilot_desktop.core.format import cli_duration, iso, short
 from pilot_desktop.store.read_models import MessageRow, Timeline, timeline_json
 from pilot_desktop.store.reads import Reads
 
@@ -83,9 +83,9 @@ def render(t: Timeline) -> str:
         ("first seen", iso(m.first_at)),
     ]
     if m.to_delivered is not None:
-        facts.append(("sent → delivered", duration(m.to_delivered)))
+        facts.append(("sent → delivered", cli_duration(m.to_delivered)))
     if m.to_read is not None:
-        facts.append(("delivered → read", duration(m.to_read)))
+        facts.append(("delivered → read", cli_duration(m.to_read)))
     out += [f"  {k:17} {v}" for k, v in facts if v]
     out += ["", f"Steps ({len(t.steps)}; {t.duplicates} repeated deliveries)"]
     out += ["  " + line for line in _steps(t).splitlines()]
@@ -116,7 +116,7 @@ def _steps(t: Timeline) -> str:
             notes.append("late (arrived after a later step)")
         if s.deliveries > 1:
             notes.append(f"×{s.deliveries} deliveries")
-        after = "" if previous is None or s.at is None else f"+{duration(max(0.0, s.at - previous))}"
+        after = "" if previous is None or s.at is None else f"+{cli_duration(max(0.0, s.at - previous))}"
         if s.at is not None:
             previous = s.at
         event_time = s.event_time or "(no time)"

@@ -8,7 +8,9 @@ One function per concept and one rule each (pure functions, no Qt):
 - spans: `duration` (a measured interval: 850 ms, 3.2 s, 2 min 5 s, 1 h 30 min),
   `elapsed` and `age` (how long so far, for views re-read now and then: never finer than
   the minute past the first one), `minutes` (a setting in minutes, exactly);
-- quantities: `size`, `percent`; text: `short`; numbers: `number_label` and friends.
+- quantities: `size`, `percent`; text: `short`; numbers: `number_label` and friends;
+- the command line's fixed formats, which scripts parse: `cli_duration`, `cli_time`,
+  `cli_percent`.
 
 A missing value reads `MISSING` in the window; the CLI passes its ASCII "-".
 """
@@ -178,6 +180,39 @@ def minutes(n: int) -> str:
     parts = [_plural(days, "day") if days else "", f"{hours} h" if hours else ""]
     parts.append(f"{mins} min" if mins else "")
     return " ".join(p for p in parts if p)
+
+
+# -- the command line's fixed formats ---------------------------------------------------
+# Scripts read what the CLI prints (timeline, messages, numbers, rebuild), so its tables keep
+# the formats they were documented and tested with: to the tenth of a second below a minute,
+# whole seconds in times.
+
+
+def cli_duration(seconds: float | None) -> str:
+    """850 ms, 1.5 s, 45.0 s, 3 min 20 s, 2 h 5 min, 3 d 4 h; '-' without one."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < MINUTE:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < HOUR:
+        return f"{whole // 60} min {whole % 60} s"
+    if whole < DAY:
+        return f"{whole // 3600} h {whole % 3600 // 60} min"
+    return f"{whole // 86400} d {whole % 86400 // 3600} h"
+
+
+def cli_time(ts: float, *, local: bool = False) -> str:
+    """To the second: UTC (2026-11-24 14:03:22) unless `local`."""
+    dt = datetime.fromtimestamp(ts) if local else datetime.fromtimestamp(ts, UTC)
+    return dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cli_percent(rate: float | None) -> str:
+    """87.5 %; '-' without one."""
+    return "-" if rate is None else f"{rate * 100:.1f} %"
 
 
 # -- quantities --------------------------------------------------------------------------

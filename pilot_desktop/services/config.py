@@ -261,12 +261,12 @@ class Config:
         (which held the state too). Raises SettingsError; a file in error is left untouched."""
         paths.ensure()
         lock = FileLock(paths.config_dir / LOCK_NAME, timeout=LOCK_TIMEOUT_S, mode=0o600)
-        with _locked(lock):
+        with _locked(lock):  # the documents take their files' stamps before anyone else writes
             settings, state = _open_files(paths.settings_file, paths.state_file)
-        return cls(
-            Document(SETTINGS, settings, paths.settings_file, lock),
-            Document(STATE, state, paths.state_file, lock),
-        )
+            return cls(
+                Document(SETTINGS, settings, paths.settings_file, lock),
+                Document(STATE, state, paths.state_file, lock),
+            )
 
     @classmethod
     def memory(cls, settings: Settings | None = None, state: State | None = None) -> Config:

@@ -17,10 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pilot_desktop.core.urls import http_base
 from pilot_desktop.receiver.app import PROCESS_INSTANCE
 from pilot_desktop.services.accounts import Accounts
 from pilot_desktop.services.config import Config
@@ -32,6 +31,7 @@ from pilot_desktop.services.secrets import MemorySecrets, SecretStore, open_secr
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.services.signing import SigningSecrets
 from pilot_desktop.services.webhook_admin import WebhookAdmin
+from pilot_desktop.services.webhooks import local_hook_url
 from pilot_desktop.store.db import StoreError
 from pilot_desktop.store.reads import Reads
 
@@ -97,6 +97,9 @@ class AppCore:
         self.demo_error: str | None = None
         self._watch: asyncio.Task[None] | None = None
         self._stopped = False
+        # Told when a settings or state file changed on disk but cannot be used (the window
+        # shows it; serve's log has it anyway).
+        self.on_problem: Callable[[str], None] | None = None
 
     # -- what the front ends show ------------------------------------------------------------
     @property
@@ -116,16 +119,19 @@ class AppCore:
     @property
     def real_hook_url(self) -> str:
         """The URL to give Pilot Status: the real receiver's, whatever this process runs."""
-        receiver = self.profile.settings.value.receiver
-        host = self.options.host or receiver.host
-        port = receiver.port if self.options.port is None else self.options.port
-        return f"{http_base(host, port)}/hooks/{self.profile.state.value.token}"
+        return local_hook_url(self.profile, host=self.options.host, port=self.options.port)
 
     # -- stages ---------------------------------------------------------------------------------
     async def start(self) -> None:
         if self.options.demo:
             reset_demo_store(self.store_paths)
         self.store_paths.ensure()
+        self.signing.log_routes()
+        if self.secrets.warning and (self.accounts.all or self.config.state.value.signing_secret_webhooks):
+            log.info("no system keyring: %s", self.secrets.warning)
+        # Whatever else fails: the configuration is followed (accounts, secrets, the tray's
+        # rules, the public URL), and a broken file is said.
+        self._watch = asyncio.ensure_future(self._watch_config())
         try:
             await self.runtime.open()
         except StoreError as exc:  # the front end shows it (window banner, serve's stderr)
@@ -133,9 +139,6 @@ class AppCore:
             log.info("store not opened: %s", exc)
             return
         self.reads = Reads(self.runtime.db_path, self.runtime.writer)  # type: ignore[arg-type]
-        self.signing.log_routes()
-        if self.secrets.warning and (self.accounts.all or self.config.state.value.signing_secret_webhooks):
-            log.info("no system keyring: %s", self.secrets.warning)
         try:
             await self.runtime.listen()
         except ReceiverStartError as exc:
@@ -144,7 +147,6 @@ class AppCore:
         if self.options.demo:
             await self._start_demo()
         self._start_polling()
-        self._watch = asyncio.ensure_future(self._watch_config())
 
     async def _start_demo(self) -> None:
         if not self.listening:
@@ -178,30 +180,45 @@ class AppCore:
             log.info("the receiver's address changed in the settings; it applies from the next start")
 
     async def _watch_config(self) -> None:
+        said: dict[str, str | None] = {}
         while True:
             await asyncio.sleep(self.options.watch_s)
             try:
                 self.profile.reload()
             except Exception:  # a bug must not end watching for the session
                 log.exception("re-reading the settings failed")
+            for doc in (self.profile.settings, self.profile.state):
+                if doc.problem != said.get(doc.kind.name) and doc.problem and self.on_problem:
+                    self.on_problem(f"{doc.problem} The previous values stay in use.")
+                said[doc.kind.name] = doc.problem
 
     async def stop(self) -> None:
         """Backwards: no more config changes, polls, demo deliveries; then the receiver
-        drains into the writer, which drains into the store."""
+        drains into the writer, which drains into the store. A stage that fails is logged
+        and the next still runs: the writer is always drained."""
         if self._stopped:
             return
         self._stopped = True
+        self.config.state.unsubscribe(self._state_changed)
+        self.profile.settings.unsubscribe(self._settings_changed)
+        for name, stage in (
+            ("the settings watch", self._stop_watch),
+            ("number polling", self.polling.stop if self.polling else None),  # before the writer it feeds
+            ("the demo", self.demo.stop if self.demo else None),  # no more deliveries before the drain
+            ("the receiver and the writer", self.runtime.stop),
+        ):
+            if stage is None:
+                continue
+            try:
+                await stage()
+            except Exception:
+                log.exception("stopping %s failed", name)
+        if self.reads is not None:
+            self.reads.close()
+        self.signing.close()
+
+    async def _stop_watch(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
-        self.config.state.unsubscribe(self._state_changed)
-        self.profile.settings.unsubscribe(self._settings_changed)
-        if self.polling is not None:
-            await self.polling.stop()  # before the sandbox it asks and the writer it feeds
-        if self.demo is not None:
-            await self.demo.stop()  # no more deliveries before the receiver drains
-        await self.runtime.stop()
-        if self.reads is not None:
-            self.reads.close()
-        self.signing.close()

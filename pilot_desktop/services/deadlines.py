@@ -26,4 +26,6 @@ def set_deadlines(prefs: Document[Settings], queued_minutes: int, sent_minutes: 
             {"messages.stuck_queued_minutes": queued_minutes, "messages.stuck_sent_minutes": sent_minutes}
         )
     except SettingsError as exc:
-        raise SettingsError("Invalid deadline: " + "; ".join(exc.fields or [str(exc)]), exc.fields) from exc
+        if not exc.fields:  # not the values: the file (locked, unreadable) says for itself
+            raise
+        raise SettingsError("Invalid deadline: " + "; ".join(exc.fields), exc.fields) from exc

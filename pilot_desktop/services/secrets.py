@@ -8,14 +8,18 @@ by the owner only, and `warning` says so, for the window and `serve` to show.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import keyring
 import keyring.errors
+from filelock import FileLock, Timeout
 
 FILE_NAME = "secrets.json"
 
@@ -82,8 +86,12 @@ class KeyringSecrets:
 
 
 class FileSecrets:
+    """One JSON file; each change re-reads it under a file lock (the window, `serve` and the
+    CLI may store secrets at the same time: none is lost) and replaces it atomically."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = FileLock(path.with_name(path.name + ".lock"), timeout=10, mode=0o600)
         self.backend = f"file {path} (owner-only, 0600)"
         self.warning: str | None = (
             f"No system keyring is available, so API keys and signing secrets are kept in {path}, "
@@ -103,27 +111,40 @@ class FileSecrets:
         return raw
 
     def _write(self, values: dict[str, str]) -> None:
+        # mkstemp: created 0600 from the start (never a moment where the keys are
+        # world-readable) and a name of its own, whoever else is writing.
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(values, f, indent=1, sort_keys=True)
+            os.replace(tmp, self.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def _change(self, change: Callable[[dict[str, str]], bool]) -> None:
+        """Read, change, write (only when `change` says it changed), under the lock."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        # Created 0600 from the start: never a moment where the keys are world-readable.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(values, f, indent=1, sort_keys=True)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        try:
+            with self._lock:
+                values = self._read()
+                if change(values):
+                    self._write(values)
+        except Timeout as exc:
+            raise SecretsError(f"The secrets file {self.path} stayed locked by another program.") from exc
 
     def get(self, name: str) -> str | None:
         return self._read().get(name)
 
     def set(self, name: str, value: str) -> None:
-        values = self._read()
-        values[name] = value
-        self._write(values)
+        def put(values: dict[str, str]) -> bool:
+            values[name] = value
+            return True
+
+        self._change(put)
 
     def delete(self, name: str) -> None:
-        values = self._read()
-        if values.pop(name, None) is not None:
-            self._write(values)
+        self._change(lambda values: values.pop(name, None) is not None)
 
 
 def service_name(data_dir: Path) -> str:

@@ -15,6 +15,7 @@ another process), never read per request. A failed re-read keeps the previous ma
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from pilot_desktop.services.state import State
 
 log = logging.getLogger(__name__)
 
+RETRY_S = 5.0
 _INDEX = frozenset({"signing_secret_webhooks", "signing_secret_routes", "signing_secrets_revision"})
 
 
@@ -54,6 +56,7 @@ class SigningSecrets:
         self.given = list(given)
         self._by_route: dict[str, list[str]] = {}
         self._everywhere: list[str] = []
+        self._retry_at: float | None = None  # when to re-read after a failure
         self._build()
         state.subscribe(self._state_changed)
 
@@ -66,6 +69,8 @@ class SigningSecrets:
         another process stored a moment ago applies to the next request: the state file is
         looked at (one `stat`) on every request."""
         self._state.reload()
+        if self._retry_at is not None and time.monotonic() >= self._retry_at:
+            self._rebuild()  # the last re-read failed (a locked keyring): try again
         return [*self.given, *self.stored(route)]
 
     def stored(self, route: str | None) -> list[str]:
@@ -169,23 +174,37 @@ class SigningSecrets:
     # -- building the map -----------------------------------------------------------------------
     def _state_changed(self, changed: frozenset[str]) -> None:
         if changed & _INDEX:
-            before = self.routes()
-            try:
-                self._build()
-            except SecretsError as exc:
-                log.warning("stored signing secrets not re-read, the previous ones stay: %s", exc)
-                return
-            self._log_changes(before, self.routes())
-            log.info("signing secrets re-read (revision %d)", self._state.value.signing_secrets_revision)
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        before = self.routes()
+        try:
+            self._build()
+        except SecretsError as exc:
+            # The state already says what it says: keep the previous secrets meanwhile and
+            # try again soon, on a request (a failure is never left standing until restart).
+            self._retry_at = time.monotonic() + RETRY_S
+            log.warning("stored signing secrets not re-read, the previous ones stay for now: %s", exc)
+            return
+        self._retry_at = None
+        self._log_changes(before, self.routes())
+        log.info("signing secrets re-read (revision %d)", self._state.value.signing_secrets_revision)
 
     def _build(self) -> None:
         state = self._state.value
         stored: list[tuple[bool, str | None, str]] = []
         for webhook_id in state.signing_secret_webhooks:
             value = self.store.get(_secret_ref(webhook_id))
-            if value:
-                known = webhook_id in state.signing_secret_routes
-                stored.append((known, state.signing_secret_routes.get(webhook_id), value))
+            if not value:  # listed, yet gone from the store (deleted by hand?): say so
+                log.warning(
+                    "the signing secret of webhook %s is listed but missing from %s: its route is "
+                    "not checked (store it again or forget it)",
+                    webhook_id,
+                    self.store.backend,
+                )
+                continue
+            known = webhook_id in state.signing_secret_routes
+            stored.append((known, state.signing_secret_routes.get(webhook_id), value))
         everywhere = [value for known, _, value in stored if not known]
         by_route = {
             route: [value for known, r, value in stored if not known or r == route]

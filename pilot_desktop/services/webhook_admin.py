@@ -327,10 +327,11 @@ class WebhookAdmin:
         return route is not None and self.signing.checks(route or None)
 
     def refused(self, hooks: Sequence[Webhook]) -> list[Webhook]:
-        """Webhooks pointing here without a stored secret at a route another secret checks
-        (two webhooks sharing a route, or a secret for every route): their deliveries get 401."""
+        """Webhooks pointing here (their deliveries arrive here) without a stored secret, at a
+        route another secret checks (two webhooks sharing a route, or a secret for every
+        route): their deliveries get 401."""
         return [
-            h for h in hooks if self.route(h) is not None and not self.signing.has(h.id) and self.checked(h)
+            h for h in hooks if self.points_here(h.url) and not self.signing.has(h.id) and self.checked(h)
         ]
 
     def refused_notes(self, hooks: Sequence[Webhook]) -> list[str]:

@@ -15,6 +15,7 @@ from yarl import URL
 
 from pilot_desktop.api.models import Webhook
 from pilot_desktop.core.catalogue import ALL_EVENTS
+from pilot_desktop.core.urls import http_base
 from pilot_desktop.services.config import Config
 from pilot_desktop.tunnel.public_url import hook_url, normalize_public_url, points_here
 
@@ -48,11 +49,23 @@ class Target:
     public_url: str
     token: str
 
+    @property
+    def bare_url(self) -> str:
+        """The hook URL without a route (webhooks made elsewhere; `hook-url` prints it)."""
+        return f"{self.public_url}/hooks/{self.token}"
+
     def url_for(self, number_id: str) -> str:
         return hook_url(self.public_url, self.token, number_id)
 
     def points_here(self, url: str) -> bool:
         return points_here(url, self.public_url, self.token)
+
+
+def local_hook_url(config: Config, *, host: str | None = None, port: int | None = None) -> str:
+    """The receiver's own hook URL on this machine (host and port: overrides of the settings)."""
+    receiver = config.settings.value.receiver
+    address = http_base(host or receiver.host, receiver.port if port is None else port)
+    return f"{address}/hooks/{config.state.value.token}"
 
 
 def target_of(config: Config) -> Target | None:

@@ -5,8 +5,8 @@ on a read-only connection: the home thread (the window's) keeps one, a worker th
 window's background reads) opens one per read; `close()` interrupts the reads under way
 instead of waiting for them. A storage problem comes out as a StoreError with a sentence,
 never a raw sqlite3 error. The facade also carries the writer's change feed and health, so
-a pane needs nothing else; a second store implementation (the team mode's) provides the
-same methods.
+a pane needs nothing else. Its methods are the seam a second store implementation (the
+team mode's) will plug into.
 """
 
 from __future__ import annotations
@@ -121,6 +121,8 @@ class Reads:
             # check_same_thread off: close() may interrupt it from the home thread.
             conn = connect(self.path, readonly=True, check_same_thread=False)
             self._open.add(conn)
+        # A read that had not started its statement when close() came stops at its next steps.
+        conn.set_progress_handler(lambda: 1 if self._closed else 0, 10_000)
         return conn
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from pilot_desktop.core.format import minutes
 from pilot_desktop.services.config import Config, Document, SettingsError
@@ -73,6 +73,8 @@ def build_window(core: AppCore) -> MainWindow:
     if core.reads is not None:
         for listener in window.change_listeners():
             core.reads.subscribe(listener)
+    core.on_problem = messages.error  # a settings file broken by hand while the window runs
+    window.on_shutdown.append(lambda: setattr(core, "on_problem", None))
     attach_deadlines(window, core.profile.settings)
     if core.options.demo:
         window.show_demo(core.demo.sandbox if core.demo else None, core.demo_error)
@@ -213,13 +215,9 @@ def run_on_qt(
 
 
 def run_gui(paths: AppPaths, profile: Config, *, demo: bool, signing_secrets: Sequence[str]) -> int:
-    """The window on `paths`; 1 when the stored signing secrets cannot be read (receiving
-    without them would accept deliveries nobody can verify)."""
-    try:
-        core = AppCore(paths, profile, CoreOptions(demo=demo, given_secrets=tuple(signing_secrets)))
-    except SecretsError as exc:
-        print(f"pilot-desktop: {exc}", file=sys.stderr)
-        return 1
+    """The window on `paths`. A second launch raises the first one's window. When the stored
+    signing secrets cannot be read (a locked keyring), it says so and exits 1: receiving
+    without them would accept deliveries nobody can verify."""
     instance: SingleInstance | None = None
     if profile.settings.value.notifications.single_instance:
         make_app()
@@ -229,6 +227,13 @@ def run_gui(paths: AppPaths, profile: Config, *, demo: bool, signing_secrets: Se
             print(f"Pilot Desktop is already running on {paths.data_dir}; its window {what}.", flush=True)
             return 0
     try:
+        try:
+            core = AppCore(paths, profile, CoreOptions(demo=demo, given_secrets=tuple(signing_secrets)))
+        except SecretsError as exc:
+            print(f"pilot-desktop: {exc}", file=sys.stderr)
+            if make_app().platformName() not in ("offscreen", "minimal"):  # someone to tell
+                QMessageBox.critical(None, "Pilot Desktop cannot start", f"{exc}\n\nNothing was received.")
+            return 1
         return run_on_qt(lambda: _main(core, instance))
     finally:
         if instance is not None:

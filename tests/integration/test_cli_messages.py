@@ -178,7 +178,7 @@ def test_timeline_text_is_readable(history: History) -> None:
     assert out.startswith("Message msg_read_1 · outbound text · READ")
     assert "late (arrived after a later step)" in out
     assert "×2 deliveries" in out
-    assert "+2.5 s" in out and "+30 s" in out  # durations between the steps
+    assert "+2.5 s" in out and "+30.0 s" in out  # durations between the steps
     assert "sent → delivered  2.5 s" in out
     assert "Replies (1)" in out and "'SIM'" in out and "in_reply_1" in out
     assert "Steps (3; 1 repeated deliveries)" in out

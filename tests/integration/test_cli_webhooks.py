@@ -177,7 +177,7 @@ def test_public_url_is_normalized_and_a_bad_one_names_the_field(data: Path) -> N
         "public_url": "https://tunnel.example.com",
         "hook_url": f"https://tunnel.example.com/hooks/{token}",
     }
-    for bad in ("ftp://tunnel.example.com", "https://x.example.com/hooks/abc/def", "not a url"):
+    for bad in ("ftp://tunnel.example.com", "https://x.example.com/hooks/abc/def", "not a url", ""):
         r = pd(data, "public-url", bad)
         assert r.returncode == 2, r.stderr
         assert "public_url" in r.stderr and "Public URL" in r.stderr and "Traceback" not in r.stderr

@@ -16,6 +16,7 @@ from keyring.backend import KeyringBackend
 
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.sandbox.server import Sandbox
+from pilot_desktop.services import signing as signing_mod
 from pilot_desktop.services.accounts import AccountError, Accounts
 from pilot_desktop.services.config import Config, SettingsError
 from pilot_desktop.services.paths import resolve
@@ -299,3 +300,52 @@ def test_a_bad_route_names_its_field(tmp_path: Path) -> None:
     state_file.write_text(json.dumps(raw))
     with pytest.raises(SettingsError, match=r"(?s)state\.json.*signing_secret_routes\.wh_1: .*one URL path"):
         Config.open(resolve(tmp_path))
+
+
+def _store_many(folder: str, prefix: str, count: int) -> None:
+    store = FileSecrets(Path(folder) / "secrets.json")
+    for i in range(count):
+        store.set(f"{prefix}{i}", f"value-{prefix}{i}")
+
+
+def test_secrets_stored_by_several_processes_at_once_are_all_kept(tmp_path: Path) -> None:
+    """Without a keyring the window, `serve` and the CLI share one file: none may lose another's."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_store_many, args=(str(tmp_path), f"p{n}_", 60)) for n in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    stored = json.loads((tmp_path / "secrets.json").read_text())
+    assert stored == {f"p{n}_{i}": f"value-p{n}_{i}" for n in range(4) for i in range(60)}
+    assert stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".secrets.json.")]  # no temp left
+
+
+class FlakySecrets(MemorySecrets):
+    """A keyring that refuses reads while `locked` (a desktop keyring locked for a moment)."""
+
+    locked = False
+
+    def get(self, name: str) -> str | None:
+        if self.locked:
+            raise SecretsError("The system keyring could not be read: locked")
+        return super().get(name)
+
+
+def test_secrets_not_read_because_the_keyring_was_locked_are_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(signing_mod, "RETRY_S", 0.0)
+    store = FlakySecrets()
+    receiver = SigningSecrets(Config.open(resolve(tmp_path)).state, store)  # a running serve
+    # The CLI stores a secret (another process, the same profile), while the keyring is
+    # locked for the receiver's re-read.
+    SigningSecrets(Config.open(resolve(tmp_path)).state, store).set("wh_1", "whsec_new", "num_1")
+    store.locked = True
+    assert receiver("num_1") == []  # not readable now: the previous secrets (none) stay
+    store.locked = False
+    assert receiver("num_1") == ["whsec_new"]  # the next request reads them again

@@ -4,7 +4,7 @@ Local times are built from local wall-clock datetimes, so the tests hold in any 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,6 +12,9 @@ from pilot_desktop.core.format import (
     MISSING,
     age,
     age_iso,
+    cli_duration,
+    cli_percent,
+    cli_time,
     clock,
     duration,
     elapsed,
@@ -261,3 +264,29 @@ def test_numbers_as_people_know_them(number_id: str, label: str, cell: str, tip:
     assert number_short(number_id, KNOWN) == cell
     assert number_tip(number_id, KNOWN) == tip
     assert number_line(number_id, KNOWN) == line
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "-"),
+        (0.85, "850 ms"),
+        (2.5, "2.5 s"),
+        (30, "30.0 s"),
+        (59.94, "59.9 s"),
+        (200, "3 min 20 s"),
+        (3600, "1 h 0 min"),
+        (7500, "2 h 5 min"),
+        (4 * 86400 + 3 * 3600, "4 d 3 h"),
+    ],
+)
+def test_the_command_line_keeps_its_precise_durations(seconds: float | None, text: str) -> None:
+    """Scripts compare what `timeline` and `numbers` print: tenths of seconds below a minute."""
+    assert cli_duration(seconds) == text
+
+
+def test_the_command_line_keeps_its_times_and_percentages() -> None:
+    at = datetime(2026, 11, 24, 14, 3, 22, 999_000, tzinfo=UTC).timestamp()
+    assert cli_time(at) == "2026-11-24 14:03:22"  # UTC, to the second (`messages`)
+    assert cli_time(at, local=True) == datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
+    assert cli_percent(0.875) == "87.5 %" and cli_percent(None) == "-"
