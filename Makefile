@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 		echo "error: Python >= 3.11 not found (tried python3.11, python3, python3.12, python3.13)" >&2; \
 		exit 1; fi
 	@if ! $(BIN)/python -m pip --version >/dev/null 2>&1; then \
+		$(PYTHON) -m ensurepip --version >/dev/null 2>&1 || bash .ci/sysdeps.sh none python3-venv; \
 		echo "creating $(VENV) with $(PYTHON)"; \
 		rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
@@ -33,8 +34,11 @@ run: venv
 		echo "warning: Qt system libraries missing (see above); starting anyway" >&2
 	$(BIN)/pilot-desktop $(ARGS)
 
+# The system libraries the tests need (Qt's offscreen platform, openssl for the TLS probe
+# tests), installed when missing: as root, through sudo, or the exact command is printed.
 test: export QT_QPA_PLATFORM ?= offscreen
 test: venv
+	@bash .ci/sysdeps.sh offscreen openssl
 	timeout -k 30 1200 $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Runs all three, then fails if any did.

@@ -3,6 +3,7 @@
 #
 #   .ci/sysdeps.sh MODE [EXTRA_PACKAGE...]
 #
+#   none       only the extra packages (e.g. python3-venv for `make venv`)
 #   offscreen  what the tests need (QT_QPA_PLATFORM=offscreen)
 #   window     offscreen + the xcb libraries for a real window on X11
 #   xvfb       window + xvfb and xauth (a virtual display, for screenshots)
@@ -18,12 +19,13 @@ WINDOW=(libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render
         libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0)
 XVFB=(xvfb xauth)
 
-usage() { echo "usage: $0 offscreen|window|xvfb [extra-package...]" >&2; exit 2; }
+usage() { echo "usage: $0 none|offscreen|window|xvfb [extra-package...]" >&2; exit 2; }
 
 [[ $# -ge 1 ]] || usage
 mode=$1
 shift
 case $mode in
+    none) wanted=() ;;
     offscreen) wanted=("${OFFSCREEN[@]}") ;;
     window) wanted=("${OFFSCREEN[@]}" "${WINDOW[@]}") ;;
     xvfb) wanted=("${OFFSCREEN[@]}" "${WINDOW[@]}" "${XVFB[@]}") ;;

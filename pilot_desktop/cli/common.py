@@ -4,6 +4,11 @@ Output: `--json` prints one stable JSON document (or NDJSON, where a command say
 stdout; messages, notes and warnings go to stderr as `pilot-desktop: ...`. Exit codes: 0
 done, 1 failed (the platform refused, no database, a file in error ...), 2 the command
 cannot run as given (a bad value, refused without --yes), 130 interrupted.
+
+What the CLI prints is data for other programs and for terminals: stdout and stderr pass
+through `terminal_safe` (stored or remote text cannot drive the terminal), JSON is written
+by the one strict writer `json_text`, and a reader that stops early (`| head`) ends the
+command quietly with exit 0 (`guard_pipe`).
 """
 
 from __future__ import annotations
@@ -11,16 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import json
 import os
 import sqlite3
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TextIO, cast
 
 from pilot_desktop.api.errors import ApiError
+from pilot_desktop.core.format import terminal_safe
+from pilot_desktop.core.interchange import json_text
 from pilot_desktop.services import logs
 from pilot_desktop.services.accounts import AccountError, Accounts
 from pilot_desktop.services.config import Config, SettingsError
@@ -43,20 +49,80 @@ class CliError(Exception):
 
 
 def err(message: str) -> None:
-    print(f"pilot-desktop: {message}", file=sys.stderr, flush=True)
+    try:
+        print(f"pilot-desktop: {message}", file=sys.stderr, flush=True)
+    except BrokenPipeError:  # nobody reads stderr any more: nowhere to say it
+        _discard(sys.stderr)
 
 
 def print_json(value: Any, *, indent: int | None = 2) -> None:
-    sys.stdout.write(json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(value, indent=indent) + "\n")
     sys.stdout.flush()
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell; trailing spaces trimmed."""
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    return "\n".join(
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]
-    )
+    """Columns padded to their widest cell (each cell on one line, terminal-safe);
+    trailing spaces trimmed."""
+    cells = [[terminal_safe(str(c)) for c in r] for r in [headers, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells)
+
+
+# -- the streams -----------------------------------------------------------------------------
+class _TerminalSafe:
+    """stdout or stderr with every write passed through `terminal_safe` (lines kept)."""
+
+    def __init__(self, raw: TextIO) -> None:
+        self.raw = raw
+
+    def write(self, text: str) -> int:
+        return self.raw.write(terminal_safe(text, lines=True))
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding ...
+        return getattr(self.raw, name)
+
+
+def safe_streams() -> None:
+    """From here on, everything printed (tables, notes, errors quoting stored or remote
+    text, logging on the console) is terminal-safe."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, _TerminalSafe):
+            setattr(sys, name, cast(TextIO, _TerminalSafe(stream)))
+
+
+def data_stdout() -> TextIO:
+    """Where a data file for other programs goes on stdout (`export`): byte for byte as
+    written, unless stdout is a terminal, where it is made terminal-safe too."""
+    out = sys.stdout
+    if isinstance(out, _TerminalSafe) and not out.isatty():
+        return out.raw
+    return out
+
+
+def _discard(stream: TextIO) -> None:
+    """Point a stream whose reader went away at /dev/null: what is still buffered, and
+    the flush at exit, go nowhere instead of raising (and exiting 120) again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+
+
+def guard_pipe(main: Callable[[], int]) -> int:
+    """Run the whole command (parsing and --help included) so that a reader which stops
+    early (`export | head`, `messages --json | head -1`) ends it quietly with exit 0, as
+    SIGPIPE ends other tools: no error, no traceback. stdout is flushed here, not at exit,
+    where a closed pipe would print "Exception ignored" and exit 120."""
+    try:
+        try:
+            return main()
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard(sys.stdout)
+        return EXIT_OK
 
 
 def read_secret(what: str) -> str:
@@ -184,10 +250,8 @@ def run(ctx: Ctx, handler: Handler) -> int:
     except sqlite3.Error as exc:  # a read of a damaged page part way through
         err(str(classify_error(ctx.paths.data_dir / DB_NAME, exc)))
         return EXIT_ERROR
-    except BrokenPipeError:  # `messages --json | head`: stop quietly, and at exit too
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+    except BrokenPipeError:  # `messages --json | head`: guard_pipe ends the command quietly
+        raise
     except OSError as exc:  # e.g. the data dir is a file, an unwritable export path
         where = f" ({exc.filename})" if exc.filename else ""
         err(f"{exc.strerror or exc}{where}")

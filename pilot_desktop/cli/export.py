@@ -7,12 +7,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pilot_desktop.cli.common import EXIT_OK, Ctx
+from pilot_desktop.cli.common import EXIT_OK, Ctx, data_stdout
 from pilot_desktop.services.export import open_for_export, write_events
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
-    export = sub.add_parser("export", parents=[common], help="write every stored event")
+    export = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write every stored event",
+        description="Writes every stored event, oldest first. Reads the database only: a read-only "
+        "data folder is enough, and it is safe beside a running serve or window.",
+        epilog="ndjson: one strict JSON object per line; a NaN or infinite number in a payload "
+        '(stored by an older version) is written as the string "NaN", "Infinity" or "-Infinity". '
+        "csv: every cell quoted; a cell starting with = + - @, a tab, CR, LF or NUL (also after "
+        "spaces, and the full-width ＝ ＋ － ＠) gets a leading ' so a spreadsheet shows it as text "
+        "instead of running it as a formula (phone numbers read '+5511...); a program reading the "
+        "file removes that one '. The payload column is the body as text, decoded from UTF-8, "
+        "UTF-16 or UTF-32 as JSON allows.",
+    )
     export.add_argument("--format", choices=("ndjson", "csv"), default="ndjson")
     export.add_argument("--output", "-o", metavar="FILE", help="file to write (default: stdout)")
     export.set_defaults(handler=run)
@@ -23,7 +36,9 @@ def run(ctx: Ctx) -> int:
     conn = open_for_export(ctx.paths.data_dir)  # checked before any output file is touched
     try:
         if not args.output:
-            count = write_events(conn, sys.stdout, args.format)
+            out = data_stdout()
+            count = write_events(conn, out, args.format)
+            out.flush()  # a reader gone (`| head`) is found here, before "exported" is said
         else:
             # Written beside the target and renamed at the end: a failure never leaves
             # a truncated export in place of a good one.

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from pilot_desktop import __version__
 from pilot_desktop.cli import accounts, export, messages, numbers, sandbox, serve, timeline, webhooks, window
-from pilot_desktop.cli.common import Ctx, run
+from pilot_desktop.cli.common import Ctx, guard_pipe, run, safe_streams
 from pilot_desktop.services.paths import ENV_DATA_DIR, resolve
 
 EPILOG = (
@@ -52,8 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run(Ctx(resolve(args.data_dir), args), args.handler)
+    safe_streams()
+
+    def command() -> int:
+        args = build_parser().parse_args(argv)
+        return run(Ctx(resolve(args.data_dir), args), args.handler)
+
+    return guard_pipe(command)
 
 
 if __name__ == "__main__":

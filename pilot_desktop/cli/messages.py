@@ -10,7 +10,6 @@ transaction (store/rebuild.py).
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any
 from pilot_desktop.cli.common import EXIT_OK, Ctx, err, table
 from pilot_desktop.cli.timeline import label
 from pilot_desktop.core.format import cli_time, iso, parse_time, short
+from pilot_desktop.core.interchange import json_text
 from pilot_desktop.core.lifecycle import STATUSES
 from pilot_desktop.services.config import peek_settings
 from pilot_desktop.services.deadlines import stuck_rules
@@ -193,7 +193,7 @@ def list_messages(ctx: Ctx) -> int:
                 break
             for m in page:
                 if args.json:
-                    sys.stdout.write(json.dumps(message_json(m), ensure_ascii=False) + "\n")
+                    sys.stdout.write(json_text(message_json(m)) + "\n")
                 else:
                     rows.append(_cells(m))
             shown += len(page)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from typing import Any
 
 from pilot_desktop.cli.common import EXIT_OK, Ctx, err, table
 from pilot_desktop.core.format import cli_duration, cli_percent, cli_time
+from pilot_desktop.core.interchange import json_text
+from pilot_desktop.services import logs
 from pilot_desktop.services.number_poller import poll_into
 from pilot_desktop.store.read_models import NumberSummary, TransitionRow
 from pilot_desktop.store.reads import Reads
@@ -27,7 +28,6 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
         help="each number's connection state, health, 24 h uptime and flaps",
         description="Shows what the stored webhooks and polls say about each number.",
     )
-    p.set_defaults(log_file=True)
     p.add_argument("--json", action="store_true", help="print one JSON array on stdout")
     p.add_argument("--refresh", action="store_true", help="poll the platform once first (needs an account)")
     p.add_argument("--history", type=int, default=0, metavar="N", help="also show the last N transitions")
@@ -75,7 +75,8 @@ def summary_json(s: NumberSummary, now: float, history: list[TransitionRow]) -> 
 
 def run(ctx: Ctx) -> int:
     args = ctx.args
-    if args.refresh:
+    if args.refresh:  # polls and stores: in the profile's log (without it, only reads)
+        logs.setup(ctx.paths, console=False)
         problem = asyncio.run(poll_into(ctx.paths.data_dir, ctx.accounts))
         if problem:
             err(problem)
@@ -87,7 +88,7 @@ def run(ctx: Ctx) -> int:
     finally:
         reads.close()
     if args.json:
-        print(json.dumps([summary_json(s, now, history[s.number_id]) for s in found], ensure_ascii=False))
+        print(json_text([summary_json(s, now, history[s.number_id]) for s in found]))
         return EXIT_OK
     if not found:
         print("No numbers known yet: they appear with their first number.* webhook or poll (--refresh).")

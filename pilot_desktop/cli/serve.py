@@ -14,6 +14,8 @@ from pilot_desktop.services import logs
 from pilot_desktop.services.core import AppCore, CoreOptions
 from pilot_desktop.services.webhooks import local_hook_url, target_of
 
+HEALTH_EVERY_S = 0.5
+
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
     serve = sub.add_parser(
@@ -74,15 +76,36 @@ async def _serve(core: AppCore) -> int:
         print(f"pilot-desktop: {problem}", file=sys.stderr)
         return EXIT_ERROR
     print(f"Listening: {core.hook_url}", flush=True)
+    for base in core.runtime.listening_urls[1:]:  # on all interfaces: the machine's addresses
+        print(f"Also listening: {base}/hooks/{core.runtime.token}", flush=True)
     print(f"Database: {core.runtime.db_path}", flush=True)
     print(f"Signature check: {core.signing.describe()}", flush=True)
     if core.polling is not None and core.polling.running:
         print(f"Number polling: every {core.polling.poller.interval:.0f} s through the accounts", flush=True)
+    health = asyncio.ensure_future(_say_storing(core))
     await stop.wait()
+    health.cancel()
     print("Stopping: draining pending writes…", flush=True)
     await core.stop()
     print("Stopped.", flush=True)
     return EXIT_OK
+
+
+async def _say_storing(core: AppCore) -> None:
+    """Whether webhooks are stored, said when it changes: a damaged, read-only, locked or
+    full store is answered 503 (the platform retries), and the operator must know why."""
+    said: tuple[str, str | None] = ("ok", None)
+    while core.reads is not None:
+        health = core.reads.health()
+        if (health.state, health.reason) != said:
+            if health.state == "stopped":
+                print(f"Not storing: {health.reason}", flush=True)
+            elif health.state == "problem":
+                print(f"Storing problem (answered 503, retried by the platform): {health.reason}", flush=True)
+            else:
+                print("Storing again.", flush=True)
+            said = (health.state, health.reason)
+        await asyncio.sleep(HEALTH_EVERY_S)
 
 
 def hook_url(ctx: Ctx) -> int:

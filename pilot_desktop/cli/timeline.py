@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
 
 from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, err, table
 from pilot_desktop.core.format import cli_duration, iso, short
+from pilot_desktop.core.interchange import json_text
 from pilot_desktop.store.read_models import MessageRow, Timeline, timeline_json
 from pilot_desktop.store.reads import Reads
 
@@ -61,7 +61,7 @@ def run(ctx: Ctx) -> int:
     elif found[1] == "quotedMessageId":
         err(f"note: {text!r} is quoted by this reply (the message it quotes is not stored)")
     if ctx.args.json:
-        sys.stdout.write(json.dumps(timeline_json(t), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(timeline_json(t), indent=2) + "\n")
     else:
         sys.stdout.write(render(t) + "\n")
     sys.stdout.flush()

@@ -7,6 +7,7 @@ import os
 
 from pilot_desktop.cli.common import Ctx
 from pilot_desktop.services import logs
+from pilot_desktop.services.config import SettingsError
 
 ENV_SECRETS = "PILOT_DESKTOP_SIGNING_SECRETS"
 
@@ -31,13 +32,16 @@ def given_secrets(cli: list[str] | None = None) -> list[str]:
 
 def run(ctx: Ctx) -> int:
     logs.setup(ctx.paths, console=True)
-    from pilot_desktop.ui.app import run_gui  # noqa: PLC0415 - Qt loads only for the window
+    from pilot_desktop.ui.app import cannot_start, run_gui  # noqa: PLC0415 - Qt loads only for the window
 
-    config = ctx.config
-    # No account can be connected yet, so the window starts in demo mode until the real
-    # receiver has been asked for once: `serve`, `hook-url` (the user is setting up real
-    # webhooks), an account or `--no-demo`. From then on it starts the real receiver.
-    if ctx.args.demo is False:
-        config.mark_real_receiver()
+    try:
+        config = ctx.config
+        # No account can be connected yet, so the window starts in demo mode until the real
+        # receiver has been asked for once: `serve`, `hook-url` (the user is setting up real
+        # webhooks), an account or `--no-demo`. From then on it starts the real receiver.
+        if ctx.args.demo is False:
+            config.mark_real_receiver()
+    except SettingsError as exc:  # never a window over new settings or a new token: say why
+        return cannot_start(str(exc), "Nothing was changed and nothing is received until it is fixed.")
     demo = ctx.args.demo if ctx.args.demo is not None else not config.state.value.real_receiver
     return run_gui(ctx.paths, config, demo=demo, signing_secrets=given_secrets())

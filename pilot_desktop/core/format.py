@@ -8,7 +8,8 @@ One function per concept and one rule each (pure functions, no Qt):
 - spans: `duration` (a measured interval: 850 ms, 3.2 s, 2 min 5 s, 1 h 30 min),
   `elapsed` and `age` (how long so far, for views re-read now and then: never finer than
   the minute past the first one), `minutes` (a setting in minutes, exactly);
-- quantities: `size`, `percent`; text: `short`; numbers: `number_label` and friends;
+- quantities: `size`, `percent`; text: `short`, `terminal_safe` (stored or remote text
+  bound for a terminal); numbers: `number_label` and friends;
 - the command line's fixed formats, which scripts parse: `cli_duration`, `cli_time`,
   `cli_percent`.
 
@@ -277,3 +278,29 @@ def number_line(number_id: str, known: Names) -> str:
     """On one line with the id people type back (the CLI, the timeline): 'name · phone (id)'."""
     label = number_label(number_id, known)
     return label if label == number_id else f"{label} ({number_id})"
+
+
+# -- text bound for a terminal -----------------------------------------------------------
+# Stored and remote text (message content, names, error texts) is data: written raw, an
+# ESC or C1 control (U+009B is a CSI on some terminals) would move the cursor, retitle the
+# window or rewrite what was printed (\r, \b), a bidi override would reorder it, a lone
+# surrogate would stop the output with an encoding error. Each becomes a visible escape.
+_BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+TERMINAL_UNSAFE = frozenset(
+    (*range(0x20), *range(0x7F, 0xA0), *_BIDI, 0x2028, 0x2029, *range(0xD800, 0xE000))
+)
+
+
+def _escape(cp: int) -> str:
+    return f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}"
+
+
+_ESCAPED = {cp: _escape(cp) for cp in TERMINAL_UNSAFE}
+_ESCAPED_KEEP_LINES = {cp: v for cp, v in _ESCAPED.items() if cp not in (0x09, 0x0A)}
+
+
+def terminal_safe(text: str, *, lines: bool = False) -> str:
+    """`text` with every control, bidi and lone-surrogate character as a visible escape
+    (ESC reads `\\x1b`, U+202E `\\u202e`); with `lines`, newlines and tabs are kept (a
+    whole report), else they are escaped too (one table cell)."""
+    return text.translate(_ESCAPED_KEEP_LINES if lines else _ESCAPED)

@@ -19,7 +19,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,17 +27,23 @@ from aiohttp import web
 
 from pilot_desktop.core.events import classify
 from pilot_desktop.core.lifecycle import observe
+from pilot_desktop.core.protection import NO_PROTECTION, Protection
 from pilot_desktop.core.signature import HEADER, verify
 from pilot_desktop.core.urls import PROBE_HEADER, PROBE_RECEIVER, UNKNOWN_TOKEN
-from pilot_desktop.receiver.encoding import BodyEncodingError, decode
+from pilot_desktop.receiver.connections import BODY_TIMEOUT_S
+from pilot_desktop.receiver.encoding import BodyEncodingError, decode, mend_surrogates
+from pilot_desktop.receiver.hosts import HostPolicy
+from pilot_desktop.receiver.limits import RejectionLog, bounded_rejection
 from pilot_desktop.store.db import StoreError
-from pilot_desktop.store.records import IncomingEvent, Rejection
+from pilot_desktop.store.records import IncomingEvent, Refused
+from pilot_desktop.store.repeats import Repeats
 from pilot_desktop.store.writer import Overloaded, Writer, WriterClosed
 
 log = logging.getLogger(__name__)
+_REPEATS = Repeats()  # a store problem refuses every request: logged once, then counted
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_BODY = 1024 * 1024
-REJECTION_BODY_KEPT = 64 * 1024
 RETRY_AFTER_S = 1
 
 _PROBE_NONCE = re.compile(r"[A-Za-z0-9_-]{8,128}")
@@ -54,6 +60,11 @@ class ReceiverConfig:
     secrets: Callable[[str | None], Sequence[str]]
     max_body: int = MAX_BODY
     instance: str = PROCESS_INSTANCE
+    # The Host values answered (receiver/hosts.py): the listen host and the public URL's.
+    host: str = "127.0.0.1"
+    public_url: Callable[[], str | None] = lambda: None
+    # The numbers stored secrets protect on every route; asked per request, after `secrets`.
+    protection: Callable[[], Protection] = lambda: NO_PROTECTION
 
 
 @dataclass
@@ -74,6 +85,17 @@ def _no_constants(name: str) -> float:
     raise _NonStandardJSON(f"{name} is not a JSON value")
 
 
+def _finite_float(text: str) -> float:
+    # 1e999 is valid JSON syntax but Python reads it as inf: refused like Infinity itself.
+    value = float(text)
+    if value in (_INF, -_INF):
+        raise _NonStandardJSON(f"{text[:40]} is out of range for a JSON number")
+    return value
+
+
+_INF = float("inf")
+
+
 def _error(status: int, reason: str, **extra: Any) -> web.Response:
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
     return web.json_response({"error": reason, **extra}, status=status, headers=headers)
@@ -86,7 +108,9 @@ class Receiver:
         self.config = config
         self.writer = writer
         self.stats = ReceiverStats()
-        self.app = web.Application(client_max_size=config.max_body)
+        self.rejections = RejectionLog(writer)  # bounded per request and per second
+        self.hosts = HostPolicy(config.host, config.public_url)
+        self.app = web.Application(client_max_size=config.max_body, middlewares=[self._check_host])
         self.app.router.add_post("/hooks/{token}", self._hook)
         self.app.router.add_post("/hooks/{token}/{route}", self._hook)
         self.app.router.add_get("/hooks/{token}", self._probe, allow_head=False)
@@ -96,12 +120,35 @@ class Receiver:
         # pointed at a wrong path is exactly what an operator needs to see.
         self.app.router.add_route("*", r"/{tail:[\s\S]*}", self._unrouted)  # [\s\S]: "." misses %0A
 
+    @web.middleware
+    async def _check_host(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        host = request.headers.get("Host")
+        # The tunnel probe checks a public URL before it is saved, so its host is not known
+        # yet; a browser cannot send the probe header without a CORS preflight, never granted.
+        if self.hosts.allows(host) or (request.method == "GET" and PROBE_HEADER in request.headers):
+            return await handler(request)
+        # 421 Misdirected Request: this server does not answer for that authority (a DNS
+        # rebinding page, a wrong proxy); not 403, nothing about permissions was decided.
+        shown = (host or "")[:100]
+        return await self._reject(
+            request,
+            421,
+            f"this receiver does not answer for Host {shown!r}; if that is your tunnel's address, "
+            "set it as the public URL (`pilot-desktop public-url https://...` or the Webhooks tab)",
+        )
+
+    def refused(self, status: int, reason: str, remote: str | None) -> None:
+        """A request aiohttp's parser refused (no method or path to show): recorded, bounded."""
+        record = bounded_rejection(status=status, reason=reason, method="-", path="-", remote=remote)
+        self.rejections.record_soon(record)
+
     async def _health(self, request: web.Request) -> web.Response:
         ok = self.writer.alive and self.writer.last_error is None
+        problem = self.writer.problem  # its reason names no file: anyone may ask /healthz
         body = {
             "ok": ok,
             "writer": "running" if self.writer.alive else "stopped",
-            "error": None if ok else (self.writer.last_error or "the store writer is not running"),
+            "error": None if ok else (problem.reason if problem else "the store writer is not running"),
             "queue": self.writer.queue_size,
             "accepted": self.stats.accepted,
         }
@@ -143,22 +190,17 @@ class Receiver:
         body_size: int | None = None,
     ) -> web.Response:
         self.stats.rejected += 1
-        record = Rejection(
-            received_at=time.time(),
+        record = bounded_rejection(
             status=status,
             reason=reason,
             method=request.method,
             path=request.path,
             remote=request.remote,
-            headers=list(request.headers.items()),
-            body=body[:REJECTION_BODY_KEPT] if body is not None else None,
-            body_size=body_size if body_size is not None else (len(body) if body is not None else None),
+            headers=request.headers.items(),
+            body=body,
+            body_size=body_size,
         )
-        try:
-            await self.writer.submit(record)
-        except (Overloaded, WriterClosed, StoreError) as exc:
-            # The answer matters more than the diagnostic record; say so in the log.
-            log.warning("rejection not recorded (%s): %s %s", exc, status, reason)
+        await self.rejections.record(record)  # within a byte budget; past it only counted
         return _error(status, reason)
 
     async def _hook(self, request: web.Request) -> web.Response:
@@ -171,7 +213,10 @@ class Receiver:
                 request, 413, f"body over the {limit} byte limit", body_size=request.content_length
             )
         try:
-            body = await request.read()
+            async with asyncio.timeout(BODY_TIMEOUT_S):  # a slow sender holds no connection forever
+                body = await request.read()
+        except TimeoutError:
+            return await self._reject(request, 408, f"body not received within {BODY_TIMEOUT_S:.0f} s")
         except web.HTTPRequestEntityTooLarge:
             return await self._reject(request, 413, f"body over the {limit} byte limit")
         except web.RequestPayloadError as exc:  # e.g. `Content-Encoding: gzip` on a plain body
@@ -182,7 +227,7 @@ class Receiver:
         except BodyEncodingError as exc:
             return await self._reject(request, exc.status, exc.reason, wire)
         try:
-            obj = json.loads(body, parse_constant=_no_constants)
+            obj = json.loads(body, parse_constant=_no_constants, parse_float=_finite_float)
         except _NonStandardJSON as exc:
             return await self._reject(request, 400, f"body is not valid JSON: {exc}", body)
         except RecursionError:
@@ -193,6 +238,10 @@ class Receiver:
             return await self._reject(request, 400, "body is not valid UTF-8 JSON", body)
         except ValueError:  # e.g. an integer too long to convert
             return await self._reject(request, 400, "body is not valid JSON (a value is out of range)", body)
+        try:
+            obj = mend_surrogates(body, obj)
+        except RecursionError:
+            return await self._reject(request, 400, "body is JSON nested too deeply", body)
         if not isinstance(obj, dict):
             return await self._reject(request, 400, "body is not a JSON object", body)
         if not isinstance(obj.get("event"), str):
@@ -206,6 +255,13 @@ class Receiver:
             verdict = on_wire if on_wire.status == "valid" else verdict
         if verdict.status == "invalid":
             return await self._reject(request, 401, verdict.reason, body)
+        # A secret protects its number on every route (core/protection.py).
+        decision = self.config.protection().decide(
+            obj, route, verdict, checked=secrets, signed=(body, wire), header=request.headers.get(HEADER)
+        )
+        if decision.refused is not None:
+            return await self._reject(request, 401, decision.refused, body)
+        verdict = decision.verdict
         try:
             classified = classify(obj)
         except RecursionError:
@@ -218,6 +274,7 @@ class Receiver:
             classified=classified,
             verdict=verdict,
             observation=observe(obj),
+            forbid=decision.forbid,
         )
         try:
             stored = await self.writer.submit(item)
@@ -227,12 +284,15 @@ class Receiver:
         except WriterClosed as exc:
             return _error(503, f"receiver shutting down: {exc}; retry later")
         except StoreError as exc:
-            # The details (file, disk) are for the operator's log, not the remote sender.
-            log.error("event not stored, answered 503: %s", exc)
-            return _error(503, "the receiver cannot store events right now; retry later")
+            # The details (file, disk) are for the operator's log, once per condition (a full
+            # disk refuses every request); the sender gets the reason without any path.
+            _REPEATS.log(log, logging.ERROR, exc.reason, "event not stored, answered 503: %s", exc)
+            return _error(503, f"the receiver cannot store events right now ({exc.reason}); retry later")
         except asyncio.CancelledError:
             raise
         assert stored is not None
+        if isinstance(stored, Refused):  # names a protected number's message (store/guard.py)
+            return await self._reject(request, 401, stored.reason, body)
         self.stats.accepted += 1
         self.stats.duplicates += stored.duplicate
         self.stats.last_event_at = received_at

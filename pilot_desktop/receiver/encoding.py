@@ -7,7 +7,9 @@ a JSON answer and a rejection row, and bounds the decoded size (a gzip bomb is a
 
 from __future__ import annotations
 
+import re
 import zlib
+from typing import Any
 
 
 class BodyEncodingError(Exception):
@@ -47,3 +49,30 @@ def decode(raw: bytes, coding: str, limit: int) -> bytes:
     except zlib.error as exc:
         raise BodyEncodingError(400, f"body is not valid {coding} data ({exc})") from None
     raise BodyEncodingError(415, f"Content-Encoding {coding!r} is not supported; send gzip or no encoding")
+
+
+# A `\uD800`-`\uDFFF` escape, in a UTF-8 (or ASCII) body; other encodings are always walked.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
+_LONE = re.compile("[\ud800-\udfff]")
+
+
+def mend_surrogates(body: bytes, obj: Any) -> Any:
+    """`obj` with each lone UTF-16 surrogate (JSON allows `"\\ud800"`, Unicode text does not)
+    replaced by U+FFFD, in keys and values. JavaScript strings can hold one (a preview cut
+    inside an emoji); left in, every text derived from the event would fail to store and the
+    delivery be answered 503 on every retry. The body itself is stored as received."""
+    if body[:1] != b"\0" and body[1:2] != b"\0" and not _SURROGATE_ESCAPE.search(body):
+        return obj  # the usual case: one scan of the bytes, nothing to walk
+    return _mend(obj)
+
+
+def _mend(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.isascii() or not _LONE.search(value):
+            return value
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, dict):
+        return {_mend(k): _mend(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mend(v) for v in value]
+    return value

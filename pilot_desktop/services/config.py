@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -24,9 +23,10 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
+from pilot_desktop.services import jsonfile
 from pilot_desktop.services.paths import AppPaths
-from pilot_desktop.services.settings import MIGRATIONS, SETTINGS_VERSION, Settings, split_v3
-from pilot_desktop.services.state import STATE_VERSION, State
+from pilot_desktop.services.settings import SETTINGS_VERSION, Settings, split_v3
+from pilot_desktop.services.state import STATE_VERSION, State, new_token
 
 log = logging.getLogger(__name__)
 
@@ -53,57 +53,90 @@ class Kind(Generic[M]):
     name: str  # for messages: "settings", "state"
     model: type[M]
     version: int
+    required: tuple[str, ...] = ()  # keys a file must hold: never made up again on load
 
 
 SETTINGS = Kind("settings", Settings, SETTINGS_VERSION)
-STATE = Kind("state", State, STATE_VERSION)
+# A state file without its token is refused: a new one would silently break every webhook URL.
+STATE = Kind("state", State, STATE_VERSION, required=("token",))
+
+
+def _short(value: Any) -> str:
+    """A value for a message: its repr, cut (a field may hold a megabyte)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _field_errors(exc: ValidationError) -> list[str]:
-    return [
-        f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']} (got {err.get('input')!r})"
-        for err in exc.errors(include_url=False)
-    ]
+    out = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        out.append(f"{field}: {err['msg']} (got {_short(err.get('input'))})")
+    return out
 
 
 def validate(kind: Kind[M], raw: dict[str, Any], where: Path | None) -> M:
+    place = f" in {where}" if where is not None else ""
+    # A file must hold what the app never makes up again on load (the token).
+    fields = [f"{key}: missing" for key in kind.required if key not in raw] if where is not None else []
     try:
-        return kind.model.model_validate(raw)
+        value = kind.model.model_validate(raw)
     except ValidationError as exc:
-        place = f" in {where}" if where is not None else ""
-        fields = _field_errors(exc)
-        raise SettingsError(f"Invalid {kind.name}{place}:\n  " + "\n  ".join(fields), fields) from exc
+        fields += _field_errors(exc)
+    except RecursionError:  # not reached with jsonfile's depth limit; never a traceback
+        fields.append("(top level): nested too deeply")
+    if fields:
+        raise SettingsError(f"Invalid {kind.name}{place}:\n  " + "\n  ".join(fields), fields)
+    return value
 
 
-def read_json(kind: Kind[Any], path: Path) -> dict[str, Any]:
-    """The file's object, with its version checked against what this Pilot Desktop knows."""
+def read_json(kind: Kind[Any], path: Path) -> dict[str, Any] | None:
+    """The file's object, with its version checked against what this Pilot Desktop knows;
+    None when there is no file. Raises SettingsError naming the file (and the field)."""
     what = kind.name.capitalize()
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"Cannot read {kind.name} {path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise SettingsError(
-            f"{what} {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
+        data = jsonfile.read_bytes(path)
+        if data is None:
+            return None
+        raw = jsonfile.parse(data, path)
+    except jsonfile.FileProblem as exc:
+        fields = [f"{exc.field}: {exc}"] if exc.field else []
+        raise SettingsError(f"{what} {exc} The file was left untouched.", fields) from exc
     if not isinstance(raw, dict):
-        raise SettingsError(f"{what} {path} must hold a JSON object")
-    version = raw.get("version", 1)
-    if not isinstance(version, int) or version > kind.version:
         raise SettingsError(
-            f"{what} {path}: version {version!r} was written by a newer Pilot Desktop "
-            f"(this one knows up to {kind.version}); the file was left untouched."
+            f"{what} {path} must hold a JSON object, not {type(raw).__name__} {_short(raw)}; "
+            "the file was left untouched.",
+            ["(top level): not an object"],
         )
+    version_of(kind, raw, path)
     return raw
 
 
+def version_of(kind: Kind[Any], raw: dict[str, Any], path: Path) -> int:
+    """A whole number from 1 to what this Pilot Desktop knows; missing is 1 (files before
+    versions had none). Anything else is refused: never guessed, never "migrated"."""
+    if "version" not in raw:
+        return 1
+    version = raw["version"]
+    what = kind.name.capitalize()
+    if type(version) is not int or version < 1:  # type(): a bool is an int to isinstance
+        problem = f"version: must be a whole number from 1 to {kind.version} (got {_short(version)})"
+        raise SettingsError(f"{what} {path}: {problem}; the file was left untouched.", [problem])
+    if version > kind.version:
+        problem = f"version: {_short(version)} was written by a newer Pilot Desktop"
+        raise SettingsError(
+            f"{what} {path}: {problem} (this one knows up to {kind.version}); the file was left untouched.",
+            [problem],
+        )
+    return version
+
+
 def write_json(path: Path, model: BaseModel) -> None:
-    """Atomic and private: a crash mid-write leaves the old file, never half a file."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(model.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    """Atomic and private, through a symbolic link (services/jsonfile.py)."""
+    try:
+        jsonfile.write(path, json.dumps(model.model_dump(mode="json"), indent=2) + "\n")
+    except jsonfile.FileProblem as exc:
+        raise SettingsError(f"{exc} Nothing was written.") from exc
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:
@@ -156,13 +189,13 @@ class Document(Generic[M]):
 
     def read(self) -> M:
         """What the file holds now (validated); memory documents hold their value."""
-        if self.path is None or not self.path.exists():
+        raw = read_json(self.kind, self.path) if self.path is not None else None
+        if raw is None or self.path is None:  # memory, or a deleted file: an update writes it again
             return self._value
-        raw = read_json(self.kind, self.path)
-        if raw.get("version", 1) != self.kind.version:
+        if (version := version_of(self.kind, raw, self.path)) != self.kind.version:
             raise SettingsError(
                 f"{self.kind.name.capitalize()} {self.path} was rewritten by an older Pilot Desktop "
-                f"(version {raw.get('version', 1)}); restart this one to upgrade it."
+                f"(version {version}); restart this one to upgrade it."
             )
         return validate(self.kind, raw, self.path)
 
@@ -243,6 +276,11 @@ class _Held:
                 f"The settings are locked by another Pilot Desktop ({self.lock.lock_file}) for over "
                 f"{LOCK_TIMEOUT_S:.0f} s; nothing was changed."
             ) from exc
+        except OSError as exc:  # a link (never followed), a directory: never replaced here
+            raise SettingsError(
+                f"The settings lock {self.lock.lock_file} cannot be used ({exc.strerror or exc}); "
+                "nothing was changed. Remove it: Pilot Desktop makes a new one."
+            ) from exc
 
     def __exit__(self, *exc: object) -> None:
         self.lock.release()
@@ -257,8 +295,10 @@ class Config:
 
     @classmethod
     def open(cls, paths: AppPaths) -> Config:
-        """Read both files, creating them with defaults, upgrading a v1-v3 settings file
-        (which held the state too). Raises SettingsError; a file in error is left untouched."""
+        """Read both files, creating a missing one (a new install's token is made once),
+        upgrading a v1-v3 settings file (which held the state too). A file that is there is
+        never replaced by defaults: one that cannot be used raises SettingsError naming it
+        and its field, and is left byte-identical."""
         paths.ensure()
         lock = FileLock(paths.config_dir / LOCK_NAME, timeout=LOCK_TIMEOUT_S, mode=0o600)
         with _locked(lock):  # the documents take their files' stamps before anyone else writes
@@ -285,37 +325,71 @@ def peek_settings(paths: AppPaths) -> Settings:
     """The preferences as they are on disk, for commands that only read: nothing is
     created or upgraded (defaults when there is no file). Raises SettingsError."""
     path = paths.settings_file
-    if not path.exists():
-        return Settings()
     raw = read_json(SETTINGS, path)
-    if raw.get("version", 1) < SETTINGS_VERSION:
-        for step in MIGRATIONS[raw.get("version", 1) - 1 :]:
-            raw = step(raw)
-        raw = split_v3(raw)[0]
-    return validate(SETTINGS, raw, path)
+    if raw is None:
+        return Settings()
+    return validate(
+        SETTINGS, split_v3(raw)[0] if version_of(SETTINGS, raw, path) < SETTINGS_VERSION else raw, path
+    )
 
 
 def _open_files(settings_path: Path, state_path: Path) -> tuple[Settings, State]:
-    raw = read_json(SETTINGS, settings_path) if settings_path.exists() else None
-    if raw is not None and raw.get("version", 1) < SETTINGS_VERSION:
-        for step in MIGRATIONS[raw.get("version", 1) - 1 :]:
-            raw = step(raw)
-        prefs_raw, state_raw = split_v3(raw)
-        # Both halves are checked before either is written, each error naming the old file.
-        settings = validate(SETTINGS, prefs_raw, settings_path)
-        state = validate(STATE, {**state_raw, "version": STATE_VERSION}, settings_path)
-        write_json(state_path, state)  # first: until settings.json is rewritten, v3 is the truth
-        write_json(settings_path, settings)
-        log.info("settings upgraded to version %d: state moved to %s", SETTINGS_VERSION, state_path)
-        return settings, state
-    if raw is None:
+    """Everything is read and validated before anything is written; a file that exists is
+    never replaced by defaults (only a v1-v3 settings file is rewritten, as its v4 half)."""
+    settings_raw = read_json(SETTINGS, settings_path)
+    state_raw = read_json(STATE, state_path)
+    on_disk = validate(STATE, state_raw, state_path) if state_raw is not None else None
+    if settings_raw is None:
         settings = Settings()
+        state = on_disk or State()  # a new install: its token is made here, once
+        _write_new(state_path, state, on_disk)
         write_json(settings_path, settings)
-    else:
-        settings = validate(SETTINGS, raw, settings_path)
-    if state_path.exists():
-        state = validate(STATE, read_json(STATE, state_path), state_path)
-    else:
-        state = State()
-        write_json(state_path, state)
+        return settings, state
+    version = version_of(SETTINGS, settings_raw, settings_path)
+    if version == SETTINGS_VERSION:
+        settings = validate(SETTINGS, settings_raw, settings_path)
+        if on_disk is None:
+            # Nothing to destroy (a hand-written settings file, or the state deleted): said,
+            # since webhooks pointing at an older hook URL now get 404.
+            log.info("no state file %s beside the settings: a new receiver token was made", state_path)
+        state = on_disk or State()
+        _write_new(state_path, state, on_disk)
+        return settings, state
+    # v1-v3 held the state too: split, both halves checked, each error naming the old file.
+    prefs_raw, old_state = split_v3(settings_raw)
+    settings = validate(SETTINGS, prefs_raw, settings_path)
+    state = _migrated_state(old_state, on_disk, settings_path, state_path, version)
+    _write_new(state_path, state, on_disk)  # first: until settings.json is rewritten, it is the truth
+    write_json(settings_path, settings)
+    log.info(
+        "settings upgraded from version %d to %d: state moved to %s", version, SETTINGS_VERSION, state_path
+    )
     return settings, state
+
+
+def _write_new(path: Path, state: State, on_disk: State | None) -> None:
+    if on_disk is None:
+        write_json(path, state)
+
+
+def _migrated_state(
+    old: dict[str, Any], on_disk: State | None, settings_path: Path, state_path: Path, version: int
+) -> State:
+    """The state a v1-v3 settings file holds. Beside an existing state file it must be that
+    same state (a split interrupted after writing it), or hold none (a hand-written file of
+    preferences): the existing state file is never overwritten."""
+    if on_disk is None:  # no token in the old file (hand-written): made here, once
+        return validate(STATE, {"token": new_token(), **old, "version": STATE_VERSION}, settings_path)
+    if not old:
+        return on_disk
+    migrated = validate(STATE, {"token": on_disk.token, **old, "version": STATE_VERSION}, settings_path)
+    if migrated == on_disk:
+        return on_disk
+    changed = changed_fields(on_disk.model_dump(mode="json"), migrated.model_dump(mode="json"))
+    differ = sorted(name for name in changed if "." not in name)
+    fields = [f"{name}: differs from {state_path}" for name in differ]
+    raise SettingsError(
+        f"Settings {settings_path} (version {version}) holds a receiver state ({', '.join(differ)}) that "
+        f"differs from the one in {state_path}; neither file was changed. Keep one: move the other aside.",
+        fields,
+    )

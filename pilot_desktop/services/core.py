@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pilot_desktop.receiver.app import PROCESS_INSTANCE
 from pilot_desktop.services.accounts import Accounts
@@ -26,6 +27,7 @@ from pilot_desktop.services.config import Config
 from pilot_desktop.services.demo import Demo, DemoError, demo_config, demo_paths, reset_demo_store, start_demo
 from pilot_desktop.services.number_poller import NumberPoller, NumberPolling
 from pilot_desktop.services.paths import AppPaths
+from pilot_desktop.services.private import make_private
 from pilot_desktop.services.runtime import ReceiverStartError, Runtime
 from pilot_desktop.services.secrets import MemorySecrets, SecretStore, open_secrets
 from pilot_desktop.services.settings import Settings
@@ -86,6 +88,7 @@ class AppCore:
             port=receiver.port if options.port is None else options.port,
             instance=options.instance,
             projections=options.projections,
+            public_url=lambda: self.config.settings.value.public_url,  # followed while running
         )
         self.reads: Reads | None = None
         self.webhooks = WebhookAdmin(self.config, self.accounts, self.signing, lambda: self.reads)
@@ -95,6 +98,7 @@ class AppCore:
         self.receiver_error: str | None = None
         self.port_in_use = False
         self.demo_error: str | None = None
+        self.made_private: list[Path] = []  # what start() tightened (it was open to others)
         self._watch: asyncio.Task[None] | None = None
         self._stopped = False
         # Told when a settings or state file changed on disk but cannot be used (the window
@@ -138,6 +142,8 @@ class AppCore:
             self.store_error = str(exc)
             log.info("store not opened: %s", exc)
             return
+        # After the open (the database files exist by now); a refused store is left untouched.
+        self.made_private = make_private(self._private_folders())
         self.reads = Reads(self.runtime.db_path, self.runtime.writer)  # type: ignore[arg-type]
         try:
             await self.runtime.listen()
@@ -147,6 +153,10 @@ class AppCore:
         if self.options.demo:
             await self._start_demo()
         self._start_polling()
+
+    def _private_folders(self) -> list[Path]:
+        p, s = self.paths, self.store_paths
+        return [p.data_dir, p.config_dir, p.log_dir, s.data_dir, s.config_dir, s.log_dir]
 
     async def _start_demo(self) -> None:
         if not self.listening:

@@ -20,7 +20,10 @@ from pathlib import Path
 from aiohttp import web
 
 from pilot_desktop.core.urls import http_base
+from pilot_desktop.receiver import connections as conns
+from pilot_desktop.receiver.addresses import listening_urls
 from pilot_desktop.receiver.app import PROCESS_INSTANCE, Receiver, ReceiverConfig
+from pilot_desktop.services.signing import SigningSecrets
 from pilot_desktop.store.db import open_store
 from pilot_desktop.store.writer import Writer
 
@@ -48,6 +51,8 @@ class Runtime:
     instance: str = PROCESS_INSTANCE  # the receiver's answer to a tunnel probe (tunnel/probe.py)
     # Off only in bench/ingest.py, to measure what the projections cost (Writer).
     projections: bool = True
+    public_url: Callable[[], str | None] = lambda: None  # its host is an accepted Host
+    idle_timeout: float = conns.IDLE_TIMEOUT_S  # also the header-read deadline
 
     db_path: Path | None = None
     writer: Writer | None = None
@@ -65,6 +70,12 @@ class Runtime:
     def hook_url(self) -> str:
         return f"{self.base_url}/hooks/{self.token}"
 
+    @property
+    def listening_urls(self) -> list[str]:
+        """Base URLs clients can use: on all interfaces, one per address of this machine."""
+        host, port = self.bound or (self.host, self.port)
+        return listening_urls(host, port)
+
     async def open(self) -> None:
         """Open (and migrate) the store and start the writer. Raises StoreError."""
         self.db_path = open_store(self.data_dir)
@@ -74,18 +85,33 @@ class Runtime:
     async def listen(self) -> None:
         """Start the receiver on the open store. Raises ReceiverStartError; the writer runs on."""
         assert self.writer is not None, "open() first"
-        config = ReceiverConfig(token=self.token, secrets=self.secrets, instance=self.instance)
+        config = ReceiverConfig(
+            token=self.token,
+            secrets=self.secrets,
+            instance=self.instance,
+            host=self.host,
+            public_url=self.public_url,
+        )
+        if isinstance(self.secrets, SigningSecrets):  # stored secrets protect their numbers everywhere
+            config.protection = self.secrets.protection
         self.receiver = Receiver(config, self.writer)
+        cap = conns.connection_cap(conns.raise_file_limit())  # below the open-file limit
         # handler_cancellation off (the default): a client that hangs up mid-request does
         # not cancel the handler, so what was accepted is still stored and counted.
-        runner = web.AppRunner(
+        runner = conns.GuardedRunner(
             self.receiver.app,
+            cap=cap,
+            refused=self.receiver.refused,
             access_log=None,
             shutdown_timeout=SHUTDOWN_GRACE_S,
             auto_decompress=False,  # the receiver decodes, see receiver/encoding.py
+            keepalive_timeout=self.idle_timeout,
+            max_line_size=conns.MAX_LINE_SIZE,
+            max_field_size=conns.MAX_FIELD_SIZE,
+            max_headers=conns.MAX_HEADERS,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True, backlog=conns.BACKLOG)
         try:
             await site.start()
         except OSError as exc:
@@ -98,7 +124,8 @@ class Runtime:
         server = site._server  # the only place aiohttp exposes the bound port (port 0)
         sockets = getattr(server, "sockets", None) or []
         self.bound = (self.host, sockets[0].getsockname()[1]) if sockets else (self.host, self.port)
-        log.info("receiver listening on %s/hooks/<token>", self.base_url)  # the token stays out of logs
+        for url in self.listening_urls:  # the token stays out of logs
+            log.info("receiver listening on %s/hooks/<token> (at most %d connections)", url, cap)
 
     async def stop(self) -> None:
         if self._stopping:

@@ -8,11 +8,8 @@ by the owner only, and `warning` says so, for the window and `serve` to show.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -20,6 +17,8 @@ from typing import Protocol
 import keyring
 import keyring.errors
 from filelock import FileLock, Timeout
+
+from pilot_desktop.services import jsonfile
 
 FILE_NAME = "secrets.json"
 
@@ -100,27 +99,26 @@ class FileSecrets:
         )
 
     def _read(self) -> dict[str, str]:
+        # The same reader as the settings: never hangs (a FIFO), never a traceback (deep
+        # nesting, huge numbers), a link to nothing or a directory is refused, not replaced.
         try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise SecretsError(f"The secrets file {self.path} cannot be read: {exc}") from exc
+            data = jsonfile.read_bytes(self.path)
+            if data is None:
+                return {}
+            raw = jsonfile.parse(data, self.path)
+        except jsonfile.FileProblem as exc:
+            raise SecretsError(f"The secrets file {exc} It was left untouched.") from exc
         if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
             raise SecretsError(f"The secrets file {self.path} is damaged (expected an object of strings).")
         return raw
 
     def _write(self, values: dict[str, str]) -> None:
-        # mkstemp: created 0600 from the start (never a moment where the keys are
-        # world-readable) and a name of its own, whoever else is writing.
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        # Created 0600 from the start under a name of its own (whoever else is writing), then
+        # renamed over the file (through a symbolic link: the link stays).
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(values, f, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            jsonfile.write(self.path, json.dumps(values, indent=1, sort_keys=True))
+        except jsonfile.FileProblem as exc:
+            raise SecretsError(f"The secrets file {exc} Nothing was stored.") from exc
 
     def _change(self, change: Callable[[dict[str, str]], bool]) -> None:
         """Read, change, write (only when `change` says it changed), under the lock."""
@@ -132,6 +130,11 @@ class FileSecrets:
                     self._write(values)
         except Timeout as exc:
             raise SecretsError(f"The secrets file {self.path} stayed locked by another program.") from exc
+        except OSError as exc:  # the lock is a link (never followed) or a directory
+            raise SecretsError(
+                f"The secrets file's lock {self._lock.lock_file} cannot be used ({exc.strerror or exc}); "
+                "remove it: Pilot Desktop makes a new one."
+            ) from exc
 
     def get(self, name: str) -> str | None:
         return self._read().get(name)

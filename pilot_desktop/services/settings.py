@@ -136,19 +136,10 @@ class Settings(BaseModel):
         return normalize_public_url(value)
 
 
-# MIGRATIONS[n - 1] turns a version-n dict into version n + 1. Up to v3 one file held both
-# preferences and state; v4 moves the state out (config.split_v3 writes it to state.json).
-def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
-    # v2 adds accounts, the public URL and the signing-secret index; v1 had none of them.
-    return {**raw, "accounts": [], "public_url": None, "signing_secret_webhooks": []}
-
-
-def _v2_to_v3(raw: dict[str, Any]) -> dict[str, Any]:
-    # v3 adds the route of each stored signing secret. A v2 secret's route is not known yet:
-    # it keeps checking every route (as in v2) until the webhook list is next read.
-    return {**raw, "signing_secret_routes": {}}
-
-
+# Versions 1-3 held preferences and state in one file. v2 added the accounts, the public URL
+# and the signing-secret index, v3 the secrets' routes: only fields with defaults, so a
+# v1-v3 file needs no step of its own. v4 moves the state out (split_v3; config.py writes it
+# to state.json). A missing key is never filled in by overwriting one that is there.
 STATE_KEYS = ("accounts", "real_receiver", "signing_secret_webhooks", "signing_secret_routes")
 
 
@@ -165,6 +156,3 @@ def split_v3(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         prefs["receiver"] = receiver
     prefs["version"] = SETTINGS_VERSION
     return prefs, state
-
-
-MIGRATIONS = (_v1_to_v2, _v2_to_v3)  # v3 -> v4 is split_v3: it makes two files

@@ -3,8 +3,11 @@
 Each webhook's secret checks the deliveries of the route its URL names (managed webhooks
 point at <public>/hooks/<token>/<number id>). A route without one accepts unsigned
 deliveries, so a webhook stored without a secret is never refused because another has one,
-unless they share a route. Secrets given at start (`--signing-secret`, the environment)
-check every route and come first, so their `#index` in a stored verdict is stable.
+unless they share a route. The route names the webhook's number, so its secrets also
+protect that number on every route: an event naming it, or one of its messages, is accepted
+only when signed with one of them (`protection()`, core/protection.py, store/guard.py).
+Secrets given at start (`--signing-secret`, the environment) check every route and come
+first, so their `#index` in a stored verdict is stable.
 
 The state file lists the webhooks that have a secret, their routes and a revision bumped
 on every change; the values are in the secret store. The receiver asks on every request:
@@ -19,6 +22,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pilot_desktop.core.protection import NO_PROTECTION, Protection
 from pilot_desktop.services.config import Document
 from pilot_desktop.services.secrets import SecretsError, SecretStore
 from pilot_desktop.services.state import State
@@ -56,6 +60,7 @@ class SigningSecrets:
         self.given = list(given)
         self._by_route: dict[str, list[str]] = {}
         self._everywhere: list[str] = []
+        self._protection = NO_PROTECTION
         self._retry_at: float | None = None  # when to re-read after a failure
         self._build()
         state.subscribe(self._state_changed)
@@ -78,6 +83,11 @@ class SigningSecrets:
         yet, in the order they were stored. A request's route picks a list; it never adds an
         entry (the route comes from whoever sends the request)."""
         return self._by_route.get(route or "", self._everywhere)
+
+    def protection(self) -> Protection:
+        """The numbers the stored secrets protect on every route (core/protection.py). Asked
+        right after `__call__` on each request, so it does not look at the state again."""
+        return self._protection
 
     def checks(self, route: str | None) -> bool:
         """Deliveries to `route` are refused unless signed with one of its secrets."""
@@ -165,7 +175,10 @@ class SigningSecrets:
             return "off (no --signing-secret, none stored); deliveries are stored as unsigned"
         if given or routes.everywhere:
             return f"on for every route ({'; '.join(parts)})"
-        return f"on for {names} ({'; '.join(parts)}); deliveries to other routes are accepted unsigned"
+        return (
+            f"on for {names} ({'; '.join(parts)}); deliveries to other routes are accepted unsigned "
+            "unless they name a number a stored secret protects"
+        )
 
     def log_routes(self) -> None:
         """Say in the log which routes the stored secrets check now (at start)."""
@@ -211,7 +224,14 @@ class SigningSecrets:
             for known, route, _ in stored
             if known and route is not None
         }
-        self._by_route, self._everywhere = by_route, everywhere  # swapped whole: requests never wait
+        # A route is its webhook's number (managed webhooks point at <token>/<number id>): its
+        # secrets protect that number's events on every route, not only on its own.
+        protection = Protection(
+            {r: (*self.given, *values) for r, values in by_route.items() if r},
+            frozenset((*self.given, *everywhere)),
+        )
+        # Swapped whole: requests never wait.
+        self._by_route, self._everywhere, self._protection = by_route, everywhere, protection
 
     def _log_changes(self, old: SigningRoutes, new: SigningRoutes) -> None:
         for route in sorted(new.routes.keys() - old.routes.keys()):

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pilot_desktop.store import number_projection
+from pilot_desktop.store import guard, number_projection
 from pilot_desktop.store.bulk import chunks, insert_rows, next_id
 from pilot_desktop.store.db import StoreError, classify_error
 from pilot_desktop.store.projection import Pending, project_batch
@@ -114,9 +114,16 @@ class BatchWriter:
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            inserted = iter(self._insert_events(conn, [i for i in items if isinstance(i, IncomingEvent)]))
+            events = [i for i in items if isinstance(i, IncomingEvent)]
+            refused = guard.refusals(conn, events)  # before dedupe: a refused event takes no key
+            inserted = iter(self._insert_events(conn, [e for n, e in enumerate(events) if n not in refused]))
+            seen = 0
             for item in items:
                 if isinstance(item, IncomingEvent):
+                    seen += 1
+                    if seen - 1 in refused:
+                        results.append(refused[seen - 1])
+                        continue
                     stored, row = next(inserted)
                     if row is not None:
                         changes.new_events.append(row)
@@ -173,20 +180,25 @@ class BatchWriter:
         the whole batch, bulk.py), redeliveries of a stored key counted on its row."""
         if not items:
             return []
-        known: dict[str, list[int]] = {}  # dedupe key -> [id, deliveries]
-        for part in chunks(list(dict.fromkeys(i.classified.dedupe_key for i in items))):
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT dedupe_key, id, deliveries FROM events WHERE dedupe_key IN ({marks})"
-            known.update((key, [ident, n]) for key, ident, n in conn.execute(sql, part))
+        known: dict[str, list[Any]] = {}  # dedupe key -> [id, deliveries, number id]
+        _find(conn, known, [i.classified.dedupe_key for i in items])
+        # A redelivery names the same number: a body naming another one with the same key (a
+        # forged copy stored first) is another event, keyed apart, so it pre-empts nothing.
+        _find(conn, known, [guard.scoped_key(k, n) for k, n in _other_number(known, items)])
         ident = next_id(conn, "events")
         rows: list[tuple[object, ...]] = []
         redelivered: dict[int, tuple[int, float]] = {}  # id -> (extra deliveries, last arrival)
         out: list[tuple[Stored, EventRow | None]] = []
         for item in items:
-            entry = known.get(item.classified.dedupe_key)
+            key, number = item.classified.dedupe_key, clean_text(item.classified.number_id)
+            entry = known.get(key)
+            if entry is not None and entry[2] != number:
+                key = guard.scoped_key(key, number)
+                entry = known.get(key)
             if entry is None:
-                known[item.classified.dedupe_key] = [ident, 1]
-                rows.append(_event_values(ident, item))
+                known[key] = [ident, 1, number]
+                values = _event_values(ident, item)
+                rows.append(values if key == values[1] else (ident, key, *values[2:]))
                 out.append((Stored(ident, 1), _event_row(ident, item)))
                 ident += 1
             else:
@@ -226,6 +238,22 @@ class BatchWriter:
             ),
         )
         self._rejections_since_trim += 1
+
+
+def _find(conn: sqlite3.Connection, known: dict[str, list[Any]], keys: list[str]) -> None:
+    for part in chunks(list(dict.fromkeys(keys))):
+        marks = ",".join("?" * len(part))
+        sql = f"SELECT dedupe_key, id, deliveries, number_id FROM events WHERE dedupe_key IN ({marks})"
+        known.update((key, [ident, n, number]) for key, ident, n, number in conn.execute(sql, part))
+
+
+def _other_number(known: dict[str, list[Any]], items: list[IncomingEvent]) -> list[tuple[str, str | None]]:
+    out = []
+    for item in items:
+        entry, number = known.get(item.classified.dedupe_key), clean_text(item.classified.number_id)
+        if entry is not None and entry[2] != number:
+            out.append((item.classified.dedupe_key, number))
+    return out
 
 
 def _event_values(ident: int, item: IncomingEvent) -> tuple[object, ...]:

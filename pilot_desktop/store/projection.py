@@ -55,7 +55,7 @@ class _Batch:
         self.reply_to: dict[int, int | None] = {}
         self.stored: dict[int, Row] = {}  # rows as loaded, to write only what changed
         self.created: dict[int, float] = {}  # new messages -> first arrival, in id order
-        self.keys: dict[tuple[str, bool, str], int] = {}
+        self.keys: dict[tuple[str, bool, str], list[int]] = {}  # every message with that id
         self.by_quote: dict[str, set[int]] = {}  # inbound messages by the id they quote
         self.by_corr: dict[str, set[int]] = {}  # inbound messages by correlationId
         self.steps: list[tuple[int, int, str, float | None, bool]] = []
@@ -94,17 +94,30 @@ class _Batch:
         outbound = state.outbound
         for key in _KEYS:
             if (value := getattr(state, key)) is not None:
-                self.keys.setdefault((key, outbound, value), message)  # lowest id wins
+                ids = self.keys.setdefault((key, outbound, value), [])
+                if message not in ids:
+                    ids.append(message)
         if not outbound:
             if state.quoted_id is not None:
                 self.by_quote.setdefault(state.quoted_id, set()).add(message)
             if state.correlation_id is not None:
                 self.by_corr.setdefault(state.correlation_id, set()).add(message)
 
+    def _lowest(self, key: tuple[str, bool, str], number_id: str | None) -> int | None:
+        """The first message with that id that an event naming `number_id` may join: a
+        message's events name its number, so one naming another number (a forgery stored
+        first) is not this message's, and neither is a message made by events naming none."""
+        ids = self.keys.get(key)
+        if ids is None:
+            return None
+        if len(ids) == 1:  # the usual case
+            return ids[0] if number_id is None or self.states[ids[0]].number_id == number_id else None
+        return min((m for m in ids if number_id in (None, self.states[m].number_id)), default=None)
+
     def find(self, obs: Observation) -> int | None:
         for key in _KEYS:
             if (value := getattr(obs, key)) is not None:
-                found = self.keys.get((key, obs.outbound, value))
+                found = self._lowest((key, obs.outbound, value), obs.number_id)
                 if found is not None:
                     return found
         return None
@@ -135,7 +148,7 @@ class _Batch:
             if inbound.quoted_id
             else ("correlation_id", inbound.correlation_id)
         )
-        target = None if value is None else self.keys.get((key, True, value))
+        target = None if value is None else self._lowest((key, True, value), inbound.number_id)
         old = self.reply_to[message]
         self.reply_to[message] = target
         self.touched.update(t for t in (old, target) if t is not None)  # their reply counts
@@ -148,7 +161,8 @@ class _Batch:
         if corr is not None:
             candidates.update(m for m in self.by_corr.get(corr, ()) if self.states[m].quoted_id is None)
         for reply in candidates:
-            if self.reply_to[reply] is None:
+            number = self.states[reply].number_id
+            if self.reply_to[reply] is None and (number is None or number == after.number_id):
                 self.reply_to[reply] = message
                 self.touched.add(reply)
 

@@ -42,6 +42,9 @@ class IncomingEvent:
     classified: Classified
     verdict: Verdict
     observation: Observation | None = None  # message.* events: applied to the projection
+    # Protected numbers this delivery's signature does not vouch for (core/protection.py):
+    # the writer refuses it if it names one of their messages (store/guard.py).
+    forbid: frozenset[str] = frozenset()
 
 
 @compact_pickle
@@ -68,6 +71,27 @@ class Rejection:
     headers: list[tuple[str, str]]
     body: bytes | None
     body_size: int | None
+
+
+def item_bytes(item: IncomingEvent | Rejection | NumberPoll) -> int:
+    """About what a queued item holds in memory: the body, every header, the texts. The
+    writer's memory bound counts this (headers can outweigh a small body many times)."""
+    size = 512 + len(item.body or b"")
+    if isinstance(item, NumberPoll):
+        return size + 1024 * len(item.answers)
+    size += sum(len(k) + len(v) + 64 for k, v in item.headers)
+    if isinstance(item, Rejection):
+        return size + len(item.reason) + len(item.path)
+    c = item.classified
+    return size + len(c.summary) + len(c.dedupe_key) + sum(256 for _ in c.issues)
+
+
+@compact_pickle
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An event the writer would not store (store/guard.py): answered 401, never stored."""
+
+    reason: str
 
 
 @compact_pickle

@@ -28,13 +28,13 @@ from typing import Any
 
 from pilot_desktop.store.batches import BatchWriter, Item
 from pilot_desktop.store.db import StoreError, connect
-from pilot_desktop.store.records import Changes, Stored
+from pilot_desktop.store.records import Changes, Refused, Stored, item_bytes
 from pilot_desktop.store.writer_process import WriterProcess
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
-Entry = tuple[Item, "asyncio.Future[Stored | None]"]
+Entry = tuple[Item, "asyncio.Future[Stored | Refused | None]"]
 
 
 class _InThread:
@@ -48,6 +48,7 @@ class _InThread:
         self._resolve = resolve
         self.seconds = self._batches.seconds
         self.failed: StoreError | None = None
+        self.problem: StoreError | None = None
 
     @property
     def last_error(self) -> str | None:
@@ -55,6 +56,7 @@ class _InThread:
 
     def send(self, entries: list[Entry], items: list[Item]) -> None:
         results, changes = self._batches.write(items)
+        self.problem = next((r for r in results if isinstance(r, StoreError)), None)
         self._resolve(entries, results, changes)
 
     def finish(self) -> None:
@@ -100,6 +102,7 @@ class Writer:
         self.batches = 0  # counters for the status bar and benchmarks
         self.rows = 0
         self._stopped_error: str | None = None
+        self._stopped: StoreError | None = None  # why the writer stopped (a damaged store...)
 
     # -- loop side -------------------------------------------------------------------
 
@@ -143,6 +146,13 @@ class Writer:
         return self._backend.last_error if self._backend else None
 
     @property
+    def problem(self) -> StoreError | None:
+        """What `last_error` says, as an error: its `reason` names no file (for /healthz)."""
+        if self._stopped is not None:
+            return self._stopped
+        return getattr(self._backend, "problem", None)
+
+    @property
     def queue_size(self) -> int:
         return self._queue.qsize()
 
@@ -153,17 +163,21 @@ class Writer:
 
     @staticmethod
     def _size(item: Item) -> int:
-        return 512 + len(item.body or b"")
+        return item_bytes(item)  # body, headers and texts: all the queued item holds
 
-    def submit(self, item: Item) -> asyncio.Future[Stored | None]:
+    def submit(self, item: Item) -> asyncio.Future[Stored | Refused | None]:
         if not self._accepting:
-            raise WriterClosed(self._stopped_error or "the store is shutting down")
+            if self._stopped is not None:  # e.g. a damaged store: answered 503 with its reason
+                failed: asyncio.Future[Stored | Refused | None] = self._loop.create_future()
+                failed.set_exception(self._stopped.fresh())
+                return failed
+            raise WriterClosed("the store is shutting down")
         size = self._size(item)
         with self._bytes_lock:
             if self._queued_bytes + size > self._max_bytes:
                 raise Overloaded(f"write queue holds {self._queued_bytes} bytes")
             self._queued_bytes += size
-        fut: asyncio.Future[Stored | None] = self._loop.create_future()
+        fut: asyncio.Future[Stored | Refused | None] = self._loop.create_future()
         try:
             self._queue.put_nowait((item, fut))
         except queue.Full:
@@ -227,7 +241,7 @@ class Writer:
     def _fatal(self, error: StoreError) -> None:
         """The writer cannot go on: refuse new work, answer what waits with `error`."""
         self._accepting = False
-        self._stopped_error = str(error)
+        self._stopped_error, self._stopped = str(error), error
         rest = self._take_queued()
         self._resolve(rest, [error] * len(rest), Changes())
 

@@ -20,6 +20,13 @@ items are in flight, so the queue in front of it stays the bound on memory.
   answered with a StoreError (503, the sender retries; a stored redelivery only bumps a
   counter) and a new child starts. One that keeps dying (more than RESTARTS times within
   RESTART_WINDOW_S) stops the writer: `fatal` is called and `failed` says why.
+- The child checks the store before its first write and after every batch (integrity.py):
+  damage found (at start, by the background check of a big store, by a statement, or files
+  removed or replaced under it) is final. The batch is answered with the error, `fatal` is
+  called, no child is started again, and the child leaves without closing its connection
+  (closing would checkpoint the WAL into the damaged file).
+- A problem repeated batch after batch (a full disk) is logged once, then counted
+  (repeats.py), and its end is said.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import collections
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -36,9 +44,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from pilot_desktop.store import integrity
 from pilot_desktop.store.batches import BatchWriter, Item
 from pilot_desktop.store.db import StoreError, connect
+from pilot_desktop.store.errors import DatabaseCorrupt, StoreReadOnly
 from pilot_desktop.store.records import Changes
+from pilot_desktop.store.repeats import Repeats
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +78,9 @@ class WriterProcess:
         self._max_batch = max_batch
         self.seconds = {"store": 0.0, "project": 0.0, "commit": 0.0}  # the child's, summed
         self.last_error: str | None = None
+        self.problem: StoreError | None = None  # what last_error says, as an error
         self.failed: StoreError | None = None
+        self._repeats = Repeats()
         self._lock = threading.Lock()  # the in-flight entries and the pipe
         self._in_flight: collections.deque[Any] = collections.deque()
         self._room = threading.Semaphore(2 * max_batch)
@@ -147,9 +160,17 @@ class WriterProcess:
             try:
                 kind, detail = pipe.recv()  # the handshake
                 if kind != "ready":
-                    raise StoreError(detail or "the store writer process could not start")
+                    raise detail if isinstance(detail, StoreError) else StoreError(str(detail))
+                if detail is not None:  # e.g. locked by another program at start; a death
+                    self._set_problem(detail)  # is said until the new child's first answer
                 while True:
-                    self._answer(pipe.recv())
+                    kind, detail = pipe.recv()
+                    if kind == "answer":
+                        self._answer(detail)
+                    else:  # "damaged": the background check found damage
+                        self._set_problem(detail)
+                    if isinstance(self.problem, DatabaseCorrupt):  # final: no new child
+                        raise self.problem
             except (EOFError, OSError):
                 with self._lock:
                     if self._finishing and not self._in_flight:
@@ -161,18 +182,26 @@ class WriterProcess:
                 return
 
     def _answer(
-        self, answer: tuple[int, list[Any], Changes, dict[str, float], str | None, list[Any]]
+        self, answer: tuple[int, list[Any], Changes, dict[str, float], StoreError | None, list[Any]]
     ) -> None:
-        count, results, changes, seconds, last_error, records = answer
-        for level, name, message in records:
-            logging.getLogger(name).log(level, "%s", message)
+        count, results, changes, seconds, problem, records = answer
+        for level, name, template, message in records:
+            self._repeats.log(logging.getLogger(name), level, (name, template), "%s", message)
         for key, value in seconds.items():
             self.seconds[key] += value
-        self.last_error = last_error
+        self._set_problem(problem)
         with self._lock:
             entries = [self._in_flight.popleft() for _ in range(count)]
         self._release(count)
         self._resolve(entries, results, changes)
+
+    def _set_problem(self, problem: StoreError | None) -> None:
+        if problem is None and self.problem is not None:
+            hidden = self._repeats.reset()
+            more = f"; {hidden:,} repeated messages about it were not logged" if hidden else ""
+            log.info("storing works again (it failed: %s)%s", self.problem.reason, more)
+        self.problem = problem
+        self.last_error = str(problem) if problem is not None else None
 
     def _died(self) -> bool:
         """Fail what was in flight; start a new child (True) or give up (False)."""
@@ -180,18 +209,17 @@ class WriterProcess:
         proc.join(5)
         err = StoreError(
             f"The store writer process stopped (exit code {proc.exitcode}); the requests it "
-            "was writing were answered 503 and will be retried."
+            "was writing were answered 503 and will be retried.",
+            reason="the store writer process stopped; a new one takes over",
         )
         log.error("%s", err)
         now = time.monotonic()
         self._deaths = [t for t in self._deaths if now - t < RESTART_WINDOW_S] + [now]
         if len(self._deaths) > RESTARTS:
-            self._give_up(
-                StoreError(
-                    f"The store writer process stopped {len(self._deaths)} times within "
-                    f"{RESTART_WINDOW_S:.0f} s; nothing more is stored. See the log."
-                )
+            often = (
+                f"the store writer process stopped {len(self._deaths)} times within {RESTART_WINDOW_S:.0f} s"
             )
+            self._give_up(StoreError(f"The {often[4:]}; nothing more is stored. See the log.", reason=often))
             return False
         with self._lock:
             lost = list(self._in_flight)
@@ -200,7 +228,7 @@ class WriterProcess:
                 self._pipe = None
             else:
                 self._spawn()
-        self.last_error = str(err)  # until the new child's first answer
+        self.problem, self.last_error = err, str(err)  # until the new child's first answer
         self._release(len(lost))
         self._resolve(lost, [err] * len(lost), Changes())
         return not self._finishing
@@ -211,8 +239,11 @@ class WriterProcess:
             self.failed = err
             lost = list(self._in_flight)
             self._in_flight.clear()
-            self._pipe = None
-        self.last_error = str(err)
+            pipe, self._pipe = self._pipe, None
+        if pipe is not None:  # the child ends at this EOF (an error's traceback may hold the pipe)
+            with contextlib.suppress(OSError):
+                pipe.close()
+        self.problem, self.last_error = err, str(err)
         self._release(len(lost))
         self._resolve(lost, [err] * len(lost), Changes())
         self._fatal(err)
@@ -222,17 +253,18 @@ class WriterProcess:
 
 
 class _Collect(logging.Handler):
-    """The child's log records, sent back with each answer and logged by the app."""
+    """The child's log records, sent back with each answer and logged by the app (with
+    their template, so the app can tell repeats apart)."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
-        self.records: list[tuple[int, str, str]] = []
+        self.records: list[tuple[int, str, str, str]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
         if record.exc_info:
             text += "\n" + logging.Formatter().formatException(record.exc_info)
-        self.records.append((record.levelno, record.name, text))
+        self.records.append((record.levelno, record.name, str(record.msg), text))
 
 
 def serve(path: str, pipe: Connection, projections: bool, max_batch: int) -> None:
@@ -242,13 +274,31 @@ def serve(path: str, pipe: Connection, projections: bool, max_batch: int) -> Non
     collect = _Collect()
     logging.getLogger().addHandler(collect)
     logging.getLogger().setLevel(logging.INFO)
+    store = Path(path)
     try:
-        conn = connect(Path(path), durable=True)
+        refused = integrity.start_check(store)  # read-only, before anything can write
+        conn = None if refused else connect(store, durable=True, busy_ms=integrity.BUSY_MS)
     except StoreError as exc:
-        pipe.send(("failed", str(exc)))
+        refused = exc
+    if refused is not None or conn is None:
+        pipe.send(("failed", refused))
         return
-    writer = BatchWriter(Path(path), conn, projections=projections)
-    pipe.send(("ready", None))
+    guard = integrity.Guard(store, conn)
+    problem = guard.start()
+    if isinstance(problem, DatabaseCorrupt | StoreReadOnly):
+        pipe.send(("failed", problem))
+        _leave()
+    sending = threading.Lock()  # the answers and the background check's notice
+
+    def found(err: DatabaseCorrupt) -> None:
+        guard.trip(err)
+        with sending, contextlib.suppress(OSError):
+            pipe.send(("damaged", err))
+
+    if store.stat().st_size > integrity.START_CHECK_MAX_BYTES:
+        integrity.background_check(store, found)
+    writer = BatchWriter(store, conn, projections=projections)
+    pipe.send(("ready", problem))
     pending: list[Item] = []
     stopping = False
     try:
@@ -267,9 +317,25 @@ def serve(path: str, pipe: Connection, projections: bool, max_batch: int) -> Non
                 break
             batch, pending = pending[:max_batch], pending[max_batch:]
             before = dict(writer.seconds)
-            results, changes = writer.write(batch)
+            if guard.damage is None:
+                results, changes = writer.write(batch)
+            else:  # damaged: nothing more is written
+                results, changes = [guard.damage] * len(batch), Changes()
+            results = guard.screen(results)
+            if guard.damage is not None:
+                changes = Changes()  # nothing of it is to be shown as stored
+            problem = guard.damage or next((r for r in results if isinstance(r, StoreError)), None)
             spent = {k: v - before[k] for k, v in writer.seconds.items()}
-            pipe.send((len(batch), results, changes, spent, writer.last_error, collect.records))
+            with sending:
+                pipe.send(("answer", (len(batch), results, changes, spent, problem, collect.records)))
             collect.records = []
     finally:
+        if guard.damage is not None:
+            _leave()
         conn.close()
+
+
+def _leave() -> None:
+    """Exit without closing the connection: closing the last one checkpoints the WAL into
+    the file and deletes the WAL, and a damaged store is never written to."""
+    os._exit(0)

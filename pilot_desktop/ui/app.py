@@ -24,6 +24,7 @@ from pilot_desktop.services.core import AppCore, CoreOptions
 from pilot_desktop.services.deadlines import FIELDS as DEADLINE_FIELDS
 from pilot_desktop.services.deadlines import set_deadlines, stuck_rules
 from pilot_desktop.services.paths import AppPaths
+from pilot_desktop.services.private import private_message
 from pilot_desktop.services.secrets import SecretsError
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.ui import crash, messages
@@ -57,6 +58,8 @@ def build_window(core: AppCore) -> MainWindow:
         store_error=core.store_error,
         guide_url=core.real_hook_url,
     )
+    if core.made_private:  # first: a problem said below is more urgent and replaces it
+        messages.warning(*private_message(core.made_private))
     if core.store_error:
         window.status.set_receiver(None, core.store_error)
         messages.error(core.store_error)
@@ -230,11 +233,17 @@ def run_gui(paths: AppPaths, profile: Config, *, demo: bool, signing_secrets: Se
         try:
             core = AppCore(paths, profile, CoreOptions(demo=demo, given_secrets=tuple(signing_secrets)))
         except SecretsError as exc:
-            print(f"pilot-desktop: {exc}", file=sys.stderr)
-            if make_app().platformName() not in ("offscreen", "minimal"):  # someone to tell
-                QMessageBox.critical(None, "Pilot Desktop cannot start", f"{exc}\n\nNothing was received.")
-            return 1
+            return cannot_start(str(exc), "Nothing was received.")
         return run_on_qt(lambda: _main(core, instance))
     finally:
         if instance is not None:
             instance.close()
+
+
+def cannot_start(problem: str, then: str) -> int:
+    """Why the window does not open (a settings file refused, a locked keyring): on stderr,
+    and in a dialog when there is a screen to show it on. The exit code, 1."""
+    print(f"pilot-desktop: {problem}", file=sys.stderr, flush=True)
+    if make_app().platformName() not in ("offscreen", "minimal"):  # someone to tell
+        QMessageBox.critical(None, "Pilot Desktop cannot start", f"{problem}\n\n{then}")
+    return 1

@@ -88,7 +88,8 @@ class StatusBar(QStatusBar):
                 "● Not storing",
                 "#c53030",
                 f"Webhooks reach {url} but are answered 503, so the platform keeps them and "
-                f"retries: {health.reason}. Restart Pilot Desktop; the log has the details.",
+                f"retries.\n{health.reason}\nOnce the cause is fixed, restart Pilot Desktop; the log "
+                "has the details.",
             )
         else:
             shown = url.rsplit("/", 1)[0] + "/…"  # keep the token out of screenshots

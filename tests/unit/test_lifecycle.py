@@ -12,8 +12,9 @@ import json
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -84,6 +85,9 @@ def reply(quoted: str | None, msg: str = "in_1", at: float = 30.0, **extra: Any)
     return {"event": "message.reply", "data": data}
 
 
+T = TypeVar("T")
+
+
 class Feed:
     """A temporary store fed through the real writer, one batch per call."""
 
@@ -91,7 +95,12 @@ class Feed:
         self.path = open_store(folder)
         self.changed: list[set[int]] = []  # Changes.messages of each committed batch
 
-    def send(self, bodies: list[dict[str, Any]]) -> None:
+    def send(self, bodies: list[dict[str, Any]], after: Callable[[], T] | None = None) -> list[T]:
+        """One writer for the whole list (a writer is a process: one per body made the
+        property tests slow enough to time out on a busy machine); `after` is called once
+        each body is committed, its results returned."""
+        results: list[T] = []
+
         async def run() -> None:
             w = Writer(self.path, asyncio.get_running_loop())
             w.subscribe(lambda ch: self.changed.append(set(ch.messages)))
@@ -109,10 +118,13 @@ class Feed:
                         observation=observe(obj),
                     )
                     await w.submit(item)
+                    if after is not None:
+                        results.append(after())
             finally:
                 await w.stop()
 
         asyncio.run(run())
+        return results
 
     def conn(self) -> sqlite3.Connection:
         return connect(self.path, readonly=True)
@@ -214,10 +226,7 @@ def test_failed_and_read_are_never_downgraded(case: tuple[list[int], list[int]])
     _, arrivals = case
     with tempfile.TemporaryDirectory() as d:
         feed = Feed(Path(d))
-        seen: list[str] = []
-        for body in _bodies(arrivals):
-            feed.send([body])
-            seen.append(feed.message("msg_1").status)
+        seen = feed.send(_bodies(arrivals), after=lambda: feed.message("msg_1").status)
         for before, after in itertools.pairwise(seen):
             assert RANK[after] >= RANK[before], seen
             if before == "FAILED":

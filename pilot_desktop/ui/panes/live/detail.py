@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from pilot_desktop.core.format import clock
+from pilot_desktop.core.interchange import body_text
 from pilot_desktop.store.records import EventDetail
 
 # The stored body is the decoded one, so its transfer/content encodings must not be replayed.
@@ -39,7 +40,7 @@ def pretty_payload(detail: EventDetail) -> str:
     """What the Payload tab shows: pretty JSON, or the raw head of a very large body."""
     if len(detail.body) <= PRETTY_LIMIT:
         return full_payload(detail)
-    head = detail.body[:PRETTY_LIMIT].decode("utf-8", "replace")
+    head = body_text(detail.body[:PRETTY_LIMIT])
     note = f"(raw body, {len(detail.body):,} bytes; the first {PRETTY_LIMIT:,} shown; Copy JSON copies all)"
     return f"{note}\n{head}"
 
@@ -48,7 +49,7 @@ def full_payload(detail: EventDetail) -> str:
     try:
         return json.dumps(detail.payload(), indent=2, ensure_ascii=False)
     except ValueError:
-        return detail.body.decode("utf-8", "replace")
+        return body_text(detail.body)
 
 
 def curl_command(detail: EventDetail, url: str) -> str:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from pilot_desktop.core.format import duration, exact, number_line, when
+from pilot_desktop.core.interchange import body_text
 from pilot_desktop.store.errors import StoreError
 from pilot_desktop.store.read_models import Step, StuckRules, Timeline, timeline_json
 from pilot_desktop.store.reads import Reads
@@ -296,7 +297,7 @@ class TimelineDialog(QDialog):
         try:
             text = json.dumps(step.payload(), indent=2, ensure_ascii=False)
         except ValueError:
-            text = step.body.decode("utf-8", "replace")
+            text = body_text(step.body)
         self.payload.setPlainText(f"// {step.event} · event #{step.event_id}\n{text}")
 
     def _selected_event(self) -> int | None:
