@@ -90,7 +90,7 @@ class Protection:
             elif isinstance(value, str):
                 strings.append(value)
         names, shortest, longest = self._names, self._shortest, self._longest
-        for text in strings:
+        for text in set(strings):  # each distinct string folded once (a body may repeat one)
             # Folding an ASCII string only drops characters: shorter ones cannot match.
             size = len(text)
             if size > longest or (size < shortest and text.isascii()):

@@ -3,7 +3,10 @@
 `0.0.0.0` is not an address a client can use. For a wildcard listener this lists loopback
 first, then this machine's own addresses: those its host name resolves to and the source
 address of its default route (a connected UDP socket: the kernel picks it, no packet is
-sent). An address that appears or goes while running (VPN, DHCP) is not followed.
+sent). Only the listener's family: asyncio binds `::` with IPV6_V6ONLY, so it answers no
+IPv4 address (`0.0.0.0` no IPv6 one). It resolves names (it may block): call it off the
+loop, once, at listen time. An address that appears or goes while running (VPN, DHCP) is
+not followed.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ def listening_urls(host: str, port: int) -> list[str]:
     """`http://address:port` for each address a client can reach this listener at."""
     if host not in WILDCARDS:
         return [http_base(host, port)]
-    v6 = host == "::"
-    families = (socket.AF_INET, socket.AF_INET6) if v6 else (socket.AF_INET,)
-    return [http_base("127.0.0.1", port)] + [http_base(a, port) for a in machine_addresses(families)]
+    families = {
+        "::": (socket.AF_INET6,),
+        "0.0.0.0": (socket.AF_INET,),  # noqa: S104 - naming the wildcard, not binding
+    }.get(host, (socket.AF_INET, socket.AF_INET6))  # "": every family is bound
+    return [http_base(host, port)] + [http_base(a, port) for a in machine_addresses(families)]

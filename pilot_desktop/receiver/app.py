@@ -63,6 +63,8 @@ class ReceiverConfig:
     # The Host values answered (receiver/hosts.py): the listen host and the public URL's.
     host: str = "127.0.0.1"
     public_url: Callable[[], str | None] = lambda: None
+    # This machine's names, for a wildcard listener (found off the loop; None: found here).
+    machine_names: frozenset[str] | None = None
     # The numbers stored secrets protect on every route; asked per request, after `secrets`.
     protection: Callable[[], Protection] = lambda: NO_PROTECTION
 
@@ -109,7 +111,7 @@ class Receiver:
         self.writer = writer
         self.stats = ReceiverStats()
         self.rejections = RejectionLog(writer)  # bounded per request and per second
-        self.hosts = HostPolicy(config.host, config.public_url)
+        self.hosts = HostPolicy(config.host, config.public_url, config.machine_names)
         self.app = web.Application(client_max_size=config.max_body, middlewares=[self._check_host])
         self.app.router.add_post("/hooks/{token}", self._hook)
         self.app.router.add_post("/hooks/{token}/{route}", self._hook)

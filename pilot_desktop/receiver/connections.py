@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 import resource
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -80,8 +80,9 @@ class GuardedHandler(RequestHandler):
     def __init__(self, manager: GuardedServer, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._refused = manager.refused
-        self.last_active = self._loop.time()
+        self.last_active = self._loop.time()  # last data received or answer sent
         self.turned_away = False
+        self._unanswered = 0  # requests parsed and not yet answered
 
     async def start(self) -> None:
         if self.turned_away:  # over the cap with nothing idle to close (GuardedServer)
@@ -93,13 +94,33 @@ class GuardedHandler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = self._loop.time()
+        queued = len(self._messages)
         super().data_received(data)
+        self._unanswered += max(0, len(self._messages) - queued)
+
+    async def _handle_request(
+        self,
+        request: web.BaseRequest,
+        start_time: float | None,
+        request_handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+    ) -> tuple[web.StreamResponse, bool]:
+        try:
+            return await super()._handle_request(request, start_time, request_handler)
+        finally:
+            self._unanswered = max(0, self._unanswered - 1)
+            self.last_active = self._loop.time()  # idle from its answer, not from its request
 
     @property
     def idle(self) -> bool:
-        # Waiting for (the rest of) a request head: nothing of the app's is under way.
+        # Waiting for (the rest of) a request head: nothing of the app's is under way, no
+        # parsed request waits for its handler task (on 3.11 it starts a loop turn later).
         # (A closed one stays listed until its task ends: not idle, closing it frees nothing.)
-        return self.transport is not None and not self._request_in_progress and not self._messages
+        return (
+            self.transport is not None
+            and not self._unanswered
+            and not self._request_in_progress
+            and not self._messages
+        )
 
     def handle_error(
         self,
@@ -137,6 +158,9 @@ class GuardedServer(web.Server):
         self.cap = cap
         self.refused = refused
         self._pending = 0  # accepted, connection_made not yet called
+        # Closed to make room but still listed until their task ends: not counted, or every
+        # newcomer of the same accept burst would close another batch.
+        self._closing: set[RequestHandler] = set()
         self.evicted = 0  # idle connections closed to make room
         self.turned_away = 0  # newcomers answered 503 (nothing idle to close)
 
@@ -145,7 +169,9 @@ class GuardedServer(web.Server):
         # here, so the descriptors of the connections being set up are counted too.
         handler = GuardedHandler(self, loop=self._loop, **self._kwargs)
         self._pending += 1
-        if len(self._connections) + self._pending > self.cap and not self._make_room():
+        if self._closing:
+            self._closing = {h for h in self._closing if h in self._connections}
+        if len(self._connections) - len(self._closing) + self._pending > self.cap and not self._make_room():
             handler.turned_away = True
         return handler
 
@@ -169,6 +195,7 @@ class GuardedServer(web.Server):
         idle.sort(key=lambda h: h.last_active)
         for victim in idle[: max(1, self.cap // 16)]:
             victim.force_close()
+            self._closing.add(victim)
             self.evicted += 1
         return True
 

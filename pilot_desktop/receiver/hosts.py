@@ -49,7 +49,12 @@ def machine_names() -> frozenset[str]:
 
 
 class HostPolicy:
-    def __init__(self, listen_host: str, public_url: Callable[[], str | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        listen_host: str,
+        public_url: Callable[[], str | None] = lambda: None,
+        names: frozenset[str] | None = None,  # machine_names(), found beforehand off the loop
+    ) -> None:
         self.public_url = public_url
         listen = host_name(listen_host) if listen_host not in WILDCARDS else ""
         self.wildcard = listen_host in WILDCARDS
@@ -58,7 +63,7 @@ class HostPolicy:
         if listen and self.bound_address is None:
             self.names.add(listen)
         if self.wildcard:
-            self.names |= machine_names()
+            self.names |= machine_names() if names is None else names
         self._public: tuple[str | None, str | None] = (None, None)  # (URL, its host), cached
         self._allowed: set[str] = set()  # Host values already allowed
 

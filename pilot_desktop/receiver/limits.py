@@ -125,7 +125,10 @@ class RejectionLog:
         try:
             await fut
         except (Overloaded, WriterClosed, StoreError) as exc:
-            log.warning("rejection not recorded (%s): %s %s", exc, record.status, record.reason)
+            # A store that cannot write (full, damaged, stopped) says so itself, once
+            # (store/repeats.py); each refusal is only counted, never a line per request.
+            log.debug("rejection not recorded (%s)", exc)
+            self._skip(record)
 
     def record_soon(self, record: Rejection) -> None:
         """Record without waiting (from aiohttp's synchronous error path)."""
@@ -157,17 +160,30 @@ class RejectionLog:
 
     def _flush(self) -> bool:
         """Write the summary of what was only counted; False while the budget is spent."""
+        if self.writer.problem is not None:  # it would fail: keep counting, at no cost
+            return False
         summary = self._summary()
         if not self._take(item_bytes(summary)):
             return False
         skipped, self.skipped = self.skipped, Counter()
+        since = self._skipped_since or summary.received_at
         try:
             fut = self.writer.submit(summary)
         except (Overloaded, WriterClosed):
             self.skipped = skipped
             return False
-        fut.add_done_callback(_consume)
+        fut.add_done_callback(lambda done: self._summary_done(done, skipped, since))
         return True
+
+    def _summary_done(self, fut: asyncio.Future[Any], skipped: Counter[int], since: float) -> None:
+        """A summary the store could not write: its counts are kept for the next one."""
+        if fut.cancelled() or fut.exception() is None:
+            return
+        log.debug("rejection summary not recorded: %s", fut.exception())
+        self._skipped_since = min(self._skipped_since or since, since)
+        self.skipped.update(skipped)
+        if self._retry is None:
+            self._retry = asyncio.get_running_loop().call_later(SUMMARY_RETRY_S, self._retry_flush)
 
     def _summary(self) -> Rejection:
         total = sum(self.skipped.values())

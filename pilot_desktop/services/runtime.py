@@ -23,6 +23,7 @@ from pilot_desktop.core.urls import http_base
 from pilot_desktop.receiver import connections as conns
 from pilot_desktop.receiver.addresses import listening_urls
 from pilot_desktop.receiver.app import PROCESS_INSTANCE, Receiver, ReceiverConfig
+from pilot_desktop.receiver.hosts import WILDCARDS, machine_names
 from pilot_desktop.services.signing import SigningSecrets
 from pilot_desktop.store.db import open_store
 from pilot_desktop.store.writer import Writer
@@ -59,6 +60,7 @@ class Runtime:
     receiver: Receiver | None = None
     bound: tuple[str, int] | None = None
     _runner: web.AppRunner | None = None
+    _listening: list[str] | None = None  # found once at listen time (name lookups block)
     _stopping: bool = False
 
     @property
@@ -73,8 +75,7 @@ class Runtime:
     @property
     def listening_urls(self) -> list[str]:
         """Base URLs clients can use: on all interfaces, one per address of this machine."""
-        host, port = self.bound or (self.host, self.port)
-        return listening_urls(host, port)
+        return self._listening if self._listening is not None else [self.base_url]
 
     async def open(self) -> None:
         """Open (and migrate) the store and start the writer. Raises StoreError."""
@@ -91,6 +92,8 @@ class Runtime:
             instance=self.instance,
             host=self.host,
             public_url=self.public_url,
+            # Name lookups may block: in a thread, once.
+            machine_names=await asyncio.to_thread(machine_names) if self.host in WILDCARDS else None,
         )
         if isinstance(self.secrets, SigningSecrets):  # stored secrets protect their numbers everywhere
             config.protection = self.secrets.protection
@@ -124,6 +127,7 @@ class Runtime:
         server = site._server  # the only place aiohttp exposes the bound port (port 0)
         sockets = getattr(server, "sockets", None) or []
         self.bound = (self.host, sockets[0].getsockname()[1]) if sockets else (self.host, self.port)
+        self._listening = await asyncio.to_thread(listening_urls, *self.bound)
         for url in self.listening_urls:  # the token stays out of logs
             log.info("receiver listening on %s/hooks/<token> (at most %d connections)", url, cap)
 

@@ -186,7 +186,7 @@ class SigningSecrets:
 
     # -- building the map -----------------------------------------------------------------------
     def _state_changed(self, changed: frozenset[str]) -> None:
-        if changed & _INDEX:
+        if changed & _INDEX or "accounts" in changed:  # the accounts say which routes are numbers
             self._rebuild()
 
     def _rebuild(self) -> None:
@@ -224,11 +224,14 @@ class SigningSecrets:
             for known, route, _ in stored
             if known and route is not None
         }
-        # A route is its webhook's number (managed webhooks point at <token>/<number id>): its
-        # secrets protect that number's events on every route, not only on its own.
+        # A route that is one of the accounts' numbers is its webhook's number (managed
+        # webhooks point at <token>/<number id>): its secrets protect that number's events on
+        # every route. Any other route (a name of the operator's) protects only itself; the
+        # bare URL's secrets vouch for every number, as its webhook may carry any of them.
+        numbers = {n.id for account in state.accounts for n in account.numbers}
         protection = Protection(
-            {r: (*self.given, *values) for r, values in by_route.items() if r},
-            frozenset((*self.given, *everywhere)),
+            {r: (*self.given, *values) for r, values in by_route.items() if r in numbers},
+            frozenset((*self.given, *everywhere, *by_route.get("", ()))),
         )
         # Swapped whole: requests never wait.
         self._by_route, self._everywhere, self._protection = by_route, everywhere, protection

@@ -318,7 +318,8 @@ class WebhookAdmin:
         return [
             f"signing secret stored; this app's receiver (a running serve too) now checks deliveries "
             f"to {where(route)} and refuses with 401 those unsigned or signed with another secret. "
-            "Deliveries to routes without a stored secret are still accepted unsigned."
+            "Deliveries to routes without a stored secret are still accepted unsigned, unless they "
+            "name a number (or its messages) that a stored secret protects."
         ]
 
     def checked(self, hook: Webhook) -> bool:

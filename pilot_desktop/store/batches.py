@@ -23,6 +23,7 @@ from typing import Any
 from pilot_desktop.store import guard, number_projection
 from pilot_desktop.store.bulk import chunks, insert_rows, next_id
 from pilot_desktop.store.db import StoreError, classify_error
+from pilot_desktop.store.errors import DatabaseCorrupt
 from pilot_desktop.store.projection import Pending, project_batch
 from pilot_desktop.store.records import (
     Changes,
@@ -56,6 +57,14 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
+def _damage(path: Path, exc: Exception) -> DatabaseCorrupt | None:
+    """The store's damage, when that is what `exc` says."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    err = classify_error(path, exc)
+    return err if isinstance(err, DatabaseCorrupt) else None
+
+
 class BatchWriter:
     def __init__(self, path: Path, conn: sqlite3.Connection, *, projections: bool = True) -> None:
         self.path = path
@@ -83,9 +92,20 @@ class BatchWriter:
             log.error("could not store a batch of %d: %s", len(items), err)
             results, changes = [err] * len(items), Changes()
         except Exception as exc:  # isolate the item that broke the batch; never die
+            damage = _damage(self.path, exc)
+            if damage is not None:
+                # Corruption (sqlite3.DatabaseError, not OperationalError): retrying item by
+                # item would commit, and checkpoint, into the damaged file before the guard
+                # (integrity.py) sees the answer. Fail the whole batch, write nothing more.
+                self.last_error = str(damage)
+                log.error("could not store a batch of %d: %s", len(items), damage)
+                return [damage] * len(items), Changes()
             log.warning("batch of %d failed (%s); retrying one by one", len(items), exc)
             results, changes = [], Changes()
             for item in items:
+                if damage is not None:  # an earlier item met corruption: stop writing
+                    results.append(damage)
+                    continue
                 try:
                     res, ch = self.transaction([item])
                     results.append(res[0])
@@ -98,6 +118,7 @@ class BatchWriter:
                 except Exception as one_exc:
                     if isinstance(one_exc, sqlite3.Error):
                         err = classify_error(self.path, one_exc)
+                        damage = err if isinstance(err, DatabaseCorrupt) else None
                     else:
                         log.exception("bug while storing an item")
                         err = StoreError(f"internal error while storing: {one_exc!r}")

@@ -9,7 +9,8 @@ is refused, never stored, and so can neither change the message nor make the gen
 delivery a "duplicate". One indexed query per batch, and only when such an event is in it.
 
 Direction is matched as the projection matches it: ids find messages of the same direction,
-a reply's quote finds the outbound message it quotes.
+an inbound message's quote (or, without a quote, its correlationId) finds the outbound message
+it answers.
 """
 
 from __future__ import annotations
@@ -31,12 +32,21 @@ def scoped_key(key: str, number_id: str | None) -> str:
     return hashlib.sha256(f"{key}\n{number_id or ''}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _refs(obs: Observation) -> Iterator[Ref]:
+def _own(obs: Observation) -> Iterator[Ref]:
+    """The ids that find the event's own message (projection.py `find`)."""
     for column in _COLUMNS:
         if (value := getattr(obs, column)) is not None:
             yield column, obs.outbound, value
+
+
+def _refs(obs: Observation) -> Iterator[Ref]:
+    """Its own ids, and for an inbound message the outbound one it would be linked to
+    (projection.py `_link`): the one it quotes or, without a quote, its correlationId's."""
+    yield from _own(obs)
     if obs.quoted_id is not None:
         yield "provider_id", True, obs.quoted_id
+    elif obs.correlation_id is not None and not obs.outbound:
+        yield "correlation_id", True, obs.correlation_id
 
 
 def refusals(conn: sqlite3.Connection, items: list[IncomingEvent]) -> dict[int, Refused]:
@@ -61,7 +71,7 @@ def refusals(conn: sqlite3.Connection, items: list[IncomingEvent]) -> dict[int, 
                     )
                     break
         if n not in out and obs.number_id is not None:
-            for ref in refs:  # an earlier event of this batch made the message
+            for ref in _own(obs):  # an earlier event of this batch made the message
                 owner.setdefault(ref, obs.number_id)
     return out
 

@@ -16,7 +16,8 @@ app stops taking work and reports why, and the writer leaves without closing its
 
 A locked database (another program's transaction) is not damage: the writer waits
 BUSY_MS for the lock, then FAST_BUSY_MS while it stays locked, so the senders get their 503
-within about a second and retry.
+within about a second and retry. A lock (or another passing problem) met at start is not
+final either: the writer process answers 503 with it and starts again (writer_process.py).
 """
 
 from __future__ import annotations
@@ -44,14 +45,14 @@ FAST_BUSY_MS = 200
 _ERRORS_SHOWN = 3
 
 
-def quick_check(path: Path, conn: sqlite3.Connection) -> DatabaseCorrupt | None:
+def quick_check(path: Path, conn: sqlite3.Connection) -> StoreError | None:
     """`PRAGMA quick_check` (the b-tree structure of every table and index, not the
-    index-to-table agreement): None when the file is sound."""
+    index-to-table agreement): None when the file is sound, DatabaseCorrupt when it is not,
+    another StoreError when it could not be checked (locked, I/O: no verdict)."""
     try:
         rows = [row[0] for row in conn.execute(f"PRAGMA quick_check({_ERRORS_SHOWN})")]
     except sqlite3.Error as exc:
-        err = classify_error(path, exc)
-        return err if isinstance(err, DatabaseCorrupt) else None  # locked or I/O: not a verdict
+        return classify_error(path, exc)
     if rows == ["ok"]:
         return None
     return damaged(path, "; ".join(rows))
@@ -66,15 +67,16 @@ def damaged(path: Path, detail: str, reason: str | None = None) -> DatabaseCorru
     )
 
 
-def start_check(path: Path) -> StoreError | None:
-    """Before the writer opens the file read-write: its structure, when small enough."""
+def start_check(path: Path, busy_ms: int = BUSY_MS) -> StoreError | None:
+    """Before the writer opens the file read-write: its structure, when small enough. A
+    DatabaseCorrupt returned is a verdict; another error (a lock) means: check again later."""
     try:
         size = path.stat().st_size
     except OSError:
         return None  # created by the writer's connection
     if size > START_CHECK_MAX_BYTES:
         return None
-    conn = connect(path, readonly=True)
+    conn = connect(path, readonly=True, busy_ms=busy_ms)  # locked: said within about a second
     try:
         return quick_check(path, conn)
     finally:
@@ -118,11 +120,12 @@ class Guard:
 
     def start(self) -> StoreError | None:
         """After the connection opened: the files it uses, and whether it can write. A
-        DatabaseCorrupt or StoreReadOnly returned means: do not start."""
+        DatabaseCorrupt or StoreReadOnly returned means: do not start; another problem (a
+        lock): not yet, call again later."""
         try:
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens -wal, -shm
         except sqlite3.Error as exc:
-            return classify_error(self.path, exc)
+            return classify_error(self.path, exc)  # not pinned: screen() pins after a batch
         self._pinned = [_identity(p) for p in self._files]
         return probe_write(self.path, self.conn)
 
@@ -137,6 +140,10 @@ class Guard:
             if isinstance(res, DatabaseCorrupt):
                 self.trip(res)
                 break
+        if self.damage is None and not self._pinned:
+            # start() failed before it could pin (a lock): the files this batch used are the
+            # ones to watch from now on.
+            self._pinned = [_identity(p) for p in self._files]
         if self.damage is None:
             moved = [p.name for p, pin in zip(self._files, self._pinned, strict=True) if _identity(p) != pin]
             if moved:
@@ -177,8 +184,10 @@ def background_check(path: Path, found: Callable[[DatabaseCorrupt], None]) -> th
             err = quick_check(path, conn)
         finally:
             conn.close()
-        if err is not None:
+        if isinstance(err, DatabaseCorrupt):
             found(err)
+        elif err is not None:
+            log.warning("the background check of the database could not finish: %s", err)
         else:
             log.info("the background check of the database found no damage")
 

@@ -42,8 +42,9 @@ def _update_sql(changed: tuple[int, ...]) -> str:
     return f"UPDATE messages SET {', '.join(f'{_COLS[i]} = ?' for i in changed)} WHERE id = ?"
 
 
-def _links(state: MessageState) -> tuple[str | None, str | None]:
-    return state.quoted_id, state.correlation_id
+def _links(state: MessageState) -> tuple[str | None, str | None, str | None]:
+    """What an inbound message's link depends on: its quote, its send, its number."""
+    return state.quoted_id, state.correlation_id, state.number_id
 
 
 class _Batch:
@@ -114,6 +115,13 @@ class _Batch:
             return ids[0] if number_id is None or self.states[ids[0]].number_id == number_id else None
         return min((m for m in ids if number_id in (None, self.states[m].number_id)), default=None)
 
+    def _answered(self, key: tuple[str, bool, str], number_id: str | None) -> int | None:
+        """The first outbound message with that id that a reply naming `number_id` answers:
+        only one of the same number. A reply naming no number never links to a message that
+        has one (it would be a forgery an unsigned delivery could attach to a protected
+        number's message, before or after that message is stored)."""
+        return min((m for m in self.keys.get(key, ()) if self.states[m].number_id == number_id), default=None)
+
     def find(self, obs: Observation) -> int | None:
         for key in _KEYS:
             if (value := getattr(obs, key)) is not None:
@@ -148,7 +156,7 @@ class _Batch:
             if inbound.quoted_id
             else ("correlation_id", inbound.correlation_id)
         )
-        target = None if value is None else self._lowest((key, True, value), inbound.number_id)
+        target = None if value is None else self._answered((key, True, value), inbound.number_id)
         old = self.reply_to[message]
         self.reply_to[message] = target
         self.touched.update(t for t in (old, target) if t is not None)  # their reply counts
@@ -162,7 +170,7 @@ class _Batch:
             candidates.update(m for m in self.by_corr.get(corr, ()) if self.states[m].quoted_id is None)
         for reply in candidates:
             number = self.states[reply].number_id
-            if self.reply_to[reply] is None and (number is None or number == after.number_id):
+            if self.reply_to[reply] is None and number == after.number_id:  # as _answered
                 self.reply_to[reply] = message
                 self.touched.add(reply)
 

@@ -25,8 +25,11 @@ items are in flight, so the queue in front of it stays the bound on memory.
   removed or replaced under it) is final. The batch is answered with the error, `fatal` is
   called, no child is started again, and the child leaves without closing its connection
   (closing would checkpoint the WAL into the damaged file).
+- A lock or another passing problem met at the child's start is not final: the child
+  (writer_child.py) answers 503 with it and tries again until it goes; only damage, a
+  read-only file or a newer schema stop the writer at the handshake.
 - A problem repeated batch after batch (a full disk) is logged once, then counted
-  (repeats.py), and its end is said.
+  (repeats.py) per kind of problem, and its end is said.
 """
 
 from __future__ import annotations
@@ -35,28 +38,25 @@ import collections
 import contextlib
 import logging
 import multiprocessing
-import os
-import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from pilot_desktop.store import integrity
-from pilot_desktop.store.batches import BatchWriter, Item
-from pilot_desktop.store.db import StoreError, connect
-from pilot_desktop.store.errors import DatabaseCorrupt, StoreReadOnly
+from pilot_desktop.store.batches import Item
+from pilot_desktop.store.db import StoreError
+from pilot_desktop.store.errors import DatabaseCorrupt
 from pilot_desktop.store.records import Changes
 from pilot_desktop.store.repeats import Repeats
+from pilot_desktop.store.writer_child import STOP, serve
 
 log = logging.getLogger(__name__)
 
 RESTARTS = 3
 RESTART_WINDOW_S = 60.0
 STOP_TIMEOUT_S = 30.0
-_STOP = None
 
 Resolve = Callable[[list[Any], list[Any], Changes], None]  # (sent entries, results, changes)
 
@@ -137,7 +137,7 @@ class WriterProcess:
             pipe = self._pipe
         if pipe is not None:
             with contextlib.suppress(OSError):
-                pipe.send(_STOP)
+                pipe.send(STOP)
         self._reader.join(STOP_TIMEOUT_S + 5)
         proc = self._proc
         if proc is not None:
@@ -159,7 +159,7 @@ class WriterProcess:
             assert pipe is not None
             try:
                 kind, detail = pipe.recv()  # the handshake
-                if kind != "ready":
+                if kind != "ready":  # final (damaged, read-only, too new): no new child
                     raise detail if isinstance(detail, StoreError) else StoreError(str(detail))
                 if detail is not None:  # e.g. locked by another program at start; a death
                     self._set_problem(detail)  # is said until the new child's first answer
@@ -167,7 +167,9 @@ class WriterProcess:
                     kind, detail = pipe.recv()
                     if kind == "answer":
                         self._answer(detail)
-                    else:  # "damaged": the background check found damage
+                    elif kind == "failed":  # found final once a passing problem at start went
+                        raise detail
+                    else:  # "damaged" (the background check); "problem": the start's is over
                         self._set_problem(detail)
                     if isinstance(self.problem, DatabaseCorrupt):  # final: no new child
                         raise self.problem
@@ -185,8 +187,9 @@ class WriterProcess:
         self, answer: tuple[int, list[Any], Changes, dict[str, float], StoreError | None, list[Any]]
     ) -> None:
         count, results, changes, seconds, problem, records = answer
+        kind = _kind(problem)  # a new kind of problem (locked, then full) is logged at once
         for level, name, template, message in records:
-            self._repeats.log(logging.getLogger(name), level, (name, template), "%s", message)
+            self._repeats.log(logging.getLogger(name), level, (name, template, kind), "%s", message)
         for key, value in seconds.items():
             self.seconds[key] += value
         self._set_problem(problem)
@@ -249,93 +252,5 @@ class WriterProcess:
         self._fatal(err)
 
 
-# -- the child ----------------------------------------------------------------------------
-
-
-class _Collect(logging.Handler):
-    """The child's log records, sent back with each answer and logged by the app (with
-    their template, so the app can tell repeats apart)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[tuple[int, str, str, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if record.exc_info:
-            text += "\n" + logging.Formatter().formatException(record.exc_info)
-        self.records.append((record.levelno, record.name, str(record.msg), text))
-
-
-def serve(path: str, pipe: Connection, projections: bool, max_batch: int) -> None:
-    """The child's main: write what has arrived, answer, repeat; until told to stop or orphaned."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    collect = _Collect()
-    logging.getLogger().addHandler(collect)
-    logging.getLogger().setLevel(logging.INFO)
-    store = Path(path)
-    try:
-        refused = integrity.start_check(store)  # read-only, before anything can write
-        conn = None if refused else connect(store, durable=True, busy_ms=integrity.BUSY_MS)
-    except StoreError as exc:
-        refused = exc
-    if refused is not None or conn is None:
-        pipe.send(("failed", refused))
-        return
-    guard = integrity.Guard(store, conn)
-    problem = guard.start()
-    if isinstance(problem, DatabaseCorrupt | StoreReadOnly):
-        pipe.send(("failed", problem))
-        _leave()
-    sending = threading.Lock()  # the answers and the background check's notice
-
-    def found(err: DatabaseCorrupt) -> None:
-        guard.trip(err)
-        with sending, contextlib.suppress(OSError):
-            pipe.send(("damaged", err))
-
-    if store.stat().st_size > integrity.START_CHECK_MAX_BYTES:
-        integrity.background_check(store, found)
-    writer = BatchWriter(store, conn, projections=projections)
-    pipe.send(("ready", problem))
-    pending: list[Item] = []
-    stopping = False
-    try:
-        while pending or not stopping:
-            try:
-                # Block for the first group; then take what else has arrived meanwhile.
-                while not stopping and (not pending or (len(pending) < max_batch and pipe.poll())):
-                    group = pipe.recv()
-                    if group is _STOP:
-                        stopping = True
-                    else:
-                        pending.extend(group)
-            except EOFError:
-                return  # the app is gone: nobody waits for an answer
-            if not pending:
-                break
-            batch, pending = pending[:max_batch], pending[max_batch:]
-            before = dict(writer.seconds)
-            if guard.damage is None:
-                results, changes = writer.write(batch)
-            else:  # damaged: nothing more is written
-                results, changes = [guard.damage] * len(batch), Changes()
-            results = guard.screen(results)
-            if guard.damage is not None:
-                changes = Changes()  # nothing of it is to be shown as stored
-            problem = guard.damage or next((r for r in results if isinstance(r, StoreError)), None)
-            spent = {k: v - before[k] for k, v in writer.seconds.items()}
-            with sending:
-                pipe.send(("answer", (len(batch), results, changes, spent, problem, collect.records)))
-            collect.records = []
-    finally:
-        if guard.damage is not None:
-            _leave()
-        conn.close()
-
-
-def _leave() -> None:
-    """Exit without closing the connection: closing the last one checkpoints the WAL into
-    the file and deletes the WAL, and a damaged store is never written to."""
-    os._exit(0)
+def _kind(problem: StoreError | None) -> Hashable:
+    return None if problem is None else (type(problem).__name__, problem.reason)

@@ -171,7 +171,7 @@ class Server:
         line = self.wait_for_line("Listening: ", START_TIMEOUT_S)
         self.url = line.split(" ", 1)[1].strip()
         self.base, _, self.token = self.url.rpartition("/hooks/")
-        assert self.base.startswith("http://127.0.0.1:"), self.url
+        assert self.base.startswith(("http://127.0.0.1:", "http://[::1]:")), self.url
 
     # -- process output ----------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -19,7 +20,13 @@ from typing import Any
 import httpx
 import pytest
 
+from pilot_desktop.core.events import classify
+from pilot_desktop.core.signature import verify
+from pilot_desktop.store.batches import BatchWriter
+from pilot_desktop.store.db import connect
+from pilot_desktop.store.errors import DatabaseCorrupt
 from pilot_desktop.store.integrity import START_CHECK_MAX_BYTES
+from pilot_desktop.store.records import IncomingEvent, Rejection
 from tests.integration.serving import Server
 from tests.integration.test_durability import event
 
@@ -316,3 +323,48 @@ def _copies(conn: sqlite3.Connection, n: int) -> None:
         [(f"copy-{i}",) for i in range(n)],
     )
     conn.execute("COMMIT")
+
+
+# -- corruption met in the middle of a batch -------------------------------------------------
+
+
+def _incoming(obj: dict[str, Any]) -> IncomingEvent:
+    body = json.dumps(obj).encode()
+    return IncomingEvent(
+        received_at=time.time(),
+        route=None,
+        headers=[("Content-Type", "application/json")],
+        body=body,
+        classified=classify(obj),
+        verdict=verify(body, None, []),
+    )
+
+
+def _rejection() -> Rejection:
+    return Rejection(
+        received_at=time.time(), status=401, reason="no token", method="POST", path="/hooks/x",
+        remote="127.0.0.1", headers=[], body=b"{}", body_size=2,
+    )  # fmt: skip
+
+
+def test_corruption_met_mid_batch_fails_the_batch_and_writes_nothing_more(
+    serve: Callable[..., Server],
+) -> None:
+    """A batch whose one event meets a damaged page (a redelivery of the first stored event)
+    fails as a whole: no item is retried on its own, where the others (a rejection, a new
+    event) would commit into the damaged file before the guard reads the answers."""
+    data_dir = _store_with_history(serve)
+    db = data_dir / "pilot-desktop.sqlite3"
+    _page_of_history(db)
+    writer = BatchWriter(db, connect(db, durable=True))
+    before = _files(db)
+    try:
+        items = [_rejection(), _incoming(event("new-after-damage")), _incoming(_padded("old-0"))]
+        results, changes = writer.write(items)
+        after = _files(db)
+    finally:
+        writer.conn.close()  # closing may checkpoint; the files were compared before it
+    assert [type(r) for r in results] == [DatabaseCorrupt] * 3, results
+    assert "damaged" in str(results[0]) and writer.last_error == str(results[0])
+    assert (changes.new_events, changes.rejections) == ([], 0)
+    assert after == before

@@ -55,3 +55,21 @@ def test_a_lone_surrogate_is_stored_not_refused_forever(server: Server, tmp_path
     assert exported.returncode == 0, exported.stderr
     bodies = {rec["payload"]["data"]["id"]: rec for rec in read_ndjson(exported.stdout)}
     assert set(bodies) == set(cases)
+
+
+def test_a_lone_surrogate_in_other_encodings_is_mended(server: Server, tmp_path: Path) -> None:
+    # The same JSON text, not UTF-8: JSON parsers pick the encoding from a BOM or NUL bytes.
+    # And a UTF-8 body holding a surrogate's own bytes (ED A0 BD), which json decodes too.
+    cases = {
+        "u16bom": _body("u16bom", "cut \\ud83d").decode().encode("utf-16"),
+        "u16le": _body("u16le", "cut \\ud83d").decode().encode("utf-16-le"),
+        "u32": _body("u32", "cut \\ud83d").decode().encode("utf-32"),
+        "raw8": _body("raw8", "cut RAW").replace(b"RAW", b"\xed\xa0\xbd"),
+    }
+    for msg, body in cases.items():
+        r = server.post(body)
+        assert r.status_code == 200, (msg, r.status_code, r.text)
+    for msg in cases:
+        out = cli("timeline", msg, "--json", "--data-dir", server.data_dir)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["text"] == "cut \ufffd", msg

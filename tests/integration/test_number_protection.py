@@ -235,3 +235,48 @@ def test_a_forged_copy_naming_another_number_does_not_pre_empt_the_genuine_deliv
     by_number = messages(data)
     assert by_number[(a, "m2")]["status"] == "READ"
     assert by_number[(a, "m2")]["statusAt"].startswith("2025-03-01T10:02")
+
+
+def replies_of(data: Path, number: str, mid: str) -> int:
+    count: int = messages(data)[(number, mid)]["replies"]
+    return count
+
+
+def test_a_forged_reply_naming_no_number_does_not_attach_to_a_protected_message(
+    setup: tuple[Client, Path],
+) -> None:
+    """An inbound message without a quote is linked to the send its correlationId names; an
+    unsigned one naming no number must not reach A's message that way, whether it comes
+    after the message (refused) or before it (stored, but never adopted by A's message)."""
+    client, data = setup
+    a, b = client.hooks.r1, client.hooks.r2
+    client.genuine(outbound("message.sent", a, "m3", T0))
+    forged_after = [
+        {"event": "message.received", "data": {"id": "cm_forged", "correlationId": "corr_m3"}},
+        inbound("message.received", None, "cm_forged2", correlationId="corr_m3"),
+    ]
+    for obj in forged_after:
+        for route in (None, b, "elsewhere"):
+            reason = client.forged(obj, route)
+            assert "corr_m3" in reason and f"number {a}" in reason, reason
+    assert replies_of(data, a, "m3") == 0
+
+    # Before A's message exists nothing tells these are about A: stored, as B accepts
+    # unsigned deliveries, but A's genuine message must not take them as its replies.
+    early = [
+        {"event": "message.received", "data": {"id": "cm_early", "correlationId": "corr_m4"}},
+        inbound("message.reply", None, "cm_early_quote", quotedMessageId="wamid.m4"),
+        inbound("message.received", b, "cm_early_b", correlationId="corr_m4"),
+    ]
+    for obj in early:
+        code, answer = client.post(obj, b)
+        assert (code, answer["duplicate"]) == (200, False), answer
+    assert client.genuine(outbound("message.sent", a, "m4", T0))["duplicate"] is False
+    assert replies_of(data, a, "m4") == 0
+    assert not [m for m in messages(data).values() if m["id"].startswith("cm_forged")]
+
+    # A's own replies, signed, are linked whichever way and whichever comes first.
+    client.genuine(inbound("message.received", a, "in_a1", correlationId="corr_m3"))
+    client.genuine(inbound("message.reply", a, "in_a2", quotedMessageId="wamid.m5"))
+    client.genuine(outbound("message.sent", a, "m5", T0))
+    assert (replies_of(data, a, "m3"), replies_of(data, a, "m5")) == (1, 1)

@@ -333,3 +333,35 @@ def test_all_interfaces_prints_the_real_addresses(serve: Callable[..., Server]) 
     assert not any("0.0.0.0" in line for line in log.splitlines() if "listening" in line), log
     for address in expected:
         assert f"http://{address}:{port}/hooks/<token>" in log, log
+
+
+def test_refusals_log_nothing_per_request_when_the_store_cannot_write(serve: Callable[..., Server]) -> None:
+    server = serve()
+    assert server.post(good_event()).status_code == 200
+    Path(f"{server.db}-wal").unlink()  # the store stops acknowledging (store/integrity.py)
+    wait_until(lambda: server.post(good_event()).status_code == 503, 15, "the damage was not noticed")
+    server.wait_for_line("Not storing: ", 15)
+    logged = server.stderr_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    with httpx.Client(timeout=10) as client:
+        for i in range(20):
+            _rejected_request(client, server, token=f"not-the-token-{i:020d}")
+            r = client.get(f"{server.base}/healthz", headers={"Host": "evil.example"})
+            json_error(r, 421)
+    # Each refusal was answered at once; the store's condition was said once, not per request.
+    assert server.post(good_event()).status_code == 503
+    after = server.stderr_path.read_text(encoding="utf-8", errors="replace").splitlines()[len(logged) :]
+    assert not [line for line in after if "reject" in line or str(server.db) in line], after
+    assert len(after) <= 2, after
+    assert server.stop() == 0
+
+
+def test_all_ipv6_interfaces_prints_only_addresses_that_answer(serve: Callable[..., Server]) -> None:
+    server = serve("--host", "::")
+    listening = next(line for line in server.lines if line.startswith("Listening: "))
+    base = listening.split(" ", 1)[1].rsplit("/hooks/", 1)[0]
+    also = [line.split(" ", 2)[2].rsplit("/hooks/", 1)[0] for line in server.lines if line.startswith("Also")]
+    assert base.startswith("http://[::1]:"), server.lines
+    for url in [base, *also]:  # each one printed is one a client can use
+        r = httpx.get(f"{url}/healthz", timeout=10)
+        assert r.status_code == 200, (url, r.text)
+    assert server.stop() == 0

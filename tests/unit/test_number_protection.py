@@ -50,3 +50,29 @@ def test_only_the_numbers_own_secret_or_one_for_every_route_vouches_for_it() -> 
 def test_named_finds_a_protected_id_wherever_it_is_put(tree: Any) -> None:
     p = Protection({A: (SECRET_A,)})
     assert p.named({"event": "x", "data": [tree, {"k": f" {A.upper()} "}]}) == {A}
+
+
+def test_only_a_route_that_is_an_accounts_number_protects_a_number_everywhere() -> None:
+    from pilot_desktop.services.config import Config
+    from pilot_desktop.services.secrets import MemorySecrets
+    from pilot_desktop.services.signing import SigningSecrets
+    from pilot_desktop.services.state import Account, AccountNumber, State
+
+    account = Account(id="acc_1", scope="tenant", numbers=[AccountNumber(id=A), AccountNumber(id=B)])
+    config = Config.memory(state=State(accounts=[account]))
+    signing = SigningSecrets(config.state, MemorySecrets())
+    signing.set("wh_a", SECRET_A, A)  # a managed webhook: its route is number A
+    signing.set("wh_sales", "whsec_sales", "sales")  # an operator's own route name
+    signing.set("wh_bare", "whsec_bare", "")  # the bare hook URL
+    p = signing.protection()
+    assert p.numbers == {A}, "a route name is not a number"
+    lead = {"event": "lead.created", "data": {"numberId": B, "formName": "Sales"}}
+    assert decide(p, lead, B, None).refused is None  # names "sales": not a number, accepted
+    about_a = {"event": "number.disconnected", "data": {"numberId": A}}
+    assert decide(p, about_a, None, "whsec_bare").refused is None  # the bare URL's own secret
+    assert decide(p, about_a, None, None).refused  # unsigned: still A's to vouch for
+    # A number that arrives with an account later is protected from then on.
+    config.state.update({"accounts": [account.model_copy(update={"numbers": [AccountNumber(id=A)]})]})
+    assert signing.protection().numbers == {A}
+    signing.set("wh_b", "whsec_b", B)
+    assert signing.protection().numbers == {A}, "B is no account's number any more"
