@@ -128,9 +128,12 @@ def test_refused_requests_are_recorded_within_bytes_per_request_and_in_total(ser
     rows = rejection_rows(server, start_id)
     stored = sum(len(r["headers"] or "") + len(r["body"] or b"") for r in rows)
     assert stored <= BURST + RATE * (elapsed + 3), (stored, elapsed, len(rows), sum(sent))
-    assert len(rows) < sum(sent), (len(rows), sum(sent))
+    # Not every refusal has a row of its own (on a slow machine the flood may pass the burst
+    # by one request only: one counted, plus its summary row), and every one is accounted for.
+    individual = sum("not recorded" not in r["reason"] for r in rows)
     counted = sum(int(r["reason"].split()[0]) for r in rows if "not recorded" in r["reason"])
-    assert counted + sum("not recorded" not in r["reason"] for r in rows) == sum(sent)
+    assert individual < sum(sent) and counted >= 1, (individual, counted, sum(sent))
+    assert counted + individual == sum(sent)
 
 
 async def test_the_write_queue_bound_counts_headers(tmp_path: Path) -> None:
