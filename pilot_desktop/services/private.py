@@ -22,14 +22,15 @@ FILE_MODE = 0o600
 
 def make_private(folders: Iterable[Path]) -> list[Path]:
     """Tighten each folder and the regular files directly in it (subfolders are listed by
-    the caller); what was changed, for the operator. Links are not followed: a link's target
-    is not ours to change. A folder that is missing is skipped; one we cannot change is
-    logged, never fatal."""
+    the caller); what others could read before, for the operator. Links are not followed:
+    a link's target is not ours to change. A folder that is missing is skipped; one we
+    cannot change is logged, never fatal."""
     changed: list[Path] = []
     for folder in dict.fromkeys(folders):
         if not folder.is_dir() or folder.is_symlink():
             continue
-        if _tighten(folder, DIR_MODE):
+        folder_was_open = _tighten(folder, DIR_MODE)
+        if folder_was_open:
             changed.append(folder)
         try:
             entries = list(os.scandir(folder))
@@ -37,7 +38,10 @@ def make_private(folders: Iterable[Path]) -> list[Path]:
             log.warning("cannot list %s to make it private: %s", folder, exc)
             continue
         for entry in entries:
-            if entry.is_file(follow_symlinks=False) and _tighten(Path(entry.path), FILE_MODE):
+            tightened = entry.is_file(follow_symlinks=False) and _tighten(Path(entry.path), FILE_MODE)
+            # A file just made by SQLite or the log (the umask's 0644) in a private folder was
+            # never readable by others: tightened, not reported.
+            if tightened and folder_was_open:
                 changed.append(Path(entry.path))
     if changed:
         # serve's console shows this line; the window shows private_message() too.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -20,15 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
-from pilot_desktop.core.events import classify
-from pilot_desktop.core.signature import verify
 from pilot_desktop.store.batches import BatchWriter
 from pilot_desktop.store.db import connect
 from pilot_desktop.store.errors import DatabaseCorrupt
 from pilot_desktop.store.integrity import START_CHECK_MAX_BYTES
-from pilot_desktop.store.records import IncomingEvent, Rejection
+from pilot_desktop.store.records import Rejection
 from tests.integration.serving import Server
 from tests.integration.test_durability import event
+from tests.unit.test_store import incoming
 
 WAIT_S = 15.0
 
@@ -328,18 +326,6 @@ def _copies(conn: sqlite3.Connection, n: int) -> None:
 # -- corruption met in the middle of a batch -------------------------------------------------
 
 
-def _incoming(obj: dict[str, Any]) -> IncomingEvent:
-    body = json.dumps(obj).encode()
-    return IncomingEvent(
-        received_at=time.time(),
-        route=None,
-        headers=[("Content-Type", "application/json")],
-        body=body,
-        classified=classify(obj),
-        verdict=verify(body, None, []),
-    )
-
-
 def _rejection() -> Rejection:
     return Rejection(
         received_at=time.time(), status=401, reason="no token", method="POST", path="/hooks/x",
@@ -359,7 +345,7 @@ def test_corruption_met_mid_batch_fails_the_batch_and_writes_nothing_more(
     writer = BatchWriter(db, connect(db, durable=True))
     before = _files(db)
     try:
-        items = [_rejection(), _incoming(event("new-after-damage")), _incoming(_padded("old-0"))]
+        items = [_rejection(), incoming(event("new-after-damage")), incoming(_padded("old-0"))]
         results, changes = writer.write(items)
         after = _files(db)
     finally:

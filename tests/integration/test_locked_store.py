@@ -44,10 +44,10 @@ conn.execute("ROLLBACK")
 
 
 @contextlib.contextmanager
-def _locked(db: Path) -> Iterator[Callable[[], None]]:
+def _locked(db: Path, script: str = _HOLD_EXCLUSIVE) -> Iterator[Callable[[], None]]:
     """Another process holds `db` locked until the yielded `release()` (or the end)."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_EXCLUSIVE, str(db)],
+        [sys.executable, "-c", script, str(db)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -142,21 +142,10 @@ def test_a_new_kind_of_store_problem_is_logged_at_once(
     too, not as a repeat of the first."""
     server = serve(data_dir=small_disk / "data")
     assert server.post(event("before")).status_code == 200
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, str(server.db)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdin is not None and holder.stdout is not None
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with _locked(server.db, _HOLD_LOCK):
         assert server.post(event("while-locked")).status_code == 503
         _until(lambda: "could not store a batch of 1" in server.stderr(), "the lock is logged")
         filler = _fill(small_disk)
-    finally:
-        holder.stdin.close()
-        holder.wait(10)
     _until(lambda: "full" in server.post(event("while-full")).text, "the full disk is met")
     _until(
         lambda: any(
@@ -175,15 +164,7 @@ def test_a_writer_process_replaced_while_the_store_is_locked_stores_again_once_i
     server = serve()
     assert server.post(event("before")).status_code == 200
     [writer] = server.writer_pids()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, str(server.db)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdin is not None and holder.stdout is not None
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with _locked(server.db, _HOLD_LOCK):
         os.kill(writer, signal.SIGKILL)
         _until(lambda: gone(writer) and len(server.writer_pids()) == 1, "a new writer process started")
         _until(lambda: "locked by another program" in _health(server).text, "/healthz says the lock")
@@ -191,9 +172,6 @@ def test_a_writer_process_replaced_while_the_store_is_locked_stores_again_once_i
         r = server.post(event("while-locked"))
         assert r.status_code == 503 and "locked by another program" in r.text, r.text
         assert time.monotonic() - began < 1.6
-    finally:
-        holder.stdin.close()
-        holder.wait(10)
     _until(lambda: server.post(event("after")).status_code == 200, "storing resumed")
     assert "Not storing" not in server.output()
     assert server.stop(signal.SIGTERM) == 0

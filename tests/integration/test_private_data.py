@@ -31,6 +31,8 @@ def test_a_new_profile_is_private_from_the_first_start(serve: Callable[..., Serv
     server.post({"event": "message.sent", "id": "m1"})  # the writer has made its files
     assert server.stop() == 0
     assert _open_to_others(data) == []
+    # Nothing was ever readable by others (the folder was private): nothing to alarm about.
+    assert "made private" not in server.output(), server.output()
 
 
 def test_an_open_profile_is_tightened_at_start_and_said(serve: Callable[..., Server], tmp_path: Path) -> None:
