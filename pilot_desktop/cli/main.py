@@ -7,7 +7,20 @@ import sys
 from collections.abc import Sequence
 
 from pilot_desktop import __version__
-from pilot_desktop.cli import accounts, export, messages, numbers, sandbox, serve, timeline, webhooks, window
+from pilot_desktop.cli import (
+    accounts,
+    export,
+    gaps,
+    messages,
+    numbers,
+    refusals,
+    sandbox,
+    send,
+    serve,
+    timeline,
+    webhooks,
+    window,
+)
 from pilot_desktop.cli.common import Ctx, guard_pipe, run, safe_streams
 from pilot_desktop.services.paths import ENV_DATA_DIR, resolve
 
@@ -46,7 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     common = _data_dir()
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
-    for group in (serve, sandbox, export, timeline, messages, numbers, accounts, webhooks):
+    for group in (
+        serve,
+        sandbox,
+        export,
+        timeline,
+        messages,
+        numbers,
+        accounts,
+        webhooks,
+        refusals,
+        gaps,
+        send,
+    ):
         group.add_parsers(sub, common, as_json)
     return parser
 

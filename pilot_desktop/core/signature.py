@@ -12,7 +12,9 @@ from pilot_desktop.core.wire import compact_pickle
 
 HEADER = "x-pilot-status-signature"
 
-Status = Literal["valid", "invalid", "unsigned", "unverified"]
+# "reconstructed": not a delivery at all, a step read back from the REST API after a gap
+# (services/catch_up.py); the events table keeps it apart from delivered webhooks.
+Status = Literal["valid", "invalid", "unsigned", "unverified", "reconstructed"]
 
 
 @compact_pickle

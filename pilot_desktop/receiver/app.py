@@ -34,6 +34,7 @@ from pilot_desktop.receiver.connections import BODY_TIMEOUT_S
 from pilot_desktop.receiver.encoding import BodyEncodingError, decode, mend_surrogates
 from pilot_desktop.receiver.hosts import HostPolicy
 from pilot_desktop.receiver.limits import RejectionLog, bounded_rejection
+from pilot_desktop.receiver.refusals import RefusalMonitor
 from pilot_desktop.store.db import StoreError
 from pilot_desktop.store.records import IncomingEvent, Refused
 from pilot_desktop.store.repeats import Repeats
@@ -106,10 +107,13 @@ def _error(status: int, reason: str, **extra: Any) -> web.Response:
 class Receiver:
     """Owns the aiohttp application; the runner/site lifecycle lives in `serve.py`."""
 
-    def __init__(self, config: ReceiverConfig, writer: Writer) -> None:
+    def __init__(
+        self, config: ReceiverConfig, writer: Writer, refusals: RefusalMonitor | None = None
+    ) -> None:
         self.config = config
         self.writer = writer
         self.stats = ReceiverStats()
+        self.refusals = refusals or RefusalMonitor()  # every refusal, recorded or only counted
         self.rejections = RejectionLog(writer)  # bounded per request and per second
         self.hosts = HostPolicy(config.host, config.public_url, config.machine_names)
         self.app = web.Application(client_max_size=config.max_body, middlewares=[self._check_host])
@@ -292,7 +296,7 @@ class Receiver:
             return _error(503, f"the receiver cannot store events right now ({exc.reason}); retry later")
         except asyncio.CancelledError:
             raise
-        assert stored is not None
+        assert stored is not None and not isinstance(stored, int)
         if isinstance(stored, Refused):  # names a protected number's message (store/guard.py)
             return await self._reject(request, 401, stored.reason, body)
         self.stats.accepted += 1

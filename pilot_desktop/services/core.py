@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pilot_desktop.receiver.app import PROCESS_INSTANCE
+from pilot_desktop.receiver.refusals import RefusalMonitor
 from pilot_desktop.services.accounts import Accounts
 from pilot_desktop.services.config import Config
 from pilot_desktop.services.demo import Demo, DemoError, demo_config, demo_paths, reset_demo_store, start_demo
@@ -110,6 +111,11 @@ class AppCore:
     def prefs(self) -> Settings:
         """The operator's preferences (the profile's, in the demo too)."""
         return self.profile.settings.value
+
+    @property
+    def refusals(self) -> RefusalMonitor:
+        """Recent refused requests of this process's receiver (receiver/refusals.py)."""
+        return self.runtime.refusals
 
     @property
     def listening(self) -> bool:

@@ -14,7 +14,7 @@ import asyncio
 import errno
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -24,6 +24,7 @@ from pilot_desktop.receiver import connections as conns
 from pilot_desktop.receiver.addresses import listening_urls
 from pilot_desktop.receiver.app import PROCESS_INSTANCE, Receiver, ReceiverConfig
 from pilot_desktop.receiver.hosts import WILDCARDS, machine_names
+from pilot_desktop.receiver.refusals import RefusalMonitor
 from pilot_desktop.services.signing import SigningSecrets
 from pilot_desktop.store.db import open_store
 from pilot_desktop.store.writer import Writer
@@ -54,6 +55,8 @@ class Runtime:
     projections: bool = True
     public_url: Callable[[], str | None] = lambda: None  # its host is an accepted Host
     idle_timeout: float = conns.IDLE_TIMEOUT_S  # also the header-read deadline
+    # Recent refusals; there before the receiver listens, so the front ends can follow it.
+    refusals: RefusalMonitor = field(default_factory=RefusalMonitor)
 
     db_path: Path | None = None
     writer: Writer | None = None
@@ -97,7 +100,7 @@ class Runtime:
         )
         if isinstance(self.secrets, SigningSecrets):  # stored secrets protect their numbers everywhere
             config.protection = self.secrets.protection
-        self.receiver = Receiver(config, self.writer)
+        self.receiver = Receiver(config, self.writer, self.refusals)
         cap = conns.connection_cap(conns.raise_file_limit())  # below the open-file limit
         # handler_cancellation off (the default): a client that hangs up mid-request does
         # not cancel the handler, so what was accepted is still stored and counted.

@@ -28,6 +28,8 @@ from pilot_desktop.store.projection import Pending, project_batch
 from pilot_desktop.store.records import (
     Changes,
     EventRow,
+    GapMark,
+    Heartbeat,
     IncomingEvent,
     NumberPoll,
     Rejection,
@@ -39,7 +41,7 @@ from pilot_desktop.store.schema import REJECTIONS_KEPT
 
 log = logging.getLogger(__name__)
 
-Item = IncomingEvent | Rejection | NumberPoll
+Item = IncomingEvent | Rejection | NumberPoll | Heartbeat | GapMark
 
 _INSERT_EVENTS = """
 INSERT INTO events (id, dedupe_key, received_at, last_received_at, event, event_group, number_id,
@@ -52,8 +54,14 @@ ON CONFLICT (number_id) DO UPDATE SET
     last_event_at = excluded.last_event_at, events = events + excluded.events
 """
 _INSERT_REJECTION = """
-INSERT INTO rejections (received_at, status, reason, method, path, remote, headers, body, body_size)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO rejections (received_at, status, reason, method, path, remote, headers, body, body_size,
+    route, number_id, delivery, diagnosis)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_BEAT = """
+INSERT INTO heartbeat (id, run_started_at, alive_at, stopped_at, pid) VALUES (1, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET run_started_at = excluded.run_started_at,
+    alive_at = excluded.alive_at, stopped_at = excluded.stopped_at, pid = excluded.pid
 """
 
 
@@ -112,6 +120,7 @@ class BatchWriter:
                     changes.new_events += ch.new_events
                     changes.redelivered.update(ch.redelivered)
                     changes.rejections += ch.rejections
+                    changes.gaps |= ch.gaps
                     changes.messages |= ch.messages
                     changes.numbers |= ch.numbers
                     changes.transitions += ch.transitions
@@ -168,6 +177,14 @@ class BatchWriter:
                         number_projection.trim(conn, item.polled_at)
                         self._polls_since_trim = 0
                     results.append(None)
+                elif isinstance(item, Heartbeat):
+                    conn.execute(
+                        _BEAT, (item.run_started_at, item.at, item.at if item.stopped else None, item.pid)
+                    )
+                    results.append(None)
+                elif isinstance(item, GapMark):
+                    results.append(_mark_gap(conn, item))
+                    changes.gaps = True
                 else:
                     self._insert_rejection(conn, item)
                     changes.rejections += 1
@@ -256,9 +273,31 @@ class BatchWriter:
                 headers_json(r.headers),
                 r.body,
                 r.body_size,
+                clean_text(r.route),
+                clean_text(r.number_id),
+                int(r.delivery),
+                r.diagnosis,
             ),
         )
         self._rejections_since_trim += 1
+
+
+def _mark_gap(conn: sqlite3.Connection, m: GapMark) -> int:
+    """Open a gap (returns its id) or update one: its end, its catch-up."""
+    if m.gap_id is None:
+        cur = conn.execute(
+            "INSERT INTO gaps (kind, started_at, ended_at, reason) VALUES (?, ?, ?, ?)",
+            (m.kind, m.started_at, m.ended_at, clean_text(m.reason)),
+        )
+        return int(cur.lastrowid or 0)
+    if m.ended_at is not None:
+        conn.execute("UPDATE gaps SET ended_at = ? WHERE id = ? AND ended_at IS NULL", (m.ended_at, m.gap_id))
+    if m.caught_up_at is not None:
+        conn.execute(
+            "UPDATE gaps SET caught_up_at = ?, catch_up = ? WHERE id = ?",
+            (m.caught_up_at, m.catch_up, m.gap_id),
+        )
+    return m.gap_id
 
 
 def _find(conn: sqlite3.Connection, known: dict[str, list[Any]], keys: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""Read side: stream pages by id (keyset, never OFFSET), one event, export, rejections."""
+"""Read side: stream pages by id (keyset, never OFFSET), one event, export, rejections, gaps."""
 
 from __future__ import annotations
 
@@ -8,9 +8,17 @@ import sqlite3
 from array import array
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from pilot_desktop.store.read_models import EventFilter, IdList
-from pilot_desktop.store.records import EventDetail, EventRow, RejectionRow
+from pilot_desktop.store.records import (
+    EventDetail,
+    EventRow,
+    Gap,
+    HeartbeatRow,
+    RejectionDetail,
+    RejectionRow,
+)
 
 _ROW_COLS = (
     "id, received_at, event, event_group, number_id, from_addr, to_addr, summary, "
@@ -159,16 +167,83 @@ def events_on_route(
     return [(int(i), str(k), str(e), float(t)) for i, k, e, t in rows]
 
 
-def rejections(conn: sqlite3.Connection, limit: int = 200) -> list[RejectionRow]:
-    q = (
-        "SELECT id, received_at, status, reason, method, path, remote, body_size "
-        "FROM rejections ORDER BY id DESC LIMIT ?"
+_REJECTION_COLS = (
+    "id, received_at, status, reason, method, path, remote, body_size, route, number_id, delivery, diagnosis"
+)
+
+
+def _rejection(r: Any) -> RejectionRow:
+    diagnosis = None
+    if r[11]:
+        with contextlib.suppress(ValueError):
+            diagnosis = json.loads(r[11])
+    return RejectionRow(
+        int(r[0]),
+        float(r[1]),
+        int(r[2]),
+        str(r[3]),
+        str(r[4]),
+        str(r[5]),
+        r[6],
+        r[7],
+        r[8],
+        r[9],
+        bool(r[10]),
+        diagnosis if isinstance(diagnosis, dict) else None,
     )
-    return [RejectionRow(*r) for r in conn.execute(q, (limit,))]
+
+
+def rejections(
+    conn: sqlite3.Connection, limit: int = 200, since: float | None = None, deliveries_only: bool = False
+) -> list[RejectionRow]:
+    """Newest first; `since` (unix seconds) bounds them in time, `deliveries_only` keeps the
+    POSTs to /hooks/... (stray requests, scanners, are left out)."""
+    where, args = ["received_at >= ?"], [since if since is not None else 0.0]
+    if deliveries_only:
+        where.append("delivery = 1")
+    q = f"SELECT {_REJECTION_COLS} FROM rejections WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
+    return [_rejection(r) for r in conn.execute(q, (*args, limit))]
+
+
+def rejection_detail(conn: sqlite3.Connection, rejection_id: int) -> RejectionDetail | None:
+    r = conn.execute(
+        f"SELECT {_REJECTION_COLS}, headers, body FROM rejections WHERE id = ?", (rejection_id,)
+    ).fetchone()
+    if r is None:
+        return None
+    try:
+        headers = [(str(k), str(v)) for k, v in json.loads(r[12])]
+    except (ValueError, TypeError):
+        headers = []
+    return RejectionDetail(_rejection(r[:12]), headers, bytes(r[13] or b""))
 
 
 def rejection_count(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM rejections").fetchone()[0])
+
+
+def gaps(conn: sqlite3.Connection, since: float | None = None, limit: int = 1000) -> list[Gap]:
+    """Gaps that ended after `since` (or are still open), oldest first."""
+    rows = conn.execute(
+        "SELECT id, kind, started_at, ended_at, reason, caught_up_at, catch_up FROM gaps "
+        "WHERE ended_at IS NULL OR ended_at >= ? ORDER BY started_at, id LIMIT ?",
+        (since if since is not None else 0.0, limit),
+    ).fetchall()
+    out = []
+    for ident, kind, start, end, reason, caught, summary in rows:
+        parsed = None
+        if summary:
+            with contextlib.suppress(ValueError):
+                parsed = json.loads(summary)
+        out.append(Gap(ident, kind, start, end, reason, caught, parsed if isinstance(parsed, dict) else None))
+    return out
+
+
+def heartbeat(conn: sqlite3.Connection) -> HeartbeatRow | None:
+    r = conn.execute(
+        "SELECT run_started_at, alive_at, stopped_at, pid FROM heartbeat WHERE id = 1"
+    ).fetchone()
+    return HeartbeatRow(*r) if r else None
 
 
 def database_size(path: Path) -> int:

@@ -169,6 +169,12 @@ class Reads:
     stored_keys = _query(queries.stored_keys)
     events_on_route = _query(queries.events_on_route)
 
+    # -- refusals and gaps -------------------------------------------------------------------------
+    rejections = _query(queries.rejections)
+    rejection_detail = _query(queries.rejection_detail)
+    gaps = _query(queries.gaps)
+    heartbeat = _query(queries.heartbeat)
+
     # -- messages ----------------------------------------------------------------------------------
     message_page = _query(message_queries.page)
     messages_page = _query(message_queries.messages_page)

@@ -71,17 +71,54 @@ class Rejection:
     headers: list[tuple[str, str]]
     body: bytes | None
     body_size: int | None
+    route: str | None = None  # the hook URL's <route> (the token is never kept apart from path)
+    number_id: str | None = None  # the number the route or the body names
+    delivery: bool = False  # a POST to /hooks/...: a webhook delivery, not a stray request
+    diagnosis: str | None = None  # JSON (core/diagnosis.py), for signature refusals
 
 
-def item_bytes(item: IncomingEvent | Rejection | NumberPoll) -> int:
+@compact_pickle
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """The running core is alive at `at` (`stopped`: it stops cleanly now). The store keeps
+    the last one: the next start knows since when nothing was received (services/gaps.py)."""
+
+    at: float
+    run_started_at: float
+    pid: int
+    stopped: bool = False
+
+    body = None  # the writer sizes items by their body
+
+
+@compact_pickle
+@dataclass(frozen=True, slots=True)
+class GapMark:
+    """Open a gap (`gap_id` None: the writer answers the new id), end one (`ended_at`), or
+    record its catch-up (`caught_up_at` with `catch_up` JSON). Unset fields are left alone."""
+
+    gap_id: int | None = None
+    kind: str = ""
+    started_at: float | None = None
+    reason: str = ""
+    ended_at: float | None = None
+    caught_up_at: float | None = None
+    catch_up: str | None = None
+
+    body = None  # the writer sizes items by their body
+
+
+def item_bytes(item: IncomingEvent | Rejection | NumberPoll | Heartbeat | GapMark) -> int:
     """About what a queued item holds in memory: the body, every header, the texts. The
     writer's memory bound counts this (headers can outweigh a small body many times)."""
     size = 512 + len(item.body or b"")
     if isinstance(item, NumberPoll):
         return size + 1024 * len(item.answers)
+    if isinstance(item, Heartbeat | GapMark):
+        return size + len(getattr(item, "catch_up", None) or "")
     size += sum(len(k) + len(v) + 64 for k, v in item.headers)
     if isinstance(item, Rejection):
-        return size + len(item.reason) + len(item.path)
+        return size + len(item.reason) + len(item.path) + len(item.diagnosis or "")
     c = item.classified
     return size + len(c.summary) + len(c.dedupe_key) + sum(256 for _ in c.issues)
 
@@ -150,6 +187,38 @@ class RejectionRow:
     path: str
     remote: str | None
     body_size: int | None
+    route: str | None = None
+    number_id: str | None = None
+    delivery: bool = False
+    diagnosis: dict[str, Any] | None = None  # core/diagnosis.py, for signature refusals
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionDetail:
+    row: RejectionRow
+    headers: list[tuple[str, str]]
+    body: bytes  # what was kept: a bounded preview (receiver/limits.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A time this receiver could not receive (services/gaps.py)."""
+
+    id: int
+    kind: str
+    started_at: float
+    ended_at: float | None  # None: still open
+    reason: str
+    caught_up_at: float | None = None
+    catch_up: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatRow:
+    run_started_at: float
+    alive_at: float
+    stopped_at: float | None
+    pid: int | None
 
 
 @dataclass(slots=True)
@@ -162,6 +231,7 @@ class Changes:
     messages: set[int] = field(default_factory=set)  # messages.id whose projection changed
     numbers: set[str] = field(default_factory=set)  # number ids whose state or history changed
     transitions: list[Transition] = field(default_factory=list)  # for the notifier
+    gaps: bool = False  # a gap opened, ended or was caught up (services/gaps.py)
 
     def __bool__(self) -> bool:
-        return bool(self.new_events or self.redelivered or self.rejections or self.numbers)
+        return bool(self.new_events or self.redelivered or self.rejections or self.numbers or self.gaps)

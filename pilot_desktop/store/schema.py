@@ -168,4 +168,41 @@ _V3 = (
     "CREATE INDEX number_polls_time ON number_polls (polled_at)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# Trust in what the screen says (issue 15): refusals carry their route, number and a
+# diagnosis; gaps record when this receiver could not receive; a heartbeat dates the last
+# moment a run was alive (a crash leaves it behind); Meta health and PII mode of numbers.
+_V4 = (
+    "ALTER TABLE rejections ADD COLUMN route TEXT",  # the hook URL's <route>, never the token
+    "ALTER TABLE rejections ADD COLUMN number_id TEXT",  # the number the body or route names
+    "ALTER TABLE rejections ADD COLUMN delivery INTEGER NOT NULL DEFAULT 0",  # POST /hooks/...
+    "ALTER TABLE rejections ADD COLUMN diagnosis TEXT",  # JSON (core/diagnosis.py) or NULL
+    "CREATE INDEX rejections_received ON rejections (received_at)",
+    """
+    CREATE TABLE gaps (
+        id           INTEGER PRIMARY KEY,
+        kind         TEXT    NOT NULL,       -- not_running | receiver_stopped | (later) tunnel, probe
+        started_at   REAL    NOT NULL,
+        ended_at     REAL,                   -- NULL while the gap is open
+        reason       TEXT    NOT NULL,
+        caught_up_at REAL,                   -- when catch-up after it finished
+        catch_up     TEXT                    -- JSON summary of that catch-up
+    )
+    """,
+    "CREATE INDEX gaps_started ON gaps (started_at)",
+    """
+    CREATE TABLE heartbeat (
+        id             INTEGER PRIMARY KEY CHECK (id = 1),
+        run_started_at REAL    NOT NULL,
+        alive_at       REAL    NOT NULL,     -- last beat of the run
+        stopped_at     REAL,                 -- a clean stop; NULL: running, or it crashed
+        pid            INTEGER
+    )
+    """,
+    "ALTER TABLE number_state ADD COLUMN quality_rating TEXT",  # health.qualityRating (Meta)
+    "ALTER TABLE number_state ADD COLUMN messaging_tier TEXT",  # health.messagingLimitTier
+    "ALTER TABLE number_state ADD COLUMN sendable INTEGER",  # health.sendable, NULL unknown
+    "ALTER TABLE number_state ADD COLUMN pii_mode TEXT",  # RELAY_ONLY | STORE_X_DAYS | STORE_INDEFINITE
+    "ALTER TABLE number_state ADD COLUMN detail_at REAL",  # when GET /v1/numbers/{id} was read
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)

@@ -34,7 +34,7 @@ from pilot_desktop.store.writer_process import WriterProcess
 log = logging.getLogger(__name__)
 
 _STOP = object()
-Entry = tuple[Item, "asyncio.Future[Stored | Refused | None]"]
+Entry = tuple[Item, "asyncio.Future[Stored | Refused | int | None]"]
 
 
 class _InThread:
@@ -165,10 +165,10 @@ class Writer:
     def _size(item: Item) -> int:
         return item_bytes(item)  # body, headers and texts: all the queued item holds
 
-    def submit(self, item: Item) -> asyncio.Future[Stored | Refused | None]:
+    def submit(self, item: Item) -> asyncio.Future[Stored | Refused | int | None]:
         if not self._accepting:
             if self._stopped is not None:  # e.g. a damaged store: answered 503 with its reason
-                failed: asyncio.Future[Stored | Refused | None] = self._loop.create_future()
+                failed: asyncio.Future[Stored | Refused | int | None] = self._loop.create_future()
                 failed.set_exception(self._stopped.fresh())
                 return failed
             raise WriterClosed("the store is shutting down")
@@ -177,7 +177,7 @@ class Writer:
             if self._queued_bytes + size > self._max_bytes:
                 raise Overloaded(f"write queue holds {self._queued_bytes} bytes")
             self._queued_bytes += size
-        fut: asyncio.Future[Stored | Refused | None] = self._loop.create_future()
+        fut: asyncio.Future[Stored | Refused | int | None] = self._loop.create_future()
         try:
             self._queue.put_nowait((item, fut))
         except queue.Full:
