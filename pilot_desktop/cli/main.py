@@ -13,6 +13,7 @@ from pilot_desktop.cli import (
     gaps,
     messages,
     numbers,
+    reconcile,
     refusals,
     sandbox,
     send,
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         webhooks,
         refusals,
         gaps,
+        reconcile,
         send,
     ):
         group.add_parsers(sub, common, as_json)

@@ -35,7 +35,8 @@ def summaries(conn: sqlite3.Connection, now: float) -> list[NumberSummary]:
     """Every number known from webhooks or polls, by name."""
     rows = conn.execute(
         f"SELECT {_STATE_COLS}, provider, billing_blocked_since, billing_disconnect_at, last_poll_at, "
-        "n.last_event_at, coalesce(n.events, 0) FROM number_state s "
+        "n.last_event_at, coalesce(n.events, 0), quality_rating, messaging_tier, sendable, pii_mode, "
+        "detail_at FROM number_state s "
         "LEFT JOIN numbers_seen n ON n.number_id = s.number_id"
     ).fetchall()
     out = []
@@ -58,6 +59,11 @@ def summaries(conn: sqlite3.Connection, now: float) -> list[NumberSummary]:
                 uptime_7d=uptime(week, now - 7 * DAY, now),
                 flaps_24h=flaps(day, now - DAY, now),
                 strip_24h=strip(day, now - DAY, now),
+                quality_rating=r[21],
+                messaging_tier=r[22],
+                sendable=None if r[23] is None else bool(r[23]),
+                pii_mode=r[24],
+                detail_at=r[25],
             )
         )
     out.sort(key=lambda s: ((s.state.name or "").lower(), s.number_id))

@@ -316,6 +316,12 @@ class NumberSummary:
     uptime_7d: float | None
     flaps_24h: int
     strip_24h: list[str]  # 48 half-hour slots, oldest first
+    # From GET /v1/numbers/{id} (services/number_poller.py): Meta health and the PII mode.
+    quality_rating: str | None = None  # health.qualityRating, e.g. GREEN / YELLOW / RED
+    messaging_tier: str | None = None  # health.messagingLimitTier
+    sendable: bool | None = None  # health.sendable; None: not known
+    pii_mode: str | None = None  # RELAY_ONLY | STORE_X_DAYS | STORE_INDEFINITE
+    detail_at: float | None = None  # when that detail was read
 
     @property
     def number_id(self) -> str:
