@@ -33,8 +33,10 @@ from pilot_desktop.api.errors import ApiError
 from pilot_desktop.api.models import (
     CancelResult,
     DeliveryLog,
+    HistoryMessage,
     MessageDetails,
     Number,
+    NumberDetail,
     NumberStatus,
     SendAccepted,
     Webhook,
@@ -42,6 +44,10 @@ from pilot_desktop.api.models import (
 
 DEFAULT_BASE_URL = "https://pilotstatus.com.br"
 NUMBER_HEADER = "x-whatsapp-number-id"
+HISTORY_PAGE_MAX = 100  # api §5.4: pageSize at most 100 (default 30)
+# §5.4 does not document the envelope of a history page: a bare list, or an object with
+# the rows under one of these keys, are all read.
+_ROW_KEYS = ("data", "messages", "items", "results")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -146,8 +152,8 @@ class PilotClient:
     async def list_numbers(self) -> list[Number]:
         return self._list(Number, await self._call("GET", "/v1/numbers"))
 
-    async def get_number(self, number_id: str) -> Number:
-        return self._one(Number, await self._call("GET", f"/v1/numbers/{_seg(number_id)}"))
+    async def get_number(self, number_id: str) -> NumberDetail:
+        return self._one(NumberDetail, await self._call("GET", f"/v1/numbers/{_seg(number_id)}"))
 
     async def number_status(self, number_id: str) -> NumberStatus:
         try:
@@ -184,6 +190,25 @@ class PilotClient:
     async def get_message(self, message_id: str) -> MessageDetails:
         """By internal id, correlationId or provider id (§5.2)."""
         return self._one(MessageDetails, await self._call("GET", f"/v1/messages/{_seg(message_id)}"))
+
+    async def message_history(
+        self, *, start: str | None = None, end: str | None = None, page: int = 1, page_size: int = 30
+    ) -> list[HistoryMessage]:
+        """One page of the number's messages, both directions, newest first (§5.4); a page
+        shorter than `page_size` is the last. `start`/`end`: ISO 8601 (`startDate`, `endDate`)."""
+        if not 1 <= page_size <= HISTORY_PAGE_MAX:
+            raise ValueError(f"page_size must be 1-{HISTORY_PAGE_MAX}, got {page_size}")
+        if page < 1:
+            raise ValueError(f"page must be >= 1, got {page}")
+        params = {"page": str(page), "pageSize": str(page_size)}
+        if start:
+            params["startDate"] = start
+        if end:
+            params["endDate"] = end
+        data = await self._call("GET", "/v1/messages/history", params=params)
+        if isinstance(data, dict):
+            data = next((data[k] for k in _ROW_KEYS if isinstance(data.get(k), list)), [])
+        return self._list(HistoryMessage, data)
 
     async def cancel_messages(self, message_ids: list[str]) -> CancelResult:
         data = await self._call("DELETE", "/v1/messages/cancel", json_body={"messageIds": message_ids})

@@ -97,6 +97,26 @@ class Number(_Stateful):
         return f"+{digits}" if digits else ""
 
 
+class NumberHealth(ApiModel):
+    """`health` of `GET /v1/numbers/{id}` (api §4.3): Meta's view; value sets undocumented."""
+
+    quality_rating: str | None = None  # e.g. GREEN / YELLOW / RED
+    messaging_limit_tier: str | None = None  # the number's own tier, e.g. TIER_1K
+    portfolio_messaging_limit_tier: str | None = None
+    meta_status: str | None = None
+    code: str | None = None
+    reason: str | None = None
+    sendable: bool | None = None
+
+
+class NumberDetail(Number):
+    """`GET /v1/numbers/{id}` (api §4.3): the list item's fields plus health and PII mode."""
+
+    pii_mode: str | None = None  # RELAY_ONLY | STORE_X_DAYS | STORE_INDEFINITE
+    pii_retention_days: int | None = None
+    health: NumberHealth | None = None
+
+
 class NumberStatus(_Stateful):
     """`/v1/numbers/{id}/status` in any of its three documented shapes (C1)."""
 
@@ -137,6 +157,30 @@ class MessageDetails(ApiModel):
         if isinstance(data, dict) and "id" not in data and "internalMessageId" in data:
             data = {**data, "id": data["internalMessageId"]}
         return data
+
+
+class HistoryMessage(ApiModel):
+    """A `GET /v1/messages/history` row (api §5.4): both directions, newest first."""
+
+    id: str
+    direction: str = ""  # INBOUND | OUTBOUND (kept open)
+    status: str | None = None
+    external_message_id: str | None = None
+    conversation_id: str | None = None
+    provider_kind: str | None = None
+    message_type: str | None = None
+    origin: str | None = None
+    text: str | None = None
+    participant_phone: str | None = None
+    sent_at: str | None = None
+    delivered_at: str | None = None
+    read_at: str | None = None
+    provider_timestamp: str | None = None
+    created_at: str | None = None
+
+    @property
+    def outbound(self) -> bool:
+        return self.direction.upper() == "OUTBOUND"
 
 
 class CancelFailure(ApiModel):

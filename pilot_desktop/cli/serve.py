@@ -9,9 +9,11 @@ import sys
 from typing import Any
 
 from pilot_desktop.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Ctx
+from pilot_desktop.cli.refusals import RefusalLines
 from pilot_desktop.cli.window import ENV_SECRETS, given_secrets
 from pilot_desktop.services import logs
 from pilot_desktop.services.core import AppCore, CoreOptions
+from pilot_desktop.services.gaps import sentence as gap_sentence
 from pilot_desktop.services.webhooks import local_hook_url, target_of
 
 HEALTH_EVERY_S = 0.5
@@ -24,7 +26,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
         help="run the receiver, store and number polling headless",
         description="Runs what the window runs, without the window: the receiver, the store, "
         "number polling through the accounts. SIGINT/SIGTERM drain and exit 0. Settings, "
-        "accounts and signing secrets changed meanwhile (by the CLI) apply without a restart.",
+        "accounts and signing secrets changed meanwhile (by the CLI) apply without a restart. A busy "
+        "port is tried again every few seconds; the times nothing was received are recorded "
+        "(`pilot-desktop gaps`) and said here.",
     )
     serve.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default from settings; 0 = any free)")
@@ -70,25 +74,59 @@ async def _serve(core: AppCore) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await core.start()
-    problem = core.store_error or core.receiver_error
+    # A busy port is no reason to exit: the core records the gap and tries it again.
+    problem = core.store_error or (None if core.port_in_use else core.receiver_error)
     if problem:
         await core.stop()
         print(f"pilot-desktop: {problem}", file=sys.stderr)
         return EXIT_ERROR
-    print(f"Listening: {core.hook_url}", flush=True)
-    for base in core.runtime.listening_urls[1:]:  # on all interfaces: the machine's addresses
-        print(f"Also listening: {base}/hooks/{core.runtime.token}", flush=True)
+    _say_gaps(core)
     print(f"Database: {core.runtime.db_path}", flush=True)
     print(f"Signature check: {core.signing.describe()}", flush=True)
     if core.polling is not None and core.polling.running:
         print(f"Number polling: every {core.polling.poller.interval:.0f} s through the accounts", flush=True)
     health = asyncio.ensure_future(_say_storing(core))
+    refused = RefusalLines(lambda line: print(line, flush=True))  # at most a line a minute per kind
+    refused.follow(core.refusals)
+    refusing = asyncio.ensure_future(refused.run())
     await stop.wait()
     health.cancel()
+    refusing.cancel()
     print("Stopping: draining pending writes…", flush=True)
     await core.stop()
     print("Stopped.", flush=True)
     return EXIT_OK
+
+
+def _say_gaps(core: AppCore) -> None:
+    """The time nothing ran before this start, whether the receiver listens, and from then on
+    each gap as it opens or ends (services/gaps.py)."""
+    if core.gaps.started_with is not None:
+        print(gap_sentence(core.gaps.started_with), flush=True)
+    if core.listening:
+        _say_listening(core)
+    elif core.port_shared:
+        print(
+            f"Not listening: {core.receiver_error}. Another Pilot Desktop on this data folder receives "
+            f"on that port; trying again every {core.options.listen_retry_s:g} s.",
+            flush=True,
+        )
+    else:
+        gap = core.gaps.current
+        said = gap_sentence(gap) if gap else f"Not listening: {core.receiver_error}."
+        print(f"{said} Trying again every {core.options.listen_retry_s:g} s.", flush=True)
+    core.gaps.follow(lambda gap: print(gap_sentence(gap), flush=True))
+    if core.catch_ups is not None:  # what the API gave back after a gap (services/catch_up.py)
+        core.catch_ups.on_done.append(
+            lambda _gap, done: print(f"Caught up after the gap: {done.get('summary', done)}", flush=True)
+        )
+    core.on_listening.append(lambda: _say_listening(core))
+
+
+def _say_listening(core: AppCore) -> None:
+    print(f"Listening: {core.hook_url}", flush=True)
+    for base in core.runtime.listening_urls[1:]:  # on all interfaces: the machine's addresses
+        print(f"Also listening: {base}/hooks/{core.runtime.token}", flush=True)
 
 
 async def _say_storing(core: AppCore) -> None:

@@ -8,10 +8,12 @@ import time
 from typing import Any
 
 from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, err, table
-from pilot_desktop.core.format import cli_duration, iso, short
+from pilot_desktop.core.format import cli_duration, cli_time, iso, short
 from pilot_desktop.core.interchange import json_text
+from pilot_desktop.services.gaps import catch_up_text
 from pilot_desktop.store.read_models import MessageRow, Timeline, timeline_json
 from pilot_desktop.store.reads import Reads
+from pilot_desktop.store.records import Gap
 
 SEARCHED = (
     "internal ids, correlationIds, provider messageIds, quoted ids, event numbers (#ID) and contact phones"
@@ -91,6 +93,8 @@ def render(t: Timeline) -> str:
     out += ["  " + line for line in _steps(t).splitlines()]
     if t.pending:
         out.append(f"  pending: {' → '.join(t.pending)}")
+    if t.gaps:  # nothing was received then: a step may be missing or reconstructed
+        out += ["", f"Gaps over this message ({len(t.gaps)})", *(f"  {_gap_line(g)}" for g in t.gaps)]
     if m.status == "FAILED" or m.error is not None:
         out.append("")
         out.append(f"Failure: {m.status} → {m.error or '(no error text)'} → {m.error_code or '(no code)'}")
@@ -107,6 +111,12 @@ def render(t: Timeline) -> str:
     return "\n".join(out)
 
 
+def _gap_line(g: Gap) -> str:
+    end = "still not receiving" if g.ended_at is None else cli_time(g.ended_at)
+    caught = f"; {catch_up_text(g)}" if g.caught_up_at is not None else "; not caught up from the API"
+    return f"{cli_time(g.started_at)} → {end}: {g.reason}{caught}"
+
+
 def _steps(t: Timeline) -> str:
     rows: list[list[str]] = []
     previous: float | None = None
@@ -116,6 +126,9 @@ def _steps(t: Timeline) -> str:
             notes.append("late (arrived after a later step)")
         if s.deliveries > 1:
             notes.append(f"×{s.deliveries} deliveries")
+        if s.reconstructed is not None:  # read back from the API after a gap: not a webhook
+            read = f", at {s.reconstructed.at_text}" if s.reconstructed.at_text else ""
+            notes.append(f"reconstructed from the API ({s.reconstructed.source}{read})")
         after = "" if previous is None or s.at is None else f"+{cli_duration(max(0.0, s.at - previous))}"
         if s.at is not None:
             previous = s.at

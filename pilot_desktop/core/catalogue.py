@@ -37,6 +37,7 @@ class EventInfo:
     providers: frozenset[str] = _BOTH
     only_all: bool = False  # delivered only to webhooks subscribed to "*"
     modelled: bool = True  # a documented payload: the SDK parses it, core.models validates it
+    raw: bool = False  # a provider's own envelope, forwarded as is: offered in the picker, not parsed
 
 
 _e = EventInfo
@@ -72,7 +73,9 @@ _TABLE: tuple[EventInfo, ...] = (
     _e("call.ended", "call", "a call ended (completed, failed or rejected)"),
     _e("call.missed", "call", "an inbound call went unanswered"),
     _e("call.permission_updated", "call", "a contact answered a call-permission request (Meta)", _META),
-    _e("calls", "call", "Meta's raw calling webhook, forwarded as is", _META, modelled=False),
+    # api §1.1: Meta's own calling body (entry[].changes[].value, with SDPs), for custom WebRTC
+    # signalling. Subscribable by name; stored and shown as received.
+    _e("calls", "call", "Meta's raw calling webhook, forwarded as is", _META, modelled=False, raw=True),
     # Native Evolution GO call events: numbers migrated from an Evolution GO server (web only).
     _e("CallOffer", "call", "Evolution GO: an incoming call", _WEB, modelled=False),
     _e("CallAccept", "call", "Evolution GO: a call was accepted", _WEB, modelled=False),
@@ -101,14 +104,17 @@ EVOLUTION_CALL_EVENTS = tuple(
 )
 MODELLED_EVENTS: tuple[str, ...] = tuple(e.name for e in _TABLE if e.modelled)
 
-# The event picker: the events with a documented payload, by group. The rest come with "*".
+# The event picker: the events with a documented payload and the raw provider envelopes,
+# by group. The rest come with "*".
 PICKER_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = tuple(
     (label, picked)
     for key, label in GROUP_LABELS.items()
-    if (picked := tuple((e.name, e.description) for e in _TABLE if e.group == key and e.modelled))
+    if (picked := tuple((e.name, e.description) for e in _TABLE if e.group == key and (e.modelled or e.raw)))
 )
+RAW_EVENTS: frozenset[str] = frozenset(e.name for e in _TABLE if e.raw)
+RAW_NOTE = "Meta's own shape, not Pilot Status's schema: stored and shown as received, not parsed."
 # The names the picker and the CLI accept in a webhook's `events` without a "typo?" warning.
-KNOWN_EVENTS: frozenset[str] = frozenset(MODELLED_EVENTS) | {ALL_EVENTS}
+KNOWN_EVENTS: frozenset[str] = frozenset(MODELLED_EVENTS) | RAW_EVENTS | {ALL_EVENTS}
 
 
 def is_health(name: str) -> bool:

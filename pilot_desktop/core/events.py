@@ -16,12 +16,14 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from pilot_desktop.core import conventions
 from pilot_desktop.core.catalogue import (
     CALL_EVENTS,
     EVOLUTION_CALL_EVENTS,
     NUMBER_EVENTS,
     group_of,
 )
+from pilot_desktop.core.content import NOT_RETAINED, shown_content
 from pilot_desktop.core.format import short
 from pilot_desktop.core.models import MODELS
 from pilot_desktop.core.wire import compact_pickle
@@ -86,25 +88,36 @@ def _issues_from(error: ValidationError) -> list[SchemaIssue]:
 
 
 def validate(obj: dict[str, Any]) -> tuple[Kind, list[SchemaIssue]]:
+    """The model's verdict (the SDK's contract), then the schema-v3 conventions the SDK
+    does not check (core/conventions.py): a break of either is a schema issue."""
     model = MODELS.get(obj["event"])
     if model is None:
         return "unknown", []
+    issues: list[SchemaIssue] = []
     try:
         model.model_validate(obj)
     except ValidationError as exc:
-        issues = _issues_from(exc)
-        data = obj.get("data")
-        if isinstance(data, dict) and "id" not in data and isinstance(data.get("internalMessageId"), str):
-            # Conflict C2: the send guide's older name. Still a drift from schema v3,
-            # but we know the message id and use it.
-            issues = [
-                SchemaIssue(i.path, "missing; data.internalMessageId (pre-v3 name) used instead")
-                if i.path == "$.data.id"
-                else i
-                for i in issues
-            ]
-        return "schema_issues", issues
-    return "valid", []
+        issues = [_renamed(i, obj) for i in _issues_from(exc)]
+    room = MAX_ISSUES - len(issues)
+    if room > 0:
+        issues += [SchemaIssue(path, message) for path, message in conventions.check(obj, room)]
+    return ("schema_issues", issues) if issues else ("valid", [])
+
+
+def _renamed(issue: SchemaIssue, obj: dict[str, Any]) -> SchemaIssue:
+    """A missing field the platform sent under an older or other documented name: still a
+    drift from schema v3, but we know the value and use it (the message says which)."""
+    if issue.message != "required field is missing":
+        return issue
+    data = obj.get("data")
+    d: dict[str, Any] = data if isinstance(data, dict) else {}
+    if issue.path == "$.data.id" and isinstance(d.get("internalMessageId"), str):
+        # Conflict C2: the send guide's older name.
+        return SchemaIssue(issue.path, "missing; data.internalMessageId (pre-v3 name) used instead")
+    if issue.path == "$.data.error" and obj.get("event") == "message.failed" and _s(d.get("errorMessage")):
+        # Conflict C7: the SDK README's example reads `errorMessage`.
+        return SchemaIssue(issue.path, "missing; data.errorMessage (the SDK README's name, C7) is the reason")
+    return issue
 
 
 def _s(value: Any) -> str | None:
@@ -116,6 +129,38 @@ def _s(value: Any) -> str | None:
 def message_id_of(data: dict[str, Any]) -> str | None:
     """Pilot Status internal message id: `data.id`, else `data.internalMessageId` (C2)."""
     return _s(data.get("id")) or _s(data.get("internalMessageId"))
+
+
+def failure_reason(data: dict[str, Any], limit: int = MAX_FIELD) -> str | None:
+    """Why a `message.failed` failed: `error` (the SDK's types), else `errorMessage` (the
+    SDK README's example, conflict C7). `error` wins when both are there."""
+    for key in ("error", "errorMessage"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value[:limit]
+    return None
+
+
+def replied_text(data: dict[str, Any]) -> str | None:
+    """The quoted message's text a `message.reply` carries (`contentReplied`), if any."""
+    value = data.get("contentReplied")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def shown_text(text: str | None, kind: str | None, pii_mode: str | None = None) -> str:
+    """What a message said, never empty: its text or caption; a media kind without one as
+    `[image]`; a text the platform left out or sent empty (a PII mode, api §2.8) as
+    "content not retained" (core/content.py)."""
+    if text is not None and text.strip():
+        return text
+    if kind and kind != "text":
+        return f"[{kind}]"
+    return shown_content(None, kind, pii_mode)
+
+
+def message_text(data: dict[str, Any]) -> str:
+    """`shown_text` of a message event's `data`."""
+    return shown_text(_s(data.get("content")) or _s(data.get("mediaCaption")), _s(data.get("type")))
 
 
 def _key(*parts: Any) -> str:
@@ -166,17 +211,21 @@ def summarize(obj: dict[str, Any]) -> str:
     group = group_of(event)
     if event == "message.failed":
         code = _s(d.get("errorCode"))
-        err = _s(d.get("error")) or ""
+        err = failure_reason(d) or ""
         return _clip(": ".join(p for p in (code, err) if p) or "failed")
     if group == "status":
-        # What the message said tells an operator which one it is; ids are in the detail.
-        what = _s(d.get("content")) or _s(d.get("mediaCaption"))
-        what = what or (f"[{d['type']}]" if _s(d.get("type")) and d["type"] != "text" else None)
-        return _clip(f"{event.split('.', 1)[1]} · {what or message_id_of(d) or '?'}")
+        # What the message said tells an operator which one it is; the id when it says
+        # nothing (content not retained), so the row still leads to its message.
+        what = message_text(d)
+        if what == NOT_RETAINED and (mid := message_id_of(d)):
+            what = f"{what} · {mid}"
+        return _clip(f"{event.split('.', 1)[1]} · {what}")
     if group == "inbound":
         who = _s(d.get("participantName"))
         where = _s(d.get("groupName")) or _s(d.get("newsletterName"))
-        text = _s(d.get("content")) or _s(d.get("mediaCaption")) or f"[{d.get('type') or 'message'}]"
+        text = message_text(d)
+        if event == "message.reply" and (quoted := replied_text(d)) is not None:
+            text = f'↩ "{short(quoted, 40)}" → {text}'
         prefix = " · ".join(p for p in (where, who) if p)
         return _clip(f"{prefix}: {text}" if prefix else text)
     if group == "number" and event in NUMBER_EVENTS:

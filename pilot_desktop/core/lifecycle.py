@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from pilot_desktop.core.catalogue import INBOUND_EVENTS
-from pilot_desktop.core.events import message_id_of
+from pilot_desktop.core.events import failure_reason, message_id_of, replied_text
 from pilot_desktop.core.format import parse_time
 from pilot_desktop.core.wire import compact_pickle
 
@@ -93,6 +93,9 @@ class Observation:
     error: str | None
     error_code: str | None
     text: str | None
+    # message.reply: the quoted message's text (`contentReplied`). Not a column of
+    # `messages`: the reply's raw event body keeps it (see `events.replied_text`).
+    replied: str | None = None
 
 
 def observe(obj: dict[str, Any]) -> Observation | None:
@@ -122,9 +125,10 @@ def observe(obj: dict[str, Any]) -> Observation | None:
         peer=_s(d.get("to")) if outbound else _s(d.get("from")),
         kind=_s(d.get("type"), 40),
         at=parse_time(_s(d.get("createdAt"))),
-        error=_s(d.get("error"), 1000) if failed else None,
+        error=failure_reason(d, 1000) if failed else None,  # C7: errorMessage too
         error_code=_s(d.get("errorCode"), 100) if failed else None,
         text=_s(d.get("content")) or _s(d.get("mediaCaption")),
+        replied=_s(replied_text(d)) if event == "message.reply" else None,
     )
 
 

@@ -136,16 +136,17 @@ def observe_status(
 
 
 def observe_listing(
-    number_id: str, state: str | None, polled_at: float, **names: str | None
+    number_id: str, state: str | None, polled_at: float, *, event: str = "poll:list", **names: str | None
 ) -> NumberObservation:
-    """A `GET /v1/numbers` item: its state is not refreshed by the list (api §4.2): stale."""
+    """A `GET /v1/numbers` item (or the `/v1/numbers/{id}` detail, `event` "poll:detail"):
+    its state is not refreshed by the list (api §4.2): stale."""
     return NumberObservation(
         number_id=number_id,
         kind=CONNECTION,
         state=connection_state(state),
         at=polled_at,
         source=POLL,
-        event="poll:list",
+        event=event,
         stale=True,
         phone=names.get("phone"),
         name=names.get("name"),
@@ -207,22 +208,55 @@ def _seen(state: NumberState, obs: NumberObservation) -> NumberState:
     return replace(state, health_seen=obs.at, health_rank=rank)
 
 
+def _restore_starts(state: NumberState, obs: NumberObservation) -> bool:
+    return state.connection_source == POLL or state.connection_at is None or obs.at > state.connection_at
+
+
+def _behind_polls(state: NumberState, obs: NumberObservation) -> bool:
+    """Polls saying CLOSED never contradict a removal (a removed number is logged out), so
+    an older removal or restore that only such polls outran still applies, as it would
+    have in time order: `number.removed` over a CLOSED only polls have seen (the poller
+    read the logged-out number before the platform's retry of the webhook came in), and
+    `number.restored` after the removal over a REMOVED that polls kept confirming."""
+    if state.connection_rank != _SOURCE_RANK[POLL]:
+        return False
+    if obs.state == REMOVED:  # over a CLOSED polls saw, or one a webhook started before it
+        began_before = state.connection_at is not None and state.connection_at < obs.at
+        return state.connection == CLOSED and (state.connection_source == POLL or began_before)
+    return (
+        obs.event == "number.restored"
+        and state.connection == REMOVED
+        and state.connection_at is not None
+        and obs.at > state.connection_at
+    )
+
+
 def apply(state: NumberState | None, obs: NumberObservation) -> tuple[NumberState, Transition | None]:
     """Fold one observation in. Returns the new state and the transition to record, if
     the observation changed something or disagreed too late to change it."""
     state = state or NumberState(number_id=obs.number_id)
     state = replace(state, phone=state.phone or obs.phone, name=obs.name or state.name)
+    if state.connection == REMOVED and obs.source == POLL and obs.state == CLOSED:
+        # A removed number is logged out (api §4.6): polling it says CLOSED, which confirms
+        # the removal. Only `number.restored` (or a reading of it connected) brings it back.
+        obs = replace(obs, state=REMOVED)
     current = state.connection if obs.kind == CONNECTION else state.health
     known = _current_key(state, obs.kind)
     if obs.stale and (obs.kind != CONNECTION or state.connection != UNKNOWN):
         return state, None  # a remembered reading never overrides what we know
     newer = known is None or obs.key() > known
+    behind = not newer and _behind_polls(state, obs)  # then the polls confirm it
+    newer = newer or behind
     if obs.state == current:
         # A confirmation (or a repeat): no transition; a newer one moves the bar.
         if newer:
             state = _seen(state, obs)
             if obs.kind == CONNECTION and state.connection_at is None:
                 state = replace(state, connection_at=obs.at, connection_source=obs.source)
+        if obs.event == "number.restored" and _restore_starts(state, obs):
+            # Disconnected since the restore: what polls saw is explained by it, and a
+            # removal older than it must not apply over it (`_behind_polls`).
+            state = replace(state, connection_at=obs.at, connection_source=WEBHOOK)
         return state, None
     transition = Transition(
         number_id=obs.number_id,
@@ -238,7 +272,7 @@ def apply(state: NumberState | None, obs: NumberObservation) -> tuple[NumberStat
     )
     if not newer:
         return state, transition
-    state = _seen(state, obs)
+    state = state if behind else _seen(state, obs)
     if obs.kind == CONNECTION:
         state = replace(
             state,
@@ -251,6 +285,17 @@ def apply(state: NumberState | None, obs: NumberObservation) -> tuple[NumberStat
     else:
         state = replace(state, health=obs.state, health_at=obs.at, health_reason=obs.error)
     return state, transition
+
+
+RESTORE_WINDOW_S = 30 * 24 * 3600  # api §4.6: a removed number is restorable for 30 days
+
+
+def restorable_until(state: NumberState) -> float | None:
+    """Until when a removed number can be restored (its removal + 30 days); None when it
+    is not removed. The platform's own `restorableUntil` is only in the DELETE answer."""
+    if state.connection != REMOVED or state.connection_at is None:
+        return None
+    return state.connection_at + RESTORE_WINDOW_S
 
 
 def uptime(history: list[tuple[float, str]], since: float, now: float) -> float | None:

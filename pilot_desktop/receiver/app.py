@@ -3,7 +3,11 @@
 Checks run in the order of docs/architecture.md step 2: unknown token 404, body over the limit
 413, not JSON / not an object / no string `event` 400, bad or missing signature 401 (on
 a route some signing secret checks; a route without one stores deliveries unchecked).
-Every 4xx carries a JSON `error` and is recorded in the rejections table.
+Every 4xx carries a JSON `error` and is recorded in the rejections table (within a byte
+budget, receiver/limits.py) with its route, number and whether it was a webhook delivery;
+a signature refusal also with its diagnosis (core/diagnosis.py), worked out only when the
+record is kept. Every refusal, recorded or only counted, also goes to `refusals` (the
+in-memory monitor /healthz, serve's console and the window read).
 
 A GET on a hook URL with an `x-pilot-desktop-probe: <nonce>` header is the tunnel probe
 (tunnel/probe.py): with the right token it is answered with this receiver's identity and
@@ -13,6 +17,7 @@ the nonce, and stored nowhere.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import json
 import logging
@@ -31,18 +36,25 @@ from pilot_desktop.core.protection import NO_PROTECTION, Protection
 from pilot_desktop.core.signature import HEADER, verify
 from pilot_desktop.core.urls import PROBE_HEADER, PROBE_RECEIVER, UNKNOWN_TOKEN
 from pilot_desktop.receiver.connections import BODY_TIMEOUT_S
+from pilot_desktop.receiver.diagnose import Why, delivery_of, number_in, refused_health
 from pilot_desktop.receiver.encoding import BodyEncodingError, decode, mend_surrogates
 from pilot_desktop.receiver.hosts import HostPolicy
-from pilot_desktop.receiver.limits import RejectionLog, bounded_rejection
-from pilot_desktop.receiver.refusals import RefusalMonitor
+from pilot_desktop.receiver.limits import DIAGNOSIS_BYTES, RejectionLog, bounded_rejection
+from pilot_desktop.receiver.refusals import WINDOW_S, Refusal, RefusalMonitor
 from pilot_desktop.store.db import StoreError
-from pilot_desktop.store.records import IncomingEvent, Refused
+from pilot_desktop.store.records import IncomingEvent, Refused, Rejection
 from pilot_desktop.store.repeats import Repeats
 from pilot_desktop.store.writer import Overloaded, Writer, WriterClosed
 
 log = logging.getLogger(__name__)
 _REPEATS = Repeats()  # a store problem refuses every request: logged once, then counted
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Diagnose = Callable[[], dict[str, Any]]
+_HINTS_KEPT = 256  # the last diagnosis's hint per (route, reason), for refusals only counted
+_FOREIGN_URL_HINT = (
+    "The webhook's URL carries another hook token (another install's?): point it at this "
+    "receiver's URL (`pilot-desktop hook-url`)."
+)
 
 MAX_BODY = 1024 * 1024
 RETRY_AFTER_S = 1
@@ -114,6 +126,7 @@ class Receiver:
         self.writer = writer
         self.stats = ReceiverStats()
         self.refusals = refusals or RefusalMonitor()  # every refusal, recorded or only counted
+        self._hints: dict[tuple[str | None, str], tuple[str, str]] = {}  # -> (hint, verdict)
         self.rejections = RejectionLog(writer)  # bounded per request and per second
         self.hosts = HostPolicy(config.host, config.public_url, config.machine_names)
         self.app = web.Application(client_max_size=config.max_body, middlewares=[self._check_host])
@@ -146,19 +159,26 @@ class Receiver:
     def refused(self, status: int, reason: str, remote: str | None) -> None:
         """A request aiohttp's parser refused (no method or path to show): recorded, bounded."""
         record = bounded_rejection(status=status, reason=reason, method="-", path="-", remote=remote)
+        self.refusals.record(Refusal(record.received_at, status, record.reason))
         self.rejections.record_soon(record)
 
     async def _health(self, request: web.Request) -> web.Response:
-        ok = self.writer.alive and self.writer.last_error is None
+        storing = self.writer.alive and self.writer.last_error is None
         problem = self.writer.problem  # its reason names no file: anyone may ask /healthz
+        recent = self.refusals.summary(WINDOW_S)
+        # Refused deliveries make it not ok (the operator's probe must not say healthy), but
+        # only a store that cannot write turns the answer 503: tunnels and probes keep working.
+        # Stray requests (scanners, wrong paths) count apart and change nothing.
         body = {
-            "ok": ok,
+            "ok": storing and not recent.deliveries,
+            "status": "not storing" if not storing else "refusing deliveries" if recent.deliveries else "ok",
             "writer": "running" if self.writer.alive else "stopped",
-            "error": None if ok else (problem.reason if problem else "the store writer is not running"),
+            "error": None if storing else (problem.reason if problem else "the store writer is not running"),
             "queue": self.writer.queue_size,
             "accepted": self.stats.accepted,
+            "refused": refused_health(recent),
         }
-        return web.json_response(body, status=200 if ok else 503)
+        return web.json_response(body, status=200 if storing else 503)
 
     async def _unrouted(self, request: web.Request) -> web.Response:
         parts = request.path.strip("/").split("/")
@@ -194,8 +214,16 @@ class Receiver:
         reason: str,
         body: bytes | None = None,
         body_size: int | None = None,
+        *,
+        number_id: str | None = None,
+        diagnosis: Diagnose | None = None,
     ) -> web.Response:
+        """Answer `status`, record the refusal (the monitor always, the table within its
+        budget); `diagnosis()` is worked out only when the record is kept."""
         self.stats.rejected += 1
+        route, delivery = delivery_of(
+            request.method, request.path, request.match_info.get("route"), status, self.config.token
+        )
         record = bounded_rejection(
             status=status,
             reason=reason,
@@ -205,8 +233,45 @@ class Receiver:
             headers=request.headers.items(),
             body=body,
             body_size=body_size,
+            route=route,
+            number_id=route or number_id,  # a managed webhook's route is its number
+            delivery=delivery,
         )
-        await self.rejections.record(record)  # within a byte budget; past it only counted
+        key = (route, record.reason)
+        foreign = delivery and reason == UNKNOWN_TOKEN
+        said = (_FOREIGN_URL_HINT, "the URL carries another hook token") if foreign else None
+        complete = None
+        if diagnosis is not None:
+
+            def complete(rec: Rejection) -> Rejection:
+                try:
+                    found = diagnosis()
+                except Exception as exc:  # a diagnosis must never turn the 401 into a 500
+                    _REPEATS.log(log, logging.ERROR, "diagnosis", "signature diagnosis failed: %r", exc)
+                    return rec
+                if len(self._hints) >= _HINTS_KEPT:
+                    self._hints.clear()
+                self._hints[key] = (found["hint"], found["verdict"])
+                return dataclasses.replace(rec, diagnosis=json.dumps(found))
+
+        cost = DIAGNOSIS_BYTES + min(len(body or b""), MAX_BODY) if diagnosis is not None else 0
+        fut = self.rejections.submit(record, complete, cost)  # within a byte budget; else counted
+        # The hint of this refusal's diagnosis, else of the last one like it (a flood past the
+        # budget is not diagnosed one by one).
+        hint, verdict = said or self._hints.get(key) or (None, None)
+        self.refusals.record(
+            Refusal(
+                at=record.received_at,
+                status=status,
+                reason=record.reason,
+                route=record.route,
+                number_id=record.number_id,
+                delivery=delivery,
+                hint=hint,
+                verdict=verdict,
+            )
+        )
+        await self.rejections.wait(fut, record)
         return _error(status, reason)
 
     async def _hook(self, request: web.Request) -> web.Response:
@@ -251,22 +316,30 @@ class Receiver:
         if not isinstance(obj, dict):
             return await self._reject(request, 400, "body is not a JSON object", body)
         if not isinstance(obj.get("event"), str):
-            return await self._reject(request, 400, "body has no string `event` field", body)
+            return await self._reject(
+                request, 400, "body has no string `event` field", body, number_id=number_in(obj)
+            )
         route = request.match_info.get("route")
         secrets = self.config.secrets(route)
-        verdict = verify(body, request.headers.get(HEADER), secrets)
+        header = request.headers.get(HEADER)
+        verdict = verify(body, header, secrets)
         if verdict.status == "invalid" and wire is not body:
             # Signed over the bytes on the wire rather than the decoded JSON: accept either.
-            on_wire = verify(wire, request.headers.get(HEADER), secrets)
+            on_wire = verify(wire, header, secrets)
             verdict = on_wire if on_wire.status == "valid" else verdict
+        protection = self.config.protection()
         if verdict.status == "invalid":
-            return await self._reject(request, 401, verdict.reason, body)
+            why = Why(body, wire, header, obj, route, secrets, protection)
+            return await self._reject(
+                request, 401, verdict.reason, body, number_id=number_in(obj), diagnosis=why.for_route
+            )
         # A secret protects its number on every route (core/protection.py).
-        decision = self.config.protection().decide(
-            obj, route, verdict, checked=secrets, signed=(body, wire), header=request.headers.get(HEADER)
-        )
+        decision = protection.decide(obj, route, verdict, checked=secrets, signed=(body, wire), header=header)
         if decision.refused is not None:
-            return await self._reject(request, 401, decision.refused, body)
+            why = Why(body, wire, header, obj, route, secrets, protection)
+            return await self._reject(
+                request, 401, decision.refused, body, number_id=number_in(obj), diagnosis=why.for_number
+            )
         verdict = decision.verdict
         try:
             classified = classify(obj)
@@ -298,7 +371,7 @@ class Receiver:
             raise
         assert stored is not None and not isinstance(stored, int)
         if isinstance(stored, Refused):  # names a protected number's message (store/guard.py)
-            return await self._reject(request, 401, stored.reason, body)
+            return await self._reject(request, 401, stored.reason, body, number_id=number_in(obj))
         self.stats.accepted += 1
         self.stats.duplicates += stored.duplicate
         self.stats.last_event_at = received_at

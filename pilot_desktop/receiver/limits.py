@@ -7,6 +7,11 @@ sent). Records go to the writer within a byte budget (a token bucket: `RATE` per
 `BURST` at once); past it, refused requests are only counted, and one summary record
 ("N more rejected requests not recorded") is written once the budget allows again. The
 rejections table itself keeps its newest rows only (store/batches.py, REJECTIONS_KEPT).
+
+What is costly to work out about a refusal (the signature diagnosis, core/diagnosis.py) is
+computed only once the budget has room for its record (`submit(record, complete, cost)`),
+and its work is charged to the same budget: a flood of bad signatures costs no more than
+the records already did.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pilot_desktop.store.db import StoreError
@@ -31,6 +36,10 @@ CUT_NOTE = "x-pilot-desktop-cut"  # the pseudo-header saying what a record left 
 RATE = 256 * 1024  # bytes of rejection records per second, sustained
 BURST = 4 * 1024 * 1024  # bytes at once (a fuzz run or a burst of misconfigured senders)
 SUMMARY_RETRY_S = 1.0
+DIAGNOSIS_BYTES = 2048  # what a diagnosis adds to a record, about (the JSON, the hashing)
+FIELD_KEPT = 256  # characters of a route or number id kept
+
+Complete = Callable[[Rejection], Rejection]
 
 
 def bounded_headers(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -67,6 +76,9 @@ def bounded_rejection(
     headers: Iterable[tuple[str, str]] = (),
     body: bytes | None = None,
     body_size: int | None = None,
+    route: str | None = None,
+    number_id: str | None = None,
+    delivery: bool = False,
 ) -> Rejection:
     kept_headers = bounded_headers(headers)
     if body is not None and len(body) > BODY_KEPT:
@@ -82,6 +94,9 @@ def bounded_rejection(
         headers=kept_headers,
         body=body[:BODY_KEPT] if body is not None else None,
         body_size=body_size if body_size is not None else (len(body) if body is not None else None),
+        route=route[:FIELD_KEPT] if route is not None else None,
+        number_id=number_id[:FIELD_KEPT] if number_id is not None else None,
+        delivery=delivery,
     )
 
 
@@ -94,6 +109,7 @@ class RejectionLog:
         self._tokens = burst
         self._refilled = time.monotonic()
         self.skipped: Counter[int] = Counter()  # status -> refused requests not recorded
+        self._skipped_deliveries = 0  # of which webhook deliveries
         self._skipped_since: float | None = None
         self._retry: asyncio.TimerHandle | None = None
 
@@ -106,20 +122,28 @@ class RejectionLog:
         self._tokens -= size
         return True
 
-    def submit(self, record: Rejection) -> asyncio.Future[Any] | None:
+    def submit(
+        self, record: Rejection, complete: Complete | None = None, cost: int = 0
+    ) -> asyncio.Future[Any] | None:
         """The writer's future for `record`, or None when it is only counted (over budget,
-        writer busy or stopped)."""
+        writer busy or stopped). `complete(record)`, called only when the record is kept,
+        adds what is costly to work out; `cost` is its share of the budget."""
         if self.skipped and not self._flush():
             self._skip(record)
             return None
-        if not self._take(item_bytes(record)):
+        if not self._take(item_bytes(record) + cost):
             self._skip(record)
             return None
+        if complete is not None:
+            record = complete(record)
         return self._send(record)
 
-    async def record(self, record: Rejection) -> None:
+    async def record(self, record: Rejection, complete: Complete | None = None, cost: int = 0) -> None:
         """Record and wait for the COMMIT (so a reader sees the row once the answer is out)."""
-        fut = self.submit(record)
+        await self.wait(self.submit(record, complete, cost), record)
+
+    async def wait(self, fut: asyncio.Future[Any] | None, record: Rejection) -> None:
+        """Wait for what `submit` answered; a record the store could not write is counted."""
         if fut is None:
             return
         try:
@@ -149,6 +173,7 @@ class RejectionLog:
         if not self.skipped:
             self._skipped_since = record.received_at
         self.skipped[record.status] += 1
+        self._skipped_deliveries += record.delivery
         if self._retry is None:
             loop = asyncio.get_running_loop()
             self._retry = loop.call_later(SUMMARY_RETRY_S, self._retry_flush)
@@ -166,35 +191,49 @@ class RejectionLog:
         if not self._take(item_bytes(summary)):
             return False
         skipped, self.skipped = self.skipped, Counter()
+        deliveries, self._skipped_deliveries = self._skipped_deliveries, 0
         since = self._skipped_since or summary.received_at
         try:
             fut = self.writer.submit(summary)
         except (Overloaded, WriterClosed):
-            self.skipped = skipped
+            self.skipped, self._skipped_deliveries = skipped, deliveries
             return False
-        fut.add_done_callback(lambda done: self._summary_done(done, skipped, since))
+        fut.add_done_callback(lambda done: self._summary_done(done, skipped, deliveries, since))
         return True
 
-    def _summary_done(self, fut: asyncio.Future[Any], skipped: Counter[int], since: float) -> None:
+    def _summary_done(
+        self, fut: asyncio.Future[Any], skipped: Counter[int], deliveries: int, since: float
+    ) -> None:
         """A summary the store could not write: its counts are kept for the next one."""
         if fut.cancelled() or fut.exception() is None:
             return
         log.debug("rejection summary not recorded: %s", fut.exception())
         self._skipped_since = min(self._skipped_since or since, since)
         self.skipped.update(skipped)
+        self._skipped_deliveries += deliveries
         if self._retry is None:
             self._retry = asyncio.get_running_loop().call_later(SUMMARY_RETRY_S, self._retry_flush)
 
     def _summary(self) -> Rejection:
         total = sum(self.skipped.values())
         by_status = ", ".join(f"{n} × {s}" for s, n in sorted(self.skipped.items()))
+        if self._skipped_deliveries:
+            by_status += f"; {self._skipped_deliveries} of them webhook deliveries"
         since = time.strftime("%H:%M:%S", time.localtime(self._skipped_since or time.time()))
         reason = (
             f"{total} more rejected requests not recorded since {since} ({by_status}): "
             f"recording is limited to {self.rate / 1024:.0f} KiB/s"
         )
         status = self.skipped.most_common(1)[0][0]
-        return bounded_rejection(status=status, reason=reason, method="*", path="*", remote=None)
+        # Among the deliveries when some were: the operator's default view lists only those.
+        return bounded_rejection(
+            status=status,
+            reason=reason,
+            method="*",
+            path="*",
+            remote=None,
+            delivery=self._skipped_deliveries > 0,
+        )
 
     def close(self) -> None:
         if self._retry is not None:

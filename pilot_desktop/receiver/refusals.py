@@ -29,6 +29,7 @@ class Refusal:
     number_id: str | None = None  # the number the route or the body names
     delivery: bool = False  # a POST to /hooks/...: a webhook delivery, not a stray request
     hint: str | None = None  # the signature diagnosis's one-line hint (core/diagnosis.py)
+    verdict: str | None = None  # its verdict in a few words ("signed with a different secret")
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,11 @@ class RefusalMonitor:
 
     def burst(self, now: float | None = None) -> bool:
         """True once when delivery refusals reach BURST within BURST_S; again only after
-        a quiet BURST_S (the tray alerts once per burst, not per refusal)."""
+        a quiet BURST_S (the tray alerts once per burst, not per refusal). Safe to ask every
+        second: the BURST refusals must all be within the last BURST_S, not only close together."""
         now = self._clock() if now is None else now
         times = self._delivery_times
-        if len(times) < BURST or times[-1] - times[0] > BURST_S:
+        if len(times) < BURST or times[0] < now - BURST_S:
             return False
         started = self._burst_until < now
         self._burst_until = now + BURST_S

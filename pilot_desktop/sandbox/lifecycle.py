@@ -77,6 +77,36 @@ class MessageRecord:
             "metaPricing": None,
         }
 
+    @property
+    def provider_time(self) -> str:
+        """When it happened on WhatsApp (history's `providerTimestamp`): sent, else accepted."""
+        return self.sent_at or self.created_at
+
+    def as_history(self, provider: str) -> dict[str, Any]:
+        """Its `GET /v1/messages/history` row (api §5.4); `provider` is the number's."""
+        return {
+            "id": self.id,
+            "conversationId": f"conv_{self.number_id}_{self.to.lstrip('+')}",
+            "direction": "OUTBOUND",
+            "providerKind": "META" if provider == "META" else "EVO_V2",
+            "externalMessageId": self.external_message_id,
+            "status": self.status,
+            "messageType": "text",
+            "origin": self.origin,
+            "text": self.content,
+            "participantName": None,
+            "participantPhone": self.to,
+            "participantUserId": None,
+            "repliedToExternalId": None,
+            "media": None,
+            "sentAt": self.sent_at,
+            "deliveredAt": self.delivered_at,
+            "readAt": self.read_at,
+            "providerTimestamp": self.provider_time,
+            "createdAt": self.created_at,
+            "referral": None,
+        }
+
 
 def is_destination(to: str) -> bool:
     # What E.164 normalization accepts: '+', 8–15 digits; Brazil has 12 or 13. Groups too.
@@ -122,6 +152,10 @@ class Messages:
     def get(self, key: str) -> MessageRecord | None:
         """By internal id, correlationId or provider messageId (as `GET /v1/messages/{id}`)."""
         return self._records.get(self._keys.get(key, key))
+
+    def of_number(self, number_id: str) -> list[MessageRecord]:
+        """Every record of one number (the oldest finished ones may have been forgotten)."""
+        return [r for r in self._records.values() if r.number_id == number_id]
 
     def are_new(self, message_id: str, correlation_id: str) -> bool:
         keys = self._keys

@@ -1,10 +1,13 @@
-"""`POST /v1/messages/send` and `GET /v1/messages/{id}` (docs/pilot-status-api.md §5.1–5.2).
+"""`POST /v1/messages/send`, `GET /v1/messages/{id}` and `GET /v1/messages/history`
+(docs/pilot-status-api.md §5.1, §5.2, §5.4).
 
 Per-number endpoints: a number-scoped key, or the tenant key with `x-whatsapp-number-id`
 (without it: 403 `TENANT_SCOPE_NOT_ALLOWED`). The sandbox sends free text to one E.164
 destination; every other documented mode answers 400 `FEATURE_NOT_SUPPORTED` so a client
 learns the limit instead of getting a silently different behaviour. An accepted send is
 handed to the scenario, which plays its lifecycle (sent → delivered → read, or failed).
+The history lists the number's outbound messages the scenario knows (the sandbox keeps
+no inbound rows), newest first by `providerTimestamp`, paged.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pilot_desktop.core.format import parse_time
 from pilot_desktop.sandbox.rest import (
     Context,
     authenticate,
@@ -30,6 +34,7 @@ E164 = re.compile(r"\+[1-9]\d{6,14}")
 BSUID = re.compile(r"[A-Z]{2}\.\w+")  # username-only contacts (`BR.1349...`)
 MAX_TEXT = 4096
 MAX_IDEMPOTENCY_KEY = 255
+HISTORY_PAGE_SIZE, HISTORY_PAGE_MAX = 30, 100  # §5.4: default 30, max 100
 _UNSUPPORTED = {
     "templateId": "template sends",
     "media": "media sends",
@@ -99,12 +104,36 @@ def _validate(body: dict[str, Any]) -> tuple[str, str]:
     return destination, text
 
 
+def _whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        invalid(name, f"Query parameter '{name}' must be a whole number.")
+    if not low <= value <= high:
+        invalid(name, f"Query parameter '{name}' must be {low}-{high}.")
+    return value
+
+
+def _date(request: web.Request, name: str) -> float | None:
+    text = request.query.get(name)
+    if not text:
+        return None
+    when = parse_time(text)
+    if when is None:
+        invalid(name, f"Query parameter '{name}' must be an ISO 8601 date or time.")
+    return when
+
+
 class MessageRoutes:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     def register(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v1/messages/send", self.send)
+        router.add_get("/v1/messages/history", self.history)  # before {id}: routes match in order
         router.add_get("/v1/messages/{id}", self.get)
 
     async def send(self, request: web.Request) -> web.Response:
@@ -152,3 +181,28 @@ class MessageRoutes:
         if record is None or record.number_id != number_id:
             fail(404, "MESSAGE_NOT_FOUND", f"Message {wanted} was not found.")
         return web.json_response(record.as_api())
+
+    async def history(self, request: web.Request) -> web.Response:
+        state = self.ctx.state
+        number_id = required_number(request, state, authenticate(request, state))
+        start, end = _date(request, "startDate"), _date(request, "endDate")
+        if start is not None and end is not None and start > end:
+            fail(400, "INVALID_DATE_RANGE", "startDate must not be after endDate.")
+        page = _whole(request, "page", 1, 1, 1_000_000)
+        size = _whole(request, "pageSize", HISTORY_PAGE_SIZE, 1, HISTORY_PAGE_MAX)
+        rows = []
+        for record in self.ctx.scenario.messages_of(number_id):
+            at = parse_time(record.provider_time)
+            if at is None or (start is not None and at < start) or (end is not None and at > end):
+                continue
+            rows.append((at, record.id, record))
+        rows.sort(key=lambda r: (r[0], r[1]), reverse=True)  # newest first
+        provider = state.numbers[number_id].provider
+        chosen = rows[(page - 1) * size : page * size]
+        body = {
+            "data": [record.as_history(provider) for _, _, record in chosen],
+            "page": page,
+            "pageSize": size,
+            "total": len(rows),
+        }
+        return web.json_response(body)

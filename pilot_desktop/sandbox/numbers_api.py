@@ -9,6 +9,7 @@ is `{"error"}` without a `code`, as documented (§4.4).
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -88,12 +89,15 @@ class NumberRoutes:
         number = self._find(request)
         body = self._common(number)
         meta = number.provider == "META"
+        pick = zlib.crc32(number.id.encode())  # stable per number, whatever the seed's clock
+        # A web number in three keeps chats 30 days (api §7.8); Meta numbers keep them.
+        days = 30 if not meta and pick % 3 == 0 else None
         body |= {
-            "piiMode": "STORE_INDEFINITE",
-            "piiRetentionDays": None,
+            "piiMode": "STORE_X_DAYS" if days else "STORE_INDEFINITE",
+            "piiRetentionDays": days,
             "settings": _settings(meta),
-            "health": _health(meta, sendable=body["state"] == "OPEN"),
-            "meta": _meta(number) if meta else None,
+            "health": _health(meta, pick, sendable=body["state"] == "OPEN"),
+            "meta": _meta(number, pick) if meta else None,
             "coexistence": {"status": "NO", "evidence": None} if meta else None,
         }
         return web.json_response(body)
@@ -144,10 +148,15 @@ def _settings(meta: bool) -> dict[str, Any]:
     }
 
 
-def _health(meta: bool, *, sendable: bool) -> dict[str, Any]:
+def _quality(pick: int) -> str:
+    return "YELLOW" if pick % 4 == 1 else "GREEN"  # one Meta number in four lost some quality
+
+
+def _health(meta: bool, pick: int, *, sendable: bool) -> dict[str, Any]:
+    # Web (QR) numbers have no Meta health: every value null but `sendable` (api §4.3).
     return {
-        "qualityRating": "GREEN" if meta else None,
-        "messagingLimitTier": "TIER_1K" if meta else None,
+        "qualityRating": _quality(pick) if meta else None,
+        "messagingLimitTier": ("TIER_1K", "TIER_10K", "TIER_250")[pick % 3] if meta else None,
         "portfolioMessagingLimitTier": "TIER_10K" if meta else None,
         "metaStatus": "CONNECTED" if meta else None,
         "code": None,
@@ -156,13 +165,13 @@ def _health(meta: bool, *, sendable: bool) -> dict[str, Any]:
     }
 
 
-def _meta(number: SandboxNumber) -> dict[str, Any]:
+def _meta(number: SandboxNumber, pick: int) -> dict[str, Any]:
     # A small camelCase mirror of Meta Graph data; real tokens never appear here.
     return {
         "phone": {
             "displayPhoneNumber": number.phone,
             "verifiedName": number.name,
-            "qualityRating": "GREEN",
+            "qualityRating": _quality(pick),
             "platformType": "CLOUD_API",
         },
         "profile": {"about": "Pilot Desktop sandbox", "vertical": "OTHER"},

@@ -292,3 +292,7 @@ class Scenario:
     def message(self, key: str) -> MessageRecord | None:
         """By internal id, correlationId or provider messageId (as `GET /v1/messages/{id}`)."""
         return self._messages.get(key)
+
+    def messages_of(self, number_id: str) -> list[MessageRecord]:
+        """The outbound records of one number (`GET /v1/messages/history`), in no order."""
+        return self._messages.of_number(number_id)

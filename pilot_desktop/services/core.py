@@ -6,10 +6,12 @@ accounts, the one signing-secret provider, the webhook administration, the store
 writer and read facade, the receiver, the number poller and the demo. The window adds only
 Qt things on top (panes over `reads`, the tray); `serve` adds its console lines.
 
-Start: store -> receiver -> demo -> number polling -> config watch. A stage that fails is
-recorded (`store_error`, `receiver_error`, `demo_error`) and the stages that do not need it
-still run: with the port taken, the history is still shown and number polls still stored.
-Stop runs the stages backwards and is idempotent.
+Start: config watch -> store -> gap record (services/gaps.py: the heartbeat, the time
+nothing ran) -> receiver -> demo -> number polling. A stage that fails is recorded
+(`store_error`, `receiver_error`, `demo_error`) and the stages that do not need it still
+run: with the port taken, the history is still shown and number polls still stored, a
+`receiver_stopped` gap is open and the port is tried again every `listen_retry_s` until the
+receiver listens (`on_listening` is told). Stop runs the stages backwards and is idempotent.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pilot_desktop.receiver.app import PROCESS_INSTANCE
 from pilot_desktop.receiver.refusals import RefusalMonitor
 from pilot_desktop.services.accounts import Accounts
+from pilot_desktop.services.catch_up import CatchUp, CatchUpSettings
+from pilot_desktop.services.catch_ups import CatchUps
 from pilot_desktop.services.config import Config
 from pilot_desktop.services.demo import Demo, DemoError, demo_config, demo_paths, reset_demo_store, start_demo
+from pilot_desktop.services.gaps import HEARTBEAT_S, LISTEN_RETRY_S, GapRecorder
 from pilot_desktop.services.number_poller import NumberPoller, NumberPolling
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.private import make_private
@@ -37,6 +43,7 @@ from pilot_desktop.services.webhook_admin import WebhookAdmin
 from pilot_desktop.services.webhooks import local_hook_url
 from pilot_desktop.store.db import StoreError
 from pilot_desktop.store.reads import Reads
+from pilot_desktop.store.records import Gap, HeartbeatRow
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,9 @@ class CoreOptions:
     instance: str = PROCESS_INSTANCE
     projections: bool = True  # off only in bench/ingest.py
     watch_s: float = WATCH_S
+    heartbeat_s: float = HEARTBEAT_S  # services/gaps.py; shorter only in tests
+    catch_up: CatchUpSettings = field(default_factory=CatchUpSettings)  # no settle delay in tests
+    listen_retry_s: float = LISTEN_RETRY_S  # a busy port is tried again this often
 
 
 class AppCore:
@@ -94,10 +104,18 @@ class AppCore:
         self.reads: Reads | None = None
         self.webhooks = WebhookAdmin(self.config, self.accounts, self.signing, lambda: self.reads)
         self.polling: NumberPolling | None = None
+        self.catch_ups: CatchUps | None = None  # after each closed gap, through the API
         self.demo: Demo | None = None
         self.store_error: str | None = None
         self.receiver_error: str | None = None
         self.port_in_use = False
+        # The busy port is held by a receiver of this same profile (a second window or serve
+        # on this data folder): it receives, so no gap is recorded while it does.
+        self.port_shared = False
+        self.gaps = GapRecorder(self._submit, heartbeat_s=options.heartbeat_s)
+        self._relisten: asyncio.Task[None] | None = None
+        # Told when the receiver listens after it could not (a busy port let go).
+        self.on_listening: list[Callable[[], None]] = []
         self.demo_error: str | None = None
         self.made_private: list[Path] = []  # what start() tightened (it was open to others)
         self._watch: asyncio.Task[None] | None = None
@@ -151,14 +169,91 @@ class AppCore:
         # After the open (the database files exist by now); a refused store is left untouched.
         self.made_private = make_private(self._private_folders())
         self.reads = Reads(self.runtime.db_path, self.runtime.writer)  # type: ignore[arg-type]
+        token, settings = self.config.state.value.token, self.options.catch_up
+        self.catch_ups = CatchUps(CatchUp(self.accounts, self.reads, self._submit, token, settings))
+        self.gaps.subscribe(self.catch_ups.gap_closed)
+        beat, open_gaps = self._last_run()
+        await self.gaps.start(beat, open_gaps)
+        await self._listen()
+        if self.options.demo:
+            await self._start_demo()
+        self._start_polling()
+
+    def _submit(self, item: object) -> asyncio.Future[object]:
+        writer = self.runtime.writer
+        if writer is None:
+            raise RuntimeError("the store is not open")
+        return writer.submit(item)  # type: ignore[arg-type, return-value]
+
+    def _last_run(self) -> tuple[HeartbeatRow | None, list[Gap]]:
+        """The heartbeat the previous run left, and the gaps still open."""
+        assert self.reads is not None
+        try:
+            beat = self.reads.heartbeat()
+            open_gaps = [g for g in self.reads.gaps(time.time() + 86400.0) if g.ended_at is None]
+        except StoreError as exc:  # unreadable: no gap is better than a false one
+            log.warning("could not read the last heartbeat: %s", exc)
+            return None, []
+        return beat, open_gaps
+
+    async def _listen(self) -> None:
+        """Listen; when the port is busy, record the gap and try again every listen_retry_s."""
         try:
             await self.runtime.listen()
         except ReceiverStartError as exc:
             self.receiver_error, self.port_in_use = str(exc), exc.in_use
             log.info("receiver not started: %s", exc)
-        if self.options.demo:
-            await self._start_demo()
-        self._start_polling()
+            await self._not_listening(exc, at_start=True)
+            if exc.in_use:
+                self._relisten = asyncio.ensure_future(self._keep_listening())
+            return
+        await self.gaps.receiver_up()
+
+    async def _not_listening(self, exc: ReceiverStartError, *, at_start: bool = False) -> None:
+        if exc.in_use and await self.runtime.port_holder_is_this_profile():
+            if not self.port_shared:
+                log.info(
+                    "port %d is used by another Pilot Desktop on this data folder, which receives; "
+                    "trying again every %.0f s",
+                    self.runtime.port,
+                    self.options.listen_retry_s,
+                )
+            self.port_shared = True
+            return
+        self.port_shared = False
+        reason = (
+            f"port {self.runtime.port} is in use by another program (receiver address "
+            f"{self.runtime.host}:{self.runtime.port})."
+            if exc.in_use
+            else f"the receiver could not start: {exc}."
+        )
+        # At start: not receiving since this run's start (finding out who holds the port
+        # takes a moment); later (the other receiver of this folder let go), from now.
+        await self.gaps.receiver_down(reason, self.gaps.run_started_at if at_start else None)
+
+    async def _keep_listening(self) -> None:
+        while not self.listening:
+            await asyncio.sleep(self.options.listen_retry_s)
+            try:
+                await self.runtime.listen()
+            except ReceiverStartError as exc:
+                if self.port_shared or not exc.in_use:  # the holder may have changed
+                    await self._not_listening(exc)
+                continue
+            self.receiver_error, self.port_in_use, self.port_shared = None, False, False
+            log.info("Listening again on %s/hooks/<token>", self.runtime.base_url)
+            await self.gaps.receiver_up()
+            for listener in list(self.on_listening):
+                try:
+                    listener()
+                except Exception:
+                    log.exception("a listening listener failed")
+
+    async def _stop_relisten(self) -> None:
+        if self._relisten is not None:
+            self._relisten.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relisten
 
     def _private_folders(self) -> list[Path]:
         p, s = self.paths, self.store_paths
@@ -219,9 +314,13 @@ class AppCore:
         self.profile.settings.unsubscribe(self._settings_changed)
         for name, stage in (
             ("the settings watch", self._stop_watch),
+            ("listening retries", self._stop_relisten),
+            ("catch-up", self.catch_ups.stop if self.catch_ups else None),  # API reads feeding the writer
             ("number polling", self.polling.stop if self.polling else None),  # before the writer it feeds
             ("the demo", self.demo.stop if self.demo else None),  # no more deliveries before the drain
-            ("the receiver and the writer", self.runtime.stop),
+            ("the receiver", self.runtime.stop_listening),
+            ("the gap record", self.gaps.stop),  # the last beat says: stopped cleanly, now
+            ("the writer", self.runtime.stop),
         ):
             if stage is None:
                 continue

@@ -2,8 +2,10 @@
 
 Every `interval` seconds: `GET /v1/numbers` once per account (names, provider, billing
 block; its state is not live, api §4.2) and `GET /v1/numbers/{id}/status` per number (live
-state, api §4.4). The answers go to the writer as one `NumberPoll`, so polls and
-webhooks share one projection and one history.
+state, api §4.4); at start and every `DETAIL_INTERVAL` the detail `GET /v1/numbers/{id}`
+per number (Meta health, PII mode, api §4.3; cached by the platform, §7.5, so asked less
+often). The answers go to the writer as one `NumberPoll`, so polls and webhooks share one
+projection and one history.
 
 Per number: 503 `UPSTREAM_TIMEOUT`/`UPSTREAM_ERROR` (transient) doubles its wait up to
 `MAX_BACKOFF`; `PROVIDER_NOT_CONFIGURED` (permanent) stops its polling until the accounts
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 60.0
 MIN_INTERVAL = 10.0
 MAX_BACKOFF = 15 * 60.0
+DETAIL_INTERVAL = 10 * 60.0
 
 
 @dataclass
@@ -41,6 +44,8 @@ class _Track:
     failures: int = 0
     stopped: str | None = None  # why polling stopped for good
     problem: str | None = None  # the last error, for the Numbers pane
+    detail_at: float = 0.0  # when the detail is due
+    detail_failures: int = 0
 
 
 class NumberPoller:
@@ -100,7 +105,10 @@ class NumberPoller:
                 if not (isinstance(exc, ApiError) and exc.status == 403):
                     self.last_error = f"{account.label or account.id}: {exc}"
         for _account, number in self.accounts.numbers():
-            answer = await self._status(number.id, now)
+            detail = await self._detail(number.id, now)
+            if detail is not None:
+                answers.append((number.id, "detail", detail))
+            answer = await self._status(number.id, now)  # after: the newer reading of the two
             if answer is not None:
                 answers.append((number.id, "status", answer))
         self.rounds += 1
@@ -134,6 +142,25 @@ class NumberPoller:
             return None
         track.failures, track.problem, track.next_at = 0, None, now
         return status.model_dump(by_alias=True, mode="json")
+
+    async def _detail(self, number_id: str, now: float) -> dict[str, object] | None:
+        """The detail when due. Its failures never stop the status polling: they only put
+        the next try off (doubling, at most `DETAIL_INTERVAL`); `detail_at` in the store
+        says how old the health shown is."""
+        track = self._tracks.setdefault(number_id, _Track())
+        if track.stopped is not None or now < track.detail_at:
+            return None
+        try:
+            async with self.accounts.client_for_number(number_id) as client:
+                detail = await client.get_number(number_id)
+        except (ApiError, AccountError, httpx.HTTPError) as exc:
+            track.detail_failures += 1
+            wait = min(self.interval * 2 ** (track.detail_failures - 1), DETAIL_INTERVAL)
+            track.detail_at = now + wait
+            log.info("number %s: detail not read (%s); next try in %.0f s", number_id, exc, wait)
+            return None
+        track.detail_failures, track.detail_at = 0, now + DETAIL_INTERVAL
+        return detail.model_dump(by_alias=True, mode="json")
 
     def _back_off(self, track: _Track, now: float, problem: str) -> None:
         track.failures += 1

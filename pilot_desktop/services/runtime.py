@@ -1,10 +1,11 @@
 """Ingest: the store, its writer and the receiver on the running loop, started in stages.
 
 `open()` opens (and migrates) the store and starts the writer; `listen()` starts the
-receiver. They are apart so that a port in use leaves the store and the writer running (the
-window still shows the history, number polls are still stored). Shutdown is staged and
-idempotent: stop accepting connections, let in-flight requests finish, drain the writer,
-close. It is awaited inside the async main while the loop still runs, never from a Qt
+receiver, and may be called again after it failed (the core retries a busy port). They are
+apart so that a port in use leaves the store and the writer running (the window still shows
+the history, number polls are still stored). Shutdown is staged and idempotent: stop
+accepting connections (`stop_listening()`), let in-flight requests finish, drain the
+writer, close. It is awaited inside the async main while the loop still runs, never from a Qt
 close handler.
 """
 
@@ -13,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from aiohttp import web
 
-from pilot_desktop.core.urls import http_base
+from pilot_desktop.core.urls import PROBE_HEADER, PROBE_RECEIVER, http_base
 from pilot_desktop.receiver import connections as conns
 from pilot_desktop.receiver.addresses import listening_urls
 from pilot_desktop.receiver.app import PROCESS_INSTANCE, Receiver, ReceiverConfig
@@ -32,6 +35,7 @@ from pilot_desktop.store.writer import Writer
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 5.0
+HOLDER_PROBE_S = 2.0  # how long asking the program on a busy port who it is may take
 Secrets = Callable[[str | None], Sequence[str]]
 
 
@@ -64,7 +68,8 @@ class Runtime:
     bound: tuple[str, int] | None = None
     _runner: web.AppRunner | None = None
     _listening: list[str] | None = None  # found once at listen time (name lookups block)
-    _stopping: bool = False
+    _stopping: bool = False  # no more listening
+    _stopped: bool = False
 
     @property
     def base_url(self) -> str:
@@ -87,8 +92,11 @@ class Runtime:
         self.writer.start()
 
     async def listen(self) -> None:
-        """Start the receiver on the open store. Raises ReceiverStartError; the writer runs on."""
+        """Start the receiver on the open store. Raises ReceiverStartError; the writer runs on.
+        Called again after a failure, it tries again (a no-op while listening)."""
         assert self.writer is not None, "open() first"
+        if self._runner is not None or self._stopping:
+            return
         config = ReceiverConfig(
             token=self.token,
             secrets=self.secrets,
@@ -126,6 +134,9 @@ class Runtime:
                 f"Cannot listen on {self.host}:{self.port}: {exc.strerror or exc}",
                 in_use=exc.errno == errno.EADDRINUSE,
             ) from exc
+        except BaseException:  # cancelled (a stop during a retry): leave nothing bound
+            await runner.cleanup()
+            raise
         self._runner = runner
         server = site._server  # the only place aiohttp exposes the bound port (port 0)
         sockets = getattr(server, "sockets", None) or []
@@ -134,15 +145,38 @@ class Runtime:
         for url in self.listening_urls:  # the token stays out of logs
             log.info("receiver listening on %s/hooks/<token> (at most %d connections)", url, cap)
 
-    async def stop(self) -> None:
-        if self._stopping:
-            return
+    async def port_holder_is_this_profile(self) -> bool:
+        """Whether the program holding our busy port is a Pilot Desktop receiver with this
+        profile's token (a second window or `serve` on the same data folder): it receives, and
+        stores, what this one would. Asked with the tunnel probe, which that receiver answers
+        without recording anything; anything else (no answer, another program, another
+        token) is False."""
+        host, port = self.host, self.port
+        nonce = secrets.token_urlsafe(16)
+        url = f"{http_base(host, port)}/hooks/{self.token}/probe"
+        try:
+            async with httpx.AsyncClient(timeout=HOLDER_PROBE_S, trust_env=False) as client:
+                resp = await client.get(url, headers={PROBE_HEADER: nonce})
+            data = resp.json() if resp.status_code == 200 else None
+        except (httpx.HTTPError, OSError, ValueError):
+            return False
+        if not isinstance(data, dict):
+            return False
+        return data.get("receiver") == PROBE_RECEIVER and data.get("nonce") == nonce
+
+    async def stop_listening(self) -> None:
+        """Close the listening socket, wait for in-flight handlers (they await the writer,
+        which is still running), then close idle connections. Idempotent."""
         self._stopping = True
         if self._runner is not None:
-            # Closes the listening socket, waits for in-flight handlers (they await the
-            # writer, which is still running), then closes idle connections.
-            await self._runner.cleanup()
-            self._runner = None
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.stop_listening()
         if self.writer is not None:
             await self.writer.stop()
         log.info("runtime stopped")

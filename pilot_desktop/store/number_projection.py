@@ -2,7 +2,9 @@
 
 Webhooks (`number.*` events) are projected by the writer in the ingest transaction; poll
 answers come to the same writer as a `NumberPoll`, are kept raw in `number_polls` and
-projected the same way. `rebuild_numbers` replays both, merged by arrival time.
+projected the same way. `rebuild_numbers` replays both, merged by arrival time. The
+endpoints: "status" (live state), "list" (names, billing block) and "detail" (the same plus
+Meta health and the PII mode, core/meta_health.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sqlite3
 from dataclasses import astuple, fields
 from typing import Any
 
+from pilot_desktop.core.meta_health import MetaHealth, changes, read_detail
 from pilot_desktop.core.numbers import (
     NumberObservation,
     NumberState,
@@ -105,13 +108,58 @@ def _observations(
         state = link.get("state")  # api §4.2: the flat `state` is not in the SDK type
     name, phone = answer.get("name"), answer.get("number")
     phone = f"+{phone}" if isinstance(phone, str) and phone.isdigit() else phone
-    return [observe_listing(number_id, state, polled_at, name=name, phone=phone)]
+    event = f"poll:{endpoint}"  # the detail's state is the list's: not refreshed (api §4.2)
+    return [observe_listing(number_id, state, polled_at, name=name, phone=phone, event=event)]
+
+
+def _record(conn: sqlite3.Connection, t: Transition, received_at: float, poll_id: int) -> Transition:
+    conn.execute(
+        _TRANSITION,
+        (t.number_id, t.kind, t.before, t.after, t.at, received_at, t.source, t.event, t.late, t.error,
+         t.error_code, None, poll_id),
+    )  # fmt: skip
+    return t
+
+
+def _meta_health(
+    conn: sqlite3.Connection, number_id: str, answer: dict[str, Any], polled_at: float, poll_id: int
+) -> list[Transition]:
+    """The detail's Meta health and PII mode onto the number (a newer reading only); a
+    quality or `sendable` change is a transition of its own kind."""
+    row = conn.execute(
+        "SELECT quality_rating, messaging_tier, sendable, pii_mode, detail_at FROM number_state "
+        "WHERE number_id = ?",
+        (number_id,),
+    ).fetchone()
+    if row is not None and row[4] is not None and row[4] > polled_at:
+        return []
+    before = None if row is None or row[4] is None else MetaHealth(row[0], row[1], _flag(row[2]), row[3])
+    after = read_detail(answer)
+    conn.execute(
+        "UPDATE number_state SET quality_rating = ?, messaging_tier = ?, sendable = ?, pii_mode = ?, "
+        "detail_at = ? WHERE number_id = ?",
+        (after.quality_rating, after.messaging_tier, after.sendable, after.pii_mode, polled_at, number_id),
+    )
+    found = [Transition(number_id, kind, was, now, polled_at, "poll", "poll:detail", late=False)
+             for kind, was, now in changes(before, after)]  # fmt: skip
+    return [_record(conn, t, polled_at, poll_id) for t in found]
+
+
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
 
 
 def _billing(
-    conn: sqlite3.Connection, number_id: str, answer: dict[str, Any], polled_at: float, poll_id: int
+    conn: sqlite3.Connection,
+    number_id: str,
+    answer: dict[str, Any],
+    polled_at: float,
+    *,
+    poll_id: int,
+    event: str,
 ) -> Transition | None:
-    """The list's extra-charge block (api §4.2); a change is a `billing` transition."""
+    """The list's (and the detail's) extra-charge block (api §4.2); a change is a `billing`
+    transition."""
     if "extraChargeUnpaidSince" not in answer:
         return None
     since = answer.get("extraChargeUnpaidSince")
@@ -127,26 +175,8 @@ def _billing(
     if (before is None) == (since is None):
         return None
     was, now = ("blocked" if before else "ok"), ("blocked" if since else "ok")
-    t = Transition(number_id, "billing", was, now, polled_at, "poll", "poll:list", late=False)
-    conn.execute(
-        _TRANSITION,
-        (
-            t.number_id,
-            t.kind,
-            t.before,
-            t.after,
-            t.at,
-            polled_at,
-            t.source,
-            t.event,
-            False,
-            None,
-            None,
-            None,
-            poll_id,
-        ),
-    )
-    return t
+    return _record(conn, Transition(number_id, "billing", was, now, polled_at, "poll", event, late=False),
+                   polled_at, poll_id)  # fmt: skip
 
 
 def project_poll(
@@ -166,8 +196,12 @@ def project_poll(
         "UPDATE number_state SET last_poll_at = max(coalesce(last_poll_at, 0), ?) WHERE number_id = ?",
         (polled_at, number_id),
     )
-    if endpoint == "list" and (t := _billing(conn, number_id, answer, polled_at, poll_id)) is not None:
-        out.append(t)
+    if endpoint in ("list", "detail"):
+        event = f"poll:{endpoint}"
+        if (t := _billing(conn, number_id, answer, polled_at, poll_id=poll_id, event=event)) is not None:
+            out.append(t)
+    if endpoint == "detail":
+        out += _meta_health(conn, number_id, answer, polled_at, poll_id)
     return out
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pilot_desktop.core.diagnosis import shown_path, shown_text
 from pilot_desktop.store.read_models import EventFilter, IdList
 from pilot_desktop.store.records import (
     EventDetail,
@@ -172,7 +173,9 @@ _REJECTION_COLS = (
 )
 
 
-def _rejection(r: Any) -> RejectionRow:
+def _rejection(r: Any, token: str | None = None) -> RejectionRow:
+    """The path's hook token is masked (core/diagnosis.py `shown_path`): `token`, this
+    receiver's, reads `<token>`; any other shows its first characters only."""
     diagnosis = None
     if r[11]:
         with contextlib.suppress(ValueError):
@@ -183,7 +186,7 @@ def _rejection(r: Any) -> RejectionRow:
         int(r[2]),
         str(r[3]),
         str(r[4]),
-        str(r[5]),
+        shown_path(str(r[5]), token),
         r[6],
         r[7],
         r[8],
@@ -193,8 +196,15 @@ def _rejection(r: Any) -> RejectionRow:
     )
 
 
+REJECTION_COLS, rejection_row = _REJECTION_COLS, _rejection  # for store/live_queries.py
+
+
 def rejections(
-    conn: sqlite3.Connection, limit: int = 200, since: float | None = None, deliveries_only: bool = False
+    conn: sqlite3.Connection,
+    limit: int = 200,
+    since: float | None = None,
+    deliveries_only: bool = False,
+    token: str | None = None,
 ) -> list[RejectionRow]:
     """Newest first; `since` (unix seconds) bounds them in time, `deliveries_only` keeps the
     POSTs to /hooks/... (stray requests, scanners, are left out)."""
@@ -202,20 +212,38 @@ def rejections(
     if deliveries_only:
         where.append("delivery = 1")
     q = f"SELECT {_REJECTION_COLS} FROM rejections WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
-    return [_rejection(r) for r in conn.execute(q, (*args, limit))]
+    return [_rejection(r, token) for r in conn.execute(q, (*args, limit))]
 
 
-def rejection_detail(conn: sqlite3.Connection, rejection_id: int) -> RejectionDetail | None:
+def rejection_detail(
+    conn: sqlite3.Connection, rejection_id: int, token: str | None = None
+) -> RejectionDetail | None:
     r = conn.execute(
         f"SELECT {_REJECTION_COLS}, headers, body FROM rejections WHERE id = ?", (rejection_id,)
     ).fetchone()
-    if r is None:
-        return None
+    return None if r is None else _rejection_detail(r, token)
+
+
+def rejection_details(
+    conn: sqlite3.Connection,
+    limit: int = 200,
+    since: float | None = None,
+    deliveries_only: bool = False,
+    token: str | None = None,
+) -> list[RejectionDetail]:
+    """`rejections` with each one's headers and kept body (`pilot-desktop rejections --json`)."""
+    where = "received_at >= ?" + (" AND delivery = 1" if deliveries_only else "")
+    q = f"SELECT {_REJECTION_COLS}, headers, body FROM rejections WHERE {where} ORDER BY id DESC LIMIT ?"
+    rows = conn.execute(q, (since if since is not None else 0.0, limit))
+    return [_rejection_detail(r, token) for r in rows]
+
+
+def _rejection_detail(r: Any, token: str | None) -> RejectionDetail:
     try:
-        headers = [(str(k), str(v)) for k, v in json.loads(r[12])]
+        headers = [(str(k), shown_text(str(v), token)) for k, v in json.loads(r[12])]
     except (ValueError, TypeError):
         headers = []
-    return RejectionDetail(_rejection(r[:12]), headers, bytes(r[13] or b""))
+    return RejectionDetail(_rejection(r[:12], token), headers, bytes(r[13] or b""))
 
 
 def rejection_count(conn: sqlite3.Connection) -> int:

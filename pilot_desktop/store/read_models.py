@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from pilot_desktop.core.format import iso
 from pilot_desktop.core.lifecycle import FAILED, QUEUED, SENT, latency, percentile
 from pilot_desktop.core.numbers import NumberState
-from pilot_desktop.store.records import EventRow
+from pilot_desktop.store.records import EventRow, Gap
 
 DAY = 24 * 3600
 NumberNames = dict[str, tuple[str | None, str | None]]  # id -> (display name, phone)
@@ -23,6 +23,26 @@ IdList: TypeAlias = "range | array[int]"  # array is not subscriptable at runtim
 
 
 # -- events ------------------------------------------------------------------------------
+class Mark(NamedTuple):
+    """Where a refusal or a gap sits among the events of the Live list: just before the
+    event `anchor`, the first received at or after `at` (past the newest event: its id + 1),
+    so one mark fits every filter of the events (store/live_queries.py)."""
+
+    anchor: int
+    at: float
+    kind: str  # "gap" | "refusal"
+    ident: int  # gaps.id or rejections.id
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSnapshot:
+    """The Live list in one read: the events' ids, the refusals' and gaps' marks."""
+
+    ids: IdList
+    refusals: list[Mark]
+    gaps: list[tuple[Mark, Gap]]
+
+
 @dataclass(frozen=True, slots=True)
 class EventFilter:
     """Which events a view shows. Empty `groups` means every group."""
@@ -169,6 +189,15 @@ class MessagePage:
 
 
 @dataclass(frozen=True, slots=True)
+class Reconstruction:
+    """A step filled from the API after a gap (its body's top-level `reconstructed`)."""
+
+    source: str  # e.g. "GET /v1/messages/msg_…"
+    at: float | None  # when it was read back
+    at_text: str = ""  # `at` as the body gave it
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     event_id: int
     event: str
@@ -180,6 +209,8 @@ class Step:
     deliveries: int
     late: bool
     body: bytes
+    signature: str = "valid"  # the event's verdict; "reconstructed": read back from the API
+    reconstructed: Reconstruction | None = None  # set when signature is "reconstructed"
 
     def payload(self) -> Any:
         return json.loads(self.body)
@@ -195,10 +226,17 @@ class Timeline:
     error_documented: bool = True
     pending: list[str] = field(default_factory=list)  # statuses not reached yet, in order
     hints: list[str] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)  # times nothing was received, over its span
+    superseded: list[Step] = field(default_factory=list)  # reconstructed, then its webhook came
+    pii_mode: str | None = None  # the number's, when known (content may not be retained)
 
     @property
     def duplicates(self) -> int:
         return sum(s.deliveries - 1 for s in self.steps)
+
+
+def _reconstruction(r: Reconstruction | None) -> dict[str, Any] | None:
+    return None if r is None else {"source": r.source, "at": r.at_text or iso(r.at)}
 
 
 def timeline_json(t: Timeline) -> dict[str, Any]:
@@ -225,8 +263,13 @@ def timeline_json(t: Timeline) -> dict[str, Any]:
                 "late": s.late,
                 "deliveries": s.deliveries,
                 "eventId": s.event_id,
+                "reconstructed": _reconstruction(s.reconstructed),
             }
             for s in t.steps
+        ],
+        "gaps": [
+            {"kind": g.kind, "startedAt": iso(g.started_at), "endedAt": iso(g.ended_at), "reason": g.reason}
+            for g in t.gaps
         ],
         "pending": t.pending,
         "duplicates": t.duplicates,

@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
-from pilot_desktop.store import funnel_queries, message_queries, number_queries, queries, timelines
+from pilot_desktop.store import (
+    catch_up_queries,
+    funnel_queries,
+    live_queries,
+    message_queries,
+    number_queries,
+    queries,
+    timelines,
+)
 from pilot_desktop.store.db import (
     DB_NAME,
     SCHEMA_VERSION,
@@ -172,8 +180,14 @@ class Reads:
     # -- refusals and gaps -------------------------------------------------------------------------
     rejections = _query(queries.rejections)
     rejection_detail = _query(queries.rejection_detail)
+    rejection_details = _query(queries.rejection_details)
     gaps = _query(queries.gaps)
     heartbeat = _query(queries.heartbeat)
+    live_snapshot = _query(live_queries.snapshot)
+    refusal_marks = _query(live_queries.refusal_marks)
+    gap_marks = _query(live_queries.gap_marks)
+    rejections_by_ids = _query(live_queries.rejections_by_ids)
+    refusal_count = _query(live_queries.refusal_count)
 
     # -- messages ----------------------------------------------------------------------------------
     message_page = _query(message_queries.page)
@@ -190,6 +204,8 @@ class Reads:
     timeline = _query(timelines.timeline)
     timeline_touched = _query(timelines.timeline_touched)
     funnel_snapshot = _query(funnel_queries.snapshot)
+    outbound_by_ids = _query(catch_up_queries.outbound_by_ids)  # catch-up after a gap
+    open_outbound = _query(catch_up_queries.open_outbound)
 
     # -- numbers -------------------------------------------------------------------------------------
     number_names = _query(number_queries.names)

@@ -26,11 +26,13 @@ from pilot_desktop.services.deadlines import set_deadlines, stuck_rules
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.private import private_message
 from pilot_desktop.services.secrets import SecretsError
+from pilot_desktop.services.send import Sender
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.ui import crash, messages
 from pilot_desktop.ui.loop import QtLoop
 from pilot_desktop.ui.main_window import ICON, MainWindow
 from pilot_desktop.ui.panes.webhooks.pane import WebhooksPane
+from pilot_desktop.ui.refusal_watch import RefusalWatch
 from pilot_desktop.ui.single_instance import SingleInstance
 from pilot_desktop.ui.tray import attach_tray
 
@@ -72,7 +74,19 @@ def build_window(core: AppCore) -> MainWindow:
             if core.port_in_use
             else "check receiver.host and receiver.port in the settings."
         )
-        messages.error(f"{core.receiver_error}. Stored history is shown, but no webhook is received: {why}")
+        messages.error(
+            f"{core.receiver_error}. Stored history is shown, but no webhook is received: {why} "
+            "Pilot Desktop tries again every few seconds."
+        )
+
+    def listening_again() -> None:  # the busy port came free (services/gaps.py retries)
+        window.status.set_receiver(core.hook_url, None)
+        if "Cannot listen" in window.banner.text.text():  # the banner said it could not
+            window.banner.hide()
+        messages.info(f"Listening again on {core.hook_url.split('/hooks/')[0]}: webhooks are received.")
+
+    core.on_listening.append(listening_again)
+    window.on_shutdown.append(lambda: core.on_listening.remove(listening_again))
     if core.reads is not None:
         for listener in window.change_listeners():
             core.reads.subscribe(listener)
@@ -83,6 +97,8 @@ def build_window(core: AppCore) -> MainWindow:
         window.show_demo(core.demo.sandbox if core.demo else None, core.demo_error)
     attach_webhooks(window, core)
     attach_numbers(window, core)
+    attach_refusals(window, core)
+    window.set_sender(Sender(core.accounts, core.webhooks.find_number))
     return window
 
 
@@ -148,6 +164,20 @@ def attach_numbers(window: MainWindow, core: AppCore) -> None:
 
     state.subscribe(accounts_changed)
     window.on_shutdown.append(lambda: state.unsubscribe(accounts_changed))
+
+
+def attach_refusals(window: MainWindow, core: AppCore) -> RefusalWatch:
+    """The receiver's recent refusals, read once a second (never per refusal), shown by the
+    status bar, the number cards and the webhook rows; the tray alerts on its bursts."""
+    watch = RefusalWatch(core.refusals, parent=window)
+    window.refusal_watch = watch
+    watch.changed.connect(window.status.show_refusals)
+    if window.numbers is not None:
+        watch.changed.connect(window.numbers.show_refusals)
+    if isinstance(window.webhooks, WebhooksPane):
+        watch.changed.connect(window.webhooks.show_refusals)
+    window.on_shutdown.append(watch.shutdown)
+    return watch
 
 
 def close_window(window: MainWindow, core: AppCore) -> None:

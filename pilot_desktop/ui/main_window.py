@@ -6,7 +6,7 @@ import html
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QIcon
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -15,11 +15,13 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from pilot_desktop.sandbox.server import Sandbox
+from pilot_desktop.services.send import Sender, Sent
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
 from pilot_desktop.ui import messages
@@ -27,7 +29,11 @@ from pilot_desktop.ui.banner import Banner
 from pilot_desktop.ui.panes.funnel.pane import DeliveryPane
 from pilot_desktop.ui.panes.live.pane import LivePane
 from pilot_desktop.ui.panes.messages.pane import MessagesPane
+from pilot_desktop.ui.panes.messages.timeline import TimelineDialog
 from pilot_desktop.ui.panes.numbers.pane import NumbersPane
+from pilot_desktop.ui.panes.refused.pane import RefusedPane
+from pilot_desktop.ui.refusal_watch import RefusalWatch
+from pilot_desktop.ui.send_dialog import SendDialog
 from pilot_desktop.ui.status_bar import StatusBar
 
 ICON = Path(__file__).parent / "icons" / "app.svg"
@@ -97,11 +103,20 @@ class MainWindow(QMainWindow):
         self.demo_bar.hide()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        self.send_button = QToolButton()  # enabled once the core's accounts are known (ui/app.py)
+        self.send_button.setText("Send test message…")
+        self.send_button.setToolTip("Send a text from one of your numbers and follow it on its timeline")
+        self.send_button.setEnabled(False)
+        self.send_button.clicked.connect(self.open_send)
+        self.tabs.setCornerWidget(self.send_button, Qt.Corner.TopRightCorner)
+        self.sender_service: Sender | None = None
+        self.send_dialog: SendDialog | None = None
         self.live: LivePane | None = None
         self.webhooks: QWidget | None = None
         self.messages: MessagesPane | None = None
         self.delivery: DeliveryPane | None = None
         self.numbers: NumbersPane | None = None
+        self.refused: RefusedPane | None = None
         if reads is not None:
             self.live = LivePane(reads, hook_url, tail_rows=tail_rows)
             self.tabs.addTab(self.live, "Live")
@@ -125,6 +140,10 @@ class MainWindow(QMainWindow):
             self.numbers = NumbersPane(reads)
             self.numbers.webhooks_requested.connect(self.show_webhooks)
             self.tabs.addTab(self.numbers, "Numbers")
+            self.refused = RefusedPane(reads, hook_url)
+            self.tabs.addTab(self.refused, "Refused")
+            if self.live is not None:
+                self.live.refused_requested.connect(self.open_refused)
         else:
             self.tabs.addTab(placeholder("The database could not be opened", store_error or ""), "Numbers")
         central = QWidget()
@@ -141,6 +160,8 @@ class MainWindow(QMainWindow):
         if reads is not None:
             self.status.set_store(reads)
         self.status.stuck_clicked.connect(self.show_stuck)
+        self.status.refused_clicked.connect(self.open_refused)
+        self.refusal_watch: RefusalWatch | None = None  # the receiver's refusals (ui/app.py)
         messages.bus.message_did_post.connect(self._on_message)
         self._restore()
 
@@ -175,11 +196,43 @@ class MainWindow(QMainWindow):
         if self.messages is not None:
             self.messages.open_timeline(message)
 
+    def set_sender(self, sender: Sender) -> None:
+        self.sender_service = sender
+        self.send_button.setEnabled(True)
+
+    def open_send(self) -> SendDialog | None:
+        """The Send test message dialog (one, non-modal; its numbers re-read on each open)."""
+        if self.sender_service is None:
+            return None
+        if self.send_dialog is None:
+            self.send_dialog = SendDialog(self.sender_service, self.open_sent_timeline, parent=self)
+        else:
+            self.send_dialog.load_numbers()
+        self.send_dialog.show()
+        self.send_dialog.raise_()
+        return self.send_dialog
+
+    def open_sent_timeline(self, sent: Sent) -> TimelineDialog | None:
+        """The timeline of a message just sent; it waits for the first webhook of it."""
+        pane = self.messages
+        if pane is None:
+            return None
+        if pane.timeline is None:
+            pane.timeline = TimelineDialog(pane.reads, pane.stuck_rules, parent=self)
+        pane.timeline.await_send(sent)
+        return pane.timeline
+
     def show_stuck(self) -> None:
         """The status bar's stuck count was clicked: the Messages tab, stuck ones only."""
         if self.messages is not None:
             self.tabs.setCurrentWidget(self.messages)
             self.messages.show_stuck()
+
+    def open_refused(self, rejection_id: int | None = None) -> None:
+        """The Refused tab; with `rejection_id`, that refusal selected (Live, the status bar)."""
+        if self.refused is not None:
+            self.tabs.setCurrentWidget(self.refused)
+            self.refused.select(rejection_id or None)
 
     def show_number(self, number_id: str) -> None:
         """The Numbers tab with that number selected (a number notification was clicked)."""
@@ -268,6 +321,8 @@ class MainWindow(QMainWindow):
             listeners.append(self.delivery.on_changes)
         if self.numbers is not None:
             listeners.append(self.numbers.on_changes)
+        if self.refused is not None:
+            listeners.append(self.refused.on_changes)
         return listeners
 
     def shutdown(self) -> None:
@@ -285,6 +340,8 @@ class MainWindow(QMainWindow):
             self.delivery.shutdown()
         if self.numbers is not None:
             self.numbers.shutdown()
+        if self.refused is not None:
+            self.refused.shutdown()
         shutdown = getattr(self.webhooks, "shutdown", None)
         if shutdown is not None:
             shutdown()

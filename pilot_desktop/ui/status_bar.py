@@ -1,5 +1,5 @@
-"""Status bar: receiver state, events per minute, age of the last event, database size,
-and the count of stuck messages (by the deadlines in the settings)."""
+"""Status bar: receiver state, recently refused deliveries, events per minute, age of the
+last event, database size, and the count of stuck messages (by the deadlines in the settings)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pilot_desktop.store.errors import StoreError
 from pilot_desktop.store.read_models import StuckRules
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
+from pilot_desktop.ui.refusal_watch import RefusalPicture, route_words, window_words
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,12 @@ _STUCK_STYLE = {
     False: "QToolButton { color: palette(mid); border: none; padding: 0 6px; }",
     True: "QToolButton { color: #c53030; font-weight: bold; border: none; padding: 0 6px; }",
 }
+_REFUSED_STYLE = "QToolButton { color: #c53030; font-weight: bold; border: none; padding: 0 6px; }"
 
 
 class StatusBar(QStatusBar):
     stuck_clicked = Signal()  # the operator asks to see the stuck messages
+    refused_clicked = Signal()  # the operator asks to see the refused deliveries
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +57,13 @@ class StatusBar(QStatusBar):
         self.stuck_label.clicked.connect(self.stuck_clicked)
         self.stuck_label.hide()  # until there is a database to count in
         self.insertPermanentWidget(2, self.stuck_label)  # after the receiver: health at a glance
+        self.refused_label = QToolButton()
+        self.refused_label.setAutoRaise(True)
+        self.refused_label.setStyleSheet(_REFUSED_STYLE)
+        self.refused_label.clicked.connect(self.refused_clicked)
+        self.refused_label.hide()  # until deliveries are refused
+        self.insertPermanentWidget(2, self.refused_label)  # right after the receiver's state
+        self.refused = 0  # refused deliveries in the last few minutes (shown when not 0)
         self.stuck = 0
         self._stuck_rules = StuckRules()
         self._stuck_dirty = True
@@ -101,6 +111,13 @@ class StatusBar(QStatusBar):
                     f"{problem}\nWebhooks that could not be stored were answered 503; "
                     "the platform retries them.",
                 )
+            elif self.refused:
+                state = (
+                    f"● Listening {shown} · refusing deliveries",
+                    "#b7791f",
+                    f"Webhooks go to {url}, but deliveries are being refused: see the red count "
+                    "beside this (click it for the Refused view).",
+                )
             else:
                 state = (f"● Listening {shown}", "#2f855a", f"Webhooks go to {url}")
         if state != self._receiver_state:  # restyle only on a change, not every second
@@ -109,6 +126,17 @@ class StatusBar(QStatusBar):
             self.receiver_label.setText(text)
             self.receiver_label.setStyleSheet(f"color: {color};")
             self.receiver_label.setToolTip(tip)
+
+    def show_refusals(self, picture: RefusalPicture) -> None:
+        """The receiver's recent refused deliveries (ui/refusal_watch.py, at most once a
+        second): a red count that opens the Refused view; hidden when none."""
+        s = picture.summary
+        self.refused = s.deliveries
+        if s.deliveries:
+            self.refused_label.setText(f"⊘ {s.deliveries:,} refused ({window_words(s.window_s)})")
+            self.refused_label.setToolTip(refusal_tip(picture))
+        self.refused_label.setVisible(bool(s.deliveries))
+        self._show_receiver()
 
     def set_demo(self, on: bool) -> None:
         self.demo_label.setVisible(on)
@@ -187,3 +215,29 @@ class StatusBar(QStatusBar):
 
     def shutdown(self) -> None:
         self._timer.stop()
+
+
+def refusal_tip(picture: RefusalPicture) -> str:
+    """The breakdown behind the red count: by status and route, the newest reason and hint."""
+    s = picture.summary
+    span = window_words(s.window_s)
+    statuses = ", ".join(
+        f"{n:,} × {status}" for status, n in sorted(s.by_status.items(), key=lambda x: -x[1])
+    )
+    lines = [f"{s.deliveries:,} webhook deliveries refused in the last {span}: {statuses}."]
+    routes = sorted(s.by_route.items(), key=lambda x: -x[1])
+    if routes:
+        plus = "+" if picture.capped else ""  # a flood: routes counted among the newest kept
+        shown = ", ".join(f"{route_words(r)} {n:,}{plus}" for r, n in routes[:5])
+        more = f" and {len(routes) - 5} more" if len(routes) > 5 else ""
+        lines.append(f"By route: {shown}{more}.")
+    if (latest := s.latest) is not None and latest.delivery:
+        lines.append(f"Latest: {latest.status} on {route_words(latest.route)}: {latest.reason}")
+        if latest.hint:
+            lines.append(f"Hint: {latest.hint}")
+    if s.other:
+        lines.append(
+            f"{s.other:,} other refused request{'s' if s.other != 1 else ''} (not webhook deliveries)."
+        )
+    lines.append("Click to open the Refused view.")
+    return "\n".join(lines)

@@ -16,8 +16,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from pilot_desktop.core.notify import Notification, Notifier
@@ -36,6 +36,8 @@ from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
 from pilot_desktop.ui import messages
 from pilot_desktop.ui.main_window import MainWindow
+from pilot_desktop.ui.refusal_watch import RefusalPicture, RefusalWatch, burst_words
+from pilot_desktop.ui.tray_icon import tray_icon
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,6 @@ DUE_INTERVAL_MS = 2000  # how often the notifier is asked what is due
 REFRESH_DELAY_MS = 250  # state re-reads after changes: at most four a second under load
 BALLOON_MS = 10_000
 
-COLOURS = {"ok": "#2f9e44", "warn": "#e8890c", "down": "#d63a3a", "none": "#8a949e"}
 _MESSAGE_ICON = {
     "down": QSystemTrayIcon.MessageIcon.Critical,
     "warn": QSystemTrayIcon.MessageIcon.Warning,
@@ -54,40 +55,6 @@ _SEVERITY_RANK = {"ok": 0, "warn": 1, "down": 2}
 
 Sink = Callable[[str, str, QSystemTrayIcon.MessageIcon], None]
 StatesReader = Callable[[], list[NumberState] | None]  # None: cannot read now
-
-_icons: dict[str, QIcon] = {}
-
-
-def tray_icon(level: str) -> QIcon:
-    """The app's mark (a pulse line on a rounded square) filled with the level's colour."""
-    if level not in _icons:
-        icon = QIcon()
-        for size in (16, 22, 24, 32, 48, 64):
-            icon.addPixmap(_draw(COLOURS.get(level, COLOURS["none"]), size))
-        _icons[level] = icon
-    return _icons[level]
-
-
-def _draw(colour: str, size: int) -> QPixmap:
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    s = size / 64  # drawn on the 64-unit grid of resources' app.svg
-    p = QPainter(pixmap)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    p.setPen(Qt.PenStyle.NoPen)
-    p.setBrush(QColor(colour))
-    p.drawRoundedRect(QRectF(2 * s, 2 * s, 60 * s, 60 * s), 14 * s, 14 * s)
-    pulse = QPainterPath(QPointF(12 * s, 36 * s))
-    for x, y in ((22, 36), (27, 22), (35, 48), (41, 30), (45, 36), (52, 36)):
-        pulse.lineTo(QPointF(x * s, y * s))
-    pen = QPen(QColor("#ffffff"), max(1.5, 5 * s))
-    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-    p.setPen(pen)
-    p.setBrush(Qt.BrushStyle.NoBrush)
-    p.drawPath(pulse)
-    p.end()
-    return pixmap
 
 
 def title_status(states: list[NumberState]) -> str:
@@ -146,6 +113,7 @@ class NumbersTray(QObject):
         self.states: list[NumberState] = []
         self.level, self.summary = "none", ""
         self.last_number: str | None = None  # what clicking the last message opens
+        self.last_refused = False  # ... the Refused view, when it was a refusal alert
         self._quiet_value = prefs.value.notifications.quiet_hours or DEFAULT_QUIET_HOURS
         self._told_hidden = False
         self._detach: Callable[[], None] | None = None
@@ -186,10 +154,21 @@ class NumbersTray(QObject):
 
     # -- wiring --------------------------------------------------------------------------------
 
-    def attach(self, reads: Reads) -> None:
-        """Hear the store's committed changes (number transitions) from now on."""
-        reads.subscribe(self.on_changes)
-        self._detach = lambda: reads.unsubscribe(self.on_changes)
+    def attach(self, reads: Reads | None, refusals: RefusalWatch | None = None) -> None:
+        """Hear the store's committed changes (number transitions) and the bursts of
+        refused deliveries from now on."""
+        if reads is not None:
+            reads.subscribe(self.on_changes)
+        if refusals is not None:
+            refusals.burst_started.connect(self.refusals_burst)
+
+        def detach() -> None:
+            if reads is not None:
+                reads.unsubscribe(self.on_changes)
+            if refusals is not None:
+                refusals.burst_started.disconnect(self.refusals_burst)
+
+        self._detach = detach
 
     def _prefs_changed(self, changed: frozenset[str]) -> None:
         if FIELDS in changed:
@@ -272,6 +251,7 @@ class NumbersTray(QObject):
         severity = max((n.severity for n in due), key=lambda s: _SEVERITY_RANK.get(s, 0))
         numbers = {n.number_id for n in due}
         self.last_number = due[0].number_id if len(numbers) == 1 else None
+        self.last_refused = False
         if len(due) == 1:
             title, text = due[0].title, due[0].text
         else:
@@ -286,11 +266,38 @@ class NumbersTray(QObject):
             level = _BANNER_LEVEL.get(severity, "info")
             self.window.notice_banner.show_message(level, banner_text, action=action)
 
+    def refusals_burst(self, picture: RefusalPicture) -> None:
+        """One alert per burst of refused deliveries (ui/refusal_watch.py). Quiet hours hold it
+        back, and so does muting when every number it concerns is muted; the status bar's red
+        count tells all the same."""
+        title, text = burst_words(picture, self.names)
+        rules = self.notifier.rules
+        concerned = set(picture.numbers)
+        if rules.quiet(self._clock()) or (concerned and concerned <= rules.muted):
+            self.notifier.suppressed += 1
+            log.info("notification kind=refused held back (quiet hours/muted): %s", text)
+            self._show_state()
+            return
+        log.info(
+            "notification kind=refused via=%s: %s. %s", "tray" if self.balloons else "banner", title, text
+        )
+        self.last_number, self.last_refused = None, True
+        if self.balloons:
+            self._sink(title, text, QSystemTrayIcon.MessageIcon.Critical)
+        else:
+            banner_text = f"<b>{html.escape(title)}</b> — {html.escape(text)}"
+            self.window.notice_banner.show_message("error", banner_text, action="Show refused")
+
     # -- clicks --------------------------------------------------------------------------------------
 
     def open_last(self) -> None:
-        """A notification was clicked: the window, the Numbers tab, its number."""
-        self.window.show_numbers(self.last_number)
+        """A notification was clicked: the window, the Numbers tab, its number (or the
+        Refused view, for a refusal alert)."""
+        if self.last_refused:
+            self.window.bring_to_front()
+            self.window.open_refused()
+        else:
+            self.window.show_numbers(self.last_number)
 
     def _show_numbers(self) -> None:
         self.window.show_numbers()
@@ -369,8 +376,8 @@ class NumbersTray(QObject):
 
 
 def attach_tray(window: MainWindow, prefs: Document[Settings], reads: Reads | None) -> NumbersTray:
-    """The tray over a store (none: a grey icon) with the operator's notification settings."""
+    """The tray over a store (none: a grey icon) with the operator's notification settings;
+    it alerts on bursts of refused deliveries the window's refusal watch sees."""
     tray = NumbersTray(window, prefs, store_states(reads) if reads is not None else list)
-    if reads is not None:
-        tray.attach(reads)
+    tray.attach(reads, window.refusal_watch)
     return tray

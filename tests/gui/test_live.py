@@ -238,7 +238,9 @@ async def test_history_is_paged_from_sqlite_and_oldest_is_reachable(data_dir: Pa
         assert app.cell(699, "Summary") == "hello 699"
         # A restart shows the same history, loaded from the database.
     async with running_app(data_dir) as again:
-        assert again.live.model.rowCount() == 700
+        # The restart itself is a gap (the app was not running): a band after the events.
+        assert again.live.model.event_count == 700
+        assert again.live.model.rowCount() == 700 + again.live.model.gap_count
         assert again.cell(0, "Summary") == "hello 0"
 
 
@@ -250,7 +252,11 @@ async def test_busy_port_keeps_history_and_says_why(data_dir: Path) -> None:
             assert second.window.banner.isVisibleTo(second.window)
             assert "Cannot listen" in second.window.banner.text.text()
             assert "Receiver stopped" in second.window.status.receiver_label.text()
-            assert second.live.model.rowCount() == 1  # the stored history is still browsable
+            assert second.live.model.event_count == 1  # the stored history is still browsable
+            # and it says this window is not receiving: an open gap's band under the history
+            await until(lambda: second.live.model.gap_count == 1)
+            band = second.cell(second.live.model.rowCount() - 1, "Time")
+            assert "still not receiving" in band, band
 
 
 async def test_corrupt_database_shows_a_clear_message_and_keeps_the_file(data_dir: Path) -> None:

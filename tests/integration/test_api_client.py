@@ -209,7 +209,8 @@ async def test_numbers_list_detail_and_status(sb: Sandbox, make_client: MakeClie
     web_number = next(n for n in sb.numbers if n.provider == "PILOT_STATUS")
     detail = await tenant.get_number(meta.id)
     assert (detail.id, detail.name, detail.phone, detail.provider) == (meta.id, meta.name, meta.phone, "META")
-    assert detail.model_extra is not None and detail.model_extra["piiMode"] == "STORE_INDEFINITE"
+    assert detail.pii_mode == "STORE_INDEFINITE"
+    assert detail.health is not None and detail.health.quality_rating in ("GREEN", "YELLOW")
     status = await tenant.number_status(web_number.id)
     assert (status.id, status.state, status.is_fully_connected, status.stale) == (
         web_number.id,

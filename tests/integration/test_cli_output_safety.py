@@ -25,7 +25,7 @@ from pilot_desktop.core.lifecycle import observe
 from pilot_desktop.core.signature import verify
 from pilot_desktop.store.batches import BatchWriter
 from pilot_desktop.store.db import connect, open_store
-from pilot_desktop.store.records import IncomingEvent
+from pilot_desktop.store.records import GapMark, IncomingEvent, Rejection
 from tests.integration.serving import BIN, Server, cli_env, read_ndjson
 
 DB = "pilot-desktop.sqlite3"
@@ -42,12 +42,13 @@ TERMINAL_UNSAFE = {*range(0x20), *range(0x7F, 0xA0), *BIDI, 0x2028, 0x2029, *ran
 FORMULA_STARTS = set("=+-@\t\r\n\0＝＋－＠")
 
 
-def store(data: Path, bodies: list[bytes]) -> None:
-    """Store `bodies` as the receiver would (the same batch writer, projections included)."""
+def store(data: Path, bodies: list[bytes], extra: list[Rejection | GapMark] | None = None) -> None:
+    """Store `bodies` as the receiver would (the same batch writer, projections included),
+    and `extra` refusals and gaps."""
     db = open_store(data)
     writer = BatchWriter(db, connect(db, durable=True))
     try:
-        items = []
+        items: list[Any] = list(extra or [])
         for raw in bodies:
             obj = json.loads(raw)
             items.append(
@@ -203,7 +204,15 @@ def hostile(tmp_path: Path) -> Path:
             }
         ).encode(),
     ]
-    store(data, bodies)
+    now = time.time()
+    refused = Rejection(
+        now, 401, f"bad signature {HOSTILE}", "POST", f"/hooks/tok{HOSTILE}/{NUM}", "127.0.0.1",
+        [("x-pilot-status-signature", HOSTILE)], HOSTILE.encode(), 40, route=f"{NUM}{HOSTILE}",
+        number_id=f"{NUM}{HOSTILE}", delivery=True,
+        diagnosis=json.dumps({"hint": HOSTILE, "verdict": HOSTILE}),
+    )  # fmt: skip
+    gap = GapMark(kind="not_running", started_at=now - 60, ended_at=now - 30, reason=HOSTILE)
+    store(data, bodies, [refused, gap])
     return data
 
 
@@ -219,6 +228,11 @@ COMMANDS = [
     ("numbers", "--json", "--history", "5"),
     ("numbers", "--history", "5"),
     ("export",),
+    ("rejections",),
+    ("rejections", "--json"),
+    ("rejections", "--id", "1"),
+    ("gaps",),
+    ("gaps", "--json"),
 ]
 
 
@@ -234,7 +248,7 @@ def test_stored_text_never_drives_the_terminal(hostile: Path, args: tuple[str, .
         # The data is all there: the escapes are JSON's own, the same strings to a parser.
         docs = (
             [json.loads(out)]
-            if "timeline" in args
+            if "timeline" in args or "gaps" in args or "rejections" in args
             else [json.loads(line) for line in out.split("\n") if line]
         )
         assert HOSTILE in set(strings(docs))

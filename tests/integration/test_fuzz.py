@@ -262,7 +262,8 @@ def test_server_still_serves_after_the_fuzz(fuzzed: tuple[Server, httpx.Client, 
     assert seen.statuses, "the fuzz test did not run first"
     health = client.get(f"{server.base}/healthz")
     assert health.status_code == 200
-    assert health.json()["ok"] is True
+    # Storing works; `ok` itself is false for 5 minutes after the fuzz's refused deliveries.
+    assert health.json()["writer"] == "running" and health.json()["status"] != "not storing"
     body = b'{"event":"message.after_fuzz","data":{"ok":true}}'
     r = server.post(body, client=client, headers={SIGNATURE: sign(body, SECRET)})
     assert r.status_code == 200, r.text

@@ -116,3 +116,52 @@ async def test_a_second_failure_doubles_the_wait(
     clock.now += 31
     await poller.poll_once()
     assert sandbox.faults.requests("GET", path) == 1
+
+
+def detail_requests(sandbox: Sandbox, number_id: str) -> int:
+    """GET /v1/numbers/{id} alone (the counts go by path prefix: /status shares it)."""
+    path = f"/v1/numbers/{number_id}"
+    return sandbox.faults.requests("GET", path) - sandbox.faults.requests("GET", f"{path}/status")
+
+
+async def test_the_detail_brings_meta_health_and_pii_mode_at_start_then_every_ten_minutes(
+    setup: tuple[NumberPoller, Path, Clock], sandbox: Sandbox
+) -> None:
+    poller, db, clock = setup
+    await poller.poll_once()
+    found = summaries(db, clock.now)
+    for number_id, s in found.items():
+        assert detail_requests(sandbox, number_id) == 1
+        assert s.detail_at is not None and s.pii_mode in ("STORE_INDEFINITE", "STORE_X_DAYS")
+        if s.provider == "META":
+            assert s.quality_rating in ("GREEN", "YELLOW") and (s.messaging_tier or "").startswith("TIER_")
+        else:
+            assert (s.quality_rating, s.messaging_tier) == (None, None)
+        assert s.sendable is (sandbox.scenario.number_state(number_id) == "OPEN")
+    sandbox.faults.reset_counts()
+    clock.now += 60  # the status every minute, the detail not yet
+    await poller.poll_once()
+    first = sorted(found)[0]
+    assert sandbox.faults.requests("GET", f"/v1/numbers/{first}/status") == 1
+    assert detail_requests(sandbox, first) == 0
+    clock.now += 600
+    await poller.poll_once()
+    assert detail_requests(sandbox, first) == 1
+
+
+async def test_a_failing_detail_never_stops_the_status_polling(
+    setup: tuple[NumberPoller, Path, Clock], sandbox: Sandbox
+) -> None:
+    poller, db, clock = setup
+    number = sorted(sandbox.state.numbers)[0]
+    # Asked first, the detail takes the three faulted answers (the client retries twice).
+    sandbox.faults.inject("GET", f"/v1/numbers/{number}", 503, code="UPSTREAM_ERROR", count=3)
+    await poller.poll_once()
+    assert poller.problem(number) is None
+    assert sandbox.faults.requests("GET", f"/v1/numbers/{number}/status") == 1  # still asked
+    assert summaries(db, clock.now)[number].detail_at is None
+    sandbox.faults.reset_counts()
+    clock.now += 61  # retried after one interval, not ten minutes
+    await poller.poll_once()
+    assert detail_requests(sandbox, number) == 1
+    assert summaries(db, clock.now)[number].detail_at is not None

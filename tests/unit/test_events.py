@@ -316,7 +316,8 @@ def test_status_summary_names_the_status_and_what_the_message_said():
     read = sample("message.read")
     assert summarize(read) == f"read · {read['data']['content']}"
     del read["data"]["content"]
-    assert summarize(read) == f"read · {read['data']['id']}"  # no text: the message id
+    # No text (a PII mode, api §2.8): said so, with the message id to find it by.
+    assert summarize(read) == f"read · content not retained · {read['data']['id']}"
     assert summarize(sample("message.failed.before-sent")).startswith("WHATSAPP_NOT_EXIST: ")
 
 

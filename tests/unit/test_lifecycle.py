@@ -364,7 +364,10 @@ def test_upgrading_an_old_database_projects_what_it_holds(tmp_path: Path) -> Non
     with sqlite3.connect(feed.path) as c:  # back to schema 1, as an older release left it
         c.executescript(
             "DROP TABLE messages; DROP TABLE message_steps; DROP TABLE number_polls; "
-            "DROP TABLE number_state; DROP TABLE number_transitions; PRAGMA user_version = 1;"
+            "DROP TABLE number_state; DROP TABLE number_transitions; DROP TABLE gaps; "
+            "DROP TABLE heartbeat; DROP INDEX rejections_received; ALTER TABLE rejections DROP COLUMN route; "
+            "ALTER TABLE rejections DROP COLUMN number_id; ALTER TABLE rejections DROP COLUMN delivery; "
+            "ALTER TABLE rejections DROP COLUMN diagnosis; PRAGMA user_version = 1;"
         )
     open_store(tmp_path)
     assert feed.message("msg_1").status == "DELIVERED"

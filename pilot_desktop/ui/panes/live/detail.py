@@ -1,4 +1,5 @@
-"""Detail of one stored event: pretty JSON payload, headers, verdicts, copy buttons."""
+"""Detail of one stored event: pretty JSON payload, headers, verdicts, copy buttons; or of a
+refused delivery (its reason and diagnosis, headers, the kept head of its body), or a gap."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pilot_desktop.core.format import clock
+from pilot_desktop.core.format import clock, terminal_safe
 from pilot_desktop.core.interchange import body_text
-from pilot_desktop.store.records import EventDetail
+from pilot_desktop.store.records import EventDetail, Gap, RejectionDetail
+from pilot_desktop.ui.panes.live.cells import RECONSTRUCTED_TIP, gap_text
+from pilot_desktop.ui.panes.refused.detail import STATUS_MEANING, title_html
+from pilot_desktop.ui.panes.refused.text import diagnosis_text, hint, preview_text
 
 # The stored body is the decoded one, so its transfer/content encodings must not be replayed.
 _SKIP_IN_CURL = {
@@ -87,6 +91,9 @@ class DetailView(QWidget):
             "Open this message's timeline: sent → delivered → read, or failed and why (or double-click)"
         )
         self.timeline_button.setEnabled(False)
+        self.refused_button = QPushButton("Open in Refused…")
+        self.refused_button.setToolTip("This refusal in the Refused view (or double-click the row)")
+        self.refused_button.hide()
 
         self.payload = QPlainTextEdit(readOnly=True)
         self.headers = QPlainTextEdit(readOnly=True)
@@ -102,6 +109,7 @@ class DetailView(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.timeline_button)
+        top.addWidget(self.refused_button)
         top.addWidget(self.copy_json)
         top.addWidget(self.copy_curl)
         layout = QVBoxLayout(self)
@@ -109,8 +117,55 @@ class DetailView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
 
+    def _kind(self, refusal: bool) -> None:
+        self.refused_button.setVisible(refusal)
+        for b in (self.copy_json, self.copy_curl, self.timeline_button):
+            b.setVisible(not refusal)
+        self.tabs.setTabText(0, "Body preview" if refusal else "Payload")
+        wrap = QPlainTextEdit.LineWrapMode.WidgetWidth if refusal else QPlainTextEdit.LineWrapMode.NoWrap
+        self.info.setLineWrapMode(wrap)
+        self.tabs.setTabText(2, "Why" if refusal else "Checks")
+
+    def show_refusal(self, detail: RejectionDetail | None) -> None:
+        """A refused delivery: nothing was stored, so no copy or timeline; why it was refused."""
+        self._detail = None
+        self._kind(True)
+        if detail is None:
+            self.title.setText("This refused delivery is no longer kept (the store keeps the newest 10,000).")
+            for w in (self.payload, self.headers, self.info):
+                w.clear()
+            return
+        row = detail.row
+        self.title.setText(title_html(row))
+        self.payload.setPlainText(preview_text(detail.body, row.body_size))
+        self.headers.setPlainText(
+            "\n".join(f"{terminal_safe(k)}: {terminal_safe(v)}" for k, v in detail.headers)
+        )
+        why = [f"Refused {row.status}: {terminal_safe(row.reason)}"]
+        why += [f"Hint: {tip}"] if (tip := hint(row)) else []
+        why += ["", STATUS_MEANING.get(row.status, "")]
+        if row.diagnosis:
+            why += ["", diagnosis_text(row.diagnosis)]
+        self.info.setPlainText("\n".join(why))
+        self.tabs.setCurrentIndex(2)
+
+    def show_gap(self, gap: Gap) -> None:
+        self._detail = None
+        self._kind(False)
+        for b in (self.copy_json, self.copy_curl, self.timeline_button):
+            b.setEnabled(False)
+        self.title.setText(f"<b>{html.escape(gap_text(gap))}</b>")
+        for w in (self.payload, self.headers, self.info):
+            w.clear()
+        self.info.setPlainText(
+            "Webhooks sent while this receiver could not receive are retried by the platform for a "
+            "while; after that they are lost. Catch-up reads the messages left unfinished back from the "
+            "REST API: those steps show as ↺ from API."
+        )
+
     def show_event(self, detail: EventDetail | None) -> None:
         self._detail = detail
+        self._kind(False)
         for b in (self.copy_json, self.copy_curl):
             b.setEnabled(detail is not None)
         self.timeline_button.setEnabled(detail is not None and detail.row.event.startswith("message."))
@@ -121,10 +176,16 @@ class DetailView(QWidget):
             return
         r = detail.row
         issues = f" · ⚠ {len(detail.schema_issues)} schema issue(s)" if detail.schema_issues else ""
-        self.title.setText(
-            f"<b>{html.escape(r.event)}</b> #{r.id} · received {clock(r.received_at)} · "
-            f"delivered {r.deliveries}× · signature {r.signature}{issues}"
-        )
+        if r.signature == "reconstructed":
+            self.title.setText(
+                f"<b>↺ {html.escape(r.event)}</b> #{r.id} · {RECONSTRUCTED_TIP} · "
+                f"restored {clock(r.received_at)}{issues}"
+            )
+        else:
+            self.title.setText(
+                f"<b>{html.escape(r.event)}</b> #{r.id} · received {clock(r.received_at)} · "
+                f"delivered {r.deliveries}× · signature {r.signature}{issues}"
+            )
         self.payload.setPlainText(pretty_payload(detail))
         self.headers.setPlainText("\n".join(f"{k}: {v}" for k, v in detail.headers))
         self.info.setPlainText(self._checks(detail))

@@ -3,7 +3,8 @@
 Change descriptors from the writer are buffered and flushed once per timer tick (one
 `beginInsertRows` per tick, docs/craft.md, habit 3). Pause freezes the view while capture goes
 on, with an "N new" badge (habit 8); the view follows new rows only when the user is
-already at the bottom.
+already at the bottom. Refused deliveries and gaps are rows too (model.py, rows.py), placed
+as they are recorded (marks.py).
 """
 
 from __future__ import annotations
@@ -12,30 +13,28 @@ import logging
 from collections.abc import Iterable
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
     QLabel,
-    QMenu,
     QPushButton,
     QSplitter,
     QTableView,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from pilot_desktop.core.catalogue import GROUP_LABELS
 from pilot_desktop.store.errors import StoreError
-from pilot_desktop.store.read_models import EventFilter, IdList
+from pilot_desktop.store.read_models import EventFilter, LiveSnapshot
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes, EventRow
 from pilot_desktop.ui import messages
 from pilot_desktop.ui.latest import LatestRead
 from pilot_desktop.ui.number_names import fill_numbers, load_names
+from pilot_desktop.ui.panes.live import header
 from pilot_desktop.ui.panes.live.detail import DetailView
-from pilot_desktop.ui.panes.live.model import COLUMNS, LiveModel
+from pilot_desktop.ui.panes.live.filters import Filters
+from pilot_desktop.ui.panes.live.marks import MarkFeed
+from pilot_desktop.ui.panes.live.model import COLUMNS, SHOW_DELIVERIES, SHOW_REFUSALS, LiveModel
 from pilot_desktop.ui.tables import EmptyHint, add_keys, move_selection, set_up_row_list
 
 log = logging.getLogger(__name__)
@@ -49,6 +48,7 @@ _WIDTHS = {"Time": 100, "Event": 150, "Number": 120, "From": 130, "To": 130, "Si
 
 class LivePane(QWidget):
     timeline_requested = Signal(int)  # messages.id: a message event was opened
+    refused_requested = Signal(int)  # rejections.id (0: none in particular): open the Refused view
 
     def __init__(
         self, reads: Reads, hook_url: str, *, tail_rows: int = 5000, parent: QWidget | None = None
@@ -60,13 +60,21 @@ class LivePane(QWidget):
         self._redelivered: dict[int, int] = {}
         self._overflowed = False
         self._loading = False
-        self._load: LatestRead[tuple[EventFilter, IdList]] = LatestRead(self._loaded, self._load_failed)
+        self._load: LatestRead[tuple[EventFilter, str, LiveSnapshot]] = LatestRead(
+            self._loaded, self._load_failed
+        )
+        self._hook_url = hook_url
+        token = hook_url.rsplit("/", 1)[-1] or None  # shown `<token>` in refused paths
+        self.marks = MarkFeed(reads)
         self._numbers: set[str] = set()
         self._names_stale = False  # a number's name may have come or changed
         self.paused = False
         self._pending_matching = 0  # what the "N new" badge counts: pending rows the filter shows
 
-        self.model = LiveModel(reads.rows_by_ids, cache_rows=tail_rows)
+        self.model = LiveModel(
+            reads.rows_by_ids, lambda ids: reads.rejections_by_ids(ids, token), cache_rows=tail_rows
+        )
+        self._token = token
         self._build(hook_url)
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
@@ -87,24 +95,9 @@ class LivePane(QWidget):
         )
         self.badge.hide()
 
-        self.group_button = QToolButton()
-        self.group_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        menu = QMenu(self.group_button)
-        self.group_actions: dict[str, QAction] = {}
-        for key, label in GROUP_LABELS.items():
-            act = QAction(label, menu, checkable=True, checked=True)
-            act.toggled.connect(self._filters_changed)
-            menu.addAction(act)
-            self.group_actions[key] = act
-        self.group_button.setMenu(menu)
-        self.group_button.setText("All events")
-        self.group_button.setToolTip("Show only some event groups")
-
-        self.number_combo = QComboBox()
-        self.number_combo.setMinimumContentsLength(16)
-        self.number_combo.addItem("All numbers", None)
-        self.number_combo.setToolTip("Show only the events of one number")
-        self.number_combo.currentIndexChanged.connect(self._filters_changed)
+        self.filters = Filters(self._filters_changed)
+        self.group_button, self.group_actions = self.filters.group_button, self.filters.group_actions
+        self.number_combo, self.show_combo = self.filters.number_combo, self.filters.show_combo
 
         self.oldest_button = QPushButton("⇤ Oldest")
         self.oldest_button.setToolTip("Jump to the oldest stored event (Home)")
@@ -122,6 +115,7 @@ class LivePane(QWidget):
         bar.addWidget(QLabel("Show:"))
         bar.addWidget(self.group_button)
         bar.addWidget(self.number_combo)
+        bar.addWidget(self.show_combo)
         bar.addStretch(1)
         bar.addWidget(self.count_label)
         bar.addWidget(self.oldest_button)
@@ -132,17 +126,22 @@ class LivePane(QWidget):
         set_up_row_list(self.table, COLUMNS, _WIDTHS, stretch="Summary", row_height=22)  # arrival order
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(self._row_activated)
+        # Following the stream survives the table's height changing (the empty state
+        # appears above refused rows, the window is resized): at the bottom stays there.
+        scroll = self.table.verticalScrollBar()
+        self._at_bottom = True
+        scroll.valueChanged.connect(lambda value: setattr(self, "_at_bottom", value >= scroll.maximum() - 1))
+        scroll.rangeChanged.connect(self._range_changed)
 
-        self.empty_hint = EmptyHint(
-            "<b>Waiting for the first webhook.</b> Pilot Status reaches this app through a tunnel: "
-            "create a webhook whose URL is your tunnel's public address followed by "
-            f"<code>/hooks/{hook_url.rsplit('/', 1)[-1]}</code>. "
-            f"To try it from this machine:<br><code>curl -X POST {hook_url} "
-            "-H 'content-type: application/json' -d '{\"event\": \"test.ping\"}'</code>"
+        self.empty_hint = EmptyHint(header.empty_text(hook_url, 0, 0))
+        self.empty_hint.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
         )
+        self.empty_hint.linkActivated.connect(lambda _link: self.refused_requested.emit(0))
 
         self.detail = DetailView(hook_url)
         self.detail.timeline_button.clicked.connect(self._open_selected_timeline)
+        self.detail.refused_button.clicked.connect(self._open_selected_refusal)
         self.split = split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.detail)
@@ -181,18 +180,21 @@ class LivePane(QWidget):
         self._pending.clear()
         self._pending_matching = 0
         self._overflowed = False
-        flt = self._current_filter()
+        flt, mode = self.filters.current(), self.filters.mode()
         self.count_label.setText("Loading history…")
-        self._load.start(lambda: (flt, self.reads.event_ids(flt)))
+        events, refusals = mode != SHOW_REFUSALS, mode != SHOW_DELIVERIES
+        self._load.start(lambda: (flt, mode, self.reads.live_snapshot(flt, events=events, refusals=refusals)))
 
     def _load_failed(self, exc: Exception) -> None:
         self._loading = False  # _overflowed stays clear: no retry loop every tick
         messages.error(f"Could not load the event history: {exc}")
 
-    def _loaded(self, result: tuple[EventFilter, IdList]) -> None:
-        flt, ids = result
-        self.model.reset(ids, flt)
+    def _loaded(self, result: tuple[EventFilter, str, LiveSnapshot]) -> None:
+        flt, mode, snapshot = result
+        self.model.reset(snapshot, flt, mode)
+        self.marks.reset()
         self._loading = False
+        self._apply_spans()
         self.detail.show_event(None)  # the reset cleared the selection
         self._update_count()
         try:
@@ -216,6 +218,7 @@ class LivePane(QWidget):
                 self._overflowed = True
         self._redelivered.update(changes.redelivered)
         self._names_stale = self._names_stale or bool(changes.numbers)
+        self.marks.heard(changes)
         if self.paused:
             self._show_badge(self._pending_matching, self._overflowed)
 
@@ -229,19 +232,46 @@ class LivePane(QWidget):
             self._start_load()
             return
         if self._pending:
-            # Follow the stream only when the user is at the bottom and has not picked a
-            # row to read: a selected row must not scroll away. Newest (End) follows again.
-            bar = self.table.verticalScrollBar()
-            following = bar.value() >= bar.maximum() - 1 and not self.table.selectionModel().hasSelection()
+            following = self._following()
             rows, self._pending = self._pending, []
             self._pending_matching = 0
             self._refresh_numbers(r.number_id for r in rows if r.number_id)
-            if self.model.append(rows) and following:
-                self.table.scrollToBottom()
+            self._follow(following, self.model.append(rows) > 0)
+        self._place_marks()
         if self._redelivered:
             redelivered, self._redelivered = self._redelivered, {}
             self.model.update_deliveries(redelivered)
         self._update_count()
+
+    def _following(self) -> bool:
+        # Follow the stream only when the user is at the bottom and has not picked a row to
+        # read: a selected row must not scroll away. Newest (End) follows again.
+        bar = self.table.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 1 and not self.table.selectionModel().hasSelection()
+
+    def _follow(self, following: bool, added: bool) -> None:
+        if added:
+            self._apply_spans()
+            if following:
+                self.table.scrollToBottom()
+
+    def _place_marks(self) -> None:
+        following = self._following()
+        added = self.marks.place(self.model)
+        if added is None:
+            self._start_load()  # the store keeps the newest 10,000 refusals: so does the list
+            return
+        self._follow(following, added > 0)
+
+    def _range_changed(self, _low: int, high: int) -> None:
+        if self._at_bottom and not self.table.selectionModel().hasSelection():
+            self.table.verticalScrollBar().setValue(high)
+
+    def _apply_spans(self) -> None:
+        """Gap bands across the whole row."""
+        self.table.clearSpans()
+        for row in self.model.gap_rows():
+            self.table.setSpan(row, 0, 1, len(COLUMNS))
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
@@ -269,19 +299,8 @@ class LivePane(QWidget):
         self.badge.setText(f"{n:,}+ new" if overflowed else f"{n:,} new")
         self.badge.show()
 
-    def _current_filter(self) -> EventFilter:
-        chosen = frozenset(k for k, a in self.group_actions.items() if a.isChecked())
-        groups = frozenset() if chosen == frozenset(GROUP_LABELS) else chosen
-        return EventFilter(groups=groups, number_id=self.number_combo.currentData())
-
     def _filters_changed(self) -> None:
-        chosen = [a.text() for a in self.group_actions.values() if a.isChecked()]
-        if len(chosen) == len(self.group_actions):
-            self.group_button.setText("All events")
-        elif len(chosen) == 1:
-            self.group_button.setText(chosen[0])
-        else:
-            self.group_button.setText(f"{len(chosen)} groups")
+        self.filters.relabel()
         self._start_load()
 
     def _refresh_numbers(self, numbers: Iterable[str]) -> None:
@@ -298,31 +317,55 @@ class LivePane(QWidget):
             fill_numbers(self.number_combo, self._numbers, known)
 
     def _update_count(self) -> None:
-        n = self.model.rowCount()
-        self.empty_hint.setVisible(n == 0 and self.model.filter == EventFilter())
-        flt = self.model.filter
-        what = "events" if flt == EventFilter() else "matching events"
-        self.count_label.setText(f"{n:,} {what}")
+        self.count_label.setText(header.count_text(self.model))
+        if not header.shows_empty_state(self.model):
+            self.empty_hint.hide()
+        else:
+            refused = self.recent_refusals()
+            self.empty_hint.say(header.empty_text(self._hook_url, refused, self.model.refusal_count))
+
+    def recent_refusals(self) -> int:
+        return self.marks.recent()
+
+    def _selected_row(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].row() if rows else None
 
     def _selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         rows = selected.indexes()
         if not rows:
             return
-        event_id = self.model.event_id(rows[0].row())
+        row = rows[0].row()
+        event_id, mark = self.model.event_id(row), self.model.mark_at(row)
         try:
-            self.detail.show_event(self.reads.event(event_id))
+            if event_id is not None:
+                self.detail.show_event(self.reads.event(event_id))
+            elif mark is not None and mark.kind == "refusal":
+                self.detail.show_refusal(self.reads.rejection_detail(mark.ident, self._token))
+            elif mark is not None and (gap := self.model.gap(mark.ident)) is not None:
+                self.detail.show_gap(gap)
         except StoreError as exc:
-            messages.error(f"Could not read event #{event_id}: {exc}")
+            messages.error(f"Could not read row {row + 1}: {exc}")
 
     def _row_activated(self, index: QModelIndex) -> None:
+        mark = self.model.mark_at(index.row())
+        if mark is not None and mark.kind == "refusal":
+            self.refused_requested.emit(mark.ident)
+            return
         row = self.model.row_at(index.row())
         if row is not None and row.event.startswith("message."):
             self.open_timeline_of(row.id)
 
+    def _open_selected_refusal(self) -> None:
+        row = self._selected_row()
+        mark = None if row is None else self.model.mark_at(row)
+        self.refused_requested.emit(mark.ident if mark is not None and mark.kind == "refusal" else 0)
+
     def _open_selected_timeline(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        if rows:
-            self.open_timeline_of(self.model.event_id(rows[0].row()))
+        row = self._selected_row()
+        event_id = None if row is None else self.model.event_id(row)
+        if event_id is not None:
+            self.open_timeline_of(event_id)
 
     def open_timeline_of(self, event_id: int) -> bool:
         """Ask for the timeline of the message this event is a step of; say so when none."""

@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from pilot_desktop.core.events import shown_text
 from pilot_desktop.core.format import duration, exact, number_short, number_tip, when
 from pilot_desktop.core.lifecycle import error_meaning
 from pilot_desktop.store.read_models import MessageRow, NumberNames, StuckRules
@@ -46,7 +47,7 @@ _HEADER_TIPS = {
     "Error": "errorCode of message.failed (hover for what it means)",
     "Notes": "late: a status arrived after a later one · dup: retried deliveries · stuck: "
     "no progress past the deadline · reply: answers one of your messages",
-    "Text": "Text or caption",
+    "Text": "Text or caption; 'content not retained' when the platform sent none (a PII mode)",
 }
 _RIGHT = frozenset({"Sent→Delivered", "Delivered→Read", "Replies"})
 
@@ -240,7 +241,7 @@ class MessagesModel(QAbstractTableModel):
             return row.error_code or (row.error or "")
         if col == "Notes":
             return " · ".join(self._notes(row))
-        return row.text or ""
+        return shown_text(row.text, row.kind)  # never blank: "content not retained" (api §2.8)
 
     def _notes(self, row: MessageRow) -> list[str]:
         notes: list[str] = []
@@ -260,6 +261,8 @@ class MessagesModel(QAbstractTableModel):
             return QBrush(QColor(style.PENDING_COLOR))
         if col == "Error":
             return QBrush(QColor("#c53030"))
+        if col == "Text" and not (row.text or "").strip():  # what stands in for a text: greyed
+            return QBrush(QColor(style.PENDING_COLOR))
         if col == "Notes":
             stuck = style.stuck_for(row, self._stuck_rules(), time.time()) is not None
             return QBrush(QColor(style.STUCK_COLOR if stuck else style.LATE_COLOR))

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pilot_desktop.core.events import replied_text, shown_text
 from pilot_desktop.core.format import exact, short, when
 from pilot_desktop.store.read_models import MessageRow, Timeline
 from pilot_desktop.ui.panes.messages import style
@@ -108,11 +109,26 @@ class FailureBox(QFrame):
 
 
 def message_link(row: MessageRow, verb: str = "Open") -> str:
-    text = html.escape(short(row.text or row.kind, 80))
+    text = html.escape(short(shown_text(row.text, row.kind), 80))
     return (
         f"{html.escape(style.status_text(row.status))} · {html.escape(style.contact(row))} · "
         f"{when(row.first_at)} · “{text}” &nbsp;<a href='msg:{row.id}'>{verb}</a>"
     )
+
+
+def quoted_text(t: Timeline) -> str | None:
+    """`contentReplied` of the message's `message.reply` event (kept raw in its body)."""
+    for step in t.steps:
+        if step.event != "message.reply":
+            continue
+        try:
+            obj = step.payload()
+        except ValueError:
+            continue
+        data = obj.get("data") if isinstance(obj, dict) else None
+        if isinstance(data, dict) and (text := replied_text(data)) is not None:
+            return text
+    return None
 
 
 class ReplyThread(QWidget):
@@ -144,13 +160,19 @@ class ReplyThread(QWidget):
         m = t.message
         if not m.outbound:
             self.title.setText("<b>In reply to</b>")
+            # The quote as the contact saw it (`contentReplied`), from the reply's own event:
+            # it shows even when the quoted message is not in the store.
+            quoted = quoted_text(t)
+            quote = f"<br>Quoting: “{html.escape(short(quoted, 300))}”" if quoted else ""
             if t.reply_to is not None:
-                self.body.setText(f"↩ {message_link(t.reply_to)}")
+                self.body.setText(f"↩ {message_link(t.reply_to)}{quote}")
             elif m.quoted_id:
                 self.body.setText(
                     f"Quotes provider messageId <code>{html.escape(m.quoted_id)}</code>, which "
-                    "is not in the stored history (yet): the link appears when its events arrive."
+                    f"is not in the stored history (yet): the link appears when its events arrive.{quote}"
                 )
+            elif quoted:
+                self.body.setText(f"↩ {quote.removeprefix('<br>')}")
             else:
                 self.body.setText("<span style='color:gray'>Not a reply to a message sent from here.</span>")
             return
@@ -160,7 +182,7 @@ class ReplyThread(QWidget):
             return
         lines = [
             f"↪ {when(r.first_at)} · {html.escape(r.peer or '')}: "
-            f"“{html.escape(short(r.text or r.kind, 200))}” &nbsp;<a href='msg:{r.id}'>Open</a>"
+            f"“{html.escape(short(shown_text(r.text, r.kind), 200))}” &nbsp;<a href='msg:{r.id}'>Open</a>"
             for r in t.replies
         ]
         self.body.setText("<br>".join(lines))

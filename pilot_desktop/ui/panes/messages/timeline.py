@@ -3,6 +3,12 @@
 Header (ids to copy, number, contact, type, text), the steps on a time axis, hints, the
 failure in layers, the steps' event and arrival times with each raw payload, and the reply
 thread. It re-reads itself when a change descriptor touches the message or its thread.
+Steps reconstructed from the API are marked as such (axis, table, payload); the times
+nothing was received over the message's span are bands on the axis and sentences below it.
+
+After a send (ui/send_dialog.py) it waits for the message's first webhook: the store has no
+row for it until then. It shows the 202's answer meanwhile and switches to the message as
+soon as a change brings it (found by its id or correlationId).
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QHBoxLayout,
     QLabel,
@@ -23,14 +28,14 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from pilot_desktop.core.events import shown_text
 from pilot_desktop.core.format import duration, exact, number_line, when
 from pilot_desktop.core.interchange import body_text
+from pilot_desktop.services.send import Sent, Watch
 from pilot_desktop.store.errors import StoreError
 from pilot_desktop.store.read_models import Step, StuckRules, Timeline, timeline_json
 from pilot_desktop.store.reads import Reads
@@ -38,44 +43,17 @@ from pilot_desktop.store.records import Changes
 from pilot_desktop.ui import messages
 from pilot_desktop.ui.number_names import load_names
 from pilot_desktop.ui.panes.messages import style
-from pilot_desktop.ui.panes.messages.axis import AxisPoint, TimelineAxis
+from pilot_desktop.ui.panes.messages.axis import GAP_COLOR, AxisPoint, TimelineAxis
 from pilot_desktop.ui.panes.messages.badge import badge_label, set_badge
+from pilot_desktop.ui.panes.messages.marks import (
+    axis_points,
+    gap_bands,
+    gap_line,
+    reconstructed_note,
+    step_name,
+)
 from pilot_desktop.ui.panes.messages.parts import NOTE_STYLE, FailureBox, IdFields, ReplyThread
-
-STEP_COLUMNS = ("Step", "Event time", "Arrived", "Arrival delay", "Deliveries", "Note")
-_STEP_NAME = {"RECEIVED": "Received"}
-
-
-def step_name(status: str) -> str:
-    return _STEP_NAME.get(status, status.title())
-
-
-def arrival_delay(step: Step) -> str:
-    if step.at is None:
-        return "no event time"
-    delay = step.received_at - step.at
-    if delay < 0:
-        return f"{duration(-delay)} early (clocks differ)"
-    return f"+{duration(delay)}"
-
-
-def axis_points(t: Timeline) -> list[AxisPoint]:
-    points = [
-        AxisPoint(
-            label=step_name(s.status),
-            at=s.at if s.at is not None else s.received_at,
-            color=style.status_color(s.status),
-            time_text=when(s.at if s.at is not None else s.received_at),
-            note=f"arrived {arrival_delay(s)}",
-            late=s.late,
-            deliveries=s.deliveries,
-        )
-        for s in t.steps
-    ]
-    points += [
-        AxisPoint(label=step_name(p), at=None, color=style.PENDING_COLOR, note="pending") for p in t.pending
-    ]
-    return points
+from pilot_desktop.ui.panes.messages.steps_table import StepsTable
 
 
 class TimelineDialog(QDialog):
@@ -93,6 +71,8 @@ class TimelineDialog(QDialog):
         self._stuck_rules = stuck_rules
         self.timeline: Timeline | None = None
         self.history: list[int] = []
+        self.awaiting: Sent | None = None  # a send whose first webhook has not been stored yet
+        self._looked_at = 0.0  # when the awaited send was last looked for
         self._changed: set[int] = set()
         self._redelivered: set[int] = set()
         self._build()
@@ -108,6 +88,7 @@ class TimelineDialog(QDialog):
         self.back.setToolTip("Back to the message you came from (Alt+Left)")
         self.back.clicked.connect(self.go_back)
         self.title = QLabel()
+        self.title.setWordWrap(True)  # a long id must not widen the window
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.badge = badge_label("SENT")
         self.copy_json = QPushButton("Copy as JSON")
@@ -116,7 +97,7 @@ class TimelineDialog(QDialog):
         top = QHBoxLayout()
         top.addWidget(self.back)
         top.addWidget(self.title, 1)
-        top.addWidget(self.badge)
+        top.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignVCenter)  # not stretched by a wrapped title
         top.addWidget(self.copy_json)
 
         self.ids = IdFields()
@@ -125,24 +106,21 @@ class TimelineDialog(QDialog):
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.axis = TimelineAxis()
         self.axis.step_did_select.connect(self.select_step)
+        self.gap_notes = QLabel()
+        self.gap_notes.setTextFormat(Qt.TextFormat.RichText)
+        self.gap_notes.setWordWrap(True)
+        self.gap_notes.setStyleSheet(f"QLabel {{ color: {GAP_COLOR}; }}")
+        self.gap_notes.setToolTip("Times this receiver could not receive webhooks (pilot-desktop gaps)")
+        self.gap_notes.hide()
         self.hints = QLabel()
+        self.hints.setTextFormat(Qt.TextFormat.RichText)  # escaped text: one hint alone too
         self.hints.setWordWrap(True)
         self.hints.setStyleSheet(f"QLabel {{ {NOTE_STYLE} }}")
         self.failure = FailureBox()
         self.reply_thread = ReplyThread()
         self.reply_thread.link_did_activate.connect(self.show_message)
 
-        self.steps = QTableWidget(0, len(STEP_COLUMNS))
-        self.steps.setHorizontalHeaderLabels(list(STEP_COLUMNS))
-        self.steps.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.steps.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.steps.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.steps.verticalHeader().hide()
-        self.steps.setWordWrap(False)
-        hh = self.steps.horizontalHeader()
-        hh.setStretchLastSection(True)
-        for i, width in enumerate((90, 180, 180, 150, 75)):
-            hh.resizeSection(i, width)
+        self.steps = StepsTable()
         self.steps.itemSelectionChanged.connect(self._step_selected)
         self.payload = QPlainTextEdit(readOnly=True)
         self.payload.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -166,6 +144,7 @@ class TimelineDialog(QDialog):
         col.addWidget(self.ids)
         col.addWidget(self.info)
         col.addWidget(axis_scroll)
+        col.addWidget(self.gap_notes)
         col.addWidget(self.hints)
         col.addWidget(self.failure)
         col.addWidget(self.reply_thread)
@@ -176,6 +155,7 @@ class TimelineDialog(QDialog):
 
     def show_message(self, message: int) -> None:
         """Open a message (from a row, an event or a reply link); Back returns."""
+        self.awaiting = None
         if message != self.message_id:
             self.history.append(message)
             del self.history[:-50]
@@ -187,7 +167,10 @@ class TimelineDialog(QDialog):
         self.activateWindow()
 
     def go_back(self) -> None:
-        if len(self.history) > 1:
+        if self.awaiting is not None and self.history:
+            self.awaiting = None
+            self.reload(select_last=True)
+        elif len(self.history) > 1:
             self.history.pop()
             self.reload(select_last=True)
 
@@ -195,7 +178,7 @@ class TimelineDialog(QDialog):
         message = self.message_id
         if message is None:
             return
-        previous = self._selected_event()
+        previous = self.steps.selected_event()
         try:
             t = self.reads.timeline(message, time.time())
         except StoreError as exc:
@@ -221,7 +204,9 @@ class TimelineDialog(QDialog):
         self.title.setText(f"<b>{html.escape(direction)}</b> &nbsp;<span style='color:gray'>#{m.id}</span>")
         set_badge(self.badge, m.status)
         self.ids.show_row(m)
-        text = html.escape(m.text) if m.text else "<span style='color:gray'>(no text in the events)</span>"
+        text = html.escape(shown_text(m.text, m.kind, t.pii_mode))
+        if not (m.text or "").strip():  # what stands in for the text (content not retained) reads as such
+            text = f"<span style='color:gray'>{text}</span>"
         number = "?"
         if m.number_id:  # by name when known, the id beside it (the id is what the API takes)
             number = html.escape(number_line(m.number_id, load_names(self.reads) or {}))
@@ -231,6 +216,9 @@ class TimelineDialog(QDialog):
         )
         now = time.time()
         self.axis.set_points(axis_points(t), now)
+        self.axis.set_bands(gap_bands(t, now))
+        self.gap_notes.setText("<br>".join(html.escape(gap_line(g, now)) for g in t.gaps))
+        self.gap_notes.setVisible(bool(t.gaps))
         hints = list(t.hints)
         stuck = style.stuck_for(m, self._stuck_rules(), now)
         if stuck is not None:
@@ -246,37 +234,8 @@ class TimelineDialog(QDialog):
         self.hints.setVisible(bool(hints))
         self.failure.show_timeline(t)
         self.reply_thread.show_timeline(t)
-        self._fill_steps(t)
-
-    def _fill_steps(self, t: Timeline) -> None:
-        self.steps.blockSignals(True)
-        self.steps.clearContents()
-        self.steps.setRowCount(len(t.steps) + len(t.pending))
-        for row, s in enumerate(t.steps):
-            note = "⚑ late: arrived after a later step" if s.late else ""
-            cells = (
-                step_name(s.status),
-                exact(s.at) if s.at is not None else "(none in the payload)",
-                exact(s.received_at),
-                arrival_delay(s),
-                f"×{s.deliveries}" if s.deliveries > 1 else "1",
-                note,
-            )
-            for c, value in enumerate(cells):
-                item = QTableWidgetItem(value)
-                item.setData(Qt.ItemDataRole.UserRole, s.event_id)
-                if c == 1:
-                    item.setToolTip(f"createdAt as sent: {s.event_time or '(none)'} (shown in local time)")
-                self.steps.setItem(row, c, item)
-        for i, status in enumerate(t.pending):
-            row = len(t.steps) + i
-            receipts = status == "READ" and any("read receipts" in h for h in t.hints)
-            hint = "read receipts may be off" if receipts else ""
-            for c, value in enumerate((step_name(status), "pending", "", "", "", hint)):
-                item = QTableWidgetItem(value)
-                item.setFlags(Qt.ItemFlag.NoItemFlags)
-                self.steps.setItem(row, c, item)
-        self.steps.blockSignals(False)
+        self.reply_thread.show()  # hidden while waiting for a send's first webhook
+        self.steps.fill(t)
 
     def select_step(self, index: int) -> None:
         t = self.timeline
@@ -298,15 +257,8 @@ class TimelineDialog(QDialog):
             text = json.dumps(step.payload(), indent=2, ensure_ascii=False)
         except ValueError:
             text = body_text(step.body)
-        self.payload.setPlainText(f"// {step.event} · event #{step.event_id}\n{text}")
-
-    def _selected_event(self) -> int | None:
-        rows = self.steps.selectionModel().selectedRows()
-        if not rows:
-            return None
-        item = self.steps.item(rows[0].row(), 0)
-        value = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
-        return int(value) if value is not None else None
+        origin = f" · {reconstructed_note(step)}, not a delivered webhook" if step.reconstructed else ""
+        self.payload.setPlainText(f"// {step.event} · event #{step.event_id}{origin}\n{text}")
 
     def _copy_json(self) -> None:
         if self.timeline is not None:
@@ -315,13 +267,16 @@ class TimelineDialog(QDialog):
     # -- live ------------------------------------------------------------------------
 
     def note_changes(self, changes: Changes) -> None:
-        if self.message_id is None or not self.isVisible():
+        if (self.message_id is None and self.awaiting is None) or not self.isVisible():
             return
         self._changed |= changes.messages
         self._redelivered.update(changes.redelivered)
 
     def flush(self) -> None:
         """Re-read when the last changes touched this message or its thread (timer tick)."""
+        if self.awaiting is not None:
+            self._look_for_send()
+            return
         if self.timeline is not None and self.timeline.pending and time.time() - (self.axis.now or 0) >= 1:
             self.axis.now = time.time()  # "… so far" keeps counting
             self.axis.update()
@@ -338,6 +293,81 @@ class TimelineDialog(QDialog):
             touched = True  # the reload says what went wrong
         if touched:
             self.reload()
+
+    # -- after a send ----------------------------------------------------------------
+
+    def await_send(self, sent: Sent) -> None:
+        """Follow a message just sent: wait for its first webhook, then show it."""
+        self.awaiting = sent
+        self._changed.clear()
+        self._redelivered.clear()
+        self._show_waiting(sent)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self._look_for_send()
+
+    def _look_for_send(self) -> None:
+        """On a change of some message, or every second: is the sent message stored now?"""
+        sent = self.awaiting
+        if sent is None or not (self._changed or time.monotonic() - self._looked_at >= 1):
+            return
+        self._changed.clear()
+        self._redelivered.clear()
+        self._looked_at = time.monotonic()
+        try:
+            found = Watch(self.reads, sent).find()
+        except StoreError as exc:
+            self.hints.setText(html.escape(f"Could not read the store: {exc}"))
+            return
+        if found is not None:
+            self.show_message(found)
+        else:
+            self.axis.now = time.time()  # "… so far" keeps counting
+            self.axis.update()
+
+    def _show_waiting(self, sent: Sent) -> None:
+        self.timeline = None
+        self.back.setEnabled(bool(self.history))
+        self.title.setText(
+            f"<b>Waiting for the first webhook of {html.escape(sent.id)}</b> "
+            f"<span style='color:gray'>(sent {when(sent.created)}, {html.escape(sent.status)})</span>"
+        )
+        set_badge(self.badge, sent.status)
+        self.ids.fields["msg_id"].setText(sent.id)
+        self.ids.fields["correlation_id"].setText(sent.correlation_id or "")
+        self.ids.fields["provider_id"].setText("")
+        number = html.escape(number_line(sent.number_id, load_names(self.reads) or {}))
+        self.info.setText(
+            f"Number <b>{number}</b> · To <b>{html.escape(sent.to)}</b><br>“{html.escape(sent.text)}”"
+        )
+        queued = AxisPoint("Queued", sent.created, style.status_color("QUEUED"), note="accepted (202)")
+        pending = [
+            AxisPoint(step_name(s), None, style.PENDING_COLOR, note="pending")
+            for s in ("SENT", "DELIVERED", "READ")
+        ]
+        self.axis.set_points([queued, *pending], time.time())
+        self.axis.set_bands([])
+        self.gap_notes.hide()
+        replayed = (
+            " Pilot Status answered an earlier acceptance of the same send (same Idempotency-Key)."
+            if sent.replayed
+            else ""
+        )
+        self.hints.setText(
+            html.escape(
+                "Pilot Status accepted the message. Its steps appear here as its webhooks reach this "
+                "app's receiver; that needs a webhook of this number, with the message events, "
+                f"pointing at this app.{replayed}"
+            )
+        )
+        self.hints.show()
+        self.failure.hide()
+        self.reply_thread.hide()
+        self.steps.setRowCount(0)
+        self.payload.setPlainText(
+            f"// the 202 answer of POST /v1/messages/send\n{json.dumps(sent.as_json(), indent=2)}"
+        )
 
     def shutdown(self) -> None:
         """Nothing to release: the store's connections are the read facade's."""

@@ -1,5 +1,6 @@
-"""One number's card: who it is, its state and since when, 24 h strip, health, billing,
-polling problem and webhooks. Clicking it selects the number."""
+"""One number's card: who it is, its state and since when, deliveries refused lately, 24 h
+strip, health (the platform's and Meta's), PII mode, billing, polling problem and webhooks.
+Clicking it selects the number."""
 
 from __future__ import annotations
 
@@ -16,15 +17,21 @@ from pilot_desktop.store.read_models import DAY, NumberSummary
 from pilot_desktop.ui.panes.numbers.strip import UptimeStrip
 from pilot_desktop.ui.panes.numbers.text import (
     HEALTH_COLOURS,
+    REFUSED_COLOUR,
     billing_text,
     colour,
     error_text,
     health_tip,
+    meta_health_html,
+    pii_text,
     provider_text,
+    refused_text,
+    refused_tip,
     state_text,
     uptime_text,
     webhooks_text,
 )
+from pilot_desktop.ui.refusal_watch import Concern
 
 _CARD = "#numberCard {{ background: palette(base); border: {border}; border-radius: 6px; }}"
 _PILL = "background: {bg}; color: {fg}; border-radius: 8px; padding: 1px 8px;"
@@ -74,6 +81,15 @@ class NumberCard(QFrame):
         second = QHBoxLayout()
         second.addWidget(self.state)
         second.addWidget(self.error, 1)
+        # Deliveries concerning this number refused lately: "Connected" alone is not healthy.
+        self.refused = QLabel()
+        self.refused.setWordWrap(True)
+        self.refused.setStyleSheet(f"color: {REFUSED_COLOUR}; font-weight: bold;")
+        self.refused.hide()
+        self.meta = QLabel()  # Meta health and the PII mode, when the number's detail said
+        self.meta.setWordWrap(True)
+        self.meta.setTextFormat(Qt.TextFormat.RichText)
+        self.meta.hide()
 
         self.strip = UptimeStrip()
         third = QHBoxLayout()
@@ -101,9 +117,11 @@ class NumberCard(QFrame):
         col.setSpacing(4)
         col.addLayout(top)
         col.addLayout(second)
+        col.addWidget(self.refused)
         col.addLayout(third)
         col.addWidget(self.uptime)
         col.addWidget(self.last)
+        col.addWidget(self.meta)
         col.addWidget(self.billing)
         col.addWidget(self.problem)
         col.addWidget(self.webhooks)
@@ -149,6 +167,7 @@ class NumberCard(QFrame):
             "followed by a reconnection."
         )
 
+        self.show_meta(s)
         billing = billing_text(s.billing_blocked_since, s.billing_disconnect_at)
         self.billing.setText(billing or "")
         self.billing.setVisible(billing is not None)
@@ -157,6 +176,28 @@ class NumberCard(QFrame):
         self.show_hooks(hooks)
         for label in (self.name, self.state):
             label.setDisabled(st.connection == REMOVED)
+
+    def show_meta(self, s: NumberSummary) -> None:
+        """Meta health, and the PII mode when it is not the platform's default (keep all)."""
+        parts = [meta_health_html(s, sendable_too=False)]
+        if s.pii_mode and s.pii_mode != "STORE_INDEFINITE":
+            parts.append(html.escape(pii_text(s.pii_mode) or ""))
+        shown = " · ".join(p for p in parts if p)
+        self.meta.setText(shown)
+        self.meta.setVisible(bool(shown))
+        self.meta.setToolTip(
+            "From the number's detail (GET /v1/numbers/{id}): Meta's quality rating, messaging "
+            "tier and whether it can send; and what the platform keeps of message content."
+        )
+
+    def show_refusals(self, concern: Concern | None, window_s: float) -> None:
+        """Refused deliveries concerning this number (ui/refusal_watch.py), or none."""
+        if concern is None:
+            self.refused.hide()
+            return
+        self.refused.setText(refused_text(concern, window_s))
+        self.refused.setToolTip(refused_tip(concern))
+        self.refused.show()
 
     def show_hooks(self, hooks: Hooks) -> None:
         link = ' · <a href="webhooks">Webhooks…</a>'

@@ -1,5 +1,6 @@
-"""The selected number: what is known about it, its webhooks, and its history of
-transitions (newest first, late ones flagged, errors shown)."""
+"""The selected number: what is known about it (Meta health and PII mode too), deliveries
+about it refused lately, its webhooks, and its history of transitions (newest first, late
+ones flagged, errors shown)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,20 @@ from pilot_desktop.ui.panes.numbers.card import Hooks
 from pilot_desktop.ui.panes.numbers.text import (
     KIND_LABEL,
     NO_ACCOUNT,
+    REFUSED_COLOUR,
     STATE_LABEL,
     change_text,
     error_text,
+    meta_health_html,
     note_text,
+    pii_text,
     provider_text,
+    refused_text,
+    refused_tip,
     source_text,
     webhook_line,
 )
+from pilot_desktop.ui.refusal_watch import Concern
 from pilot_desktop.ui.tables import read_only_table
 
 HISTORY_COLUMNS = ("Time", "Kind", "Change", "Source", "Note")
@@ -50,6 +57,10 @@ class NumberDetail(QWidget):
         self.facts = QLabel()
         self.facts.setWordWrap(True)
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.refused = QLabel()
+        self.refused.setWordWrap(True)
+        self.refused.setTextFormat(Qt.TextFormat.RichText)
+        self.refused.hide()
         self.hooks = QLabel()
         self.hooks.setWordWrap(True)
         self.webhooks_button = QPushButton("Webhooks…")
@@ -78,6 +89,7 @@ class NumberDetail(QWidget):
         col.setContentsMargins(0, 0, 0, 0)
         col.addWidget(self.title)
         col.addWidget(self.facts)
+        col.addWidget(self.refused)
         col.addLayout(hooks_row)
         col.addSpacing(6)
         col.addWidget(self.history_title)
@@ -108,6 +120,12 @@ class NumberDetail(QWidget):
         if st.health != HEALTHY or st.health_reason:
             reason = f": {html.escape(st.health_reason)}" if st.health_reason else ""
             facts.append(f"Health {st.health}{reason}")
+        if s.quality_rating or s.messaging_tier:
+            facts.append(f"Meta health: {meta_health_html(s)}")
+        elif s.sendable is not None:  # a web (QR) number's detail says only this
+            facts.append("Sendable" if s.sendable else f"<b style='color: {REFUSED_COLOUR}'>Not sendable</b>")
+        if pii := pii_text(s.pii_mode):
+            facts.append(html.escape(pii))
         plural = "s" if s.events != 1 else ""
         last = age(s.last_event_at, now)
         facts.append(
@@ -118,6 +136,15 @@ class NumberDetail(QWidget):
             facts.append(f"<span style='color: #c05621'>Polling: {html.escape(poll_problem)}</span>")
         self.facts.setText("<br>".join(facts))
         self.show_hooks(hooks)
+
+    def show_refusals(self, concern: Concern | None, window_s: float) -> None:
+        """Refused deliveries concerning this number (ui/refusal_watch.py), or none."""
+        if concern is not None:
+            hint = concern.latest.hint
+            said = f"<b style='color: {REFUSED_COLOUR}'>{html.escape(refused_text(concern, window_s))}</b>"
+            self.refused.setText(said + (f"<br>{html.escape(hint)}" if hint else ""))
+            self.refused.setToolTip(refused_tip(concern))
+        self.refused.setVisible(concern is not None)
 
     def show_hooks(self, hooks: Hooks) -> None:
         if hooks is None:
@@ -172,5 +199,6 @@ class NumberDetail(QWidget):
         self.number_id = None
         self.title.setText("")
         self.facts.setText("Select a number to see its history.")
+        self.refused.hide()
         self.hooks.setText("")
         self.show_history([])

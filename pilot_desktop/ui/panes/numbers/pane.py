@@ -45,6 +45,7 @@ from pilot_desktop.ui.panes.numbers.card import Hooks, NumberCard
 from pilot_desktop.ui.panes.numbers.detail import NumberDetail
 from pilot_desktop.ui.panes.numbers.text import NO_ACCOUNT
 from pilot_desktop.ui.refresh import Refresher
+from pilot_desktop.ui.refusal_watch import RefusalPicture
 from pilot_desktop.ui.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class NumbersPane(QWidget):
         self._checking = False
         self._hooks: dict[str, tuple[float, list[Webhook] | str]] = {}
         self._hooks_task: asyncio.Task[None] | None = None
+        self.refusals: RefusalPicture | None = None  # the receiver's recent refusals (ui/app.py)
         self._build()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Up/Down (j/k) move between numbers
         self._refresh: Refresher[NumbersOverview] = Refresher(
@@ -211,7 +213,18 @@ class NumbersPane(QWidget):
                 by_id[self.selected], now, self._hooks_of(self.selected), self._problem(self.selected)
             )
             self.detail.show_history(snap.history)
+        self.show_refusals(self.refusals)  # on the cards and the detail just drawn
         self._want_hooks(list(by_id), HOOKS_STALE_S)
+
+    def show_refusals(self, picture: RefusalPicture | None) -> None:
+        """Deliveries refused lately, on the cards of the numbers they concern (and the detail)."""
+        self.refusals = picture
+        span = picture.summary.window_s if picture is not None else 0.0
+        for number_id, card in self.cards.items():
+            card.show_refusals(picture.number(number_id) if picture is not None else None, span)
+        if self.detail.number_id is not None:
+            found = picture.number(self.detail.number_id) if picture is not None else None
+            self.detail.show_refusals(found, span)
 
     def _show_header(self, found: list[NumberSummary]) -> None:
         level, text = overall([s.state for s in found])
@@ -332,6 +345,7 @@ class NumbersPane(QWidget):
         self._mark_selected()
         now = time.time()
         self.detail.show_number(summary, now, self._hooks_of(number_id), self._problem(number_id))
+        self.show_refusals(self.refusals)
         self.detail.show_history([])
         self._refresh.now()  # its history, at once
         if self.webhooks_of is not None:

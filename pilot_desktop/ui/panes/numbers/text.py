@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from pilot_desktop.api.models import Webhook
 from pilot_desktop.core.catalogue import ALL_EVENTS, META, PILOT_STATUS
 from pilot_desktop.core.format import age, elapsed, percent, when, when_iso
@@ -20,6 +22,7 @@ from pilot_desktop.core.numbers import (
     NumberState,
 )
 from pilot_desktop.store.read_models import DAY, NumberSummary, TransitionRow
+from pilot_desktop.ui.refusal_watch import Concern, route_words, window_words
 
 STATE_LABEL = {
     OPEN: "Connected",
@@ -159,3 +162,56 @@ def webhook_line(hook: Webhook) -> str:
         events = f"{len(hook.events)} event{'s' if len(hook.events) != 1 else ''}"
     paused = "" if hook.active else ", paused"
     return f"{hook.name or hook.id} ({events}{paused})"
+
+
+# Meta health (GET /v1/numbers/{id} `health`): the value sets are not documented (api G15),
+# so an unknown rating is shown as given, in the neutral colour.
+QUALITY_COLOUR = {"GREEN": "#276749", "YELLOW": "#975a16", "RED": "#c53030"}
+PII_WORDS = {
+    "RELAY_ONLY": "relay only — message content is not kept by the platform",
+    "STORE_X_DAYS": "kept for a limited number of days, then deleted by the platform",
+    "STORE_INDEFINITE": "kept by the platform",
+}
+REFUSED_COLOUR = "#c53030"
+
+
+def meta_health_html(s: NumberSummary, *, sendable_too: bool = True) -> str | None:
+    """'Quality RED · tier TIER_1K · not sendable' (rich text, coloured), or None when the
+    number's detail carried no Meta health. `sendable_too=False` says only "not sendable"."""
+    parts = []
+    if s.quality_rating:
+        tint = QUALITY_COLOUR.get(s.quality_rating.upper(), "palette(text)")
+        parts.append(f"Quality <b style='color: {tint}'>{html.escape(s.quality_rating)}</b>")
+    if s.messaging_tier:
+        parts.append(f"tier {html.escape(s.messaging_tier)}")
+    if s.sendable is False:
+        parts.append(f"<b style='color: {REFUSED_COLOUR}'>not sendable</b>")
+    elif s.sendable is True and sendable_too:
+        parts.append("sendable")
+    return " · ".join(parts) if parts else None
+
+
+def pii_text(pii_mode: str | None) -> str | None:
+    """'PII: relay only — message content is not kept by the platform', or None when unknown."""
+    if not pii_mode:
+        return None
+    return f"PII: {PII_WORDS.get(pii_mode, pii_mode)}"
+
+
+def refused_text(concern: Concern, window_s: float) -> str:
+    """'⊘ 12 deliveries refused in 5 min (401): signed with a different secret'."""
+    word = "delivery" if concern.count == 1 else "deliveries"
+    return (
+        f"⊘ {concern.count_text} {word} refused in {window_words(window_s)} "
+        f"({concern.status_text}): {concern.short}"
+    )
+
+
+def refused_tip(concern: Concern) -> str:
+    """The newest refusal's route, reason and hint, and where to see them all."""
+    latest = concern.latest
+    lines = [f"Latest: {latest.status} on {route_words(latest.route)}: {latest.reason}"]
+    if latest.hint:
+        lines.append(latest.hint)
+    lines.append("The status bar's red count opens the Refused view.")
+    return "\n".join(lines)

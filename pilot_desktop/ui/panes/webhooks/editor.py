@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.api.models import Webhook
-from pilot_desktop.core.catalogue import ALL_EVENTS, PICKER_GROUPS
+from pilot_desktop.core.catalogue import ALL_EVENTS, PICKER_GROUPS, RAW_EVENTS, RAW_NOTE
 from pilot_desktop.services.accounts import AccountError
 from pilot_desktop.services.secrets import SecretsError
 from pilot_desktop.services.webhooks import events_warnings
@@ -93,11 +93,12 @@ class WebhookEditor(QDialog):
             box = QGroupBox(title_text)
             col = QVBoxLayout(box)
             for name, line in events:
-                check = QCheckBox(name)
-                check.setToolTip(line)
+                check = QCheckBox(f"{name} (raw Meta)" if name in RAW_EVENTS else name)
+                check.setToolTip(f"{line}. {RAW_NOTE}" if name in RAW_EVENTS else line)
                 check.setChecked(name in chosen)
                 col.addWidget(check)
-                hint = QLabel(line)
+                hint = QLabel(f"{line}. {RAW_NOTE}" if name in RAW_EVENTS else line)
+                hint.setObjectName(f"hint:{name}")
                 hint.setStyleSheet("color: palette(mid); margin-left: 22px;")
                 hint.setWordWrap(True)
                 col.addWidget(hint)

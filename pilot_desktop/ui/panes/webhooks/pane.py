@@ -36,11 +36,12 @@ from pilot_desktop.services.webhook_admin import AdminError, Located, WebhookAdm
 from pilot_desktop.services.webhooks import describe_events
 from pilot_desktop.ui.panes.webhooks.accounts_row import AccountsRow
 from pilot_desktop.ui.panes.webhooks.editor import Edit, WebhookEditor
-from pilot_desktop.ui.panes.webhooks.hooks_table import fill, hooks_table
+from pilot_desktop.ui.panes.webhooks.hooks_table import fill, hooks_table, show_refused
 from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
 from pilot_desktop.ui.panes.webhooks.retarget_dialog import RetargetDialog
 from pilot_desktop.ui.panes.webhooks.target_box import TargetBox
-from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
+from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip, delete_box
+from pilot_desktop.ui.refusal_watch import RefusalPicture
 from pilot_desktop.ui.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class WebhooksPane(QWidget):
         self.webhooks: list[Webhook] = []
         self.loaded_at = 0.0
         self.dialog: QWidget | None = None  # the open dialog, for tests and to keep it alive
+        self.refusals: RefusalPicture | None = None  # the receiver's recent refusals (ui/app.py)
         self.where = TargetBox(
             admin, local_base, instance, demo=profile_accounts is not None, tasks=self.tasks
         )
@@ -218,8 +220,13 @@ class WebhooksPane(QWidget):
         self._warn_refused()
 
     def _fill_table(self) -> None:
-        fill(self.table, self.webhooks, self.admin)
+        fill(self.table, self.webhooks, self.admin, self.refusals)
         self._update_buttons()
+
+    def show_refusals(self, picture: RefusalPicture) -> None:
+        """Deliveries refused lately, in the rows of the webhooks whose route they were sent to."""
+        self.refusals = picture
+        show_refused(self.table, self.webhooks, picture)
 
     def _update_buttons(self) -> None:
         hook = self.selected()
@@ -321,17 +328,7 @@ class WebhooksPane(QWidget):
         located = self._located()
         if located is None:
             return
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Delete webhook")
-        box.setText(f"Delete the webhook '{located.hook.name}'?")
-        box.setInformativeText(
-            "This is permanent on Pilot Status and also deletes its delivery logs. "
-            "To stop deliveries for a while, Pause it instead."
-        )
-        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.button(QMessageBox.StandardButton.Yes).setText("Delete")
+        box = delete_box(self, located.hook.name)
 
         def done(result: int) -> None:
             if result == QMessageBox.StandardButton.Yes:

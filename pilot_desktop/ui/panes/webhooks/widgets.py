@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QTableWidget,
     QWidget,
@@ -84,3 +85,19 @@ def row_table(columns: tuple[str, ...]) -> QTableWidget:
     table.verticalHeader().hide()
     table.horizontalHeader().setStretchLastSection(True)
     return table
+
+
+def delete_box(parent: QWidget, name: str) -> QMessageBox:
+    """'Delete the webhook …?' with Delete and Cancel, Cancel the default."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Delete webhook")
+    box.setText(f"Delete the webhook '{name}'?")
+    box.setInformativeText(
+        "This is permanent on Pilot Status and also deletes its delivery logs. "
+        "To stop deliveries for a while, Pause it instead."
+    )
+    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.button(QMessageBox.StandardButton.Yes).setText("Delete")
+    return box

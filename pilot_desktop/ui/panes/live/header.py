@@ -1,0 +1,59 @@
+"""What Live's header and empty state say: never healthy while deliveries are refused."""
+
+from __future__ import annotations
+
+from pilot_desktop.store.read_models import EventFilter
+from pilot_desktop.ui.panes.live.model import SHOW_ALL, SHOW_DELIVERIES, SHOW_REFUSALS, LiveModel
+
+RECENT_S = 300  # "refused in the last 5 minutes"
+SHOW_CHOICES = (
+    ("Deliveries and refusals", SHOW_ALL),
+    ("Deliveries only", SHOW_DELIVERIES),
+    ("Refusals only", SHOW_REFUSALS),
+)
+OPEN_REFUSED = "refused"  # the empty state's link
+
+
+def _how_to(hook_url: str) -> str:
+    return (
+        "Pilot Status reaches this app through a tunnel: create a webhook whose URL is your "
+        "tunnel's public address followed by "
+        f"<code>/hooks/{hook_url.rsplit('/', 1)[-1]}</code>. "
+        f"To try it from this machine:<br><code>curl -X POST {hook_url} "
+        "-H 'content-type: application/json' -d '{\"event\": \"test.ping\"}'</code>"
+    )
+
+
+def empty_text(hook_url: str, recent_refused: int, listed_refused: int) -> str:
+    """Above a list without a stored webhook: refusals first, they are why it is empty."""
+    link = f"<a href='{OPEN_REFUSED}'>Open Refused</a>"
+    if recent_refused:
+        many = "delivery was" if recent_refused == 1 else "deliveries were"
+        return (
+            f"<b style='color:#c53030'>⊘ No webhook stored yet — {recent_refused:,} {many} refused "
+            f"in the last 5 minutes.</b> {link} to see why (a wrong token in the URL, a signing "
+            "secret that differs, a body changed on the way).<br>" + _how_to(hook_url)
+        )
+    if listed_refused:
+        return (
+            f"<b>No webhook stored yet.</b> {listed_refused:,} earlier refused deliveries are listed "
+            f"below ({link} to see why). " + _how_to(hook_url)
+        )
+    return "<b>Waiting for the first webhook.</b> " + _how_to(hook_url)
+
+
+def shows_empty_state(model: LiveModel) -> bool:
+    return model.event_count == 0 and model.filter == EventFilter() and model.mode != SHOW_REFUSALS
+
+
+def count_text(model: LiveModel) -> str:
+    parts = []
+    if model.mode != SHOW_REFUSALS:
+        what = "events" if model.filter == EventFilter() else "matching events"
+        parts.append(f"{model.event_count:,} {what}")
+    if model.mode != SHOW_DELIVERIES:
+        parts.append(f"{model.refusal_count:,} refused")
+    gaps = model.gap_count
+    if gaps:
+        parts.append(f"{gaps:,} gap{'' if gaps == 1 else 's'}")
+    return " · ".join(parts)
