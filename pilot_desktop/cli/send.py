@@ -31,7 +31,6 @@ from pilot_desktop.services.send import (
     Sent,
     Update,
     Watch,
-    api_sentence,
     receiver_alive,
     step_text,
 )
@@ -99,10 +98,17 @@ async def run(ctx: Ctx) -> int:
         raise CliError("--idempotency-key: 1 to 255 characters", EXIT_USAGE)
     reads = _watch_reads(ctx) if args.watch else None
     try:
+        key = args.idempotency_key or sender.key_for(request)
         try:
-            sent = await sender.send(request, idempotency_key=args.idempotency_key)
+            sent = await sender.send(request, idempotency_key=key)
         except ApiError as exc:
-            raise CliError(api_sentence(exc)) from exc
+            if not exc.maybe_applied:
+                raise CliError(str(exc)) from exc
+            # Each run of the command makes its own key: say the one to repeat it with.
+            raise CliError(
+                f"{exc} It may have been sent: to try again without sending twice, repeat the "
+                f"command with --idempotency-key {key}"
+            ) from exc
         _print_sent(ctx, sent)
         if reads is None:
             return EXIT_OK

@@ -114,7 +114,7 @@ def render(t: Timeline) -> str:
 def _gap_line(g: Gap) -> str:
     end = "still not receiving" if g.ended_at is None else cli_time(g.ended_at)
     caught = f"; {catch_up_text(g)}" if g.caught_up_at is not None else "; not caught up from the API"
-    return f"{cli_time(g.started_at)} → {end}: {g.reason}{caught}"
+    return f"{cli_time(g.started_at)} → {end}: {g.reason.rstrip('. ')}{caught}"
 
 
 def _steps(t: Timeline) -> str:

@@ -18,8 +18,9 @@ from typing import Any
 
 from pilot_desktop.core.catalogue import CALL_EVENTS, NUMBER_EVENTS
 
-# E.164: a `+`, a country code not starting with 0, 8 to 15 digits in all.
-_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+# E.164: a `+`, a country code not starting with 0, at most 15 digits in all; some countries'
+# whole numbers are short (Niue +683 4002: 7 digits), so 7 is the least held to.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _DEVICE = re.compile(r":[0-9]+@")
 # ISO 8601 extended date and time (as the platform writes: 2025-06-03T14:02:11.418Z).
 _ISO = re.compile(
@@ -50,7 +51,7 @@ def phone_problem(value: str) -> str | None:
         return f"a WhatsApp JID (@{domain}), not a phone: schema v3 phones are E.164 with '+'"
     if value.isascii() and value.isdigit() and 8 <= len(value) <= 15:
         return "digits without the leading '+': schema v3 phones are E.164 with '+'"
-    return "not an E.164 phone: schema v3 phones are '+' and 8 to 15 digits"
+    return "not an E.164 phone: schema v3 phones are '+' and 7 to 15 digits"
 
 
 def time_problem(value: str) -> str | None:
@@ -131,7 +132,9 @@ def check(obj: dict[str, Any], limit: int = 20) -> list[Issue]:
     if not isinstance(data, dict):
         return out
     if isinstance(event, str) and event.startswith("message."):
-        _phone(out, "$.data.from", data.get("from"))
+        # In a group or a channel the sender field may name the chat itself (not documented
+        # either way): a group's or channel's address is no phone, on either side.
+        _phone(out, "$.data.from", data.get("from"), chat_ok=event in ("message.group", "message.newsletter"))
         _phone(out, "$.data.to", data.get("to"), chat_ok=True)
     elif event in NUMBER_EVENTS:
         _phone(out, "$.data.phone", data.get("phone"))
@@ -139,7 +142,7 @@ def check(obj: dict[str, Any], limit: int = 20) -> list[Issue]:
         phone = data.get("phone")
         if isinstance(phone, str) and ("@" in phone or _PHONE_LIKE.fullmatch(phone)):
             digits = sum(c.isdigit() for c in phone)
-            if "@" in phone or 8 <= digits <= 15:
+            if "@" in phone or 7 <= digits <= 15:
                 _phone(out, "$.data.phone", phone)
     _time(out, "$.data.createdAt", data.get("createdAt"))
     _snake_keys(data, "$.data", out, [MAX_NODES], limit)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 
 def http_base(host: str, port: int) -> str:
     """`http://host:port` a client on this machine can use: a wildcard listen address is
@@ -20,3 +23,9 @@ def http_base(host: str, port: int) -> str:
 PROBE_HEADER = "x-pilot-desktop-probe"
 PROBE_RECEIVER = "pilot-desktop"
 UNKNOWN_TOKEN = "unknown hook token"  # noqa: S105 - the receiver's 404 reason, not a secret
+
+
+def probe_proof(token: str, nonce: str) -> str:
+    """What a receiver answers a probe nonce on /healthz: proof that it holds `token`, without
+    the asker sending the token to whatever listens there (services/runtime.py)."""
+    return hmac.new(token.encode(), nonce.encode(), hashlib.sha256).hexdigest()

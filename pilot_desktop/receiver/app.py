@@ -34,7 +34,7 @@ from pilot_desktop.core.events import classify
 from pilot_desktop.core.lifecycle import observe
 from pilot_desktop.core.protection import NO_PROTECTION, Protection
 from pilot_desktop.core.signature import HEADER, verify
-from pilot_desktop.core.urls import PROBE_HEADER, PROBE_RECEIVER, UNKNOWN_TOKEN
+from pilot_desktop.core.urls import PROBE_HEADER, PROBE_RECEIVER, UNKNOWN_TOKEN, probe_proof
 from pilot_desktop.receiver.connections import BODY_TIMEOUT_S
 from pilot_desktop.receiver.diagnose import Why, delivery_of, number_in, refused_health
 from pilot_desktop.receiver.encoding import BodyEncodingError, decode, mend_surrogates
@@ -170,7 +170,9 @@ class Receiver:
         # only a store that cannot write turns the answer 503: tunnels and probes keep working.
         # Stray requests (scanners, wrong paths) count apart and change nothing.
         body = {
-            "ok": storing and not recent.deliveries,
+            # Not ok while this receiver's own webhooks are refused; another install's URL
+            # (a foreign token, anyone can send one) is said in `status`, not in `ok`.
+            "ok": storing and not recent.own_deliveries,
             "status": "not storing" if not storing else "refusing deliveries" if recent.deliveries else "ok",
             "writer": "running" if self.writer.alive else "stopped",
             "error": None if storing else (problem.reason if problem else "the store writer is not running"),
@@ -178,6 +180,9 @@ class Receiver:
             "accepted": self.stats.accepted,
             "refused": refused_health(recent),
         }
+        nonce = request.headers.get(PROBE_HEADER)
+        if nonce is not None and _PROBE_NONCE.fullmatch(nonce):  # "do you hold my token?"
+            body["proof"] = probe_proof(self.config.token, nonce)
         return web.json_response(body, status=200 if storing else 503)
 
     async def _unrouted(self, request: web.Request) -> web.Response:
@@ -254,7 +259,8 @@ class Receiver:
                 self._hints[key] = (found["hint"], found["verdict"])
                 return dataclasses.replace(rec, diagnosis=json.dumps(found))
 
-        cost = DIAGNOSIS_BYTES + min(len(body or b""), MAX_BODY) if diagnosis is not None else 0
+        # Charged for what it hashes: the raw body and its re-serialised forms, many secrets.
+        cost = DIAGNOSIS_BYTES + 4 * min(len(body or b""), MAX_BODY) if diagnosis is not None else 0
         fut = self.rejections.submit(record, complete, cost)  # within a byte budget; else counted
         # The hint of this refusal's diagnosis, else of the last one like it (a flood past the
         # budget is not diagnosed one by one).
@@ -269,6 +275,7 @@ class Receiver:
                 delivery=delivery,
                 hint=hint,
                 verdict=verdict,
+                own=delivery and not foreign,
             )
         )
         await self.rejections.wait(fut, record)

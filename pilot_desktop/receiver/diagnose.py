@@ -32,21 +32,20 @@ def delivery_of(
 
 
 def refused_health(recent: RefusalSummary) -> dict[str, Any]:
-    """/healthz's `refused`: counts of the window, and the newest refused delivery."""
+    """/healthz's `refused`: counts of the window, and when and why the newest delivery was
+    refused. /healthz needs no token (a tunnel forwards it): no route, number or hint (its
+    secret fingerprints) is said there; the window, `serve` and the CLI have them.
+    `own_deliveries_5min` counts those carrying this receiver's token (they make `ok` false);
+    another install's URL (a foreign token, which anyone can send) is counted, not alarmed."""
     latest = recent.latest if recent.deliveries else None
     return {
         "deliveries_5min": recent.deliveries,
+        "own_deliveries_5min": recent.own_deliveries,
         "other_5min": recent.other,
+        # The reason is what the sender was answered anyway; never the route or the hint.
         "latest": None
         if latest is None
-        else {
-            "at": latest.at,
-            "status": latest.status,
-            "reason": latest.reason,
-            "route": latest.route,
-            "hint": latest.hint,
-            "verdict": latest.verdict,
-        },
+        else {"at": latest.at, "status": latest.status, "reason": latest.reason, "verdict": latest.verdict},
     }
 
 

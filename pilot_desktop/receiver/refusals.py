@@ -30,12 +30,14 @@ class Refusal:
     delivery: bool = False  # a POST to /hooks/...: a webhook delivery, not a stray request
     hint: str | None = None  # the signature diagnosis's one-line hint (core/diagnosis.py)
     verdict: str | None = None  # its verdict in a few words ("signed with a different secret")
+    own: bool = False  # a delivery carrying this receiver's token (not another install's URL)
 
 
 @dataclass(frozen=True)
 class RefusalSummary:
     window_s: float
     deliveries: int = 0  # refused webhook deliveries in the window
+    own_deliveries: int = 0  # of them, those carrying this receiver's token (/healthz's `ok`)
     other: int = 0  # other refused requests (wrong paths, scanners, bad Host)
     by_status: dict[int, int] = field(default_factory=dict)  # deliveries only
     by_route: dict[str | None, int] = field(default_factory=dict)  # deliveries only
@@ -53,8 +55,8 @@ class RefusalMonitor:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._recent: deque[Refusal] = deque(maxlen=KEEP)
-        # second -> Counter of (delivery, status): exact counts however many were refused
-        self._seconds: deque[tuple[int, Counter[tuple[bool, int]]]] = deque()
+        # second -> Counter of (delivery, own, status): exact counts however many were refused
+        self._seconds: deque[tuple[int, Counter[tuple[bool, bool, int]]]] = deque()
         self._delivery_times: deque[float] = deque(maxlen=BURST)
         self._burst_until = 0.0
         self.total = 0
@@ -76,7 +78,7 @@ class RefusalMonitor:
             self._seconds.append((second, Counter()))
             while self._seconds and self._seconds[0][0] < second - _HISTORY_S:
                 self._seconds.popleft()
-        self._seconds[-1][1][(refusal.delivery, refusal.status)] += 1
+        self._seconds[-1][1][(refusal.delivery, refusal.own, refusal.status)] += 1
         if refusal.delivery:
             self._delivery_times.append(refusal.at)
         for listener in list(self._listeners):
@@ -97,14 +99,15 @@ class RefusalMonitor:
     def summary(self, window_s: float = WINDOW_S, now: float | None = None) -> RefusalSummary:
         now = self._clock() if now is None else now
         since = now - window_s
-        deliveries = other = 0
+        deliveries = own = other = 0
         by_status: Counter[int] = Counter()
         for second, counts in reversed(self._seconds):
             if second + 1 <= since:
                 break
-            for (delivery, status), n in counts.items():
+            for (delivery, ours, status), n in counts.items():
                 if delivery:
                     deliveries += n
+                    own += n if ours else 0
                     by_status[status] += n
                 else:
                     other += n
@@ -123,12 +126,13 @@ class RefusalMonitor:
                     by_number[r.number_id] += 1
         return RefusalSummary(
             window_s,
-            deliveries,
-            other,
-            dict(by_status),
-            dict(by_route),
-            dict(by_number),
-            latest or latest_any,
+            deliveries=deliveries,
+            own_deliveries=own,
+            other=other,
+            by_status=dict(by_status),
+            by_route=dict(by_route),
+            by_number=dict(by_number),
+            latest=latest or latest_any,
         )
 
     def recent(self, limit: int = 100) -> list[Refusal]:

@@ -67,7 +67,11 @@ class CatchUpSettings:
     max_wait_s: float = 120.0  # a 429 asking for a longer wait stops the run
     default_wait_s: float = 5.0  # a 429 naming no wait
     open_limit: int = 500  # non-final messages read back, newest first
-    open_window_s: float = 7 * 86_400.0
+    # Non-final messages first seen this long before the gap are read back (a DELIVERED one
+    # whose contact has read receipts off stays so: older ones are not re-read at every gap).
+    open_recent_s: float = 86_400.0
+    open_window_s: float = 7 * 86_400.0  # gaps an earlier run never caught up (catch_ups.py)
+    max_waits: int = 20  # 429s waited out in one run; one more stops it (a lasting quota)
     history_pages: int = 20  # per number and run: 2,000 rows at most
 
 
@@ -162,7 +166,7 @@ class CatchUp:
         s = self.settings
         try:
             stale = await asyncio.to_thread(
-                self.reads.open_outbound, self._clock() - s.open_window_s, summary.end, s.open_limit
+                self.reads.open_outbound, summary.start - s.open_recent_s, summary.end, s.open_limit
             )
         except StoreError as exc:
             raise Stop(f"the store cannot be read: {exc}") from exc
@@ -321,6 +325,8 @@ class CatchUp:
                 wait = exc.retry_after if exc.retry_after is not None else self.settings.default_wait_s
                 if wait > self.settings.max_wait_s:
                     raise Stop(f"rate limited for {wait:.0f} s: {exc}") from exc
+                if self._waits >= self.settings.max_waits:
+                    raise Stop(f"rate limited {self._waits + 1} times in this run: {exc}") from exc
                 self._waits += 1
                 log.info("catch-up rate limited: waiting %.1f s as asked", wait)
                 await self._sleep(wait)

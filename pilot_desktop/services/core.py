@@ -320,6 +320,10 @@ class AppCore:
             ("the demo", self.demo.stop if self.demo else None),  # no more deliveries before the drain
             ("the receiver", self.runtime.stop_listening),
             ("the gap record", self.gaps.stop),  # the last beat says: stopped cleanly, now
+            # Before the writer: its connection must be the last one open, so closing it
+            # checkpoints the WAL into the database and removes it (a read connection left
+            # open, the start's heartbeat read, kept a WAL of every event written).
+            ("the reads", self._close_reads),
             ("the writer", self.runtime.stop),
         ):
             if stage is None:
@@ -328,9 +332,11 @@ class AppCore:
                 await stage()
             except Exception:
                 log.exception("stopping %s failed", name)
+        self.signing.close()
+
+    async def _close_reads(self) -> None:
         if self.reads is not None:
             self.reads.close()
-        self.signing.close()
 
     async def _stop_watch(self) -> None:
         if self._watch is not None:

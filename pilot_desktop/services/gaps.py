@@ -44,7 +44,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -87,16 +87,30 @@ class LastRun:
     reason: str
 
 
-def last_run(beat: HeartbeatRow | None, now: float, heartbeat_s: float, own_pid: int) -> LastRun | None:
+# The runs (their start times) of the cores alive in this process: a beat with this process's
+# pid is another core in it only if its run is one of these. Else the pid was reused: the same
+# pid again after a crash (PID 1 in a container), which is a gap like any crash.
+_RUNS_HERE: set[float] = set()
+
+
+def last_run(
+    beat: HeartbeatRow | None,
+    now: float,
+    heartbeat_s: float,
+    own_pid: int,
+    runs_here: Collection[float] | None = None,
+) -> LastRun | None:
     """The previous run of this data folder as its heartbeat tells it; None without one (a new
     or just migrated store). A fresh beat (under STALE_BEATS beats old) of a live process, or
-    of this process (another core in it), is a run still going: `ended_at` None."""
+    of another core alive in this process (`runs_here`), is a run still going: `ended_at` None."""
     if beat is None:
         return None
     if beat.stopped_at is not None:
         return LastRun(beat.stopped_at, True, CLEAN_STOP)
     fresh = now - beat.alive_at < STALE_BEATS * heartbeat_s
-    if fresh and (beat.pid == own_pid or pid_alive(beat.pid) is not False):
+    here = _RUNS_HERE if runs_here is None else runs_here
+    alive = beat.run_started_at in here if beat.pid == own_pid else pid_alive(beat.pid) is not False
+    if fresh and alive:
         return LastRun(None, False, "")
     return LastRun(
         beat.alive_at,
@@ -209,6 +223,7 @@ class GapRecorder:
         `not_running` gap recorded (told to subscribers once the receiver listens)."""
         now = self.run_started_at = self._clock()
         previous = last_run(beat, now, self.heartbeat_s, self.pid)
+        _RUNS_HERE.add(now)
         if previous is not None and previous.ended_at is not None:
             # Its run is over: gaps it left open (a crash) ended when it did.
             for gap in open_gaps:
@@ -279,6 +294,7 @@ class GapRecorder:
             return
         self._stopped = True
         self.receiving = False
+        _RUNS_HERE.discard(self.run_started_at)
         if self._beats is not None:
             self._beats.cancel()
             with contextlib.suppress(asyncio.CancelledError):

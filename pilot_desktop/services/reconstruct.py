@@ -14,10 +14,11 @@ as a redelivery, never stored twice. A failure has no time on the API, so its bo
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, NamedTuple, Protocol
 
 from pilot_desktop.api.models import MessageDetails
-from pilot_desktop.core.events import classify
+from pilot_desktop.core.events import classify, dedupe_key
 from pilot_desktop.core.format import iso
 from pilot_desktop.core.lifecycle import DELIVERED, FAILED, QUEUED, RANK, READ, SENT, TERMINAL, observe
 from pilot_desktop.core.signature import Verdict
@@ -118,12 +119,15 @@ def reconstructed_event(
     obj = body_of(details, number_id, step, source, read_at)
     # ASCII-escaped: any text the API returned (a lone surrogate too) stays valid JSON bytes.
     raw = json.dumps(obj, separators=(",", ":")).encode("ascii")
+    # Keyed as its webhook would be, never by when it was read: a step without a time (a
+    # failure) read back by two catch-ups is one event, not two.
+    as_webhook = {k: v for k, v in obj.items() if k != "reconstructed"}
     return IncomingEvent(
         received_at=now,
         route=None,
         headers=[(HEADER, f"{source} at {iso(read_at)}")],
         body=raw,
-        classified=classify(obj),
+        classified=replace(classify(obj), dedupe_key=dedupe_key(as_webhook)),
         verdict=Verdict("reconstructed", reason=REASON),
         observation=observe(obj),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hmac
 import logging
 import secrets
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from pathlib import Path
 import httpx
 from aiohttp import web
 
-from pilot_desktop.core.urls import PROBE_HEADER, PROBE_RECEIVER, http_base
+from pilot_desktop.core.urls import PROBE_HEADER, http_base, probe_proof
 from pilot_desktop.receiver import connections as conns
 from pilot_desktop.receiver.addresses import listening_urls
 from pilot_desktop.receiver.app import PROCESS_INSTANCE, Receiver, ReceiverConfig
@@ -153,16 +154,18 @@ class Runtime:
         token) is False."""
         host, port = self.host, self.port
         nonce = secrets.token_urlsafe(16)
-        url = f"{http_base(host, port)}/hooks/{self.token}/probe"
+        # The token is never sent (whatever holds the port may be anything): /healthz answers a
+        # probe nonce with HMAC(token, nonce), which only a holder of the token can compute.
+        url = f"{http_base(host, port)}/healthz"
         try:
             async with httpx.AsyncClient(timeout=HOLDER_PROBE_S, trust_env=False) as client:
                 resp = await client.get(url, headers={PROBE_HEADER: nonce})
-            data = resp.json() if resp.status_code == 200 else None
+            data = resp.json() if resp.status_code in (200, 503) else None
         except (httpx.HTTPError, OSError, ValueError):
             return False
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not isinstance(proof := data.get("proof"), str):
             return False
-        return data.get("receiver") == PROBE_RECEIVER and data.get("nonce") == nonce
+        return hmac.compare_digest(proof.encode(), probe_proof(self.token, nonce).encode())
 
     async def stop_listening(self) -> None:
         """Close the listening socket, wait for in-flight handlers (they await the writer,

@@ -177,6 +177,11 @@ _V4 = (
     "ALTER TABLE rejections ADD COLUMN delivery INTEGER NOT NULL DEFAULT 0",  # POST /hooks/...
     "ALTER TABLE rejections ADD COLUMN diagnosis TEXT",  # JSON (core/diagnosis.py) or NULL
     "CREATE INDEX rejections_received ON rejections (received_at)",
+    # Refusals recorded before: a POST to a hook URL was a delivery (the lists show those).
+    "UPDATE rejections SET delivery = 1 WHERE method = 'POST' AND path LIKE '/hooks/%'",
+    # Live places refusals and gaps among the events received as webhooks: steps read back
+    # from the API later (catch-up) carry late arrival times and must not slow that down.
+    "CREATE INDEX events_received_webhooks ON events (received_at) WHERE signature != 'reconstructed'",
     """
     CREATE TABLE gaps (
         id           INTEGER PRIMARY KEY,

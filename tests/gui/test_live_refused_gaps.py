@@ -32,7 +32,7 @@ def refusal(at: float, status: int = 401, number: str | None = "num_A", **kw: An
         "tried": [{"index": 0, "fingerprint": "a1b2c3d4", "computed_prefix": "60303ae2"}],
         "re_encoded": False,
         "signed_form": None,
-        "verdict": "different_secret",
+        "verdict": "signed with a different secret",
         "hint": HINT,
     }
     fields: dict[str, Any] = {
@@ -149,7 +149,7 @@ async def test_gap_band_sits_at_its_time_and_follows_the_gap_to_its_catch_up(dat
         await record(app, GapMark(gap_id=gap_id, ended_at=start + 449.0))
         await until(lambda: "→" in app.cell(1, "Time"))
         assert "(7 min 29 s) — Pilot Desktop was not running" in app.cell(1, "Time")
-        caught = json.dumps({"messages": 5, "steps": 12})
+        caught = json.dumps({"messages_restored": 5, "steps": 12})
         await record(app, GapMark(gap_id=gap_id, caught_up_at=start + 460.0, catch_up=caught))
         await until(lambda: "caught up: 12 steps of 5 messages restored from the API" in app.cell(1, "Time"))
         # A new event goes after the band; the band keeps its place and its span.
@@ -170,7 +170,7 @@ def test_gap_text_reads_as_a_sentence() -> None:
         day + 449,
         "Pilot Desktop was not running.",
         day + 460,
-        {"messages": 5, "steps": 12},
+        {"messages_restored": 5, "steps": 12},
     )
     assert gap_text(ended, now=day + 500) == (
         "Not receiving 17:02:11 → 17:09:40 (7 min 29 s) — Pilot Desktop was not running · "

@@ -106,7 +106,11 @@ async def test_period_deliveries_only_and_live_updates(data_dir: Path) -> None:
         await until(lambda: cells(pane, "Reason") == ["scanner"])
         assert cells(pane, "Route") == ["GET /wp-login.php"]
         pane.period_combo.setCurrentIndex(2)  # all kept
-        await until(lambda: cells(pane, "Reason") == ["scanner", "two days ago — " + HINT])
+        await until(
+            lambda: (
+                cells(pane, "Reason") == ["scanner", "signed with a different secret: two days ago — " + HINT]
+            )
+        )
 
         # While the tab is shown, a new refusal appears at the top.
         await record(app, refusal(time.time(), status=413, reason="body too large", diagnosis=None))

@@ -46,5 +46,5 @@ def test_timeline_marks_reconstructed_steps_and_gaps(tmp_path: Path) -> None:
     [sent] = [line for line in res.stdout.splitlines() if line.strip().startswith("SENT")]
     assert "reconstructed" not in sent  # the webhook stays a webhook
     assert "Gaps over this message (1)" in res.stdout
-    gap_line = f"{cli_time(now - 400)} → {cli_time(now - 120)}: Pilot Desktop was not running.; caught up"
+    gap_line = f"{cli_time(now - 400)} → {cli_time(now - 120)}: Pilot Desktop was not running; caught up"
     assert gap_line in res.stdout and "1 step restored" in res.stdout

@@ -98,15 +98,22 @@ def test_healthz_says_refusing_after_a_refused_delivery_but_not_after_a_scanner(
     assert body["refused"]["deliveries_5min"] == 0 and body["refused"]["other_5min"] >= 2
     assert body["refused"]["latest"] is None
 
+    # A delivery to another install's URL (anyone can send one) is said, but is not "not ok".
+    assert server.post(b"{}", route="num_x", token="zzzz" + server.token[4:][::-1]).status_code == 404
+    body = health(server).json()
+    assert body["ok"] is True and body["status"] == "refusing deliveries", body
+    assert body["refused"]["deliveries_5min"] == 1 and body["refused"]["own_deliveries_5min"] == 0
+
     assert server.post(b"not json", route="num_x").status_code == 400  # a refused delivery
     h = health(server)
     assert h.status_code == 200  # probes and tunnels keep working
     body = h.json()
     assert body["ok"] is False and body["status"] == "refusing deliveries", body
-    assert body["refused"]["deliveries_5min"] == 1
+    assert body["refused"]["deliveries_5min"] == 2 and body["refused"]["own_deliveries_5min"] == 1
     latest = body["refused"]["latest"]
-    assert (latest["status"], latest["route"]) == (400, "num_x")
-    assert latest["reason"].startswith("body is not valid JSON")
+    assert latest["status"] == 400 and latest["reason"].startswith("body is not valid JSON")
+    # /healthz needs no token: no route, number or hint (the secrets' fingerprints) in it
+    assert "num_x" not in h.text and "route" not in latest and "hint" not in latest
 
 
 def _cli_json(server: Server, *args: str) -> Any:

@@ -448,3 +448,28 @@ def test_a_removal_redelivered_after_the_poller_saw_the_number_closed_still_show
     state = store.state()
     assert (state.connection, state.connection_at) == (REMOVED, T0 + 60)
     assert numbers.restorable_until(state) == T0 + 60 + 30 * 24 * 3600
+
+
+@pytest.mark.parametrize(
+    ("event", "field", "value"),
+    [
+        ("message.group", "from", "120363041234567890@g.us"),  # the group as sender
+        ("message.newsletter", "from", "120363098765432100@newsletter"),  # the channel as sender
+        ("message.received", "from", "+6834002"),  # Niue: a whole E.164 number of 7 digits
+    ],
+)
+def test_valid_v3_addresses_are_not_flagged(event: str, field: str, value: str) -> None:
+    body = {
+        "event": event,
+        "data": {
+            "numberId": "num_1",
+            "messageId": "wamid.X",
+            "id": "in_1",
+            "fromMe": False,
+            "createdAt": "2026-12-04T10:00:00.000Z",
+            "from": "+5511999990000",
+            "to": "+5511988887777",
+            field: value,
+        },
+    }
+    assert all(issue.path != f"$.data.{field}" for issue in classify(body).issues), classify(body).issues

@@ -32,9 +32,17 @@ def test_a_clean_stop_is_a_gap_from_the_stop() -> None:
 
 
 def test_a_fresh_beat_of_a_live_process_is_a_run_still_going() -> None:
-    for pid in (OWN, os.getppid()):  # another core in this process; another process
-        run = last_run(HeartbeatRow(NOW - 600, NOW - 5, None, pid), NOW, 10.0, OWN)
-        assert run is not None and run.ended_at is None
+    run = last_run(HeartbeatRow(NOW - 600, NOW - 5, None, os.getppid()), NOW, 10.0, OWN)  # another process
+    assert run is not None and run.ended_at is None
+    # another core alive in this process
+    run = last_run(HeartbeatRow(NOW - 600, NOW - 5, None, OWN), NOW, 10.0, OWN, runs_here={NOW - 600})
+    assert run is not None and run.ended_at is None
+
+
+def test_a_fresh_beat_with_this_pid_from_a_run_not_alive_here_is_a_crash() -> None:
+    """The same pid again after a crash (PID 1 in a container restarted within 30 s): a gap."""
+    run = last_run(HeartbeatRow(NOW - 600, NOW - 5, None, OWN), NOW, 10.0, OWN, runs_here=set())
+    assert run is not None and run.ended_at == NOW - 5 and not run.clean
 
 
 def test_a_fresh_beat_of_a_process_that_is_gone_is_a_crash_from_that_beat() -> None:

@@ -125,3 +125,28 @@ def test_a_restored_failure_has_the_apis_reason_and_no_invented_time() -> None:
     assert [i.path for i in item.classified.issues] == ["$.data.createdAt"]
     obs = item.observation
     assert obs is not None and (obs.status, obs.error_code, obs.at) == ("FAILED", "WHATSAPP_NOT_EXIST", None)
+
+
+def test_a_failure_read_back_twice_is_one_event() -> None:
+    """A failure has no time in the API: its key must not depend on when it was read, or two
+    catch-ups (or `reconcile` after one) would store it twice."""
+    from pilot_desktop.api.models import MessageDetails
+    from pilot_desktop.services.reconstruct import Step, reconstructed_event
+
+    details = MessageDetails.model_validate(
+        {
+            "id": "msg_f1",
+            "status": "FAILED",
+            "externalMessageId": None,
+            "correlationId": "corr_f1",
+            "destinationNumber": "+5511988887777",
+            "createdAt": "2026-12-04T10:00:00.000Z",
+            "errorCode": "WHATSAPP_NOT_EXIST",
+            "errorMessage": "not on WhatsApp",
+        }
+    )
+    step = Step("FAILED", "message.failed", None)
+    first = reconstructed_event(details, "num_1", step, 1000.0, now=1000.0)
+    second = reconstructed_event(details, "num_1", step, 2000.0, now=2000.0)
+    assert first.body != second.body  # each says when it was read
+    assert first.classified.dedupe_key == second.classified.dedupe_key

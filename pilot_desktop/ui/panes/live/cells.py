@@ -7,7 +7,7 @@ import time
 from PySide6.QtGui import QBrush, QColor
 
 from pilot_desktop.core.catalogue import GROUP_LABELS
-from pilot_desktop.core.format import clock, duration, elapsed, when
+from pilot_desktop.core.format import clock, duration, elapsed, terminal_safe, when
 from pilot_desktop.store.records import EventRow, Gap, RejectionRow
 from pilot_desktop.ui.panes.refused.text import reason_line
 
@@ -138,7 +138,9 @@ def _catch_up(gap: Gap) -> str:
     summary = gap.catch_up or {}
     if summary.get("error"):
         return f" · catch-up failed: {summary['error']}"
-    steps, msgs = summary.get("steps"), summary.get("messages")
+    if summary.get("stopped"):  # services/catch_up.py: the run could not finish
+        return f" · catch-up stopped: {terminal_safe(str(summary['stopped']))}"
+    steps, msgs = summary.get("steps"), summary.get("messages_restored")
     if isinstance(steps, int) and isinstance(msgs, int):
         if steps == 0:
             return " · caught up: nothing was missing"

@@ -80,7 +80,8 @@ def gap_span(g: Gap, now: float) -> str:
 
 def gap_line(g: Gap, now: float) -> str:
     """'Not receiving 17:02:11–17:09:40 (7 min 29 s): the app was not running; caught up at 17:10:02'."""
-    line = f"Not receiving {gap_span(g, now)}: {g.reason or g.kind or 'reason unknown'}"
+    reason = (g.reason or g.kind or "reason unknown").rstrip(". ")  # the clauses below follow it
+    line = f"Not receiving {gap_span(g, now)}: {reason}"
     if g.caught_up_at is not None:
         line += f"; caught up from the API at {when(g.caught_up_at, now)}"
     elif g.ended_at is not None:

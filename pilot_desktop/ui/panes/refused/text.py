@@ -27,10 +27,13 @@ def hint(row: RejectionRow) -> str | None:
 
 
 def reason_line(row: RejectionRow) -> str:
-    """The reason and, for a diagnosed refusal, its one-line hint."""
+    """The diagnosis's verdict first (what a narrow column keeps), then the reason and the
+    one-line hint."""
     reason = terminal_safe(row.reason)
     tip = hint(row)
-    return f"{reason} — {tip}" if tip else reason
+    verdict = (row.diagnosis or {}).get("verdict")
+    lead = f"{terminal_safe(verdict)}: " if isinstance(verdict, str) and verdict else ""
+    return f"{lead}{reason} — {tip}" if tip else f"{lead}{reason}"
 
 
 def route_label(row: RejectionRow) -> str:
