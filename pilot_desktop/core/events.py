@@ -147,20 +147,9 @@ def replied_text(data: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def shown_text(text: str | None, kind: str | None, pii_mode: str | None = None) -> str:
-    """What a message said, never empty: its text or caption; a media kind without one as
-    `[image]`; a text the platform left out or sent empty (a PII mode, api §2.8) as
-    "content not retained" (core/content.py)."""
-    if text is not None and text.strip():
-        return text
-    if kind and kind != "text":
-        return f"[{kind}]"
-    return shown_content(None, kind, pii_mode)
-
-
 def message_text(data: dict[str, Any]) -> str:
-    """`shown_text` of a message event's `data`."""
-    return shown_text(_s(data.get("content")) or _s(data.get("mediaCaption")), _s(data.get("type")))
+    """`shown_content` of a message event's `data`."""
+    return shown_content(_s(data.get("content")) or _s(data.get("mediaCaption")), _s(data.get("type")))
 
 
 def _key(*parts: Any) -> str:

@@ -41,14 +41,7 @@ class RefusalSummary:
     other: int = 0  # other refused requests (wrong paths, scanners, bad Host)
     by_status: dict[int, int] = field(default_factory=dict)  # deliveries only
     by_route: dict[str | None, int] = field(default_factory=dict)  # deliveries only
-    by_number: dict[str, int] = field(default_factory=dict)  # deliveries only
     latest: Refusal | None = None  # the newest refused delivery (else the newest refusal)
-
-    def for_number(self, number_id: str) -> int:
-        return self.by_number.get(number_id, 0)
-
-    def for_route(self, route: str | None) -> int:
-        return self.by_route.get(route, 0)
 
 
 class RefusalMonitor:
@@ -112,7 +105,6 @@ class RefusalMonitor:
                 else:
                     other += n
         by_route: Counter[str | None] = Counter()
-        by_number: Counter[str] = Counter()
         latest: Refusal | None = None
         latest_any: Refusal | None = None
         for r in reversed(self._recent):
@@ -122,8 +114,6 @@ class RefusalMonitor:
             if r.delivery:
                 latest = latest or r
                 by_route[r.route] += 1
-                if r.number_id:
-                    by_number[r.number_id] += 1
         return RefusalSummary(
             window_s,
             deliveries=deliveries,
@@ -131,7 +121,6 @@ class RefusalMonitor:
             other=other,
             by_status=dict(by_status),
             by_route=dict(by_route),
-            by_number=dict(by_number),
             latest=latest or latest_any,
         )
 

@@ -68,12 +68,7 @@ def project(
     if transition is not None and transition.late and _known(conn, transition):
         return None  # the same old news again (a repeated webhook or poll answer)
     if transition is not None:
-        t = transition
-        conn.execute(
-            _TRANSITION,
-            (t.number_id, t.kind, t.before, t.after, t.at, received_at, t.source, t.event, t.late, t.error,
-             t.error_code, event_id, poll_id),
-        )  # fmt: skip
+        _record(conn, transition, received_at, event_id=event_id, poll_id=poll_id)
     return transition
 
 
@@ -112,11 +107,18 @@ def _observations(
     return [observe_listing(number_id, state, polled_at, name=name, phone=phone, event=event)]
 
 
-def _record(conn: sqlite3.Connection, t: Transition, received_at: float, poll_id: int) -> Transition:
+def _record(
+    conn: sqlite3.Connection,
+    t: Transition,
+    received_at: float,
+    *,
+    event_id: int | None = None,
+    poll_id: int | None = None,
+) -> Transition:
     conn.execute(
         _TRANSITION,
         (t.number_id, t.kind, t.before, t.after, t.at, received_at, t.source, t.event, t.late, t.error,
-         t.error_code, None, poll_id),
+         t.error_code, event_id, poll_id),
     )  # fmt: skip
     return t
 
@@ -142,7 +144,7 @@ def _meta_health(
     )
     found = [Transition(number_id, kind, was, now, polled_at, "poll", "poll:detail", late=False)
              for kind, was, now in changes(before, after)]  # fmt: skip
-    return [_record(conn, t, polled_at, poll_id) for t in found]
+    return [_record(conn, t, polled_at, poll_id=poll_id) for t in found]
 
 
 def _flag(value: Any) -> bool | None:
@@ -176,7 +178,7 @@ def _billing(
         return None
     was, now = ("blocked" if before else "ok"), ("blocked" if since else "ok")
     return _record(conn, Transition(number_id, "billing", was, now, polled_at, "poll", event, late=False),
-                   polled_at, poll_id)  # fmt: skip
+                   polled_at, poll_id=poll_id)  # fmt: skip
 
 
 def project_poll(

@@ -255,8 +255,7 @@ class Server:
         conn = open_ro(self.db)
         try:
             rows = conn.execute(
-                "SELECT id, status, reason, method, path, body, body_size FROM rejections "
-                "WHERE id > ? ORDER BY id",
+                "SELECT * FROM rejections WHERE id > ? ORDER BY id",
                 (after_id,),
             ).fetchall()
         finally:

@@ -16,7 +16,7 @@ import pytest
 from pilot_desktop.core.format import iso
 from pilot_desktop.core.signature import HEADER, fingerprint
 from tests.integration.sandbox_thread import SandboxThread, running_sandbox
-from tests.integration.serving import Server, cli, open_ro, sign
+from tests.integration.serving import Server, cli, sign
 from tests.integration.test_secret_routes import two_webhooks
 
 RIGHT, WRONG = "whsec_right_one", "whsec_wrong_one"
@@ -27,26 +27,13 @@ EVENT = {
 COMPACT = json.dumps(EVENT, separators=(",", ":"), ensure_ascii=False).encode()  # what the platform signs
 
 
-def rows(server: Server, after: int = 0) -> list[dict[str, Any]]:
-    conn = open_ro(server.db)
-    try:
-        found = conn.execute(
-            "SELECT id, status, route, number_id, delivery, diagnosis, path FROM rejections"
-            " WHERE id > ? ORDER BY id",
-            (after,),
-        ).fetchall()
-    finally:
-        conn.close()
-    return [dict(r) for r in found]
-
-
 def refused(server: Server, body: bytes, route: str | None, signature: str | None) -> dict[str, Any]:
     """Post, expect 401, and return the one rejection row it left."""
     before = server.last_rejection_id()
     headers = {HEADER: signature} if signature is not None else {}
     r = server.post(body, route=route, headers=headers)
     assert r.status_code == 401, r.text
-    [row] = rows(server, before)
+    [row] = server.rejections(before)
     return row
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from pilot_desktop.core.events import shown_text
+from pilot_desktop.core.content import shown_content
 from pilot_desktop.core.format import duration, exact, number_short, number_tip, when
 from pilot_desktop.core.lifecycle import error_meaning
 from pilot_desktop.store.read_models import MessageRow, NumberNames, StuckRules
@@ -241,7 +241,7 @@ class MessagesModel(QAbstractTableModel):
             return row.error_code or (row.error or "")
         if col == "Notes":
             return " · ".join(self._notes(row))
-        return shown_text(row.text, row.kind)  # never blank: "content not retained" (api §2.8)
+        return shown_content(row.text, row.kind)  # never blank: "content not retained" (api §2.8)
 
     def _notes(self, row: MessageRow) -> list[str]:
         notes: list[str] = []

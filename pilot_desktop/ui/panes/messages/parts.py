@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pilot_desktop.core.events import replied_text, shown_text
+from pilot_desktop.core.content import shown_content
+from pilot_desktop.core.events import replied_text
 from pilot_desktop.core.format import exact, short, when
 from pilot_desktop.store.read_models import MessageRow, Timeline
 from pilot_desktop.ui.panes.messages import style
@@ -109,7 +110,7 @@ class FailureBox(QFrame):
 
 
 def message_link(row: MessageRow, verb: str = "Open") -> str:
-    text = html.escape(short(shown_text(row.text, row.kind), 80))
+    text = html.escape(short(shown_content(row.text, row.kind), 80))
     return (
         f"{html.escape(style.status_text(row.status))} · {html.escape(style.contact(row))} · "
         f"{when(row.first_at)} · “{text}” &nbsp;<a href='msg:{row.id}'>{verb}</a>"
@@ -182,7 +183,7 @@ class ReplyThread(QWidget):
             return
         lines = [
             f"↪ {when(r.first_at)} · {html.escape(r.peer or '')}: "
-            f"“{html.escape(short(shown_text(r.text, r.kind), 200))}” &nbsp;<a href='msg:{r.id}'>Open</a>"
+            f"“{html.escape(short(shown_content(r.text, r.kind), 200))}” &nbsp;<a href='msg:{r.id}'>Open</a>"
             for r in t.replies
         ]
         self.body.setText("<br>".join(lines))

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pilot_desktop.core.events import shown_text
+from pilot_desktop.core.content import shown_content
 from pilot_desktop.core.format import duration, exact, number_line, when
 from pilot_desktop.core.interchange import body_text
 from pilot_desktop.services.send import Sent, Watch
@@ -204,7 +204,7 @@ class TimelineDialog(QDialog):
         self.title.setText(f"<b>{html.escape(direction)}</b> &nbsp;<span style='color:gray'>#{m.id}</span>")
         set_badge(self.badge, m.status)
         self.ids.show_row(m)
-        text = html.escape(shown_text(m.text, m.kind, t.pii_mode))
+        text = html.escape(shown_content(m.text, m.kind, t.pii_mode))
         if not (m.text or "").strip():  # what stands in for the text (content not retained) reads as such
             text = f"<span style='color:gray'>{text}</span>"
         number = "?"
