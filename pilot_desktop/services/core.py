@@ -40,7 +40,7 @@ from pilot_desktop.services.secrets import MemorySecrets, SecretStore, open_secr
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.services.signing import SigningSecrets
 from pilot_desktop.services.webhook_admin import WebhookAdmin
-from pilot_desktop.services.webhooks import local_hook_url
+from pilot_desktop.services.webhooks import local_hook_url, public_url_of
 from pilot_desktop.store.db import StoreError
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Gap, HeartbeatRow
@@ -99,7 +99,7 @@ class AppCore:
             port=receiver.port if options.port is None else options.port,
             instance=options.instance,
             projections=options.projections,
-            public_url=lambda: self.config.settings.value.public_url,  # followed while running
+            public_url=lambda: public_url_of(self.config),  # followed while running
         )
         self.reads: Reads | None = None
         self.webhooks = WebhookAdmin(self.config, self.accounts, self.signing, lambda: self.reads)

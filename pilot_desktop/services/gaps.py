@@ -31,6 +31,11 @@ API (the window, `serve` and the catch-up use only this):
   ended, as recorded (serve's console lines, a status display).
 - `recorder.started_with`: the `not_running` gap recorded at this start, if any.
 - `recorder.current`: the open `receiver_stopped` gap, if any.
+- `await recorder.open_gap(kind, reason, since=None)` / `await recorder.close_gap(kind)`:
+  the `tunnel` gap (the managed tunnel is down, or its URL changed and this app's webhooks
+  still point at the old one) and the `unreachable` gap (probes through the public URL
+  fail); one open per kind, ended at a clean stop, told to subscribers (catch-up) when
+  they end like the others. `recorder.open_gaps` maps kind to the open one.
 
 Several processes on one data folder (a window and `serve`) share the heartbeat row; a start
 that finds a fresh beat of a live process records no gap, and a busy port held by a receiver
@@ -57,6 +62,9 @@ HEARTBEAT_S = 10.0  # how often a running core says it is alive
 STALE_BEATS = 3  # beats missed before a run counts as gone (or paused)
 LISTEN_RETRY_S = 3.0  # how often a busy port is tried again
 NOT_RUNNING, RECEIVER_STOPPED = "not_running", "receiver_stopped"
+# Opened and ended by the watch over the path to this receiver (services/tunnel.py,
+# services/reachability.py) through open_gap / close_gap: one open gap per kind.
+TUNNEL, UNREACHABLE = "tunnel", "unreachable"
 CLEAN_STOP = "Pilot Desktop was not running."
 
 Submit = Callable[[Any], Awaitable[object]]
@@ -145,6 +153,7 @@ class GapRecorder:
         self.run_started_at = 0.0
         self.started_with: Gap | None = None
         self.current: Gap | None = None  # the open receiver_stopped gap
+        self.open_gaps: dict[str, Gap] = {}  # tunnel / unreachable, by kind
         self.receiving = False
         self._ended: list[Gap] = []  # ended while receiving, told (replayed to late subscribers)
         self._untold: list[Gap] = []  # ended while the receiver was down: told when it listens
@@ -287,6 +296,28 @@ class GapRecorder:
             for listener in list(self._subscribers):
                 self._call(listener, gap)
 
+    async def open_gap(self, kind: str, reason: str, since: float | None = None) -> Gap | None:
+        """Open a gap of `kind` from `since` (default now), unless one of that kind is open."""
+        if kind in self.open_gaps or self._stopped or self.run_started_at == 0.0:
+            return self.open_gaps.get(kind)
+        gap = await self._record(kind, self._clock() if since is None else since, reason, None)
+        if gap is not None and kind not in self.open_gaps:
+            self.open_gaps[kind] = gap
+            log.info("%s", sentence(gap))
+            self._followed(gap)
+            await self._beat()  # as receiver_down: a crash ends the gap at a later beat
+        return self.open_gaps.get(kind)
+
+    async def close_gap(self, kind: str) -> Gap | None:
+        """End the open gap of `kind` now; subscribers are told (the catch-up runs)."""
+        gap = self.open_gaps.pop(kind, None)
+        if gap is None:
+            return None
+        ended = replace(gap, ended_at=max(gap.started_at, self._clock()))
+        await self._write(GapMark(gap_id=ended.id, ended_at=ended.ended_at))
+        self._ended_now(ended)
+        return ended
+
     async def stop(self) -> None:
         """A clean stop (after the receiver closed, before the writer drains): the open gap
         ends now, and the last beat says the run stopped."""
@@ -301,9 +332,10 @@ class GapRecorder:
                 await self._beats
         if self.run_started_at == 0.0:
             return  # never started (no store)
-        if self.current is not None:
-            ended = replace(self.current, ended_at=self._clock())
-            self.current = None
+        open_now = [g for g in (self.current, *self.open_gaps.values()) if g is not None]
+        self.current, self.open_gaps = None, {}
+        for gap in open_now:
+            ended = replace(gap, ended_at=max(gap.started_at, self._clock()))
             await self._write(GapMark(gap_id=ended.id, ended_at=ended.ended_at))
             self._followed(ended)
         await self._beat(stopped=True)

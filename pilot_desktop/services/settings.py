@@ -10,7 +10,7 @@ re-reads the file under a lock and writes only what changed.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -113,6 +113,68 @@ class NumberSettings(BaseModel):
     )
 
 
+TunnelMode = Literal["manual", "cloudflared", "ngrok", "command", "ngrok-sdk"]
+TUNNEL_MODES: tuple[str, ...] = ("manual", "cloudflared", "ngrok", "command", "ngrok-sdk")
+
+
+class TunnelSettings(BaseModel):
+    """How the platform reaches the receiver (services/tunnel.py) and how that is watched."""
+
+    model_config = _FROZEN
+
+    mode: TunnelMode = Field(
+        default="manual",
+        description="manual: the public_url typed in; cloudflared / ngrok: that program started "
+        "with the receiver (a quick tunnel / the ngrok agent); command: the template in "
+        "`command`; ngrok-sdk: ngrok in-process (the `ngrok` extra and an authtoken).",
+    )
+    command: str = Field(
+        default="",
+        max_length=2000,
+        description="The tunnel program for mode `command`: {port} and {local_url} are filled "
+        "in; its public URL is read from what it prints.",
+    )
+    probe_interval_s: int = Field(
+        default=60, ge=5, le=3600, description="Seconds between two probes through the public URL."
+    )
+    auto_repoint: bool = Field(
+        default=False,
+        description="When the public URL changes, move this app's webhooks to it without asking.",
+    )
+    audit_interval_s: int = Field(
+        default=600,
+        ge=10,
+        le=86_400,
+        description="Seconds between two drift audits of the webhooks (also one at start).",
+    )
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: str) -> str:
+        value = value.strip()
+        if value and "{port}" not in value and "{local_url}" not in value:
+            raise ValueError("the command must contain {port} or {local_url}, to reach the receiver")
+        return value
+
+
+class AlertSettings(BaseModel):
+    """Tray alerts beyond numbers (core/alerts.py); debounced and quiet like number alerts."""
+
+    model_config = _FROZEN
+
+    unreachable: bool = Field(default=True, description="Tell when probes through the public URL fail.")
+    not_storing: bool = Field(default=True, description="Tell when received webhooks cannot be stored.")
+    silence: bool = Field(
+        default=True, description="Tell when a number is silent much longer than its usual gap."
+    )
+    silence_factor: float = Field(
+        default=10.0, ge=2.0, le=1000.0, description="Silent this many times its usual gap: an alert."
+    )
+    silence_min_minutes: int = Field(
+        default=30, ge=1, le=10_080, description="Never a silence alert before this many minutes."
+    )
+
+
 class Settings(BaseModel):
     model_config = _FROZEN
 
@@ -122,10 +184,12 @@ class Settings(BaseModel):
     numbers: NumberSettings = Field(default_factory=NumberSettings)
     receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
+    tunnel: TunnelSettings = Field(default_factory=TunnelSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     public_url: str | None = Field(
         default=None,
-        description="The tunnel's public base URL; managed webhooks point at "
-        "<public_url>/hooks/<token>/<route>.",
+        description="The tunnel's public base URL when tunnel.mode is manual; managed webhooks "
+        "point at <public_url>/hooks/<token>/<route>.",
     )
 
     @field_validator("public_url")

@@ -62,6 +62,21 @@ class Account(BaseModel):
         return f"api-key:{self.id}"
 
 
+class ExpectedWebhook(BaseModel):
+    """A webhook of this app as the app last made or saw it: what the drift audit expects."""
+
+    model_config = _FROZEN
+
+    number_id: str
+    url: str
+    active: bool = True
+    events: list[str] = Field(default_factory=list, description="As the platform returned them.")
+    asked: list[str] = Field(
+        default_factory=list, description="As the app asked for them (the platform may drop some)."
+    )
+    at: float = Field(default=0.0, description="When the app made, changed or adopted it (epoch s).")
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -94,6 +109,16 @@ class State(BaseModel):
         "its secret checks that route's deliveries only. A webhook missing here (a secret stored "
         "before settings v3) has its route filled in when the webhook list is next read; until "
         "then its secret checks every route.",
+    )
+    tunnel_url: str | None = Field(
+        default=None,
+        description="The public URL the managed tunnel (settings tunnel.mode other than manual) "
+        "reported last: webhooks point at <tunnel_url>/hooks/<token>/<route>.",
+    )
+    expected_webhooks: dict[str, ExpectedWebhook] = Field(
+        default_factory=dict,
+        description="By webhook id: this app's webhooks as it made them (the drift audit compares "
+        "the platform's with these).",
     )
     signing_secrets_revision: int = Field(
         default=0,

@@ -68,9 +68,17 @@ def local_hook_url(config: Config, *, host: str | None = None, port: int | None 
     return f"{address}/hooks/{config.state.value.token}"
 
 
+def public_url_of(config: Config) -> str | None:
+    """Where the platform reaches this app: the typed public URL (tunnel mode manual), else
+    the URL the managed tunnel reported (state `tunnel_url`, services/tunnel.py)."""
+    if config.settings.value.tunnel.mode == "manual":
+        return config.settings.value.public_url
+    return config.state.value.tunnel_url
+
+
 def target_of(config: Config) -> Target | None:
-    """Where this app receives, once a public URL is set."""
-    public = config.settings.value.public_url
+    """Where this app receives, once a public URL is set (or the tunnel reported one)."""
+    public = public_url_of(config)
     return Target(public, config.state.value.token) if public else None
 
 

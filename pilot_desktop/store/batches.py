@@ -38,10 +38,12 @@ from pilot_desktop.store.records import (
     headers_json,
 )
 from pilot_desktop.store.schema import REJECTIONS_KEPT
+from pilot_desktop.store.watch_records import WATCH_ITEMS, WatchItem
+from pilot_desktop.store.watch_store import write_watch
 
 log = logging.getLogger(__name__)
 
-Item = IncomingEvent | Rejection | NumberPoll | Heartbeat | GapMark
+Item = IncomingEvent | Rejection | NumberPoll | Heartbeat | GapMark | WatchItem
 
 _INSERT_EVENTS = """
 INSERT INTO events (id, dedupe_key, received_at, last_received_at, event, event_group, number_id,
@@ -185,6 +187,9 @@ class BatchWriter:
                 elif isinstance(item, GapMark):
                     results.append(_mark_gap(conn, item))
                     changes.gaps = True
+                elif isinstance(item, WATCH_ITEMS):
+                    results.append(write_watch(conn, item))
+                    changes.watch = True
                 else:
                     self._insert_rejection(conn, item)
                     changes.rejections += 1

@@ -27,6 +27,7 @@ from pilot_desktop.store import (
     number_queries,
     queries,
     timelines,
+    watch_store,
 )
 from pilot_desktop.store.db import (
     DB_NAME,
@@ -183,6 +184,12 @@ class Reads:
     rejection_details = _query(queries.rejection_details)
     gaps = _query(queries.gaps)
     heartbeat = _query(queries.heartbeat)
+
+    # -- the watch over the path to this receiver (store/watch_store.py) ----------------------------
+    probes = _query(watch_store.probes)
+    tunnel = _query(watch_store.tunnel)
+    url_history = _query(watch_store.url_history)
+    drift = _query(watch_store.drift)
     live_snapshot = _query(live_queries.snapshot)
     refusal_marks = _query(live_queries.refusal_marks)
     gap_marks = _query(live_queries.gap_marks)

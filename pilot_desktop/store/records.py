@@ -11,6 +11,7 @@ from pilot_desktop.core.lifecycle import Observation
 from pilot_desktop.core.numbers import Transition
 from pilot_desktop.core.signature import Verdict
 from pilot_desktop.core.wire import compact_pickle
+from pilot_desktop.store.watch_records import WATCH_ITEMS, WatchItem, watch_bytes
 
 
 def clean_text(value: str | None) -> str | None:
@@ -108,9 +109,11 @@ class GapMark:
     body = None  # the writer sizes items by their body
 
 
-def item_bytes(item: IncomingEvent | Rejection | NumberPoll | Heartbeat | GapMark) -> int:
+def item_bytes(item: IncomingEvent | Rejection | NumberPoll | Heartbeat | GapMark | WatchItem) -> int:
     """About what a queued item holds in memory: the body, every header, the texts. The
     writer's memory bound counts this (headers can outweigh a small body many times)."""
+    if isinstance(item, WATCH_ITEMS):
+        return watch_bytes(item)
     size = 512 + len(item.body or b"")
     if isinstance(item, NumberPoll):
         return size + 1024 * len(item.answers)
@@ -232,6 +235,9 @@ class Changes:
     numbers: set[str] = field(default_factory=set)  # number ids whose state or history changed
     transitions: list[Transition] = field(default_factory=list)  # for the notifier
     gaps: bool = False  # a gap opened, ended or was caught up (services/gaps.py)
+    watch: bool = False  # a probe, the tunnel, a public URL or a drift finding (watch_records.py)
 
     def __bool__(self) -> bool:
-        return bool(self.new_events or self.redelivered or self.rejections or self.numbers or self.gaps)
+        return bool(
+            self.new_events or self.redelivered or self.rejections or self.numbers or self.gaps or self.watch
+        )

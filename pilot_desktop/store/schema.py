@@ -185,7 +185,7 @@ _V4 = (
     """
     CREATE TABLE gaps (
         id           INTEGER PRIMARY KEY,
-        kind         TEXT    NOT NULL,       -- not_running | receiver_stopped | (later) tunnel, probe
+        kind         TEXT    NOT NULL,       -- not_running | receiver_stopped | tunnel | unreachable
         started_at   REAL    NOT NULL,
         ended_at     REAL,                   -- NULL while the gap is open
         reason       TEXT    NOT NULL,
@@ -210,4 +210,66 @@ _V4 = (
     "ALTER TABLE number_state ADD COLUMN detail_at REAL",  # when GET /v1/numbers/{id} was read
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+# Never deaf (issue 16): the reachability probes through the public URL, the tunnel this
+# data folder runs, the public URLs it had and the webhooks moved to them, and what the
+# drift audit found changed behind the app's back.
+_V5 = (
+    """
+    CREATE TABLE probes (
+        id          INTEGER PRIMARY KEY,
+        at          REAL    NOT NULL,
+        public_url  TEXT    NOT NULL,
+        ok          INTEGER NOT NULL,
+        latency_ms  REAL,                    -- NULL when no answer came
+        diagnosis   TEXT    NOT NULL,        -- tunnel/probe.py Diagnosis
+        sentence    TEXT    NOT NULL,
+        status      INTEGER,                 -- HTTP status of the answer, if one came
+        trigger     TEXT    NOT NULL         -- schedule | demand | url_change | repoint
+    )
+    """,
+    "CREATE INDEX probes_at ON probes (at)",
+    """
+    CREATE TABLE tunnel (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        at          REAL    NOT NULL,        -- when this row was last written
+        mode        TEXT    NOT NULL,        -- manual | cloudflared | ngrok | command | ngrok-sdk
+        public_url  TEXT,
+        state       TEXT    NOT NULL,        -- off | starting | up | restarting | failed | stopped
+        pid         INTEGER,
+        since       REAL,                    -- in this state since
+        error       TEXT,
+        output      TEXT    NOT NULL DEFAULT '[]'  -- JSON list of the last output lines
+    )
+    """,
+    """
+    CREATE TABLE public_urls (
+        id          INTEGER PRIMARY KEY,
+        at          REAL    NOT NULL,
+        kind        TEXT    NOT NULL,        -- seen | registered | repoint_failed
+        public_url  TEXT,
+        source      TEXT    NOT NULL,        -- the tunnel mode; auto | preview | subscribe_all
+        webhook_id  TEXT,
+        number_id   TEXT,
+        old_url     TEXT,
+        detail      TEXT
+    )
+    """,
+    "CREATE INDEX public_urls_at ON public_urls (at)",
+    """
+    CREATE TABLE drift (
+        id          INTEGER PRIMARY KEY,
+        found_at    REAL    NOT NULL,
+        kind        TEXT    NOT NULL,        -- deleted | paused | repointed | events_changed | events_dropped
+        key         TEXT    NOT NULL,        -- kind:webhook_id[:detail]: one open finding per key
+        webhook_id  TEXT,
+        number_id   TEXT,
+        sentence    TEXT    NOT NULL,
+        detail      TEXT,                    -- JSON: expected and found
+        resolved_at REAL
+    )
+    """,
+    "CREATE INDEX drift_found ON drift (found_at)",
+    "CREATE UNIQUE INDEX drift_open ON drift (key) WHERE resolved_at IS NULL",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
