@@ -18,7 +18,9 @@ from pilot_desktop.cli import (
     sandbox,
     send,
     serve,
+    status,
     timeline,
+    tunnel,
     webhooks,
     window,
 )
@@ -73,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         gaps,
         reconcile,
         send,
+        status,
+        tunnel,
     ):
         group.add_parsers(sub, common, as_json)
     return parser

@@ -8,13 +8,18 @@ import signal
 import sys
 from typing import Any
 
+from pydantic import ValidationError
+
 from pilot_desktop.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Ctx
 from pilot_desktop.cli.refusals import RefusalLines
+from pilot_desktop.cli.watch_lines import WatchLines
 from pilot_desktop.cli.window import ENV_SECRETS, given_secrets
 from pilot_desktop.services import logs
 from pilot_desktop.services.core import AppCore, CoreOptions
 from pilot_desktop.services.gaps import sentence as gap_sentence
+from pilot_desktop.services.settings import TUNNEL_MODES, TunnelSettings
 from pilot_desktop.services.webhooks import local_hook_url, target_of
+from pilot_desktop.tunnel.providers import TunnelError, command_line
 
 HEALTH_EVERY_S = 0.5
 
@@ -42,6 +47,20 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
         "route of that webhook's URL. Deliveries to a route with a secret get 401 when unsigned or "
         "wrongly signed; a route without one accepts them unsigned.",
     )
+    serve.add_argument(
+        "--tunnel",
+        choices=TUNNEL_MODES,
+        help="for this run, instead of the setting tunnel.mode: manual (the public URL set with "
+        "`public-url`), cloudflared (a quick tunnel), ngrok (the agent), command (--tunnel-command), "
+        "ngrok-sdk (in-process; the `ngrok` extra and an authtoken). A tunnel program is restarted when "
+        "it dies; a new public URL moves this app's webhooks when tunnel.auto_repoint is on.",
+    )
+    serve.add_argument(
+        "--tunnel-command",
+        metavar="TEMPLATE",
+        help="the tunnel program for --tunnel command (implied), with {port} and/or {local_url}; its "
+        "public URL is read from what it prints",
+    )
     serve.set_defaults(handler=serve_command)
     hook = sub.add_parser("hook-url", parents=[common], help="print the URL webhooks should be sent to")
     hook.set_defaults(handler=hook_url)
@@ -51,15 +70,39 @@ def serve_command(ctx: Ctx) -> int:
     port = ctx.args.port
     if port is not None and not 0 <= port <= 65535:
         raise CliError(f"--port must be 0-65535, got {port}", EXIT_USAGE)
+    mode, command = _tunnel_args(ctx.args.tunnel, ctx.args.tunnel_command)
     logs.setup(ctx.paths, console=True)
     ctx.config.mark_real_receiver()
     options = CoreOptions(
-        given_secrets=tuple(given_secrets(ctx.args.signing_secret)), host=ctx.args.host, port=port
+        given_secrets=tuple(given_secrets(ctx.args.signing_secret)),
+        host=ctx.args.host,
+        port=port,
+        tunnel=mode,
+        tunnel_command=command,
     )
     # Raises SecretsError when the stored secrets cannot be read: serving without them would
     # accept deliveries nobody can verify, so serve refuses instead.
     core = AppCore(ctx.paths, ctx.config, options, secrets=ctx.secrets if _uses_secrets(ctx) else None)
     return asyncio.run(_serve(core))
+
+
+def _tunnel_args(mode: str | None, command: str | None) -> tuple[str | None, str | None]:
+    """--tunnel / --tunnel-command checked like the settings are (exit 2 naming the problem)."""
+    if command is None:
+        return mode, None
+    if mode not in (None, "command"):
+        raise CliError(f"--tunnel-command is for --tunnel command, not --tunnel {mode}", EXIT_USAGE)
+    if not command.strip():
+        raise CliError("--tunnel-command is empty: give the tunnel program's command line", EXIT_USAGE)
+    try:
+        checked = TunnelSettings(command=command).command
+        command_line("command", checked, port=1, local_url="http://127.0.0.1:1")
+    except ValidationError as exc:
+        why = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise CliError(f"--tunnel-command {command!r}: {why}", EXIT_USAGE) from None
+    except TunnelError as exc:
+        raise CliError(f"--tunnel-command {command!r}: {exc}", EXIT_USAGE) from None
+    return "command", checked
 
 
 def _uses_secrets(ctx: Ctx) -> bool:
@@ -85,6 +128,7 @@ async def _serve(core: AppCore) -> int:
     print(f"Signature check: {core.signing.describe()}", flush=True)
     if core.polling is not None and core.polling.running:
         print(f"Number polling: every {core.polling.poller.interval:.0f} s through the accounts", flush=True)
+    _say_watch(core)
     health = asyncio.ensure_future(_say_storing(core))
     refused = RefusalLines(lambda line: print(line, flush=True))  # at most a line a minute per kind
     refused.follow(core.refusals)
@@ -121,6 +165,12 @@ def _say_gaps(core: AppCore) -> None:
             lambda _gap, done: print(f"Caught up after the gap: {done.get('summary', done)}", flush=True)
         )
     core.on_listening.append(lambda: _say_listening(core))
+
+
+def _say_watch(core: AppCore) -> None:
+    """The tunnel's state and public URL, re-pointing and reachability, as they change."""
+    watch = WatchLines(lambda line: print(line, flush=True))
+    watch.follow(core)
 
 
 def _say_listening(core: AppCore) -> None:

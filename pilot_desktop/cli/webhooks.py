@@ -1,5 +1,5 @@
 """`pilot-desktop webhooks list|create|update|delete|logs`: the Webhooks pane's use cases
-(services/webhook_admin.py) from scripts.
+(services/webhook_admin.py) from scripts; `subscribe-all` and `drift` in cli/webhook_audit.py.
 
 A signing secret is read from stdin, never from argv. Notes and warnings go to stderr;
 `--json` prints one JSON document on stdout.
@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from pilot_desktop.api.models import Webhook
+from pilot_desktop.cli import webhook_audit
 from pilot_desktop.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -34,7 +35,7 @@ from pilot_desktop.services.webhooks import describe_events, events_warnings
 def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
     leaf = [common, as_json]
     webhooks = sub.add_parser(
-        "webhooks", parents=[common], help="list, create, update, delete webhooks; logs"
+        "webhooks", parents=[common], help="list, create, update, delete webhooks; logs; subscribe-all; drift"
     )
     webhooks.set_defaults(log_file=True)
     wh = webhooks.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -88,6 +89,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
     )
     logs.add_argument("--event", help="only this event")
     logs.set_defaults(handler=hook_logs)
+    webhook_audit.add_parsers(wh, leaf)  # subscribe-all, drift
 
 
 def _events(parser: argparse.ArgumentParser, *, required: bool, allow_none: bool) -> None:

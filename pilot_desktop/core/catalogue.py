@@ -68,10 +68,12 @@ _TABLE: tuple[EventInfo, ...] = (
     _health("number.health_degraded", "delivery or quality problems"),
     _health("number.health_shadowban", "messages may be accepted but not delivered"),
     _health("number.recovered", "the number recovered"),
-    _e("call.ringing", "call", "a call is ringing"),
-    _e("call.connected", "call", "a call was answered"),
-    _e("call.ended", "call", "a call ended (completed, failed or rejected)"),
-    _e("call.missed", "call", "an inbound call went unanswered"),
+    # Calls are Meta Cloud API only (conflict C4 of api §8 settled that way, as the platform's
+    # concepts page says): a web (QR) number's subscription loses them.
+    _e("call.ringing", "call", "a call is ringing", _META),
+    _e("call.connected", "call", "a call was answered", _META),
+    _e("call.ended", "call", "a call ended (completed, failed or rejected)", _META),
+    _e("call.missed", "call", "an inbound call went unanswered", _META),
     _e("call.permission_updated", "call", "a contact answered a call-permission request (Meta)", _META),
     # api §1.1: Meta's own calling body (entry[].changes[].value, with SDPs), for custom WebRTC
     # signalling. Subscribable by name; stored and shown as received.
@@ -134,9 +136,31 @@ def group_of(name: str) -> str:
     return "other"
 
 
+PROVIDER_NAMES: Mapping[str, str] = MappingProxyType({PILOT_STATUS: "web (QR)", META: "Meta Cloud API"})
+
+
 def not_emitted_by(provider: str) -> frozenset[str]:
     """Events a number of this provider never emits: the platform silently drops them
     from a subscription (api §1.2). Nothing for a provider we do not know."""
     if provider not in PROVIDERS:
         return frozenset()
     return frozenset(e.name for e in _TABLE if provider not in e.providers)
+
+
+def drop_reason(name: str, provider: str | None) -> str | None:
+    """Why the platform drops `name` from a hand-picked subscription of a number of
+    `provider` (api §1.2), or None when it keeps it."""
+    if name == ALL_EVENTS:
+        return None
+    if is_health(name):
+        return 'health alerts come only with all events ("*")'
+    if provider is not None and name in not_emitted_by(provider):
+        return f"a {PROVIDER_NAMES[provider]} number cannot emit it"
+    return None
+
+
+def provider_dropping(names: frozenset[str] | set[str]) -> str | None:
+    """The one provider whose numbers cannot emit any of `names`, or None: tells which kind of
+    number a subscription was made for when the platform dropped exactly these."""
+    found = [p for p in PROVIDERS if names and names <= not_emitted_by(p)]
+    return found[0] if len(found) == 1 else None

@@ -52,14 +52,14 @@ QUEUE_TIMEOUT = 600.0  # still QUEUED (number offline) → DELIVERY_TIMEOUT
 INVALID_DESTINATION_SHARE = 0.004  # organic sends to a malformed number
 
 # Organic activities per provider and their weights. Cloud API (Meta) numbers are not in
-# groups and cannot follow channels, so they only get 1:1 traffic.
+# groups and cannot follow channels, so they only get 1:1 traffic. Calls are Meta only
+# (core/catalogue.py: conflict C4 settled that way), so web numbers never ring.
 ACTIVITY_MIX = {
     "PILOT_STATUS": (
         ("send", 0.48),
         ("received", 0.31),
         ("group", 0.14),
-        ("newsletter", 0.065),
-        ("call", 0.005),
+        ("newsletter", 0.07),
     ),
     "META": (("send", 0.55), ("received", 0.44), ("call", 0.01)),
 }

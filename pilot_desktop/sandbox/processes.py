@@ -245,7 +245,7 @@ class NumberProcesses:
         clock = self._clock
         caller = rng.choice(line.reachable).phone
         call_id = ids.ulid("call_", rng, clock.start_ms + clock.now)
-        external = ids.wacid(rng, caller) if line.number.provider == "META" else ids.hex_id(rng, 32)
+        external = ids.wacid(rng, caller)  # calls are Meta Cloud API only (content.ACTIVITY_MIX)
 
         def event(name: str, status: str, **extra: int) -> Action:
             def run() -> None:

@@ -7,11 +7,13 @@ writer and read facade, the receiver, the number poller and the demo. The window
 Qt things on top (panes over `reads`, the tray); `serve` adds its console lines.
 
 Start: config watch -> store -> gap record (services/gaps.py: the heartbeat, the time
-nothing ran) -> receiver -> demo -> number polling. A stage that fails is recorded
-(`store_error`, `receiver_error`, `demo_error`) and the stages that do not need it still
-run: with the port taken, the history is still shown and number polls still stored, a
-`receiver_stopped` gap is open and the port is tried again every `listen_retry_s` until the
-receiver listens (`on_listening` is told). Stop runs the stages backwards and is idempotent.
+nothing ran) -> receiver -> demo -> the watch (services/watch.py: tunnel, reachability,
+re-pointing, drift audit, alerts; once the receiver listens) -> number polling. A stage that
+fails is recorded (`store_error`, `receiver_error`, `demo_error`) and the stages that do not
+need it still run: with the port taken, the history is still shown and number polls still
+stored, a `receiver_stopped` gap is open and the port is tried again every `listen_retry_s`
+until the receiver listens (`on_listening` is told, the watch starts). Stop runs the stages
+backwards and is idempotent.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pilot_desktop.services.runtime import ReceiverStartError, Runtime
 from pilot_desktop.services.secrets import MemorySecrets, SecretStore, open_secrets
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.services.signing import SigningSecrets
+from pilot_desktop.services.watch import Watch, WatchKnobs
 from pilot_desktop.services.webhook_admin import WebhookAdmin
 from pilot_desktop.services.webhooks import local_hook_url, public_url_of
 from pilot_desktop.store.db import StoreError
@@ -62,6 +65,11 @@ class CoreOptions:
     heartbeat_s: float = HEARTBEAT_S  # services/gaps.py; shorter only in tests
     catch_up: CatchUpSettings = field(default_factory=CatchUpSettings)  # no settle delay in tests
     listen_retry_s: float = LISTEN_RETRY_S  # a busy port is tried again this often
+    tunnel: str | None = None  # overrides of the settings' tunnel.mode / tunnel.command (serve --tunnel)
+    tunnel_command: str | None = None
+    probe_interval_s: float | None = None  # shorter only in tests (else tunnel.probe_interval_s)
+    audit_interval_s: float | None = None  # shorter only in tests (else tunnel.audit_interval_s)
+    tunnel_backoff: Sequence[float] | None = None  # a dead tunnel program's restarts; tests only
 
 
 class AppCore:
@@ -99,7 +107,8 @@ class AppCore:
             port=receiver.port if options.port is None else options.port,
             instance=options.instance,
             projections=options.projections,
-            public_url=lambda: public_url_of(self.config),  # followed while running
+            # Followed while running, in this run's tunnel mode (serve --tunnel overrides the settings').
+            public_url=lambda: public_url_of(self.config, None if options.demo else options.tunnel),
         )
         self.reads: Reads | None = None
         self.webhooks = WebhookAdmin(self.config, self.accounts, self.signing, lambda: self.reads)
@@ -113,6 +122,30 @@ class AppCore:
         # on this data folder): it receives, so no gap is recorded while it does.
         self.port_shared = False
         self.gaps = GapRecorder(self._submit, heartbeat_s=options.heartbeat_s)
+        # The path from the platform to the receiver (services/watch.py): the demo's public URL
+        # is its own base URL, so it runs no tunnel program whatever was asked.
+        knobs = WatchKnobs(
+            None if options.demo else options.tunnel,
+            None if options.demo else options.tunnel_command,
+            options.probe_interval_s,
+            options.audit_interval_s,
+            options.tunnel_backoff,
+        )
+        self.watch = Watch(
+            self.config,
+            lambda: self.prefs,
+            self.webhooks,
+            self._submit,
+            self.gaps,
+            lambda: self.reads,
+            storing=self._storing,
+            secrets=self.profile_secrets,
+            local=self._local,
+            instance=options.instance,
+            knobs=knobs,
+        )
+        self.tunnel, self.reachability = self.watch.tunnel, self.watch.reachability
+        self.repoint, self.drift, self.alerts = self.watch.repoint, self.watch.drift, self.watch.alerts
         self._relisten: asyncio.Task[None] | None = None
         # Told when the receiver listens after it could not (a busy port let go).
         self.on_listening: list[Callable[[], None]] = []
@@ -177,7 +210,19 @@ class AppCore:
         await self._listen()
         if self.options.demo:
             await self._start_demo()
+        if self.listening:
+            await self.watch.start()
         self._start_polling()
+
+    def _local(self) -> tuple[int, str] | None:
+        """The receiver's bound port and local base URL, for the tunnel to forward to."""
+        return (self.runtime.bound[1], self.runtime.base_url) if self.runtime.bound else None
+
+    def _storing(self) -> tuple[bool, str | None]:
+        if self.reads is None:
+            return False, self.store_error
+        health = self.reads.health()
+        return health.state == "ok", health.reason
 
     def _submit(self, item: object) -> asyncio.Future[object]:
         writer = self.runtime.writer
@@ -243,6 +288,7 @@ class AppCore:
             self.receiver_error, self.port_in_use, self.port_shared = None, False, False
             log.info("Listening again on %s/hooks/<token>", self.runtime.base_url)
             await self.gaps.receiver_up()
+            await self.watch.start()
             for listener in list(self.on_listening):
                 try:
                     listener()
@@ -315,6 +361,7 @@ class AppCore:
         for name, stage in (
             ("the settings watch", self._stop_watch),
             ("listening retries", self._stop_relisten),
+            ("the watch", self.watch.stop),  # tunnel, probes, audits: before the receiver and writer
             ("catch-up", self.catch_ups.stop if self.catch_ups else None),  # API reads feeding the writer
             ("number polling", self.polling.stop if self.polling else None),  # before the writer it feeds
             ("the demo", self.demo.stop if self.demo else None),  # no more deliveries before the drain

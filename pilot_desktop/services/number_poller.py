@@ -87,8 +87,11 @@ class NumberPoller:
                 raise
             except Exception:  # a bug must not end polling for the session
                 log.exception("number polling round failed")
+            # asyncio.timeout, not wait_for: on 3.11 wait_for loses a stop's cancel that meets
+            # a wake-up (the wait already done), and stop() then waits forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                async with asyncio.timeout(self.interval):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def poll_once(self) -> NumberPoll | None:

@@ -17,8 +17,9 @@ from pilot_desktop.api.client import PilotClient
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.api.models import Webhook
 from pilot_desktop.core.format import Names, number_line
-from pilot_desktop.services.accounts import Accounts
+from pilot_desktop.services.accounts import AccountError, Accounts
 from pilot_desktop.services.config import Config
+from pilot_desktop.services.expected import Expectations, drop_note
 from pilot_desktop.services.signing import SigningSecrets, where
 from pilot_desktop.services.state import Account, AccountNumber
 from pilot_desktop.services.webhook_logs import LogComparison, compare_logs
@@ -52,7 +53,7 @@ class Located:
 @dataclass
 class Listing:
     hooks: list[tuple[Webhook, str]] = field(default_factory=list)  # with its number id
-    failures: list[tuple[AccountNumber, ApiError]] = field(default_factory=list)
+    failures: list[tuple[AccountNumber, ApiError | AccountError]] = field(default_factory=list)
 
 
 class WebhookAdmin:
@@ -72,6 +73,9 @@ class WebhookAdmin:
         self.signing = signing
         self._reads = reads
         self.demo_secret = demo_secret
+        self.expected = Expectations(config)  # what the drift audit compares the platform with
+        # This run's tunnel mode when it overrides the settings' (serve --tunnel; the core sets it).
+        self.tunnel_mode: Callable[[], str | None] = lambda: None
 
     # -- where this app receives ---------------------------------------------------------------
     @property
@@ -79,7 +83,7 @@ class WebhookAdmin:
         return self.config.state.value.token
 
     def target(self) -> Target | None:
-        return target_of(self.config)
+        return target_of(self.config, self.tunnel_mode())
 
     def route(self, hook: Webhook) -> str | None:
         """The route the webhook's URL names on this app's receiver ("" bare, None elsewhere)."""
@@ -158,7 +162,7 @@ class WebhookAdmin:
             try:
                 async with self.accounts.client(account, num.id) as client:
                     hooks = await client.list_webhooks()
-            except ApiError as exc:
+            except (ApiError, AccountError) as exc:  # one number's failure: the others still listed
                 out.failures.append((num, exc))
                 continue
             for hook in hooks:
@@ -235,12 +239,14 @@ class WebhookAdmin:
             name = f"Pilot Desktop ({(number.name if number else '') or number_id})"
         async with self.accounts.client_for_number(number_id) as client:
             hook = await client.create_webhook(url, events, name=name, active=active)
+        self.expected.record(hook, number_id, events)
         if secret is None and self.demo_secret is not None:
             secret = self.demo_secret(hook.id)
         notes = self.store_secret(hook, secret) if secret else []
         if here:
             self.config.mark_real_receiver()
-        return hook, notes + self.refused_notes([hook])
+        dropped = drop_note(events, hook.events)
+        return hook, notes + ([dropped] if dropped else []) + self.refused_notes([hook])
 
     async def update(
         self,
@@ -262,9 +268,10 @@ class WebhookAdmin:
         if name is not None or url or events is not None or active is not None:
             async with self.client(located) as client:
                 hook = await client.update_webhook(hook.id, name=name, url=url, events=events, active=active)
-        notes: list[str] = []
+            self.expected.record(hook, located.number_id, events)
+        notes: list[str] = [note] if events is not None and (note := drop_note(events, hook.events)) else []
         if secret:
-            notes = self.store_secret(hook, secret)
+            notes += self.store_secret(hook, secret)
         elif forget_secret:
             self.signing.forget(hook.id)
         else:
@@ -279,6 +286,7 @@ class WebhookAdmin:
     async def delete(self, located: Located) -> None:
         async with self.client(located) as client:
             await client.delete_webhook(located.hook.id)
+        self.expected.forget([located.hook.id])
         if self.signing.has(located.hook.id):
             self.signing.forget(located.hook.id)
 
@@ -299,6 +307,7 @@ class WebhookAdmin:
     async def retarget(self, change: Change) -> Webhook:
         async with self.accounts.client_for_number(change.number_id) as client:
             updated = await client.update_webhook(change.webhook.id, url=change.new_url)
+        self.expected.record(updated, change.number_id)  # the Repointer moves webhooks through here
         self.note_routes([updated])  # its stored secret now checks the new route
         return updated
 

@@ -68,17 +68,18 @@ def local_hook_url(config: Config, *, host: str | None = None, port: int | None 
     return f"{address}/hooks/{config.state.value.token}"
 
 
-def public_url_of(config: Config) -> str | None:
+def public_url_of(config: Config, mode: str | None = None) -> str | None:
     """Where the platform reaches this app: the typed public URL (tunnel mode manual), else
-    the URL the managed tunnel reported (state `tunnel_url`, services/tunnel.py)."""
-    if config.settings.value.tunnel.mode == "manual":
+    the URL the managed tunnel reported (state `tunnel_url`, services/tunnel.py). `mode`:
+    this run's tunnel mode when it overrides the settings' (serve --tunnel)."""
+    if (mode or config.settings.value.tunnel.mode) == "manual":
         return config.settings.value.public_url
     return config.state.value.tunnel_url
 
 
-def target_of(config: Config) -> Target | None:
+def target_of(config: Config, mode: str | None = None) -> Target | None:
     """Where this app receives, once a public URL is set (or the tunnel reported one)."""
-    public = public_url_of(config)
+    public = public_url_of(config, mode)
     return Target(public, config.state.value.token) if public else None
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from pilot_desktop.store import (
+    cadence_queries,
     catch_up_queries,
     funnel_queries,
     live_queries,
@@ -190,6 +191,7 @@ class Reads:
     tunnel = _query(watch_store.tunnel)
     url_history = _query(watch_store.url_history)
     drift = _query(watch_store.drift)
+    cadences = _query(cadence_queries.cadences)  # the silence alerts' input (core/alerts.py)
     live_snapshot = _query(live_queries.snapshot)
     refusal_marks = _query(live_queries.refusal_marks)
     gap_marks = _query(live_queries.gap_marks)

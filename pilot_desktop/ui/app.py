@@ -32,9 +32,11 @@ from pilot_desktop.ui import crash, messages
 from pilot_desktop.ui.loop import QtLoop
 from pilot_desktop.ui.main_window import ICON, MainWindow
 from pilot_desktop.ui.panes.webhooks.pane import WebhooksPane
+from pilot_desktop.ui.panes.webhooks.watch_parts import WatchParts
 from pilot_desktop.ui.refusal_watch import RefusalWatch
 from pilot_desktop.ui.single_instance import SingleInstance
 from pilot_desktop.ui.tray import attach_tray
+from pilot_desktop.ui.watch_alerts import attach_watch
 
 
 def make_app() -> QApplication:
@@ -98,6 +100,7 @@ def build_window(core: AppCore) -> MainWindow:
     attach_webhooks(window, core)
     attach_numbers(window, core)
     attach_refusals(window, core)
+    attach_reachability(window, core)
     window.set_sender(Sender(core.accounts, core.webhooks.find_number))
     return window
 
@@ -145,6 +148,7 @@ def attach_webhooks(window: MainWindow, core: AppCore) -> WebhooksPane:
         instance=core.options.instance if core.listening else None,
         profile_accounts=core.profile_accounts if core.options.demo else None,
     )
+    pane.attach_watch(WatchParts.of(core))  # the tunnel, findings, re-pointing, subscribe-all
     window.set_webhooks_pane(pane)
     return pane
 
@@ -180,6 +184,29 @@ def attach_refusals(window: MainWindow, core: AppCore) -> RefusalWatch:
     return watch
 
 
+def attach_reachability(window: MainWindow, core: AppCore) -> None:
+    """The status bar's reachability segment follows the core's probes through the public
+    URL (services/reachability.py); it says why when nothing is probed."""
+
+    def interval() -> float:  # as services/watch.py reads it
+        given = core.options.probe_interval_s
+        return given if given is not None else float(core.config.settings.value.tunnel.probe_interval_s)
+
+    def idle() -> str | None:
+        if core.watch.running:
+            return None
+        if core.port_shared:
+            return "another Pilot Desktop on this data folder receives webhooks and probes"
+        return "the receiver is not listening, so nothing is probed"
+
+    window.status.reach.attach(
+        core.reachability,
+        interval_s=interval,
+        tunnel=lambda: core.tunnel.status,
+        idle=idle,
+    )
+
+
 def close_window(window: MainWindow, core: AppCore) -> None:
     """Detach the window from the core, then stop its timers."""
     if core.reads is not None:
@@ -193,6 +220,7 @@ async def _main(core: AppCore, instance: SingleInstance | None = None) -> int:
     window = build_window(core)
     # The tray follows this window's store (the demo's too) with the operator's settings.
     tray = attach_tray(window, core.profile.settings, core.reads)
+    watch = attach_watch(tray, core)  # reachability, storing, silence, drift, re-pointing
     if instance is not None:
         instance.raise_requested.connect(window.bring_to_front)
     closed = asyncio.Event()
@@ -212,6 +240,7 @@ async def _main(core: AppCore, instance: SingleInstance | None = None) -> int:
     settle_heap()
     await closed.wait()
     try:
+        watch.shutdown()
         tray.shutdown()
         close_window(window, core)
     finally:

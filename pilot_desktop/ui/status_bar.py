@@ -15,6 +15,7 @@ from pilot_desktop.store.errors import StoreError
 from pilot_desktop.store.read_models import StuckRules
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
+from pilot_desktop.ui.reach_segment import ReachSegment
 from pilot_desktop.ui.refusal_watch import RefusalPicture, route_words, window_words
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ class StatusBar(QStatusBar):
         self.refused_label.clicked.connect(self.refused_clicked)
         self.refused_label.hide()  # until deliveries are refused
         self.insertPermanentWidget(2, self.refused_label)  # right after the receiver's state
+        self.reach = ReachSegment()  # through the public URL; shown once attached (ui/app.py)
+        self.insertPermanentWidget(2, self.reach)
+        self.reach.shown_changed.connect(self._show_receiver)
         self.refused = 0  # refused deliveries in the last few minutes (shown when not 0)
         self.stuck = 0
         self._stuck_rules = StuckRules()
@@ -117,6 +121,13 @@ class StatusBar(QStatusBar):
                     "#b7791f",
                     f"Webhooks go to {url}, but deliveries are being refused: see the red count "
                     "beside this (click it for the Refused view).",
+                )
+            elif self.reach.cut_off:  # listening here, but nothing arrives from outside
+                state = (
+                    f"● Listening {shown}",
+                    "#b7791f",
+                    f"Listening on this machine at {url}, but the platform cannot reach it: see "
+                    f'"{self.reach.text()}" beside this (its tooltip says why).',
                 )
             else:
                 state = (f"● Listening {shown}", "#2f855a", f"Webhooks go to {url}")
@@ -215,6 +226,7 @@ class StatusBar(QStatusBar):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        self.reach.shutdown()
 
 
 def refusal_tip(picture: RefusalPicture) -> str:

@@ -114,6 +114,9 @@ class NumbersTray(QObject):
         self.level, self.summary = "none", ""
         self.last_number: str | None = None  # what clicking the last message opens
         self.last_refused = False  # ... the Refused view, when it was a refusal alert
+        self.last_open: Callable[[], None] | None = None  # ... or this (`tell`)
+        # (level, tooltip line, title words): alerts beyond numbers (ui/watch_alerts.py)
+        self.conditions: list[tuple[str, str, str]] = []
         self._quiet_value = prefs.value.notifications.quiet_hours or DEFAULT_QUIET_HOURS
         self._told_hidden = False
         self._detach: Callable[[], None] | None = None
@@ -219,6 +222,9 @@ class NumbersTray(QObject):
         for s in self.states:
             self.names[s.number_id] = s.name or s.phone or s.number_id
         level, self.summary = overall(self.states)
+        for worse, line, _ in self.conditions:
+            level = max(level, worse, key=lambda s: _SEVERITY_RANK.get(s, -1))
+            self.summary += f"\n{line}"
         if level != self.level:
             self.level = level
             self.icon.setIcon(tray_icon(level))
@@ -232,7 +238,8 @@ class NumbersTray(QObject):
             tooltip += f"\n{held} notification{'s' if held != 1 else ''} held back (quiet hours/muted)"
         if self.icon.toolTip() != tooltip:
             self.icon.setToolTip(tooltip)
-        self.window.set_title_status(title_status(self.states))
+        words = [title_status(self.states), *(title for _, _, title in self.conditions)]
+        self.window.set_title_status(", ".join(w for w in words if w))
 
     def tick(self) -> None:
         """Show what the notifier says is due now (the 2 s timer)."""
@@ -258,11 +265,18 @@ class NumbersTray(QObject):
             title = f"{len(due)} number notifications"
             lines = [f"{n.title}: {n.text}" for n in due[:4]]
             text = "\n".join(lines) + (f"\nand {len(due) - 4} more" if len(due) > 4 else "")
+        self.tell(title, text, severity, "Show number" if self.last_number else "Show numbers")
+
+    def tell(
+        self, title: str, text: str, severity: str, action: str, opens: Callable[[], None] | None = None
+    ) -> None:
+        """A balloon, or the notice banner (`action` its button) without one; clicking it
+        runs `opens`, else opens the last number (or the Refused view)."""
+        self.last_open = opens
         if self.balloons:
             self._sink(title, text, _MESSAGE_ICON.get(severity, QSystemTrayIcon.MessageIcon.Information))
         else:
             banner_text = f"<b>{html.escape(title)}</b> — {html.escape(text).replace(chr(10), '<br>')}"
-            action = "Show number" if self.last_number else "Show numbers"
             level = _BANNER_LEVEL.get(severity, "info")
             self.window.notice_banner.show_message(level, banner_text, action=action)
 
@@ -282,18 +296,16 @@ class NumbersTray(QObject):
             "notification kind=refused via=%s: %s. %s", "tray" if self.balloons else "banner", title, text
         )
         self.last_number, self.last_refused = None, True
-        if self.balloons:
-            self._sink(title, text, QSystemTrayIcon.MessageIcon.Critical)
-        else:
-            banner_text = f"<b>{html.escape(title)}</b> — {html.escape(text)}"
-            self.window.notice_banner.show_message("error", banner_text, action="Show refused")
+        self.tell(title, text, "down", "Show refused")
 
     # -- clicks --------------------------------------------------------------------------------------
 
     def open_last(self) -> None:
         """A notification was clicked: the window, the Numbers tab, its number (or the
-        Refused view, for a refusal alert)."""
-        if self.last_refused:
+        Refused view, for a refusal alert; what `tell` was given)."""
+        if self.last_open is not None:
+            self.last_open()
+        elif self.last_refused:
             self.window.bring_to_front()
             self.window.open_refused()
         else:

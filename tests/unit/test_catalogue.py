@@ -32,9 +32,16 @@ from pilot_desktop.sandbox.server import Sandbox
 from pilot_desktop.sandbox.state import Webhook
 
 # api §1.2: what each provider cannot emit (Meta has no Channels and no Evolution GO
-# vocabulary; a web number has no Meta calling envelope nor call permissions).
+# vocabulary; a web number has no calls: conflict C4 settled as Meta Cloud API only).
 DOCUMENTED_NOT_EMITTED = {
-    "PILOT_STATUS": {"call.permission_updated", "calls"},
+    "PILOT_STATUS": {
+        "call.ringing",
+        "call.connected",
+        "call.ended",
+        "call.missed",
+        "call.permission_updated",
+        "calls",
+    },
     "META": {"message.newsletter", "CallOffer", "CallAccept", "CallTerminate"},
 }
 PREFIX_OF_GROUP = {"status": "message.", "inbound": "message.", "number": "number.", "call": "call."}

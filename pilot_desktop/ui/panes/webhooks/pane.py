@@ -39,7 +39,9 @@ from pilot_desktop.ui.panes.webhooks.editor import Edit, WebhookEditor
 from pilot_desktop.ui.panes.webhooks.hooks_table import fill, hooks_table, show_refused
 from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
 from pilot_desktop.ui.panes.webhooks.retarget_dialog import RetargetDialog
+from pilot_desktop.ui.panes.webhooks.sections import Sections
 from pilot_desktop.ui.panes.webhooks.target_box import TargetBox
+from pilot_desktop.ui.panes.webhooks.watch_parts import WatchParts
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip, delete_box
 from pilot_desktop.ui.refusal_watch import RefusalPicture
 from pilot_desktop.ui.tasks import Tasks
@@ -125,12 +127,8 @@ class WebhooksPane(QWidget):
         split.addWidget(right)
         split.setSizes([260, 900])
 
-        col = QVBoxLayout(self)
-        col.addWidget(self.where)
-        col.addWidget(self.accounts_row)
-        col.addWidget(self.accounts_row.store_warning)
-        col.addWidget(split, 1)
-        col.addWidget(self.strip)
+        # Tabs: the webhooks, the tunnel (with self.where), the findings (sections.py).
+        self.sections = Sections(self, self.accounts_row, split, self.where, self.strip)
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -271,7 +269,7 @@ class WebhooksPane(QWidget):
             autofill_note=DEMO_AUTOFILL_NOTE if hook is None and self.admin.demo_secret is not None else "",
         )
         if target is None and hook is None:
-            editor.strip.warn("No public URL is set (top of this pane), so the URL must be typed in.")
+            editor.strip.warn("No public URL is set (the Tunnel tab), so the URL must be typed in.")
         return editor
 
     def open_new(self) -> None:
@@ -376,17 +374,23 @@ class WebhooksPane(QWidget):
         self.dialog = dialog
         dialog.open()  # type: ignore[attr-defined]
 
+    def attach_watch(self, parts: WatchParts) -> None:
+        """The tunnel box, the drift findings, the re-point banner and subscribe-all (the core's)."""
+        self.sections.attach(parts, self.admin, self._open)
+
     async def settled(self) -> None:
         """Wait for this pane's and its open dialog's work (tests, shutdown)."""
         while True:
             await self.tasks.settled()
+            await self.sections.settled()
             settle = getattr(self.dialog, "settled", None)
             if settle is not None:
                 await settle()
-            if not self.tasks.busy:
+            if not self.tasks.busy and not self.sections.tasks.busy:
                 return
 
     def shutdown(self) -> None:
         self.admin.config.state.unsubscribe(self._state_changed)
         self.where.shutdown()
+        self.sections.shutdown()
         self.tasks.cancel()

@@ -26,6 +26,10 @@ COLUMNS = ("Change", "Number", "Webhook", "Now points at", "Will point at", "Why
 _BUTTON = QDialogButtonBox.StandardButton
 
 
+class ChangeFailed(Exception):
+    """An `apply` that reports a failure (the re-pointer's) rather than raising the API's."""
+
+
 class RetargetDialog(QDialog):
     def __init__(
         self,
@@ -33,21 +37,26 @@ class RetargetDialog(QDialog):
         changes: list[Change],
         number_names: dict[str, str],
         apply: Callable[[Change], Awaitable[object]],
+        *,
+        title: str = "Point webhooks at this app",
+        intro: str | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Point webhooks at this app")
+        self.setWindowTitle(title)
         self.changes = changes
         self._apply = apply
         self._tasks = Tasks()
-        intro = QLabel(
-            "Every webhook that does not point at this app is listed. Those on an old address of "
+        intro_label = QLabel(
+            intro
+            if intro is not None
+            else "Every webhook that does not point at this app is listed. Those on an old address of "
             "this app (the tunnel moved) are ticked; those pointing at another system are not — "
             "tick them only if this app should take over their deliveries. Nothing changes until "
             "you press Apply."
             if changes
             else "Every webhook already points at this app. Nothing to change."
         )
-        intro.setWordWrap(True)
+        intro_label.setWordWrap(True)
         self.table = QTableWidget(len(changes), len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
@@ -75,7 +84,7 @@ class RetargetDialog(QDialog):
         self.apply_button.clicked.connect(self._on_apply)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(intro)
+        layout.addWidget(intro_label)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.strip)
         layout.addWidget(self.buttons)
@@ -101,7 +110,7 @@ class RetargetDialog(QDialog):
             assert result is not None
             try:
                 await self._apply(self.changes[row])
-            except (ApiError, AccountError) as exc:
+            except (ApiError, AccountError, ChangeFailed) as exc:
                 failed += 1
                 result.setText(f"failed: {exc}")
                 result.setForeground(Qt.GlobalColor.red)

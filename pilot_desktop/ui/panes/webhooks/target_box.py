@@ -9,14 +9,15 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushBu
 
 from pilot_desktop.services.config import SettingsError
 from pilot_desktop.services.webhook_admin import WebhookAdmin
+from pilot_desktop.services.webhooks import public_url_of
 from pilot_desktop.tunnel.probe import probe
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 
 TUNNEL_HINT = (
-    "Pilot Status reaches this app through a tunnel: start one to {local} (for example "
-    "<code>cloudflared tunnel --url {local}</code> or <code>ngrok http {port}</code>) and paste "
-    "its public https URL here."
+    "Pilot Status reaches this app through a tunnel to {local}: pick a mode in the Tunnel box "
+    "above and the app runs it, or run one yourself (for example <code>cloudflared tunnel --url "
+    "{local}</code> or <code>ngrok http {port}</code>) and paste its public https URL here."
 )
 DEMO_HINT = (
     "Demo: the sandbox runs on this machine, so the receiver's own address serves as the "
@@ -44,7 +45,7 @@ class TargetBox(QGroupBox):
         self.hook_line = QLabel()
         self.hook_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         port = local_base.rsplit(":", 1)[-1]
-        hint = QLabel(DEMO_HINT if demo else TUNNEL_HINT.format(local=local_base, port=port))
+        self.hint = hint = QLabel(DEMO_HINT if demo else TUNNEL_HINT.format(local=local_base, port=port))
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(mid);")
         row = QHBoxLayout()
@@ -57,10 +58,30 @@ class TargetBox(QGroupBox):
         col.addWidget(self.hook_line)
         col.addWidget(hint)
         col.addWidget(self.strip)
+        self.managed = QLabel()  # outside manual mode: the URL is the tunnel's, shown read-only
+        self.managed.setWordWrap(True)
+        col.insertWidget(1, self.managed)
         self.show_target()
         admin.config.settings.subscribe(self._settings_changed)
+        admin.config.state.subscribe(self._state_changed)
 
     def show_target(self) -> None:
+        mode = self.admin.tunnel_mode() or self.admin.config.settings.value.tunnel.mode
+        was_managed, manual = self.public_url.isReadOnly(), mode == "manual"
+        self.public_url.setReadOnly(not manual)
+        self.save_url.setVisible(manual)
+        self.managed.setVisible(not manual)
+        self.hint.setVisible(manual)  # how to run a tunnel by hand
+        if not manual:
+            self.public_url.setText(public_url_of(self.admin.config, mode) or "")
+            self.public_url.setPlaceholderText("waiting for the tunnel's URL…")
+            self.managed.setText(
+                f"Managed by the tunnel ({mode}): this URL follows it. Choose Manual URL in the "
+                "Tunnel box above to type one."
+            )
+        elif was_managed:  # back to manual: the URL typed in before
+            self.public_url.setText(self.admin.config.settings.value.public_url or "")
+            self.public_url.setPlaceholderText("https://your-tunnel.example")
         target = self.admin.target()
         if target is None:
             self.hook_line.setText("No public URL yet: webhooks created here can't point at this app.")
@@ -68,8 +89,13 @@ class TargetBox(QGroupBox):
             example = html.escape(target.url_for("NUMBER")).removesuffix("NUMBER") + "&lt;number id&gt;"
             self.hook_line.setText(f"Webhooks of this app point at <b>{example}</b>")
 
+    def _state_changed(self, changed: frozenset[str]) -> None:
+        if "tunnel_url" in changed:  # the managed tunnel reported a new URL
+            self.show_target()
+            self.target_did_change.emit()
+
     def _settings_changed(self, changed: frozenset[str]) -> None:
-        if "public_url" in changed:  # saved here, or by `pilot-desktop public-url`
+        if changed & {"public_url", "tunnel.mode"}:  # saved here, or by the CLI
             if not self.public_url.hasFocus():
                 self.public_url.setText(self.admin.config.settings.value.public_url or "")
             self.show_target()
@@ -108,3 +134,4 @@ class TargetBox(QGroupBox):
 
     def shutdown(self) -> None:
         self.admin.config.settings.unsubscribe(self._settings_changed)
+        self.admin.config.state.unsubscribe(self._state_changed)
