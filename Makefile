@@ -16,7 +16,8 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
-# Re-install only when pyproject.toml is newer than the stamp.
+# Re-install only when pyproject.toml is newer than the stamp. The ngrok extra (tunnel mode
+# ngrok-sdk) comes too: the app offers it out of the box and the tests reach the real SDK.
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then \
 		echo "error: Python >= 3.11 not found (tried python3.11, python3, python3.12, python3.13)" >&2; \
@@ -26,7 +27,7 @@ $(STAMP): pyproject.toml
 		echo "creating $(VENV) with $(PYTHON)"; \
 		rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --disable-pip-version-check -e '.[test,dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[test,dev,ngrok]'
 	@touch $(STAMP)
 
 run: venv
