@@ -12,6 +12,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never reach the developer's real keyring (Secret Service, KWallet); every keyring call
 # raises NoKeyringError. A test that needs a keyring monkeypatches an in-memory fake.
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+# The stand-in tunnel (tests/tunnel_forwarder.py) prints http://127.0.0.1:<port>: let the custom
+# tunnel mode take a local address as the public URL here and in every `serve` the tests start
+# (pilot_desktop/tunnel/providers.ALLOW_LOCAL_ENV). The test of the rule itself unsets it.
+os.environ.setdefault("PILOT_DESKTOP_TUNNEL_ALLOW_LOCAL", "1")
 
 import pytest
 

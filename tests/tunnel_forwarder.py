@@ -10,6 +10,10 @@ connection's bytes both ways to `--to` until both sides are done. SIGTERM or SIG
 prints the banner without a URL; `--stderr` prints to stderr as cloudflared does;
 `--print-url` names that URL instead of its own (for a preset's pattern). Standard
 library only.
+
+The app takes a loopback address as a public URL only when PILOT_DESKTOP_TUNNEL_ALLOW_LOCAL=1
+(pilot_desktop/tunnel/providers.ALLOW_LOCAL_ENV): tests/conftest.py sets it for the whole
+test session, and the `serve` processes the tests start inherit it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from pilot_desktop.services.core import AppCore, CoreOptions
 from pilot_desktop.services.gaps import sentence as gap_sentence
 from pilot_desktop.services.settings import TUNNEL_MODES, TunnelSettings
 from pilot_desktop.services.webhooks import local_hook_url, target_of
-from pilot_desktop.tunnel.providers import TunnelError, command_line
+from pilot_desktop.tunnel.providers import TunnelError, command_line, shown_command
 
 HEALTH_EVERY_S = 0.5
 
@@ -99,9 +99,9 @@ def _tunnel_args(mode: str | None, command: str | None) -> tuple[str | None, str
         command_line("command", checked, port=1, local_url="http://127.0.0.1:1")
     except ValidationError as exc:
         why = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-        raise CliError(f"--tunnel-command {command!r}: {why}", EXIT_USAGE) from None
+        raise CliError(f"--tunnel-command {shown_command(command)!r}: {why}", EXIT_USAGE) from None
     except TunnelError as exc:
-        raise CliError(f"--tunnel-command {command!r}: {exc}", EXIT_USAGE) from None
+        raise CliError(f"--tunnel-command {shown_command(command)!r}: {exc}", EXIT_USAGE) from None
     return "command", checked
 
 

@@ -8,8 +8,9 @@ nonce is, which the receiver answers with HMAC(token, nonce), so we know it is o
 - receiver: the address, running per the heartbeat (services/gaps.situation), storing per
   /healthz (`status` "not storing" and a 503 mean the writer cannot store; `ok` false also
   while this receiver's own deliveries are refused);
-- tunnel: the row the running tunnel manager keeps (mode, public URL, process state), else
-  the settings' mode;
+- tunnel: the tunnel in effect (services/alerts.effective_tunnel): the row a running
+  process's tunnel manager keeps (mode, public URL, process state; `serve --tunnel` overrides
+  the settings for one run), else the settings' mode;
 - reachability: the newest probe through the public URL and the state the newest probes
   give (core/alerts.probe_state: not_checked, reachable, failing, unreachable);
 - drift: the open findings of the webhook audit;
@@ -38,12 +39,19 @@ from pilot_desktop.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, 
 from pilot_desktop.core.alerts import Alert, ProbeLike, probe_state
 from pilot_desktop.core.format import cli_time, iso
 from pilot_desktop.core.urls import PROBE_HEADER, http_base, probe_proof
-from pilot_desktop.services.alerts import FAILURES, alerts_now, expected_public_url, probes_now
+from pilot_desktop.services.alerts import (
+    FAILURES,
+    Effective,
+    alerts_now,
+    effective_tunnel,
+    listening,
+    probes_now,
+)
 from pilot_desktop.services.config import STATE, peek_settings, read_json
 from pilot_desktop.services.gaps import situation
-from pilot_desktop.services.settings import Settings
 from pilot_desktop.store.db import StoreError
 from pilot_desktop.store.reads import Reads
+from pilot_desktop.store.records import Gap
 from pilot_desktop.store.watch_records import DriftRow, ProbeRow, TunnelRow
 
 HEALTHZ_TIMEOUT_S = 2.0
@@ -123,13 +131,14 @@ def _healthz(address: str, token: str | None, timeout: float) -> dict[str, Any]:
     return out
 
 
-def _tunnel_json(settings: Settings, row: TunnelRow | None) -> dict[str, Any]:
-    if row is None:
-        manual = settings.tunnel.mode == "manual"
+def _tunnel_json(eff: Effective, row: TunnelRow | None) -> dict[str, Any]:
+    """The tunnel in effect: the recorded row when it is of that mode, else the settings'."""
+    if row is None or (not eff.live and row.mode != eff.mode):
+        manual = eff.mode == "manual"
         return {
             "recorded": False,
-            "mode": settings.tunnel.mode,
-            "publicUrl": settings.public_url if manual else None,
+            "mode": eff.mode,
+            "publicUrl": eff.public_url if manual else None,
             "state": "off" if manual else None,
             "pid": None,
             **_at("since", None),
@@ -162,14 +171,10 @@ def probe_json(p: ProbeRow) -> dict[str, Any]:
 
 
 def _reach_json(
-    settings: Settings,
-    probes: list[ProbeRow],
-    current: list[ProbeLike],
-    tunnel: TunnelRow | None,
-    running: bool,
+    probes: list[ProbeRow], current: list[ProbeLike], tunnel: Effective, running: bool
 ) -> dict[str, Any]:
     state = probe_state(current, FAILURES)
-    public = expected_public_url(settings, tunnel)
+    public = tunnel.public_url
     reason = None
     if state.state == "not_checked":
         if public is None and not probes:
@@ -204,6 +209,10 @@ def drift_json(f: DriftRow) -> dict[str, Any]:
     }
 
 
+def gap_json(g: Gap) -> dict[str, Any]:
+    return {"id": g.id, "kind": g.kind, **_at("since", g.started_at), "reason": g.reason}
+
+
 def alert_json(a: Alert) -> dict[str, Any]:
     return {"kind": a.kind, "subject": a.subject, **_at("since", a.since), "sentence": a.sentence}
 
@@ -215,22 +224,27 @@ def gather(ctx: Ctx, now: float) -> dict[str, Any]:
     port = settings.receiver.port if ctx.args.port is None else ctx.args.port
     address = http_base(host, port)
     store: dict[str, Any] = {"path": str(ctx.paths.data_dir), "ok": False, "error": None}
-    beat, tunnel, probes, findings, cadences = None, None, [], [], []
+    beat, tunnel, probes, findings, cadences, open_gaps = None, None, [], [], [], []
+    since, gap_open = None, False
     try:
         reads = Reads.open(ctx.paths.data_dir)
         try:
             beat, tunnel = reads.heartbeat(), reads.tunnel()
             probes, findings = reads.probes(PROBES_READ), reads.drift(open_only=True)
             cadences = reads.cadences(now)
+            since, gap_open = listening(reads, beat)
+            open_gaps = [g for g in reads.gaps(now) if g.ended_at is None]
         finally:
             reads.close()
         store["ok"] = True
     except StoreError as exc:
         store["error"] = str(exc)
     running = situation(beat, now) if store["ok"] else None
+    receiving = bool(running and running.receiving)
     health = _healthz(address, _token(ctx), ctx.args.timeout)
+    eff = effective_tunnel(settings, tunnel, receiving)  # serve --tunnel overrides the settings
     # Probes tell about a running receiver: after a stop, the last ones say nothing of now.
-    current = probes_now(settings, probes, tunnel, now) if running and running.receiving else []
+    current = probes_now(settings, probes, eff, now) if receiving else []
     storing = health["storing"]
     alerts = alerts_now(
         settings,
@@ -239,6 +253,8 @@ def gather(ctx: Ctx, now: float) -> dict[str, Any]:
         storing_since=now,
         cadences=cadences,
         now=now,
+        listening_since=since,
+        gap_open=gap_open,
     )
     doc: dict[str, Any] = {
         "healthy": False,
@@ -253,8 +269,10 @@ def gather(ctx: Ctx, now: float) -> dict[str, Any]:
             **_at("lastHeartbeatAt", beat.alive_at if beat else None),
             **health,
         },
-        "tunnel": _tunnel_json(settings, tunnel),
-        "reachability": _reach_json(settings, probes, current, tunnel, bool(running and running.receiving)),
+        "tunnel": _tunnel_json(eff, tunnel),
+        "reachability": _reach_json(probes, current, eff, receiving),
+        # A run that ended left its gaps to the next start: only a running one's count now.
+        "gaps": {"open": [gap_json(g) for g in open_gaps] if receiving else []},
         "drift": {"open": len(findings), "findings": [drift_json(f) for f in findings]},
         "alerts": [alert_json(a) for a in alerts],
     }
@@ -280,6 +298,8 @@ def problems(doc: dict[str, Any]) -> list[str]:
         out.append("The receiver refuses this app's own deliveries (`pilot-desktop refusals`).")
     if tun["mode"] != "manual" and tun["state"] != "up":
         out.append(f"The {tun['mode']} tunnel is {tun['state'] or 'not started'}{_why(tun['error'])}.")
+    for gap in doc["gaps"]["open"]:
+        out.append(f"Not receiving since {_when(gap['since'])} ({gap['kind']}): {gap['reason']}")
     if reach["state"] == "not_checked":
         out.append(f"Reachability not checked: {reach['reason']}.")
     elif reach["state"] == "unreachable":
@@ -330,6 +350,8 @@ def show(doc: dict[str, Any]) -> None:
         if not last["ok"]:
             print(f"  {last['sentence']}")
     findings = doc["drift"]["findings"]
+    for gap in doc["gaps"]["open"]:
+        print(f"Not receiving since {_when(gap['since'])} ({gap['kind']}): {gap['reason']}")
     print(f"Drift: {len(findings)} open finding(s)" if findings else "Drift: no open finding")
     for f in findings:
         print(f"  {f['kind']} ({_when(f['foundAt'])}): {f['sentence']}")

@@ -23,7 +23,7 @@ from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.watch_records import TunnelRow, UrlRow
 from pilot_desktop.tunnel.ngrok_sdk import AUTHTOKEN_SECRET
 from pilot_desktop.tunnel.ngrok_sdk import MODE as NGROK_SDK
-from pilot_desktop.tunnel.providers import COMMAND, TunnelError, command_line
+from pilot_desktop.tunnel.providers import COMMAND, TunnelError, command_line, shown_command
 
 HISTORY_SHOWN = 20  # URL history lines in `show`
 MAX_LIMIT = 20_000
@@ -96,7 +96,7 @@ def settings_json(s: Settings) -> dict[str, Any]:
     t = s.tunnel
     return {
         "mode": t.mode,
-        "command": t.command,
+        "command": shown_command(t.command),  # secrets masked; the settings file keeps them
         "probeIntervalSeconds": t.probe_interval_s,
         "autoRepoint": t.auto_repoint,
         "auditIntervalSeconds": t.audit_interval_s,
@@ -179,7 +179,7 @@ def show_tunnel(ctx: Ctx) -> int:
     t = settings.tunnel
     print(f"Mode: {t.mode}")
     if t.mode == COMMAND:
-        print(f"Command: {t.command or '(none set)'}")
+        print(f"Command: {shown_command(t.command) or '(none set)'}")
     if authtoken is not None:
         print(f"ngrok authtoken: {'stored' if authtoken else 'not stored (`tunnel authtoken` sets it)'}")
     if t.mode == "manual":
@@ -233,7 +233,7 @@ def set_tunnel(ctx: Ctx) -> int:
     except SettingsError as exc:
         raise CliError(f"{exc} Nothing was changed.", EXIT_USAGE) from None
     t = saved.tunnel
-    command = f" ({t.command})" if t.mode == COMMAND else ""
+    command = f" ({shown_command(t.command)})" if t.mode == COMMAND else ""
     print(
         f"Tunnel mode: {t.mode}{command}; probe every {t.probe_interval_s} s; "
         f"auto re-point {'on' if t.auto_repoint else 'off'}."

@@ -36,7 +36,9 @@ class WatchLines:
             return  # new output lines only
         self._told = told
         name = f"Tunnel ({status.mode})"
-        if status.state == "off":
+        if status.state == "off" and status.mode != "manual":  # another process runs it
+            self._say(f"{name} not run here: {status.error or 'off'}")
+        elif status.state == "off":
             where = status.public_url or "none set (pilot-desktop public-url URL)"
             self._say(f"Tunnel: manual, public URL {where}")
         elif status.state == "up":
@@ -58,6 +60,8 @@ class WatchLines:
         if result.moved:
             ids = ", ".join(c.webhook.id for c in result.moved)
             self._say(f"Re-pointed {len(result.moved)} webhook(s) to the new public URL: {ids}")
+        for number_id, reason in result.unread:
+            self._say(f"Could not read the webhooks of number {number_id} (tried again later): {reason}")
         for change, reason in result.failed:
             self._say(f"Could not re-point webhook {change.webhook.id} (tried again later): {reason}")
         waiting = [c for c in result.pending if c.webhook.id not in {f.webhook.id for f, _ in result.failed}]

@@ -21,6 +21,7 @@ from typing import Any
 from pilot_desktop.api.models import Webhook
 from pilot_desktop.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Ctx, err, print_json, table
 from pilot_desktop.core.format import cli_time, iso, number_line
+from pilot_desktop.services import logs
 from pilot_desktop.services.drift import AuditResult, DriftAudit, Submit
 from pilot_desktop.services.subscribe_all import (
     SubscribePlan,
@@ -29,7 +30,7 @@ from pilot_desktop.services.subscribe_all import (
     apply_subscribe_all,
     plan_subscribe_all,
 )
-from pilot_desktop.store.db import open_store
+from pilot_desktop.store.db import DB_NAME, open_store
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.watch_records import DriftRow
 from pilot_desktop.store.writer import Writer
@@ -64,7 +65,8 @@ def add_parsers(wh: Any, leaf: list[argparse.ArgumentParser]) -> None:
         help="this app's webhooks changed on the platform behind its back (open findings)",
     )
     dr.add_argument("--audit", action="store_true", help="run one audit now (lists every number's webhooks)")
-    dr.set_defaults(handler=drift)
+    # Not in the profile's log up front (a read must create nothing); --audit opens it itself.
+    dr.set_defaults(handler=drift, log_file=False)
 
 
 # -- the store, written by this command ---------------------------------------------------------
@@ -240,9 +242,16 @@ def _print_findings(rows: list[DriftRow]) -> None:
 
 
 async def drift(ctx: Ctx) -> int:
+    if not ctx.paths.data_dir.is_dir():  # never created by a command that only reads or audits
+        raise CliError(f"No data folder at {ctx.paths.data_dir}: nothing to audit there.", EXIT_ERROR)
     if not ctx.args.audit:
-        reads = ctx.reads()
-        rows = reads.drift(open_only=True) if reads is not None else []
+        db = ctx.paths.data_dir / DB_NAME
+        reads = Reads.open(ctx.paths.data_dir) if db.exists() else None  # refuses an old schema
+        try:
+            rows = reads.drift(open_only=True) if reads is not None else []
+        finally:
+            if reads is not None:
+                reads.close()
         if ctx.as_json:
             print_json({"open": [finding_json(r) for r in rows]})
         else:
@@ -250,6 +259,7 @@ async def drift(ctx: Ctx) -> int:
                 err(f"note: no database in {ctx.paths.data_dir}: no audit has run here yet")
             _print_findings(rows)
         return EXIT_OK
+    logs.setup(ctx.paths, console=False)
     async with _writing(ctx) as (submit, reads):
         audit = DriftAudit(ctx.admin, submit, lambda: reads, interval_s=lambda: 0.0)
         result = await audit.run_once()

@@ -14,7 +14,8 @@ Pure and clock-driven (the time is passed in), so services/alerts.py (the runnin
   and would make every busy number alert after min_s; the 90th percentile is the pause
   between bursts, and one long outlier (a night) among the sample does not move it. A number
   whose connection state is known and not OPEN is not silent: its disconnection is told by
-  number alerts.
+  number alerts. Silence counts from when the receiver could receive again at the latest
+  (this run's start, the end of the latest gap), and waits while a gap is open.
 
 `AlertNotifier` turns the active alerts into notifications like core/notify.Notifier does for
 numbers: an alert is told once it has held for its kind's delay (`DELAYS`), its recovery
@@ -210,21 +211,32 @@ def watched(c: Cadence) -> bool:
     return connected and c.recent >= MIN_RECENT and c.last_at is not None and c.usual_gap is not None
 
 
-def silence_alerts(cadences: Sequence[Cadence], now: float, factor: float, min_s: float) -> list[Alert]:
+def silence_alerts(
+    cadences: Sequence[Cadence],
+    now: float,
+    factor: float,
+    min_s: float,
+    listening_since: float | None = None,
+) -> list[Alert]:
+    """Silence counts from the later of a number's last event and `listening_since` (when
+    the receiver could receive again: this run's start, the end of the latest gap): a number
+    is not silent for the hours nothing could receive."""
     out = []
     for c in cadences:
         if not watched(c) or c.last_at is None or c.usual_gap is None:
             continue
-        silent = now - c.last_at
+        start = c.last_at if listening_since is None else max(c.last_at, listening_since)
+        silent = now - start
         if silent <= silence_threshold(c.usual_gap, factor, min_s):
             continue
         name = c.name or c.number_id
+        since = "" if start == c.last_at else " since this app could receive again"
         sentence = (
-            f"No webhook event for {name} for {duration(silent)}; it usually receives one every "
+            f"No webhook event for {name} for {duration(silent)}{since}; it usually receives one every "
             f"{duration(c.usual_gap)} or less (9 gaps in 10). Check the number on the platform and "
             "its webhooks (`pilot-desktop webhooks drift`)."
         )
-        out.append(Alert(SILENCE, c.number_id, c.last_at, sentence))
+        out.append(Alert(SILENCE, c.number_id, start, sentence))
     return out
 
 

@@ -7,8 +7,10 @@ connection there), asks `storing()` whether the writer stores, and applies the r
 when it changed (an alert opened, ended or began at another time); the tray feeds it to
 core/alerts.AlertNotifier. Settings `alerts.*` switch kinds off and set the silence bounds.
 
-While the platform cannot reach this app, or nothing is stored, every number goes silent:
-silence alerts wait until that is over, so one cause is told once. A muted number
+While the platform cannot reach this app, nothing is stored, or any gap is open (tunnel,
+unreachable, receiver stopped), every number goes silent: silence alerts wait until that is
+over, so one cause is told once; then silence counts from the later of the number's last
+event and when the receiver could receive again (this run's start, the latest gap's end). A muted number
 (notifications.muted) raises no silence alert.
 """
 
@@ -19,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from pilot_desktop.core.alerts import (
     Alert,
@@ -31,7 +34,9 @@ from pilot_desktop.core.alerts import (
     unreachable_alert,
 )
 from pilot_desktop.services.settings import Settings
+from pilot_desktop.store.cadence_queries import gap_bounds
 from pilot_desktop.store.reads import Reads
+from pilot_desktop.store.records import HeartbeatRow
 from pilot_desktop.store.watch_records import TunnelRow
 
 log = logging.getLogger(__name__)
@@ -42,20 +47,41 @@ FAILURES = 2  # failed probes in a row before unreachable (Reachability's failur
 Listener = Callable[[list[Alert]], None]
 
 
-def expected_public_url(settings: Settings, tunnel: TunnelRow | None) -> str | None:
-    """The public URL probes should go through now: the typed one in manual mode, else the
-    managed tunnel's (None: not known, then the newest probe's URL is taken)."""
+# The states of a managed tunnel a process keeps: its row tells the tunnel in effect.
+LIVE_STATES = frozenset({"starting", "up", "restarting", "failed"})
+
+
+@dataclass(frozen=True, slots=True)
+class Effective:
+    """The tunnel in effect: its mode, the public URL probes should go through (None: not
+    known) and whether a running process's tunnel row said so (`live`)."""
+
+    mode: str
+    public_url: str | None
+    live: bool
+
+
+def effective_tunnel(settings: Settings, tunnel: TunnelRow | None, running: bool) -> Effective:
+    """What runs, not what the settings say: a row a running process keeps (a managed tunnel
+    not stopped, or its manual "off") wins, since `serve --tunnel` overrides the settings for
+    one run. Otherwise the settings' mode: the typed URL in manual, else the recorded URL."""
+    if running and tunnel is not None:
+        if tunnel.mode != "manual" and tunnel.state in LIVE_STATES:
+            return Effective(tunnel.mode, tunnel.public_url, True)
+        if tunnel.mode == "manual" and tunnel.state == "off":
+            return Effective("manual", tunnel.public_url, True)
     if settings.tunnel.mode == "manual":
-        return settings.public_url
-    return tunnel.public_url if tunnel is not None and tunnel.mode != "manual" else None
+        return Effective("manual", settings.public_url, False)
+    url = tunnel.public_url if tunnel is not None and tunnel.mode != "manual" else None
+    return Effective(settings.tunnel.mode, url, False)
 
 
 def probes_now(
-    settings: Settings, probes_newest_first: Sequence[ProbeLike], tunnel: TunnelRow | None, now: float
+    settings: Settings, probes_newest_first: Sequence[ProbeLike], tunnel: Effective, now: float
 ) -> list[ProbeLike]:
     """The probes that tell the present (core/alerts.current_probes)."""
-    url = expected_public_url(settings, tunnel)
-    if url is None and settings.tunnel.mode != "manual" and probes_newest_first:
+    url = tunnel.public_url
+    if url is None and tunnel.mode != "manual" and probes_newest_first:
         url = probes_newest_first[0].public_url  # a managed tunnel between two URLs
     return current_probes(probes_newest_first, url, now, stale_after(settings.tunnel.probe_interval_s))
 
@@ -68,20 +94,33 @@ def alerts_now(
     storing_since: float,
     cadences: Sequence[Cadence],
     now: float,
+    listening_since: float | None = None,
+    gap_open: bool = False,
 ) -> list[Alert]:
-    """The active alerts by the settings: `probes` from `probes_now`; `storing` (ok, reason)."""
+    """The active alerts by the settings: `probes` from `probes_now`; `storing` (ok, reason);
+    `listening_since`, `gap_open` from `listening`."""
     rules = settings.alerts
     out: list[Alert] = []
     if rules.unreachable and (alert := unreachable_alert(probes, FAILURES)) is not None:
         out.append(alert)
     if rules.not_storing and (alert := not_storing_alert(*storing, storing_since)) is not None:
         out.append(alert)
-    cause = unreachable_alert(probes, FAILURES) is not None or not storing[0]
+    cause = unreachable_alert(probes, FAILURES) is not None or not storing[0] or gap_open
     if rules.silence and not cause:
         muted = set(settings.notifications.muted)
         watched = [c for c in cadences if c.number_id not in muted]
-        out += silence_alerts(watched, now, rules.silence_factor, rules.silence_min_minutes * 60.0)
+        min_s = rules.silence_min_minutes * 60.0
+        out += silence_alerts(watched, now, rules.silence_factor, min_s, listening_since)
     return out
+
+
+def listening(reads: Reads, beat: HeartbeatRow | None) -> tuple[float | None, bool]:
+    """When the receiver could receive again at the latest (its run's start, the end of the
+    latest gap), and whether a gap is open (tunnel, unreachable, receiver stopped...): silence
+    counts from the first and waits while the second holds."""
+    end, gap_open = reads.run(gap_bounds)
+    starts = [t for t in (beat.run_started_at if beat else None, end) if t is not None]
+    return (max(starts) if starts else None), gap_open
 
 
 class AlertWatch:
@@ -152,11 +191,14 @@ class AlertWatch:
             self._not_storing_since = now
         probes: Sequence[ProbeLike] = []
         cadences: list[Cadence] = []
+        since: float | None = None
+        gap_open = False
         reads = self._reads()
         if reads is not None:
             try:
-                probes, tunnel, cadences = await asyncio.to_thread(self._read, reads, now)
-                probes = probes_now(settings, probes, tunnel, now)
+                probes, tunnel, cadences, since, gap_open = await asyncio.to_thread(self._read, reads, now)
+                # This app runs: a live tunnel row is this run's (or another process's) tunnel.
+                probes = probes_now(settings, probes, effective_tunnel(settings, tunnel, True), now)
                 self._failing = None
             except Exception as exc:  # a damaged store is said by its health, not here
                 if str(exc) != self._failing:
@@ -169,6 +211,8 @@ class AlertWatch:
             storing_since=self._not_storing_since or now,
             cadences=cadences,
             now=now,
+            listening_since=since,
+            gap_open=gap_open,
         )
         before = {(a.kind, a.subject, a.since) for a in self.active}
         self.active = active
@@ -181,5 +225,8 @@ class AlertWatch:
         return active
 
     @staticmethod
-    def _read(reads: Reads, now: float) -> tuple[list[ProbeLike], TunnelRow | None, list[Cadence]]:
-        return list(reads.probes(PROBES_READ)), reads.tunnel(), reads.cadences(now)
+    def _read(
+        reads: Reads, now: float
+    ) -> tuple[list[ProbeLike], TunnelRow | None, list[Cadence], float | None, bool]:
+        since, gap_open = listening(reads, reads.heartbeat())
+        return list(reads.probes(PROBES_READ)), reads.tunnel(), reads.cadences(now), since, gap_open

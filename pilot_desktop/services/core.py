@@ -70,6 +70,7 @@ class CoreOptions:
     probe_interval_s: float | None = None  # shorter only in tests (else tunnel.probe_interval_s)
     audit_interval_s: float | None = None  # shorter only in tests (else tunnel.audit_interval_s)
     tunnel_backoff: Sequence[float] | None = None  # a dead tunnel program's restarts; tests only
+    repoint_backoff: Sequence[float] | None = None  # a failing re-pointing look; tests only
 
 
 class AppCore:
@@ -130,6 +131,8 @@ class AppCore:
             options.probe_interval_s,
             options.audit_interval_s,
             options.tunnel_backoff,
+            options.repoint_backoff,
+            self.store_paths.data_dir,  # one tunnel per data folder (services/tunnel_lease.py)
         )
         self.watch = Watch(
             self.config,

@@ -12,9 +12,14 @@ On start and every `interval_s()`, every number's webhooks are listed through al
   number's provider cannot emit them, api §1.2; health alerts only come with "*").
 
 Each finding is a DriftMark keyed "{kind}:{webhook id}"; one no longer true is resolved. A
-number whose list fails is reported and its findings are left as they are. A webhook of
-this app the app never saw is adopted (expected as found), without a finding. Listeners
-hear each new finding once: the writer answers the open finding's id for a key already open.
+number whose list fails is reported and its findings are left as they are. A number in no
+account any more makes its findings moot: resolved, its expectations forgotten (and
+`accept` needs no API for it). The expectations are read before the listing: a webhook the
+app changed while the listing was under way (its expectation differs after, or is dated
+after the audit began) is not judged by this audit, its findings left as they are. A
+webhook of this app the app never saw is adopted (expected as found), without a finding.
+Listeners hear each new finding once: the writer answers the open finding's id for a key
+already open. The rules themselves: services/drift_rules.py.
 """
 
 from __future__ import annotations
@@ -29,11 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pilot_desktop.api.models import Webhook
-from pilot_desktop.core.format import Names, number_line
-from pilot_desktop.services.expected import drop_explained, dropped, is_mine
+from pilot_desktop.services.drift_rules import Finding, judge
+from pilot_desktop.services.expected import is_mine
 from pilot_desktop.services.state import ExpectedWebhook
 from pilot_desktop.services.webhook_admin import AdminError, WebhookAdmin
-from pilot_desktop.services.webhooks import describe_events, route_of
+from pilot_desktop.services.webhooks import route_of
 from pilot_desktop.store.db import StoreError
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.watch_records import DriftMark, DriftRow
@@ -43,19 +48,6 @@ log = logging.getLogger(__name__)
 
 KINDS = ("deleted", "paused", "repointed", "events_changed", "events_dropped")
 Submit = Callable[[Any], Awaitable[object]]
-
-
-@dataclass(frozen=True)
-class Finding:
-    kind: str
-    webhook_id: str
-    number_id: str
-    sentence: str
-    detail: dict[str, Any]
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.webhook_id}"
 
 
 @dataclass
@@ -68,76 +60,6 @@ class AuditResult:
     checked: list[str] = field(default_factory=list)  # number ids whose webhooks were read
     adopted: list[str] = field(default_factory=list)  # webhook ids of this app seen for the first time
     error: str | None = None  # the audit could not run or record (no account, the store closed)
-
-
-def _form(hook: Webhook | ExpectedWebhook) -> dict[str, Any]:
-    return {"url": hook.url, "active": hook.active, "events": list(hook.events)}
-
-
-def judge(
-    webhook_id: str, exp: ExpectedWebhook, found: Webhook | None, token: str, names: Names
-) -> list[Finding]:
-    """What is wrong with one expected webhook, as the platform has it now (None: not listed)."""
-    hook_of = f"webhook {webhook_id} of number {number_line(exp.number_id, names)}"
-    who = hook_of[0].upper() + hook_of[1:]
-    expected = {**_form(exp), "asked": list(exp.asked)}
-    out: list[Finding] = []
-
-    def add(kind: str, sentence: str, **detail: Any) -> None:
-        out.append(Finding(kind, webhook_id, exp.number_id, sentence, {"expected": expected, **detail}))
-
-    if found is None:
-        add(
-            "deleted",
-            f"{who} was deleted on the platform; this app expected it delivering "
-            f"{describe_events(exp.events)} to {exp.url}. Create it again with `pilot-desktop webhooks "
-            "subscribe-all` (and store its new signing secret), or accept the finding.",
-            found=None,
-        )
-        return out
-    now = _form(found)
-    if exp.active and not found.active:
-        add(
-            "paused",
-            f"{who} was paused on the platform: nothing is delivered to this app until it is "
-            "resumed. This app expected it active.",
-            found=now,
-        )
-    if is_mine(exp.url, token) and not is_mine(found.url, token):
-        add(
-            "repointed",
-            f"{who} now delivers to {found.url}, no longer to this app (expected {exp.url}).",
-            found=now,
-        )
-    if set(found.events) != set(exp.events):
-        added = sorted(set(found.events) - set(exp.events))
-        removed = sorted(set(exp.events) - set(found.events))
-        change = "; ".join(
-            part
-            for part in (
-                f"added {', '.join(added)}" if added else "",
-                f"removed {', '.join(removed)}" if removed else "",
-            )
-            if part
-        )
-        add(
-            "events_changed",
-            f"The events of {hook_of} were changed on the platform: "
-            f"expected {describe_events(exp.events)}, found {describe_events(found.events)} ({change}).",
-            found=now,
-        )
-    if names_dropped := dropped(exp.asked, exp.events):
-        provider, why = drop_explained(names_dropped)
-        reasons = "; ".join(f"{n}: {r}" for n, r in why.items())
-        add(
-            "events_dropped",
-            f"Pilot Status dropped {', '.join(names_dropped)} from {hook_of}, "
-            f"so {'it is' if len(names_dropped) == 1 else 'they are'} never delivered: {reasons}.",
-            found=now,
-            dropped=why,
-            provider=provider,
-        )
-    return out
 
 
 class DriftAudit:
@@ -218,20 +140,31 @@ class DriftAudit:
         result = AuditResult(at=time.time())
         admin, token = self.admin, self.admin.token
         names = admin.names()
+        # The expectations as they were before the listing: one the app changes while the
+        # listing is under way would be judged against a list read before the change.
+        snapshot = dict(admin.expected.all())
+        found: dict[str, tuple[Webhook, str]] = {}
+        checked: set[str] = set()
         try:
             listing = await admin.list_all()
-        except AdminError as exc:  # no account: nothing can be checked
+        except AdminError as exc:  # no account: nothing can be checked (numbers gone still are moot)
             result.error = str(exc)
-            return result
-        failed = {num.id for num, _ in listing.failures}
-        result.failures = [(num.id, str(exc)) for num, exc in listing.failures]
-        result.checked = [n.id for _, n in admin.accounts.numbers() if n.id not in failed]
-        checked = set(result.checked)
-        found = {hook.id: (hook, number_id) for hook, number_id in listing.hooks}
-        expected = dict(admin.expected.all())
+        else:
+            failed = {num.id for num, _ in listing.failures}
+            result.failures = [(num.id, str(exc)) for num, exc in listing.failures]
+            result.checked = [n.id for _, n in admin.accounts.numbers() if n.id not in failed]
+            checked = set(result.checked)
+            found = {hook.id: (hook, number_id) for hook, number_id in listing.hooks}
+        now = dict(admin.expected.all())
+        changed = {w for w in snapshot.keys() | now.keys() if snapshot.get(w) != now.get(w)}
+        changed |= {w for w, e in now.items() if e.at >= result.at}  # not judged in this audit
+        in_accounts = {n.id for _, n in admin.accounts.numbers()}
+        gone = {w for w, e in now.items() if e.number_id not in in_accounts and w not in changed}
+        admin.expected.forget(gone)  # a number in no account: nothing to compare with any more
+        expected = {w: e for w, e in now.items() if w not in changed and w not in gone}
         forms: dict[str, ExpectedWebhook] = {}
         for wid, (hook, number_id) in found.items():
-            if not is_mine(hook.url, token):
+            if not is_mine(hook.url, token) or wid in changed:
                 continue
             exp = expected.get(wid)
             if exp is None:  # this app's, never seen here: adopted as it is
@@ -262,7 +195,11 @@ class DriftAudit:
         for key, row in before.items():
             if key in current:
                 continue
-            moot = row.webhook_id not in expected  # the app forgot it: nothing to compare with
+            if row.webhook_id in changed:  # changed during the listing: judged next audit
+                current[key] = row
+                continue
+            # The app forgot the webhook, or its number is in no account: nothing to compare with.
+            moot = row.webhook_id not in expected or row.number_id not in in_accounts
             if (row.number_id in checked or moot) and await self._resolve(row, result):
                 continue
             current[key] = row  # not checked this time: stays as it was
@@ -325,7 +262,10 @@ class DriftAudit:
             raise AdminError("This finding names no webhook.")
         async with self._lock:
             exp = admin.expected.get(wid)
-            if finding.kind == "deleted" or exp is None:
+            number = finding.number_id or (exp.number_id if exp is not None else None)
+            in_accounts = {n.id for _, n in admin.accounts.numbers()}
+            # Deleted, no longer expected, or its number in no account: nothing to read.
+            if finding.kind == "deleted" or exp is None or number not in in_accounts:
                 admin.expected.forget([wid])
                 await self._settle(wid, [], finding)
             elif finding.kind == "events_dropped":

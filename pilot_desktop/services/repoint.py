@@ -7,9 +7,15 @@ them in the preview (`apply(changes, "preview")`).
 
 With `tunnel.auto_repoint` on, a URL change moves them at once (source "auto"); otherwise
 they wait in `pending` for the operator's preview, and subscribers are told. Every move is
-recorded (`UrlMark(kind="registered")`), every failure too (`repoint_failed`, the webhook
-stays pending); after a move a probe through the new URL verifies the path. API errors never
-escape: what failed is retried on the next URL change or the next `retry()`.
+recorded (`UrlMark(kind="registered")`), every failure too (`repoint_failed`, once per reason:
+a webhook whose move failed stays pending, a number whose webhooks could not be read is named);
+after a move a probe through the new URL verifies the path. API errors never escape.
+
+What failed, or waits for the operator, is looked at again with backoff (RETRY_S: 1, 2, 5,
+10 min; a new URL looks at once), never at every probe. `settled` (the `tunnel` gap may close)
+counts the numbers that were read: nothing of this app left on an old URL but what failed and
+was recorded; a number that cannot be read or a move the platform keeps refusing does not hold
+the gap open forever.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ PendingListener = Callable[[list[Change]], None]
 ResultListener = Callable[["RepointResult"], None]
 # What an API call, the accounts or the secret bookkeeping may raise: said, kept pending.
 FAILURES = (ApiError, AccountError, AdminError, SecretsError, SettingsError)
+RETRY_S = (60.0, 120.0, 300.0, 600.0)  # a look that left something behind, tried again after
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class RepointResult:
     pending: list[Change] = field(default_factory=list)  # waiting for the operator (or a retry)
     probe: Reach | None = None  # the probe through the new URL after a move
     unlisted: list[str] = field(default_factory=list)  # numbers whose webhooks could not be read
+    unread: list[tuple[str, str]] = field(default_factory=list)  # (number, why): newly not read
     told: bool = True  # something new for the followers (a move, a new failure, another pending list)
 
 
@@ -59,20 +67,38 @@ class Repointer:
         *,
         auto: Callable[[], bool],
         reachability: Reachability | None = None,
+        backoff: Sequence[float] | None = None,
     ) -> None:
-        """`auto()`: the setting tunnel.auto_repoint, read at each URL change."""
+        """`auto()`: the setting tunnel.auto_repoint, read at each URL change; `backoff`: the
+        waits before looking again while something is left (RETRY_S)."""
         self.admin, self._submit, self._auto, self.reachability = admin, submit, auto, reachability
         self.pending: list[Change] = []
         self.unlisted: list[str] = []  # numbers whose list failed at the last look: unknown
         self._listeners: list[PendingListener] = []
         self._followers: list[ResultListener] = []
         self._failed_said: dict[str, str] = {}  # webhook id -> the failure last recorded
+        self._unread_said: dict[str, str] = {}  # number id -> why its webhooks were not read
         self._lock = asyncio.Lock()  # one look at the platform at a time
+        self._backoff = tuple(backoff or RETRY_S)
+        self._tries = 0  # looks in a row that left something behind
+        self._timer: asyncio.TimerHandle | None = None
+        self._later: asyncio.Task[RepointResult] | None = None
+        self._stopped = False
 
     @property
     def settled(self) -> bool:
-        """No webhook of this app is known to point at an old URL, and every number was read."""
-        return not self.pending and not self.unlisted
+        """No webhook of this app on an old URL waits in the numbers that were read, but those
+        whose move failed (recorded, tried again later)."""
+        return all(c.webhook.id in self._failed_said for c in self.pending)
+
+    async def stop(self) -> None:
+        """No more looks later. Idempotent."""
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._later is not None:
+            self._later.cancel()
+            await asyncio.gather(self._later, return_exceptions=True)
 
     def subscribe(self, listener: PendingListener) -> None:
         self._listeners.append(listener)
@@ -90,23 +116,47 @@ class Repointer:
         """The public URL is now `new`: find this app's webhooks elsewhere and move them (auto)
         or keep them pending for the preview."""
         log.info("public URL %s -> %s: looking for this app's webhooks on an old address", old, new)
+        self._tries = 0  # a new URL: looked at at once, the backoff starts again
         return await self.retry(source="auto")
 
     async def retry(self, source: str = "auto") -> RepointResult:
         """Look again (each number's webhooks) and move or list what points at an old URL."""
         async with self._lock:
             try:
-                changes, unlisted = await self._plan()
+                changes, unread = await self._plan(source)
             except FAILURES as exc:  # nothing read: every number is unknown until a later look
                 log.info("webhooks not re-pointed: %s", exc)
                 self.unlisted = [n.id for _, n in self.admin.accounts.numbers()] or ["?"]
+                self._again(True)
                 return RepointResult(pending=list(self.pending), unlisted=list(self.unlisted))
-            self.unlisted = unlisted
             if not self._auto():
                 changed = self._set_pending(changes)
-                return self._told(RepointResult(pending=list(changes), unlisted=unlisted, told=changed))
+                result = RepointResult(pending=list(changes), unlisted=list(self.unlisted), unread=unread)
+                self._again(bool(self.unlisted or changes))
+                return self._told(replace(result, told=changed or bool(unread)))
             result = await self._apply(changes, source)
+            result = replace(result, unread=unread, told=result.told or bool(unread))
+            self._again(bool(self.unlisted or result.failed))
         return await self._verified(result)
+
+    def _again(self, left: bool) -> None:
+        """Something left behind (a number not read, a move failed, webhooks waiting for the
+        operator): look again after the next backoff step; nothing left: the backoff restarts."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not left or self._stopped:
+            self._tries = 0
+            return
+        wait = self._backoff[min(self._tries, len(self._backoff) - 1)]
+        self._tries += 1
+        self._timer = asyncio.get_running_loop().call_later(wait, self._look_later)
+
+    def _look_later(self) -> None:
+        self._timer = None
+        if not self._stopped:
+            self._later = asyncio.ensure_future(self.retry())
+            self._later.add_done_callback(_logged)
 
     async def apply(self, changes: Sequence[Change], source: str = "preview") -> RepointResult:
         """Move the given webhooks (the operator's choice in the preview)."""
@@ -114,16 +164,29 @@ class Repointer:
             result = await self._apply(list(changes), source)
         return await self._verified(result)
 
-    async def _plan(self) -> tuple[list[Change], list[str]]:
+    async def _plan(self, source: str) -> tuple[list[Change], list[tuple[str, str]]]:
+        """This app's webhooks on an old URL, and the numbers newly not read (recorded once per
+        reason; `unlisted` names them all)."""
         target = self.admin.target()
         if target is None or not self.admin.accounts.all:
+            self.unlisted = []
             return [], []
         listing = await self.admin.list_all()
-        unlisted = [number.id for number, _ in listing.failures]
+        self.unlisted = [number.id for number, _ in listing.failures]
+        for number_id in set(self._unread_said) - set(self.unlisted):
+            del self._unread_said[number_id]  # read again
+        unread: list[tuple[str, str]] = []
         for number, exc in listing.failures:
-            log.info("webhooks of number %s not read (kept for a later look): %s", number.id, exc)
+            if self._unread_said.get(number.id) == str(exc):
+                continue
+            self._unread_said[number.id] = str(exc)
+            unread.append((number.id, str(exc)))
+            log.info("webhooks of number %s not read (looked at again later): %s", number.id, exc)
+            detail = f"its webhooks could not be read: {exc}"
+            kind, url = "repoint_failed", target.public_url
+            await self._record(UrlMark(time.time(), kind, url, source, number_id=number.id, detail=detail))
         hooks = [hook for hook, _ in listing.hooks]
-        return [c for c in plan_retarget(hooks, target) if c.recommended], unlisted
+        return [c for c in plan_retarget(hooks, target) if c.recommended], unread
 
     async def _apply(self, changes: list[Change], source: str) -> RepointResult:
         moved: list[Change] = []
@@ -201,3 +264,8 @@ class Repointer:
             await self._submit(mark)
         except Exception as exc:  # the store stopped: the move itself happened
             log.info("URL history not recorded: %s", exc)
+
+
+def _logged(task: asyncio.Task[RepointResult]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("a later re-pointing look failed", exc_info=exc)

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pilot_desktop.services.alerts import AlertWatch
@@ -47,6 +48,8 @@ class WatchKnobs:
     probe_interval_s: float | None = None
     audit_interval_s: float | None = None
     tunnel_backoff: Sequence[float] | None = None
+    repoint_backoff: Sequence[float] | None = None  # a failing look or move tried again (tests)
+    lease: Path | None = None  # the data folder whose one tunnel this process may run
 
 
 class Watch:
@@ -75,10 +78,11 @@ class Watch:
             mode=knobs.tunnel,
             command=knobs.tunnel_command,
             backoff=knobs.tunnel_backoff,
+            lease=knobs.lease,
         )
         admin.tunnel_mode = lambda: knobs.tunnel  # this run's mode decides where webhooks point
         self.reachability = Reachability(
-            lambda: self.tunnel.public_url,
+            lambda: self.tunnel.probe_url,
             config.state.value.token,
             instance,
             submit,
@@ -91,6 +95,7 @@ class Watch:
             submit,
             auto=lambda: config.settings.value.tunnel.auto_repoint,
             reachability=self.reachability,
+            backoff=knobs.repoint_backoff,
         )
         self.tunnel.repointer, self.tunnel.reachability = self.repoint, self.reachability
         self.drift = DriftAudit(admin, submit, reads, interval_s=self._audit_interval)
@@ -128,6 +133,7 @@ class Watch:
             ("the reachability probes", self.reachability.stop),  # they poke the alerts
             ("the drift audit", self.drift.stop),
             ("the alerts", self.alerts.stop),
+            ("re-pointing retries", self.repoint.stop),
             ("the tunnel", self.tunnel.stop),
         ):
             try:

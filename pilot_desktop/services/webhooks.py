@@ -8,8 +8,9 @@ number, so what the receiver stored can be set beside a webhook's delivery logs
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from yarl import URL
 
@@ -68,13 +69,28 @@ def local_hook_url(config: Config, *, host: str | None = None, port: int | None 
     return f"{address}/hooks/{config.state.value.token}"
 
 
+# The managed tunnel this process runs, per configuration (services/tunnel.py, the lease
+# holder): its own answer (None while it is not up) wins over the state file.
+_LIVE: WeakKeyDictionary[Config, Callable[[], str | None]] = WeakKeyDictionary()
+
+
+def follow_live_tunnel(config: Config, answer: Callable[[], str | None] | None) -> None:
+    """From now on `public_url_of(config)` outside manual mode is `answer()` (None: the state's)."""
+    if answer is None:
+        _LIVE.pop(config, None)
+    else:
+        _LIVE[config] = answer
+
+
 def public_url_of(config: Config, mode: str | None = None) -> str | None:
     """Where the platform reaches this app: the typed public URL (tunnel mode manual), else
-    the URL the managed tunnel reported (state `tunnel_url`, services/tunnel.py). `mode`:
-    this run's tunnel mode when it overrides the settings' (serve --tunnel)."""
+    the tunnel's: this process's own while it runs the folder's tunnel (None while it is not
+    up), or the URL the folder's tunnel reported (state `tunnel_url`, services/tunnel.py).
+    `mode`: this run's tunnel mode when it overrides the settings' (serve --tunnel)."""
     if (mode or config.settings.value.tunnel.mode) == "manual":
         return config.settings.value.public_url
-    return config.state.value.tunnel_url
+    live = _LIVE.get(config)
+    return live() if live is not None else config.state.value.tunnel_url
 
 
 def target_of(config: Config, mode: str | None = None) -> Target | None:

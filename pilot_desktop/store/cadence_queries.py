@@ -38,3 +38,10 @@ def cadences(conn: sqlite3.Connection, now: float) -> list[Cadence]:
         times = [float(r[0]) for r in conn.execute(_ARRIVALS, (number_id, SCAN_ROWS, SAMPLE_GAPS + 1))]
         out.append(cadence_of(number_id, times, now, name=name, connection=connection))
     return out
+
+
+def gap_bounds(conn: sqlite3.Connection) -> tuple[float | None, bool]:
+    """The end of the latest ended gap (None: none), and whether a gap is open now (a start
+    ends what a crashed run left open, services/gaps.py). Gaps are few: one row per outage."""
+    end, still = conn.execute("SELECT MAX(ended_at), COUNT(*) - COUNT(ended_at) FROM gaps").fetchone()
+    return (None if end is None else float(end)), bool(still)

@@ -1,13 +1,17 @@
 """A tunnel program run with the receiver: started, watched, restarted, stopped.
 
-`CommandTunnel` starts the argv (tunnel/providers.command_line) in a session of its own,
-reads stdout and stderr line by line for the public URL (providers.find_public_url) and
-keeps the last lines, secrets masked. A program that exits, or prints no URL within
-`url_timeout_s`, is restarted after a backoff (the URL it prints next is reported, as a
-quick tunnel's URL changes on every start); the backoff starts over after 5 minutes up. A
-program that is not installed is a "failed" state naming where to get it, tried again
-every minute. `stop()` ends the whole process group (SIGTERM, SIGKILL after the grace) and
-reaps it.
+`CommandTunnel` starts the argv (tunnel/providers.command_line) in a session of its own and
+reads stdout and stderr in chunks: the last lines are kept raw in a bounded ring, cleaned
+and secret-masked only when the output is told (at most once a second); only lines holding
+"http" are searched for the public URL (providers.find_public_url), and at most
+`READ_BUDGET` bytes a second are looked at (beyond that, output is read slowly and
+dropped, with a line saying so): a chatty program cannot take the event loop. A different
+URL printed later (the program reconnected) becomes the public URL. A program that exits,
+or prints no URL within `url_timeout_s`, is restarted after a backoff (the URL it prints
+next is reported, as a quick tunnel's URL changes on every start); the backoff starts over
+after 5 minutes up. A program that is not installed is a "failed" state naming where to
+get it, tried again every minute. `stop()` and `restart()` end the whole process group:
+SIGTERM, SIGKILL after `stop_grace_s`, always reaped.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ import re
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from pilot_desktop.tunnel.providers import (
+    OUTPUT_LINES,
+    PRESETS,
     StatusTeller,
     TunnelStatus,
     find_public_url,
@@ -36,11 +43,15 @@ log = logging.getLogger(__name__)
 
 LINE_MAX = 2000  # characters kept of one output line
 READ_CHUNK = 64 * 1024
+READ_BUDGET = 256 * 1024  # output bytes looked at per second; more is read slowly, dropped
+SKIP_PACE_S = 0.01  # over the budget: one chunk read (and dropped) per 10 ms
+URL_LINES_OVER_BUDGET = 200  # lines holding "http" still searched per second over the budget
 BACKOFF_RESET_S = 300.0  # up this long: the next failure starts the backoff over
 NOT_INSTALLED_RETRY_S = 60.0
 DRAIN_S = 1.0  # for the last output after the program exited
 _BARE_LABEL = re.compile(r"\W*[A-Za-z]{0,8}\W*")  # "ERROR:", "---": says nothing
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colour and cursor codes
+_HTTP = re.compile(rb"(?i)http")
 
 
 class _Run:
@@ -51,7 +62,7 @@ class _Run:
         self.stuck = asyncio.Event()  # it said it cannot work until the operator acts
         self.stuck_sentence = ""
         self.up_at: float | None = None
-        self.last_line = ""  # the last line that says something (not a bare "ERROR:")
+        self.first_line = 0  # the count of output lines when it started
 
 
 class CommandTunnel:
@@ -75,7 +86,11 @@ class CommandTunnel:
         self.url_timeout_s = url_timeout_s
         self.stop_grace_s = stop_grace_s
         self._secrets = secret_values(argv)
-        self._teller = StatusTeller(TunnelStatus(mode, "off", None), on_change)
+        self._raw: deque[bytes] = deque(maxlen=OUTPUT_LINES)  # the last lines, as read
+        self._raw_count = 0  # lines ever put in `_raw`
+        self._shown: dict[bytes, str] = {}  # raw line -> cleaned and masked, for the last told
+        self._asks_operator = bool(PRESETS[mode].needs_operator) if mode in PRESETS else False
+        self._teller = StatusTeller(TunnelStatus(mode, "off", None), on_change, output=self._output)
         self._task: asyncio.Task[None] | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._launched: asyncio.Future[None] | None = None
@@ -188,6 +203,7 @@ class CommandTunnel:
             self._set_launched()
             return None
         self._proc = proc
+        run.first_line = self._raw_count
         self._teller.set(state="starting", public_url=None, pid=proc.pid, error=None, restarts=restarts)
         self._set_launched()
         readers = [
@@ -199,7 +215,9 @@ class CommandTunnel:
         try:
             reason = await self._watch(proc, run, exited)
         finally:
-            if not exited.done():
+            # Cancelled (stop, restart) while waiting: `exited` may be cancelled too, the
+            # program still running: it gets SIGTERM and the grace, not a SIGKILL at once.
+            if exited.cancelled() or proc.returncode is None:
                 await self._end(proc)
             else:
                 self._kill_group(proc.pid)  # what it left behind
@@ -226,8 +244,9 @@ class CommandTunnel:
             return None
         if not run.url_seen.is_set() and not exited.done():
             return f"{self.program} printed no public URL within {self.url_timeout_s:g} s"
-        code = await exited
-        last = f" (last output: {run.last_line[:200]})" if run.last_line else ""
+        code = await asyncio.shield(exited)  # a cancel must not end the wait for the exit
+        last_line = self._last_line(run)
+        last = f" (last output: {last_line[:200]})" if last_line else ""
         before = "" if run.url_seen.is_set() else " before printing a public URL"
         if code < 0:
             try:
@@ -238,55 +257,108 @@ class CommandTunnel:
         return f"{self.program} exited with code {code}{before}{last}"
 
     async def _read(self, stream: asyncio.StreamReader, run: _Run) -> None:
-        """Split `stream` into lines (\\n or \\r), each cut at LINE_MAX characters however long
-        it is, and look at each."""
-        buf = b""
-        skipping = False  # in the rest of a line already cut
-        while True:
-            chunk = await stream.read(READ_CHUNK)
-            if not chunk:
-                if buf and not skipping:
-                    self._line(buf, run)
-                return
-            buf += chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            while True:
-                end = buf.find(b"\n")
-                if end < 0:
-                    if len(buf) > LINE_MAX * 4:  # bytes: up to 4 per character
-                        if not skipping:
-                            self._line(buf, run)
-                        skipping, buf = True, b""
-                    break
-                if not skipping:
-                    self._line(buf[:end], run)
-                skipping, buf = False, buf[end + 1 :]
+        """Take `stream` in chunks: complete lines (\\n or \\r) to `_take`, a line longer
+        than LINE_MAX characters cut; at most READ_BUDGET bytes a second, the rest dropped."""
+        tail = b""  # the unfinished last line
+        cut = False  # in the rest of a line already cut (or dropped): skipped to its end
+        window, used, urls, dropped = time.monotonic(), 0, 0, 0
+        while chunk := await stream.read(READ_CHUNK):
+            now = time.monotonic()
+            if now - window >= 1.0:
+                window, used, urls = now, 0, 0
+            if used == READ_BUDGET:  # the first chunk dropped in this second: say so
+                used += 1
+                kib = READ_BUDGET // 1024
+                self._keep(
+                    [f"[output dropped: more than {kib} KiB a second, {dropped} bytes so far]".encode()]
+                )
+            if used >= READ_BUDGET:
+                dropped += len(chunk)
+                tail, cut = b"", True
+                if urls < URL_LINES_OVER_BUDGET and _HTTP.search(chunk) is not None:
+                    # Even in a flood the URL is looked for, in a bounded number of lines.
+                    lines = [x[: LINE_MAX * 4] for x in chunk.split(b"\n") if _HTTP.search(x)]
+                    lines = lines[: URL_LINES_OVER_BUDGET - urls]
+                    urls += len(lines)
+                    self._keep(lines)
+                    for line in lines:
+                        self._match(clean_line(line), run)
+                await asyncio.sleep(SKIP_PACE_S)  # a flood waits on its pipe, not on us
+                continue
+            used = min(used + len(chunk), READ_BUDGET)
+            tail, cut = self._take(tail + chunk, cut, run)
+        if tail and not cut:
+            self._take(tail + b"\n", False, run)
 
-    def _line(self, raw: bytes, run: _Run) -> None:
-        text = _ANSI.sub("", raw.decode("utf-8", errors="replace"))
-        text = "".join(c if c.isprintable() else " " for c in text).rstrip()
-        if len(text) > LINE_MAX:
-            text = text[: LINE_MAX - 1] + "…"
-        if not text:
-            return
-        shown = mask_secrets(text, self._secrets)
-        self._teller.line(shown)
-        if _BARE_LABEL.fullmatch(text) is None:
-            run.last_line = shown
-        if run.url_seen.is_set() or run.stuck.is_set():
-            return
-        if (sentence := needs_operator(text, self.mode)) is not None:
-            run.stuck_sentence = sentence
-            run.stuck.set()
-            return
+    def _take(self, data: bytes, cut: bool, run: _Run) -> tuple[bytes, bool]:
+        """Keep the complete lines of `data`, search those holding "http" for the URL (no other
+        work per line); answers the unfinished rest and whether it is a cut line's."""
+        lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        rest = lines.pop()
+        if cut and lines:
+            lines[0], cut = b"", False  # the end of the cut line
+        if len(rest) > LINE_MAX * 4:  # bytes: up to 4 per character
+            if not cut:
+                lines.append(rest)
+            rest, cut = b"", True
+        elif cut:
+            rest = b""
+        if lines and max(map(len, lines)) > LINE_MAX * 4:
+            lines = [line[: LINE_MAX * 4] for line in lines]
+        self._keep(lines)
+        if run.stuck.is_set() or not lines:
+            return rest, cut
+        if self._asks_operator and not run.url_seen.is_set():
+            text = b"\n".join(lines).decode("utf-8", errors="replace")
+            if (sentence := needs_operator(text, self.mode)) is not None:
+                run.stuck_sentence = sentence
+                run.stuck.set()
+                return rest, cut
+        if _HTTP.search(data) is not None:
+            for line in lines:
+                if _HTTP.search(line) is not None:
+                    self._match(clean_line(line), run)
+        return rest, cut
+
+    def _match(self, text: str, run: _Run) -> None:
         url = find_public_url(text, self.mode, self.local_url)
-        if url is not None:
+        if url is None:
+            return
+        if not run.url_seen.is_set():
             run.url_seen.set()
             run.up_at = time.monotonic()
             self._teller.set(state="up", public_url=url, error=None)
+        elif url != self.status.public_url:  # it reconnected under another URL
+            self._teller.set(public_url=url)
+
+    def _keep(self, lines: list[bytes]) -> None:
+        lines = [line for line in lines if line.strip()]
+        if lines:
+            self._raw.extend(lines)
+            self._raw_count += len(lines)
+            self._teller.output_changed()
+
+    def _output(self) -> tuple[str, ...]:
+        """The kept lines cleaned and masked; only lines not shown last time cost work."""
+        before, self._shown = self._shown, {}
+        for raw in self._raw:
+            shown = before.get(raw)
+            if shown is None:
+                shown = mask_secrets(clean_line(raw), self._secrets)
+            self._shown[raw] = shown
+        return tuple(shown for raw in self._raw if (shown := self._shown[raw]))
+
+    def _last_line(self, run: _Run) -> str:
+        """The last line of this run that says something (not a bare "ERROR:"), masked."""
+        mine = min(self._raw_count - run.first_line, len(self._raw))
+        for i in range(len(self._raw) - 1, len(self._raw) - 1 - mine, -1):
+            text = clean_line(self._raw[i])
+            if text and _BARE_LABEL.fullmatch(text) is None:
+                return mask_secrets(text, self._secrets)
+        return ""
 
     async def _drain(self, readers: list[asyncio.Task[None]]) -> None:
-        """Let the readers take the last output; a grandchild holding the pipes open does
-        not hold us."""
+        """Let the readers take the last output (a grandchild holding the pipes: not waited)."""
         _done, pending = await asyncio.wait(readers, timeout=DRAIN_S)
         for task in pending:
             task.cancel()
@@ -316,3 +388,12 @@ class CommandTunnel:
         if sys.platform != "win32":
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
+
+
+def clean_line(raw: bytes) -> str:
+    """An output line as shown: decoded, colour and control codes out, cut at LINE_MAX."""
+    text = _ANSI.sub("", raw.decode("utf-8", errors="replace"))
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else " " for c in text)
+    text = text.rstrip()
+    return text[: LINE_MAX - 1] + "…" if len(text) > LINE_MAX else text

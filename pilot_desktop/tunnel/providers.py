@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import shlex
 import string
@@ -141,15 +142,17 @@ def command_line(mode: str, template: str, *, port: int, local_url: str) -> list
     except ValueError as exc:  # "No closing quotation", "No escaped character"
         raise TunnelError(f"The tunnel command cannot be read ({exc}): check its quotes.") from None
     values = {"port": str(port), "local_url": local_url}
-    return [_fill(word, values) for word in words]
+    hidden = secret_values(words)  # an error names the word: never a secret in it
+    return [_fill(word, values, hidden) for word in words]
 
 
-def _fill(word: str, values: dict[str, str]) -> str:
+def _fill(word: str, values: dict[str, str], hidden: Sequence[str]) -> str:
     try:
         parts = list(string.Formatter().parse(word))
     except ValueError as exc:  # a lone { or }
+        shown = mask_secrets(word, hidden)
         raise TunnelError(
-            f"The tunnel command has a stray brace in {word!r} ({exc}): placeholders are "
+            f"The tunnel command has a stray brace in {shown!r} ({exc}): placeholders are "
             "{port} and {local_url}; write {{ or }} for a brace."
         ) from None
     out = []
@@ -172,15 +175,21 @@ def _fill(word: str, values: dict[str, str]) -> str:
 
 _ANY_URL = re.compile(r"https?://[^\s\"'<>|`,;()\[\]{}]+", re.IGNORECASE)
 _LOCAL_NAMES = {"localhost", "0.0.0.0", "::"}  # noqa: S104 - names compared, nothing bound
+# For the tests and their stand-in tunnel (tests/tunnel_forwarder.py, which prints
+# http://127.0.0.1:<port>): "1" lets mode "command" take a local address as the public URL.
+# Read at each match; never set it for real use (the platform cannot reach such an address).
+ALLOW_LOCAL_ENV = "PILOT_DESKTOP_TUNNEL_ALLOW_LOCAL"
 
 
 def find_public_url(line: str, mode: str, local_url: str) -> str | None:
     """The public URL a tunnel program printed in `line`, normalized, or None.
 
     A preset accepts only its own pattern (https). Mode "command" (any program) accepts the
-    first http(s) URL that is a bare address — no path beyond "/", no query — and is not
-    the receiver itself (`local_url`, or a loopback name with its port): links to
-    documentation or downloads have paths, the receiver's address is what is forwarded to.
+    first http(s) URL that is a bare address — no path beyond "/", no query — and that the
+    platform can reach: links to documentation or downloads have paths, and a local address
+    (localhost, 0.0.0.0, loopback, link-local, private) is the program's own web interface or
+    the receiver it forwards to, never a public URL (ALLOW_LOCAL_ENV lifts this for the tests;
+    the receiver itself is refused even then).
     """
     preset = PRESETS.get(mode)
     if preset is not None:
@@ -194,8 +203,11 @@ def find_public_url(line: str, mode: str, local_url: str) -> str | None:
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             continue
         url = _normalized(text)
-        if url is not None and not _is_receiver(url, local_url):
-            return url
+        if url is None or _is_receiver(url, local_url):
+            continue
+        if _is_local(urlsplit(url).hostname) and os.environ.get(ALLOW_LOCAL_ENV) != "1":
+            continue
+        return url
     return None
 
 
@@ -216,6 +228,20 @@ def _is_receiver(url: str, local_url: str) -> bool:
     if a_port != b_port:
         return False
     return a.hostname == b.hostname or (_loopback(a.hostname) and _loopback(b.hostname))
+
+
+def _is_local(host: str | None) -> bool:
+    """An address only this machine or its network can reach (the platform cannot)."""
+    if host is None:
+        return True
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ip_address(host.split("%", 1)[0])  # fe80::1%eth0: a zone names a local link
+    except ValueError:
+        return False  # a name: what it resolves to is the tunnel's business
+    return ip.is_unspecified or ip.is_loopback or ip.is_link_local or ip.is_private
 
 
 def _loopback(host: str | None) -> bool:
@@ -262,6 +288,16 @@ def secret_values(argv: Sequence[str]) -> tuple[str, ...]:
     return tuple(v for v in found if len(v) >= 4)
 
 
+def shown_command(template: str) -> str:
+    """A tunnel command template as it may be displayed: the values of its secret flags and
+    anything shaped like a token masked (the settings file keeps the real value)."""
+    try:
+        words = shlex.split(template)
+    except ValueError:  # bad quoting (a usage error shows it): split on spaces then
+        words = template.split()
+    return mask_secrets(template, secret_values(words))
+
+
 def mask_secrets(text: str, values: Iterable[str] = ()) -> str:
     """`text` with authtokens, tokens, passwords and the given `values` replaced by [hidden]."""
     # Values shorter than 4 characters are not secrets ("" would be masked everywhere).
@@ -278,7 +314,11 @@ def mask_secrets(text: str, values: Iterable[str] = ()) -> str:
 class StatusTeller:
     """Holds a provider's status and tells each change to `on_change`; a listener that
     raises is logged, never stops the provider. New output lines alone are told at most
-    once per `output_every_s` (a chatty program does not flood the listener)."""
+    once per `output_every_s` (a chatty program does not flood the listener).
+
+    The output is the lines given to `line()`, or what `output()` answers when given: then
+    it is asked only when a status is told (a provider keeps raw lines and does the costly
+    cleaning and masking at most once per `output_every_s`, not per line)."""
 
     def __init__(
         self,
@@ -287,12 +327,14 @@ class StatusTeller:
         *,
         output_every_s: float = 1.0,
         call_later: Callable[[float, Callable[[], None]], Any] | None = None,
+        output: Callable[[], tuple[str, ...]] | None = None,
     ) -> None:
         self.status = status
         self._on_change = on_change
         self._every = output_every_s
         self._call_later = call_later or (lambda delay, fn: asyncio.get_running_loop().call_later(delay, fn))
         self._lines: list[str] = []
+        self._output = output or (lambda: tuple(self._lines))
         self._told_output_at = 0.0
         self._pending: Any = None
 
@@ -300,24 +342,31 @@ class StatusTeller:
         """A state or URL change: told at once (with the output so far)."""
         if "state" in changes and changes["state"] != self.status.state and "since" not in changes:
             changes["since"] = time.time()
-        self.status = replace(self.status, output=tuple(self._lines), **changes)
+        self.status = replace(self.status, output=self._output(), **changes)
         self._tell()
 
     def line(self, text: str) -> None:
         self._lines.append(text)
         if len(self._lines) > OUTPUT_LINES:
             del self._lines[: len(self._lines) - OUTPUT_LINES]
+        self.output_changed()
+
+    def output_changed(self) -> None:
+        """New output: told now if nothing was told for `output_every_s`, else once then."""
+        if self._pending is not None:
+            return
         wait = self._told_output_at + self._every - time.monotonic()
         if wait <= 0:
-            self.status = replace(self.status, output=tuple(self._lines))
-            self._tell()
-        elif self._pending is None:
+            self._flush()
+        else:
             self._pending = self._call_later(wait, self._flush)
 
     def _flush(self) -> None:
         self._pending = None
-        if self.status.output != tuple(self._lines):
-            self.status = replace(self.status, output=tuple(self._lines))
+        self._told_output_at = time.monotonic()  # rendered: the next render waits, told or not
+        output = self._output()
+        if self.status.output != output:
+            self.status = replace(self.status, output=output)
             self._tell()
 
     def close(self) -> None:

@@ -204,6 +204,9 @@ def attach_reachability(window: MainWindow, core: AppCore) -> None:
         interval_s=interval,
         tunnel=lambda: core.tunnel.status,
         idle=idle,
+        repoint=core.repoint,  # webhooks left on an old URL, the tunnel down: not a plain green
+        gaps=core.gaps,
+        tunnel_manager=core.tunnel,
     )
 
 

@@ -16,14 +16,18 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QTimer, Signal
-from PySide6.QtWidgets import QToolButton, QWidget
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import QSizePolicy, QStyle, QStyleOptionToolButton, QStylePainter, QToolButton, QWidget
 
 from pilot_desktop.core.format import age, duration, when
 from pilot_desktop.ui.tasks import Tasks
 
 if TYPE_CHECKING:  # (only for types: the status bar does not need the probe's module to load)
+    from pilot_desktop.services.gaps import GapRecorder
     from pilot_desktop.services.reachability import Reach, Reachability
+    from pilot_desktop.services.repoint import Repointer
+    from pilot_desktop.services.tunnel import TunnelManager
     from pilot_desktop.tunnel.providers import TunnelStatus
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,16 @@ GREEN, AMBER, RED, GREY = "#2f855a", "#b7791f", "#c53030", "#718096"
 REFRESH_MS = 5000  # re-judged this often: a "Reachable" with no fresh probe goes grey
 STALE_INTERVALS = 3  # probes missed in a row before the last result is no longer shown as current
 CLICK = "Click to check now."
+MIN_WIDTH = 90  # narrower than its text: elided, the whole text in the tooltip
+WAITING_TIP = (
+    "{n} of this app still point{s} at the old URL, so their deliveries go nowhere although "
+    "the probe gets through. Review them in the Webhooks tab (the banner's Review…), or turn on "
+    "auto re-point in the Tunnel tab to move them at once."
+)
+DOWN_TIP = (
+    "The tunnel is down, so webhooks sent to this app's public URL go nowhere until it is up "
+    "again (its state and error are in the Webhooks tab, Tunnel)."
+)
 
 # The probe's diagnosis (tunnel/probe.py) in a few words for the bar; the tooltip has the sentence.
 SHORT_DIAGNOSIS = {
@@ -84,19 +98,43 @@ def tunnel_trouble(status: TunnelStatus | None) -> str | None:
     return f"tunnel {status.state}"
 
 
+class ElidedButton(QToolButton):
+    """A status bar button that gives up width in a narrow window: its text elided when drawn
+    (text() stays whole; the tooltip has the detail)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAutoRaise(True)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(MIN_WIDTH, hint.width()), hint.height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        option = QStyleOptionToolButton()
+        self.initStyleOption(option)
+        short = self.sizeHint().width() - self.width()  # missing pixels; the style's margins kept
+        if short > 0:
+            room = self.fontMetrics().horizontalAdvance(self.text()) - short - 4
+            option.text = self.fontMetrics().elidedText(
+                self.text(), Qt.TextElideMode.ElideRight, max(room, 10)
+            )
+        QStylePainter(self).drawComplexControl(QStyle.ComplexControl.CC_ToolButton, option)
+
+
 def _style(colour: str, bold: bool = False) -> str:
     weight = " font-weight: bold;" if bold else ""
     return f"QToolButton {{ color: {colour};{weight} border: none; padding: 0 6px; }}"
 
 
-class ReachSegment(QToolButton):
+class ReachSegment(ElidedButton):
     """One button in the status bar, hidden until `attach()`ed to the core's Reachability."""
 
     shown_changed = Signal()  # what the segment says changed (the receiver's label follows)
 
     def __init__(self, parent: QWidget | None = None, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(parent)
-        self.setAutoRaise(True)
         self.clock = clock
         self.reachability: Reachability | None = None
         self.reach: Reach | None = None
@@ -106,6 +144,9 @@ class ReachSegment(QToolButton):
         self._tunnel: Callable[[], TunnelStatus | None] = lambda: None
         self._idle: Callable[[], str | None] = lambda: None
         self._shown: tuple[str, str] | None = None
+        self.repoint: Repointer | None = None
+        self.gaps: GapRecorder | None = None
+        self.tunnel_manager: TunnelManager | None = None
         self.clicked.connect(self.check_now)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
@@ -119,13 +160,23 @@ class ReachSegment(QToolButton):
         interval_s: Callable[[], float],
         tunnel: Callable[[], TunnelStatus | None] = lambda: None,
         idle: Callable[[], str | None] = lambda: None,
+        repoint: Repointer | None = None,
+        gaps: GapRecorder | None = None,
+        tunnel_manager: TunnelManager | None = None,
     ) -> None:
         """Follow `reachability` from now on. `interval_s`: the probe interval (for "next probe"
         and staleness); `tunnel`: the managed tunnel's status (why there is no public URL);
-        `idle`: why nothing is probed at all now (the receiver is not listening), else None."""
+        `idle`: why nothing is probed at all now (the receiver is not listening), else None.
+        `repoint`, `gaps`, `tunnel_manager`: a probe that gets through is not the whole path:
+        this app's webhooks left on an old URL, or the tunnel down, keep the segment amber."""
         self.reachability = reachability
         self._interval_s, self._tunnel, self._idle = interval_s, tunnel, idle
+        self.repoint, self.gaps, self.tunnel_manager = repoint, gaps, tunnel_manager
         reachability.subscribe(self._changed)
+        if repoint is not None:
+            repoint.subscribe(self._path_changed)
+        if tunnel_manager is not None:
+            tunnel_manager.subscribe(self._path_changed)
         self.show_reach(reachability.reach)
         self._timer.start()
         self.show()
@@ -136,11 +187,30 @@ class ReachSegment(QToolButton):
         if self.reachability is not None:
             self.reachability.unsubscribe(self._changed)
             self.reachability = None
+        if self.repoint is not None:
+            self.repoint.unsubscribe(self._path_changed)
+        if self.tunnel_manager is not None:
+            self.tunnel_manager.unsubscribe(self._path_changed)
+        self.repoint = self.tunnel_manager = None
 
     # -- what is shown ----------------------------------------------------------------------
 
     def _changed(self, before: Reach, after: Reach) -> None:
         self.show_reach(after)
+
+    def _path_changed(self, *_: object) -> None:  # re-pointing pending, or the tunnel's state
+        self.refresh()
+
+    def waiting(self) -> int:
+        """This app's webhooks still on an old URL (re-pointing waits for the operator)."""
+        return len(self.repoint.pending) if self.repoint is not None else 0
+
+    def tunnel_down(self) -> bool:
+        """The managed tunnel is not up, or its `tunnel` gap is open (deliveries are lost)."""
+        status = self._tunnel()
+        if status is not None and status.mode in TUNNEL_NAMES and status.state != "up":
+            return True
+        return self.gaps is not None and "tunnel" in self.gaps.open_gaps and not self.waiting()
 
     def show_reach(self, reach: Reach) -> None:
         self.reach = reach
@@ -166,7 +236,15 @@ class ReachSegment(QToolButton):
         if self.reach is None:
             return False
         text, colour, _ = self.words(self.reach, self.clock())
-        return colour == RED or text.startswith("Not checked · ")
+        return colour == RED or text.startswith("Not checked · ") or (colour == AMBER and " · " in text)
+
+    def trouble(self) -> str:
+        """For the receiver's tooltip: why nothing arrives although it listens."""
+        if self.reach is not None and self.words(self.reach, self.clock())[0].startswith("Reachable"):
+            return f'Listening on this machine, but see "{self.text()}" beside this (its tooltip says why).'
+        return (
+            f'Listening on this machine, but the platform cannot reach it: see "{self.text()}" beside this.'
+        )
 
     def stale(self, reach: Reach, now: float) -> bool:
         """No probe for several intervals (the loop stalled, the machine slept): the last
@@ -184,6 +262,10 @@ class ReachSegment(QToolButton):
         if reach.state == "not_checked" or last is None or self.stale(reach, now):
             return "Not checked", GREY, False
         if reach.state == "reachable":
+            if n := self.waiting():
+                return f"Reachable · {n} webhook{'' if n == 1 else 's'} on the old URL", AMBER, False
+            if self.tunnel_down():
+                return "Reachable · tunnel down", AMBER, False
             latency = f" · {duration(last.latency_ms / 1000)}" if last.latency_ms is not None else ""
             return f"Reachable{latency}", GREEN, False
         if reach.state == "failing":
@@ -214,6 +296,11 @@ class ReachSegment(QToolButton):
             ]
         elif reach.state == "reachable":
             lines.append(last.sentence)
+            if n := self.waiting():
+                hooks = f"{n} webhook{'' if n == 1 else 's'}"
+                lines.append(WAITING_TIP.format(n=hooks, s="s" if n == 1 else ""))
+            elif self.tunnel_down():
+                lines.append(DOWN_TIP)
         elif reach.state == "failing":
             lines += [
                 f"The last probe through {url} failed: {last.sentence}",

@@ -8,6 +8,7 @@ import time
 from collections import deque
 
 from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
 
 from pilot_desktop.core.format import age, minutes, size
@@ -15,7 +16,8 @@ from pilot_desktop.store.errors import StoreError
 from pilot_desktop.store.read_models import StuckRules
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
-from pilot_desktop.ui.reach_segment import ReachSegment
+from pilot_desktop.ui.elided import ElidedLabel
+from pilot_desktop.ui.reach_segment import ElidedButton, ReachSegment
 from pilot_desktop.ui.refusal_watch import RefusalPicture, route_words, window_words
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ class StatusBar(QStatusBar):
         self.demo_label.setToolTip("Events come from the built-in sandbox, not from a real account")
         self.demo_label.hide()
         self.addPermanentWidget(self.demo_label)
-        self.receiver_label = QLabel("Receiver: starting…")
+        self.receiver_label = ElidedLabel("Receiver: starting…")
         self.rate_label = QLabel("0 events/min")
         self.last_label = QLabel("last event: never")
         self.db_label = QLabel("DB: –")
@@ -58,8 +60,7 @@ class StatusBar(QStatusBar):
         self.stuck_label.clicked.connect(self.stuck_clicked)
         self.stuck_label.hide()  # until there is a database to count in
         self.insertPermanentWidget(2, self.stuck_label)  # after the receiver: health at a glance
-        self.refused_label = QToolButton()
-        self.refused_label.setAutoRaise(True)
+        self.refused_label = ElidedButton()  # elided in a narrow window; the tooltip has the counts
         self.refused_label.setStyleSheet(_REFUSED_STYLE)
         self.refused_label.clicked.connect(self.refused_clicked)
         self.refused_label.hide()  # until deliveries are refused
@@ -123,12 +124,7 @@ class StatusBar(QStatusBar):
                     "beside this (click it for the Refused view).",
                 )
             elif self.reach.cut_off:  # listening here, but nothing arrives from outside
-                state = (
-                    f"● Listening {shown}",
-                    "#b7791f",
-                    f"Listening on this machine at {url}, but the platform cannot reach it: see "
-                    f'"{self.reach.text()}" beside this (its tooltip says why).',
-                )
+                state = (f"● Listening {shown}", "#b7791f", f"{self.reach.trouble()}\nWebhooks go to {url}")
             else:
                 state = (f"● Listening {shown}", "#2f855a", f"Webhooks go to {url}")
         if state != self._receiver_state:  # restyle only on a change, not every second
@@ -137,6 +133,19 @@ class StatusBar(QStatusBar):
             self.receiver_label.setText(text)
             self.receiver_label.setStyleSheet(f"color: {color};")
             self.receiver_label.setToolTip(tip)
+        self._fit()
+
+    def _fit(self) -> None:
+        """In a narrow window the receiver's address gives way first, so the short verdicts
+        beside it (reachability, refusals) stay whole as long as they can."""
+        others = [w for w in self.findChildren(QWidget) if w.parentWidget() is self and w.isVisible()]
+        used = sum(w.sizeHint().width() + 12 for w in others if w is not self.receiver_label)
+        room = self.width() - used - 60  # the bar's own margins
+        self.receiver_label.setMaximumWidth(max(self.receiver_label.min_width, room))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._fit()
+        super().resizeEvent(event)
 
     def show_refusals(self, picture: RefusalPicture) -> None:
         """The receiver's recent refused deliveries (ui/refusal_watch.py, at most once a
@@ -151,6 +160,7 @@ class StatusBar(QStatusBar):
 
     def set_demo(self, on: bool) -> None:
         self.demo_label.setVisible(on)
+        self._fit()
 
     def set_store(self, reads: Reads) -> None:
         """Count, size and health from this store; seeds the rate from its last minute."""

@@ -169,3 +169,82 @@ async def test_a_tunnel_that_failed_is_named_not_grey(tmp_path: Path) -> None:
         assert "no-such-tunnel" in tip
         assert "Without a public URL the platform cannot deliver webhooks here." in tip
         await until(lambda: "#b7791f" in window.status.receiver_label.styleSheet())  # not a green "Listening"
+
+
+async def test_webhooks_left_on_the_old_url_are_not_green(tmp_path: Path) -> None:
+    """The probe goes through, but this app's webhooks still point at the old URL (re-pointing
+    waits for the operator): nothing arrives, so the bar must not say a plain green Reachable."""
+    from pilot_desktop.sandbox.server import Sandbox
+    from pilot_desktop.ui.app import build_window
+
+    sandbox = Sandbox(seed=5, numbers=2, time_scale=0.0, retry_window=0.0)
+    await sandbox.start()
+    settings = Settings(receiver=ReceiverSettings(port=0))
+    core = AppCore(
+        resolve(tmp_path),
+        Config.memory(settings),
+        CoreOptions(probe_interval_s=3600.0),
+        secrets=MemorySecrets(),
+    )
+    window = await open_window(core)
+    try:
+        core.config.settings.update({"public_url": core.runtime.base_url})
+        await core.accounts.add(sandbox.tenant_key, base_url=sandbox.base_url, label="Tenant")
+        for _, number in core.accounts.numbers():
+            await core.webhooks.create(number.id, ["*"], name="mine")
+        window.close()
+        close_window_of(window, core)
+        window = build_window(core)  # (after the account: as the app opens on it)
+        window.resize(1600, 600)
+        window.show()
+        segment, receiver = window.status.reach, window.status.receiver_label
+        port = core.runtime.base_url.rsplit(":", 1)[1]
+        core.config.settings.update({"public_url": f"http://localhost:{port}"})  # the URL moved
+        await until(lambda: segment.text() == "Reachable · 2 webhooks on the old URL", 30)
+        assert near(colour_of(segment), AMBER)
+        tip = segment.toolTip()
+        assert "2 webhooks of this app still point at the old URL" in tip
+        assert "Webhooks tab" in tip and "Review" in tip and "auto re-point" in tip
+        await until(lambda: "#b7791f" in receiver.styleSheet())  # not a green "Listening"
+        await core.repoint.apply(list(core.repoint.pending))  # the operator moves them
+        await until(lambda: segment.text().startswith("Reachable · ") and segment.text().endswith(" ms"), 30)
+        assert near(colour_of(segment), GREEN)
+        await until(lambda: "#2f855a" in receiver.styleSheet())
+    finally:
+        await close_app(window, core)
+        await sandbox.stop()
+
+
+def close_window_of(window: MainWindow, core: AppCore) -> None:
+    from pilot_desktop.ui.app import close_window
+
+    close_window(window, core)
+    window.deleteLater()
+
+
+async def test_the_window_stays_900_px_wide_when_unreachable(tmp_path: Path, qtbot: QtBot) -> None:
+    """Unreachable, in the demo, with refused deliveries: the status bar elides its segments
+    (the detail is in their tooltips) instead of widening the window past a small screen."""
+    import httpx
+
+    port = closed_port()
+    async with window_on(tmp_path, f"http://127.0.0.1:{port}") as (window, core):
+        segment = window.status.reach
+        await until(lambda: segment.reach is not None and segment.reach.failures >= 1, 30)
+        qtbot.mouseClick(segment, Qt.MouseButton.LeftButton)
+        await until(lambda: segment.text() == "Unreachable · connection refused", 30)
+        window.status.set_demo(True)
+        async with httpx.AsyncClient(trust_env=False) as client:
+            resp = await client.post(f"{core.runtime.base_url}/hooks/another-install/num_B", content=b"{}")
+            assert resp.status_code == 404
+        await until(window.status.refused_label.isVisible, 10)
+        window.resize(900, 650)
+        bar = window.status
+        assert bar.minimumSizeHint().width() <= 760  # was 819 with these segments whole
+        # Neither the bar nor Live's toolbar (its count elides too) widens the window.
+        await until(lambda: window.width() == 900)
+        assert bar.width() == window.width()
+        assert segment.text() == "Unreachable · connection refused"  # whole, for the tooltip's sake
+        assert window.status.demo_label.isVisible() and segment.isVisible()
+        assert "Nothing is listening" in segment.toolTip()
+        assert "Webhooks go to" in window.status.receiver_label.toolTip()

@@ -60,6 +60,10 @@ async def test_subscribe_all_makes_one_webhook_per_ticked_number_and_asks_each_s
             assert tick is not None
             tick.setCheckState(Qt.CheckState.Unchecked)
             assert len(dialog.selected()) == 3
+            shown = next(r for r in range(4) if cell(dialog, r, 2) == "Tenant" and r != left_alone)
+            assert env.pane.select_number(dialog.steps[shown].number.id)  # its table: empty so far
+            await env.pane.settled()
+            assert env.pane.table.rowCount() == 0
 
             dialog.apply_button.click()
             answered: dict[str, str | None] = {}
@@ -78,6 +82,8 @@ async def test_subscribe_all_makes_one_webhook_per_ticked_number_and_asks_each_s
                     answered[dialog.asked[-1]] = None
                     dialog.prompt.skip.click()
             await dialog.settled()
+            # The pane's table shows the shown number's new webhook without a Refresh.
+            await until(lambda: env.pane.table.rowCount() == 1, 10)
 
             # On the platform: one "*" webhook per ticked number, pointing at this app's route.
             target = env.core.webhooks.target()

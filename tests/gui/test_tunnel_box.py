@@ -181,3 +181,61 @@ async def test_a_url_change_waits_in_a_banner_and_review_moves_the_webhooks(tmp_
         assert not banner.isVisibleTo(env.pane)
         rows = env.core.reads.url_history() if env.core.reads else []
         assert sum(r.kind == "registered" and r.source == "preview" for r in rows) == 2
+
+
+async def test_a_failed_tunnel_advertises_no_dead_url_and_offers_no_move(tmp_path: Path) -> None:
+    program = tmp_path / "mytunnel"
+    async with watch_env(tmp_path / "data", numbers=2, **FAST) as env:
+        for _, number in env.core.accounts.numbers():
+            await env.core.webhooks.create(number.id, ["*"], name="mine")
+        box = box_of(env)
+        choose(box, "command")
+        box.template.setText(FORWARD)
+        box.save_template.click()
+        await until(lambda: box.status.state == "up", 30)
+        url = box.status.public_url
+        assert url is not None
+        banner, where = env.sections.banner, env.pane.where
+        await until(lambda: banner.isVisibleTo(env.pane) and banner.review.isVisibleTo(env.pane), 30)
+        await until(lambda: where.public_url.text() == url)
+        # The tunnel fails (another program, not installed): its old URL is dead.
+        box.template.setText(f"{program} --to 127.0.0.1:{{port}}")
+        box.save_template.click()
+        await until(lambda: box.status.state == "failed", 30)
+        await until(lambda: where.public_url.text() == "")
+        assert "no public URL while the tunnel has failed" in where.managed.text(), where.managed.text()
+        assert url not in where.hook_line.text()
+        assert "waiting for the tunnel's new URL" in banner.text.text(), banner.text.text()
+        assert not banner.review.isVisibleTo(env.pane)
+        assert not box.strip.message.isVisibleTo(box) or "saved" not in box.strip.message.text()
+        assert "is failed" not in box.state_line.text() + box.error.text()
+
+
+async def test_the_review_shows_the_new_address_at_900_px(tmp_path: Path) -> None:
+    async with watch_env(tmp_path, numbers=2, **FAST) as env:
+        for _, number in env.core.accounts.numbers():
+            await env.core.webhooks.create(number.id, ["*"], name="mine")
+        box = box_of(env)
+        choose(box, "command")
+        box.template.setText(FORWARD)
+        box.save_template.click()
+        await until(lambda: box.status.state == "up", 30)
+        new = box.status.public_url
+        assert new is not None
+        banner = env.sections.banner
+        await until(lambda: banner.review.isVisibleTo(env.pane), 30)
+        banner.review.click()
+        dialog = env.pane.dialog
+        assert isinstance(dialog, RetargetDialog)
+        for width in (900, 1100):
+            dialog.resize(width, 420)
+            dialog.show()
+            table = dialog.table
+            view = table.viewport().width()
+            to = dialog.column("Will point at")
+            assert table.columnViewportPosition(to) + table.columnWidth(to) <= view, width
+            item = table.item(0, to)
+            assert item is not None and new.split("//")[1] in item.text()
+            assert item.toolTip().startswith(new + "/hooks/")
+            tick = table.item(0, 0)
+            assert tick is not None and table.columnWidth(0) <= 90

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +20,9 @@ import httpx
 import pytest
 
 from pilot_desktop.core.alerts import NOT_STORING, SILENCE, UNREACHABLE, Alert, AlertNotifier
+from pilot_desktop.core.events import classify
 from pilot_desktop.core.notify import Notification, NotifyRules
+from pilot_desktop.core.signature import verify
 from pilot_desktop.services.alerts import AlertWatch
 from pilot_desktop.services.gaps import GapRecorder
 from pilot_desktop.services.paths import resolve
@@ -27,6 +30,7 @@ from pilot_desktop.services.reachability import Reachability
 from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.store.reads import Reads
+from pilot_desktop.store.records import IncomingEvent
 from tests.integration.test_probe import PROXY_VARS
 
 TOKEN = "alerts-test-token-0123456789"
@@ -188,3 +192,44 @@ async def test_not_storing_follows_the_writer_and_the_watch_runs_on_its_own(node
         assert "not being stored" in active[0].sentence
     finally:
         await watch.stop()
+
+
+def _past_event(number: str, at: float) -> IncomingEvent:
+    body = json.dumps(message(number)).encode()
+    obj = json.loads(body)
+    return IncomingEvent(
+        received_at=at,
+        route=None,
+        headers=[("Content-Type", "application/json")],
+        body=body,
+        classified=classify(obj),
+        verdict=verify(body, None, []),
+    )
+
+
+async def test_a_number_busy_until_the_app_stopped_is_not_silent_when_it_starts(node: Node) -> None:
+    """Busy until 8 h ago, then nothing ran; the app starts now: no silence alert at start.
+    Silence counts from this run's start, waits while a gap is open, then from its end."""
+    started = node.gaps.run_started_at
+    stopped_at = started - 8 * 3600
+    for i in range(30):  # an event a minute until 8 h ago
+        await node.runtime.writer.submit(_past_event("num_busy", stopped_at - i * 60))  # type: ignore[union-attr]
+    clock = {"now": time.time()}
+    watch = AlertWatch(lambda: node.reads, node.storing, Settings, clock=lambda: clock["now"])
+    assert await watch.evaluate() == []  # silent 8 h, but nothing could receive until now
+
+    clock["now"] = started + 31 * 60  # 31 min into this run, still nothing: silent (min 30 min)
+    [alert] = await watch.evaluate()
+    assert (alert.kind, alert.subject, alert.since) == (SILENCE, "num_busy", started)
+
+    gap = await node.gaps.open_gap("tunnel", "The tunnel is down.")
+    assert gap is not None
+    assert await watch.evaluate() == []  # the tunnel is the cause: silence waits
+    await node.gaps.close_gap("tunnel")
+    clock["now"] = time.time() + 29 * 60
+    assert await watch.evaluate() == []  # counted again from the gap's end: 29 min, not yet
+    ended = next(g for g in node.reads.gaps(None, 10) if g.id == gap.id).ended_at
+    assert ended is not None
+    clock["now"] = ended + 31 * 60
+    [alert] = await watch.evaluate()
+    assert alert.since == ended

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.integration.serving import DB_NAME, Server, cli, token_of
+from tests.integration.watch_support import FORWARD_TEMPLATE
 
 WAIT_S = 30.0
 
@@ -84,6 +85,23 @@ def test_healthy_serve_exits_0_and_a_stopped_one_1(tmp_path: Path, serve: Callab
     assert doc["receiver"]["running"] is False and doc["receiver"]["answering"] is False
     assert doc["reachability"]["state"] == "not_checked"  # nothing probes a stopped receiver
     assert any("Pilot Desktop was stopped" in p for p in doc["problems"])
+
+
+def test_a_serve_tunnel_override_is_the_tunnel_status_and_the_alerts_follow(
+    tmp_path: Path, serve: Callable[..., Server], closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings on a manual URL (a closed port), `serve --tunnel command` for this run: the
+    tunnel actually running is the one judged, not the settings' mode."""
+    monkeypatch.setenv("PILOT_DESKTOP_TUNNEL_ALLOW_LOCAL", "1")  # the stand-in's URL is on loopback
+    data, port = tmp_path / "data", free_port()
+    profile(data, f"http://127.0.0.1:{closed_port}")
+    server = serve("--tunnel", "command", "--tunnel-command", FORWARD_TEMPLATE, data_dir=data, port=port)
+    url = server.wait_for_line("New public URL: ", WAIT_S).split(": ", 1)[1].strip()
+    rc, doc = wait_status(data, port, lambda d: d["reachability"]["state"] == "reachable")
+    assert rc == 0 and doc["healthy"] is True, doc["problems"]
+    assert doc["tunnel"]["mode"] == "command" and doc["tunnel"]["state"] == "up"
+    assert doc["tunnel"]["publicUrl"] == url and doc["reachability"]["publicUrl"] == url
+    assert doc["reachability"]["lastProbe"]["publicUrl"] == url and doc["alerts"] == []
 
 
 def test_unreachable_public_url_exits_1_with_the_alert(
@@ -165,3 +183,15 @@ def test_status_never_sends_the_token_and_knows_another_program_is_not_its_recei
     assert rc == 1 and doc["receiver"]["answering"] is True and doc["receiver"]["thisProfile"] is False
     assert doc["receiver"]["storing"] is None
     assert any("No receiver of this data folder answers" in p for p in doc["problems"])
+
+
+def test_an_open_gap_is_named_and_unhealthy(tmp_path: Path, serve: Callable[..., Server]) -> None:
+    """A tunnel that cannot start means nothing reaches this app: `status` names the open
+    gap (kind, since, why) and exits 1."""
+    data, port = tmp_path / "data", free_port()
+    serve("--tunnel-command", "no-such-tunnel-program --to 127.0.0.1:{port}", data_dir=data, port=port)
+    rc, doc = wait_status(data, port, lambda d: bool(d["gaps"]["open"]))
+    assert rc == 1 and doc["healthy"] is False
+    [gap] = doc["gaps"]["open"]
+    assert gap["kind"] == "tunnel" and "not installed" in gap["reason"] and gap["since"].endswith("Z")
+    assert any(p.startswith("Not receiving since") and "not installed" in p for p in doc["problems"])

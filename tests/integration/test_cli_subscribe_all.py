@@ -178,6 +178,7 @@ def test_on_a_terminal_each_new_webhooks_secret_is_asked(platform: SandboxThread
 
 def test_drift_lists_and_audits(platform: SandboxThread, data: Path) -> None:
     sb = platform.sandbox
+    data.mkdir()  # a data folder without a database yet (a missing folder is an error)
     nothing = ok(pd(data, "webhooks", "drift"))
     assert "No drift" in nothing.stdout and "no audit has run" in nothing.stderr
     add_tenant(data, sb)
@@ -202,3 +203,81 @@ def test_drift_lists_and_audits(platform: SandboxThread, data: Path) -> None:
     again = ok_json(pd(data, "webhooks", "drift", "--audit", "--json"))
     assert again["new"] == [] and [f["key"] for f in again["resolved"]] == [f"paused:{hook['id']}"]
     assert [f["key"] for f in again["open"]] == [f"events_dropped:{calls['id']}"]
+
+
+def _schema_1_store(data: Path) -> Path:
+    """A data folder whose database an older Pilot Desktop wrote (schema 1: no drift table)."""
+    import sqlite3
+
+    from pilot_desktop.store.db import APPLICATION_ID, DB_NAME, MIGRATIONS
+
+    data.mkdir(parents=True)
+    db = data / DB_NAME
+    old = sqlite3.connect(db, isolation_level=None)
+    try:
+        for statement in MIGRATIONS[0]:
+            old.execute(statement)
+        old.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        old.execute("PRAGMA user_version = 1")
+    finally:
+        old.close()
+    return db
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["webhooks", "drift"], ["tunnel", "history"], ["tunnel", "probes"], ["status"]],
+    ids=["drift", "history", "probes", "status"],
+)
+def test_read_commands_on_an_old_store_ask_for_the_upgrade_and_change_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    data = tmp_path / "old"
+    db = _schema_1_store(data)
+    before = db.read_bytes()
+    res = subprocess.run(
+        [str(BIN), *command, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        env=cli_env(),
+        check=False,
+    )
+    assert res.returncode == 1, res.stderr
+    said = res.stderr + res.stdout
+    assert "older Pilot Desktop (schema 1)" in said and "pilot-desktop rebuild" in said, said
+    assert "Database error" not in said and "Traceback" not in said
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in data.iterdir()) == [db.name]  # no logs/, settings or state
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["webhooks", "drift"],
+        ["webhooks", "drift", "--json"],
+        ["webhooks", "drift", "--audit"],
+        ["tunnel", "history"],
+        ["tunnel", "probes"],
+        ["tunnel", "show"],
+        ["status"],
+    ],
+    ids=["drift", "drift-json", "drift-audit", "history", "probes", "show", "status"],
+)
+def test_read_commands_on_a_missing_data_folder_say_so_and_create_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    data = tmp_path / "nowhere" / "data"
+    res = subprocess.run(
+        [str(BIN), *command, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        env=cli_env(),
+        check=False,
+    )
+    said = res.stderr + res.stdout
+    assert str(data) in said and "Traceback" not in said, said
+    if command != ["tunnel", "show"]:  # show prints the settings (defaults) and the store's state
+        assert res.returncode == 1, said
+    assert not (tmp_path / "nowhere").exists()

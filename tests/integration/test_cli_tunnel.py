@@ -135,3 +135,22 @@ def test_reads_without_a_store_fail_and_create_nothing(tmp_path: Path) -> None:
         res = tunnel(data, action)
         assert res.returncode == 1 and "No database" in res.stderr
     assert os.listdir(data) == []
+
+
+def test_secrets_in_the_command_template_are_masked_wherever_it_is_shown(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    template = "mytunnel --to {local_url} --api-key k-9f8e7d6c --password=hunter2222"
+    res = tunnel(data, "set", "command", "--command", template)
+    assert res.returncode == 0, res.stderr
+    shown = [res, tunnel(data, "show"), tunnel(data, "show", "--json")]
+    assert all(r.returncode == 0 for r in shown), [r.stderr for r in shown]
+    assert json.loads(shown[2].stdout)["settings"]["command"] == (
+        "mytunnel --to {local_url} --api-key [hidden] --password=[hidden]"
+    )
+    assert "mytunnel --to {local_url} --api-key [hidden]" in shown[0].stdout + shown[1].stdout
+    # serve's usage error names the bad template, masked too.
+    bad = cli("serve", "--data-dir", data, "--tunnel-command", "mytunnel {host} --token zq9-private-77")
+    assert bad.returncode == 2 and "{host}" in bad.stderr and "[hidden]" in bad.stderr
+    for r in [*shown, bad]:
+        assert not any(s in r.stdout + r.stderr for s in ("k-9f8e7d6c", "hunter2222", "zq9-private-77"))
+    assert settings_of(data)["tunnel"]["command"] == template  # the file keeps the real value

@@ -6,7 +6,11 @@ tunnel program; and `serve`'s tunnel flags checked like the settings."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
+import signal
 import socket
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -146,15 +150,18 @@ async def test_this_runs_tunnel_url_is_where_webhooks_point_and_a_host_the_recei
 ) -> None:
     # The settings say manual with a typed URL; this run's tunnel (serve --tunnel) has its own.
     tunnel_url = "https://quick-words.trycloudflare.com"
+    # A tunnel program that prints its URL and stays up (it forwards nothing: no probe is ok).
+    code = f"import time; print('{tunnel_url}', flush=True); time.sleep(600)"
     core = core_on(
         tmp_path,
         settings={"public_url": "https://typed.example.com"},
         tunnel="command",
-        tunnel_command="no-such-tunnel-program --to 127.0.0.1:{port}",
+        tunnel_command=f"{shlex.quote(sys.executable)} -c {shlex.quote(code)} {{port}}",
     )
-    core.config.state.update({"tunnel_url": tunnel_url})  # what the tunnel reported last
+    core.config.state.update({"tunnel_url": "https://old-words.trycloudflare.com"})  # a last run's
     await core.start()
     try:
+        await eventually(lambda: core.tunnel.status.state == "up", what="the tunnel program's URL")
         target = core.webhooks.target()
         assert target is not None and target.public_url == tunnel_url
         await eventually(lambda: core.reachability.reach.public_url == tunnel_url, what="the probed URL")
@@ -195,3 +202,120 @@ async def test_a_wake_up_at_the_moment_of_stopping_does_not_hang_the_stop(tmp_pa
     finally:
         await ends(core.stop(), "the core")
         await sandbox.stop()
+
+
+def tunnel_rows(db: Path) -> list[dict[str, Any]]:
+    return [dict(r) for r in rows(db, "SELECT state, pid, public_url FROM tunnel")]
+
+
+async def test_one_tunnel_per_data_folder_another_process_runs_none_and_takes_over_when_it_stops(
+    tmp_path: Path,
+) -> None:
+    """Two processes on one data folder (other ports): only the first runs the tunnel; the URL,
+    the tunnel row and the probes stay its own while the second runs and after it stops; when
+    the first stops, a second one still running takes the tunnel over."""
+    settings = {"tunnel.mode": "command", "tunnel.command": FORWARD}
+    first = core_on(tmp_path, settings=settings, probe_interval_s=0.3)
+    second = core_on(tmp_path, probe_interval_s=0.3)
+    third = core_on(tmp_path, probe_interval_s=0.3)
+    db = tmp_path / "pilot-desktop.sqlite3"
+    await first.start()
+    try:
+        url = await eventually(lambda: first.tunnel.status.state == "up" and first.tunnel.status.public_url)
+        pid = first.tunnel.status.pid
+        await eventually(lambda: first.reachability.reach.state == "reachable", what="a probe through it")
+        await second.start()
+        assert second.listening and second.watch.running
+        status = second.tunnel.status
+        assert status.state == "off" and status.pid is None and status.public_url is None
+        assert "Another Pilot Desktop on this data folder" in (status.error or ""), status
+        assert second.webhooks.target() is not None and second.webhooks.target().public_url == url  # type: ignore[union-attr]
+        reads = first.reads
+        assert reads is not None
+        count = len(reads.probes())
+        await eventually(lambda: len(reads.probes()) >= count + 5, what="more probes")
+        await second.stop()
+        count = len(reads.probes())
+        await eventually(lambda: len(reads.probes()) >= count + 3, what="probes after the second stopped")
+
+        assert first.config.state.value.tunnel_url == url
+        assert tunnel_rows(db) == [{"state": "up", "pid": pid, "public_url": url}]
+        probes = reads.probes(limit=1000)
+        assert probes and all(p.ok and p.public_url == url for p in probes), [
+            (p.public_url, p.sentence) for p in probes if not p.ok or p.public_url != url
+        ]
+        assert first.reachability.reach.state == "reachable"
+        assert not rows(db, "SELECT * FROM gaps WHERE kind IN ('tunnel', 'unreachable')")
+
+        await third.start()
+        assert third.tunnel.status.state == "off" and third.tunnel.status.pid is None
+        await first.stop()  # the third one takes over within a few seconds
+        new = await eventually(
+            lambda: third.tunnel.status.state == "up" and third.tunnel.status.public_url,
+            what="the third process to take the tunnel over",
+        )
+        assert new != url
+        await eventually(lambda: third.config.state.value.tunnel_url == new, what="its URL saved")
+        await eventually(lambda: [r["public_url"] for r in tunnel_rows(db)] == [new], what="its tunnel row")
+        await eventually(
+            lambda: (
+                third.reachability.reach.state == "reachable" and third.reachability.reach.public_url == new
+            ),
+            what="a probe through the new tunnel",
+        )
+    finally:
+        await second.stop()
+        await first.stop()
+        await third.stop()
+
+
+async def test_the_reach_leaves_reachable_at_once_when_the_tunnel_dies(tmp_path: Path) -> None:
+    """The forwarder is killed and its restart hangs (it prints no URL): the dead URL is no
+    longer claimed as the public URL (probes, webhooks) and the reach is no longer reachable."""
+    wrapper = tmp_path / "wrap.sh"
+    ran = tmp_path / "ran"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'if [ ! -e "{ran}" ]; then touch "{ran}"; exec {FORWARD.replace("{port}", "$1")}; fi\n'
+        "echo connecting...; exec sleep 600\n",
+        encoding="utf-8",
+    )
+    core = core_on(
+        tmp_path / "data",
+        settings={"tunnel.mode": "command", "tunnel.command": f"sh {wrapper} {{port}}"},
+        probe_interval_s=60.0,
+        tunnel_backoff=(0.1,),
+    )
+    await core.start()
+    try:
+        url = await eventually(lambda: core.tunnel.status.state == "up" and core.tunnel.status.public_url)
+        await eventually(lambda: core.reachability.reach.state == "reachable", what="a probe through it")
+        pid = core.tunnel.status.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        await eventually(lambda: core.tunnel.status.state != "up", 10, "the tunnel to be seen down")
+        await eventually(
+            lambda: core.reachability.reach.state != "reachable", 1.0, "the reach to leave reachable"
+        )
+        assert core.reachability.reach.public_url is None
+        assert core.tunnel.public_url is None and core.webhooks.target() is None
+        assert public_url_of(core.config) is None
+        assert core.config.state.value.tunnel_url == url  # the last URL it reported, kept
+    finally:
+        await core.stop()
+
+
+async def test_a_managed_tunnel_that_never_comes_up_is_a_gap(tmp_path: Path) -> None:
+    """Nothing reaches this app while its tunnel has not started: that time is recorded like a
+    tunnel that fell, and `status` names it."""
+    settings = {"tunnel.mode": "command", "tunnel.command": "no-such-tunnel-program --to 127.0.0.1:{port}"}
+    core = core_on(tmp_path, settings=settings, probe_interval_s=0.3)
+    await core.start()
+    try:
+        await eventually(lambda: "tunnel" in core.gaps.open_gaps, what="a tunnel gap")
+        gap = core.gaps.open_gaps["tunnel"]
+        assert "not installed" in gap.reason, gap.reason
+    finally:
+        await core.stop()
+    [row] = rows(tmp_path / "pilot-desktop.sqlite3", "SELECT * FROM gaps WHERE kind = 'tunnel'")
+    assert row["ended_at"] is not None  # ended by the clean stop

@@ -198,3 +198,59 @@ async def test_the_audit_runs_at_start_and_stops_cleanly(tmp_path: Path) -> None
         await eventually(lambda: audit.last is not None, 10, "the audit at start")
         await asyncio.wait_for(audit.stop(), 5)
         assert audit.last is not None and audit.last.checked == [app.sandbox.numbers[0].id]
+
+
+async def test_a_number_in_no_account_any_more_makes_its_findings_moot(tmp_path: Path) -> None:
+    async with app_on_sandbox(tmp_path, numbers=2) as app:
+        account = await app.admin.accounts.add(app.sandbox.tenant_key, base_url=app.sandbox.base_url)
+        meta = app.number(META)
+        paused, _ = await app.admin.create(meta, ["message.received"])
+        changed, _ = await app.admin.create(meta, ["message.sent"])
+        audit = audit_of(app)
+        await app.behind("PATCH", f"/v1/webhooks/{paused.id}", active=False)
+        await app.behind("PATCH", f"/v1/webhooks/{changed.id}", events=["message.received"])
+        rows = {r.key: r for r in (await audit.run_once()).open}
+        assert set(rows) == {f"paused:{paused.id}", f"events_changed:{changed.id}"}
+
+        app.admin.accounts.remove(account.id)  # the number is in no account any more
+        await app.sandbox.stop(drain_timeout=0)  # and nothing could be read anyway
+        # Accepting needs no API: there is nothing to read for a number in no account.
+        await audit.accept(rows[f"events_changed:{changed.id}"])
+        assert app.admin.expected.get(changed.id) is None
+        assert open_keys(app) == {f"paused:{paused.id}"}
+
+        result = await audit.run_once()  # the next audit: its findings are moot
+        assert [r.key for r in result.resolved] == [f"paused:{paused.id}"] and result.open == []
+        assert open_keys(app) == set() and dict(app.admin.expected.all()) == {}
+        await audit.accept(rows[f"paused:{paused.id}"])  # an old row: still no API, no error
+
+
+async def test_a_webhook_the_app_changes_while_the_audit_lists_is_not_judged_on_that_listing(
+    tmp_path: Path,
+) -> None:
+    async with app_on_sandbox(tmp_path, numbers=2) as app:
+        await app.admin.accounts.add(app.sandbox.tenant_key, base_url=app.sandbox.base_url)
+        meta = app.number(META)
+        hook, _ = await app.admin.create(meta, ["message.received"])
+        audit = audit_of(app)
+        told: list[DriftRow] = []
+        audit.subscribe(told.append)
+        listed = app.admin.list_all
+        made: list[str] = []
+
+        async def list_then_change(*args: object, **kwargs: object) -> object:
+            """The listing is read; before the audit compares, the operator adds an event in
+            the Webhooks pane and creates another webhook (both after the listing began)."""
+            listing = await listed(*args, **kwargs)  # type: ignore[arg-type]
+            located = await app.admin.locate(hook.id, meta)
+            await app.admin.update(located, events=["message.received", "message.sent"])
+            made.append((await app.admin.create(meta, ["message.sent"]))[0].id)
+            return listing
+
+        app.admin.list_all = list_then_change  # type: ignore[method-assign]
+        result = await audit.run_once()
+        assert told == [] and result.open == [] and open_keys(app) == set()
+        app.admin.list_all = listed  # type: ignore[method-assign]
+        result = await audit.run_once()  # the next audit judges both, as they are: nothing wrong
+        assert told == [] and result.open == [] and result.resolved == []
+        assert app.admin.expected.get(made[0]) is not None

@@ -7,6 +7,8 @@ through the new one was ok."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +18,11 @@ import pytest
 from pilot_desktop.sandbox.server import Sandbox
 from pilot_desktop.services.core import AppCore
 from pilot_desktop.services.gaps import TUNNEL
+from pilot_desktop.services.repoint import RepointResult
+from pilot_desktop.services.state import AccountNumber
+from pilot_desktop.services.webhook_admin import Listing
 from pilot_desktop.services.webhooks import Change
+from tests.integration.test_tunnel_path import FORWARD
 from tests.integration.watch_support import add_hook, core_on, eventually, platform_hooks
 
 OTHER_SYSTEM = "https://crm.example.com/hooks/pilot-status"
@@ -38,7 +44,9 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 
 async def started(tmp_path: Path, sandbox: Sandbox, old: str, **settings: object) -> AppCore:
-    core = core_on(tmp_path, settings={"public_url": old, **settings}, probe_interval_s=0.5)
+    core = core_on(
+        tmp_path, settings={"public_url": old, **settings}, probe_interval_s=0.5, repoint_backoff=(0.5,)
+    )
     await core.start()
     assert core.listening, core.receiver_error
     await core.accounts.add(sandbox.tenant_key, base_url=sandbox.base_url)
@@ -113,6 +121,8 @@ async def test_with_auto_repoint_on_this_apps_webhooks_move_and_other_systems_ne
             await add_hook(sandbox, numbers[1], foreign): foreign,
         }
 
+        results: list[RepointResult] = []
+        core.repoint.follow(results.append)
         new = core.runtime.base_url
         core.webhooks.set_public_url(new)
 
@@ -136,8 +146,10 @@ async def test_with_auto_repoint_on_this_apps_webhooks_move_and_other_systems_ne
         assert {(r.webhook_id, r.source, r.public_url) for r in registered} == {
             (h, "auto", new) for h in mine
         }, registered
-        probes = core.reads.probes()
-        assert any(p.trigger == "repoint" and p.ok and p.public_url == new for p in probes), probes
+        # After the moves a probe through the new URL (one under way is shared) verified the path.
+        moved = [r for r in results if r.moved]
+        assert moved and all(r.probe is not None and r.probe.state == "reachable" for r in moved), moved
+        assert all(r.probe.public_url == new for r in moved if r.probe is not None)
     finally:
         await core.stop()
 
@@ -162,7 +174,7 @@ async def test_a_failed_move_is_recorded_kept_pending_and_retried(tmp_path: Path
             lambda: [r for r in reads.url_history() if r.kind == "repoint_failed"], what="the failure"
         )
         assert failed[0].webhook_id == refused and failed[0].detail and failed[0].source == "auto"
-        # Retried at each scheduled probe's look (probe interval 0.5 s) until it is moved.
+        # Tried again later (here every 0.5 s, the backoff of this test) until it is moved.
         await eventually(
             lambda: any(r.kind == "registered" and r.webhook_id == refused for r in reads.url_history()),
             what="the retry",
@@ -173,5 +185,99 @@ async def test_a_failed_move_is_recorded_kept_pending_and_retried(tmp_path: Path
         failures = [r for r in reads.url_history() if r.kind == "repoint_failed"]
         assert len(failures) == 1, "a retry failing the same way was recorded again"
         await eventually(lambda: TUNNEL not in core.gaps.open_gaps, what="the tunnel gap to close")
+    finally:
+        await core.stop()
+
+
+async def test_a_number_that_cannot_be_listed_does_not_hold_the_gap_open_nor_relist_at_every_probe(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The account still names a number the platform no longer has: its webhooks cannot be
+    read. The readable numbers' webhooks move, a probe is ok: the `tunnel` gap closes; the
+    unreadable number is recorded once and tried again later, not at every probe."""
+    core = core_on(
+        tmp_path,
+        settings={"tunnel.mode": "command", "tunnel.command": FORWARD, "tunnel.auto_repoint": True},
+        probe_interval_s=0.3,
+        audit_interval_s=3600.0,
+        tunnel_backoff=(0.2,),
+    )
+    await core.start()
+    try:
+        await core.accounts.add(sandbox.tenant_key, base_url=sandbox.base_url)
+        first = await eventually(lambda: core.tunnel.status.state == "up" and core.tunnel.status.public_url)
+        for number in sandbox.numbers:
+            await core.webhooks.create(number.id, ["*"])
+        ghost = AccountNumber(id="num_gone_0000", name="old line")
+        core.config.state.update(
+            lambda s: {
+                "accounts": [a.model_copy(update={"numbers": [*a.numbers, ghost]}) for a in s.accounts]
+            }
+        )
+        pid = core.tunnel.status.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)  # a quick tunnel comes back on a new URL
+        second = await eventually(
+            lambda: (
+                core.tunnel.status.state == "up"
+                and core.tunnel.status.public_url not in (None, first)
+                and core.tunnel.status.public_url
+            ),
+            what="the new URL",
+        )
+        await eventually(
+            lambda: all(h.url.startswith(second) for h in sandbox.state.webhooks.values()), what="the moves"
+        )
+        await eventually(lambda: TUNNEL not in core.gaps.open_gaps, 15, "the tunnel gap to close")
+        assert core.reads is not None
+        reads = core.reads
+        failed = [r for r in reads.url_history() if r.kind == "repoint_failed"]
+        assert [(r.number_id, r.webhook_id) for r in failed] == [(ghost.id, None)], failed
+        assert failed[0].detail
+
+        listings = 0
+        list_all = core.webhooks.list_all
+
+        async def counted(number: str | None = None) -> Listing:  # the real listing, counted
+            nonlocal listings
+            listings += 1
+            return await list_all(number)
+
+        core.webhooks.list_all = counted  # type: ignore[method-assign]
+        count = len(reads.probes())
+        await eventually(lambda: len(reads.probes()) >= count + 10, what="ten more probes")
+        assert listings == 0, "every number listed again at a probe"
+        assert len([r for r in reads.url_history() if r.kind == "repoint_failed"]) == 1
+    finally:
+        await core.stop()
+
+
+async def test_a_move_the_platform_keeps_refusing_does_not_hold_the_gap_open(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    old = f"http://127.0.0.1:{closed_port()}"
+    core = await started(tmp_path, sandbox, old, **{"tunnel.auto_repoint": True})
+    try:
+        token = core.config.state.value.token
+        numbers = [n.id for n in sandbox.numbers]
+        mine = {await add_hook(sandbox, n, f"{old}/hooks/{token}/{n}"): n for n in numbers}
+        refused = next(iter(mine))
+        sandbox.faults.inject("PATCH", f"/v1/webhooks/{refused}", 500, count=1000)
+
+        new = core.runtime.base_url
+        core.webhooks.set_public_url(new)
+
+        assert core.reads is not None
+        reads = core.reads
+        await eventually(
+            lambda: {r.kind for r in reads.url_history()} >= {"registered", "repoint_failed"}, what="the look"
+        )
+        # The other webhook moved and a probe was ok: the gap closes, the refused one is said.
+        await eventually(lambda: TUNNEL not in core.gaps.open_gaps, what="the tunnel gap to close")
+        assert sandbox.state.webhooks[refused].url.startswith(old)
+        assert [c.webhook.id for c in core.repoint.pending] == [refused]
+        assert core.reads is not None
+        failed = [r for r in core.reads.url_history() if r.kind == "repoint_failed"]
+        assert [r.webhook_id for r in failed] == [refused]
     finally:
         await core.stop()

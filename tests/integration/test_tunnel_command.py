@@ -375,3 +375,107 @@ async def test_the_ngrok_preset_reads_the_agents_log_and_stops_retrying_without_
         assert up.public_url == "https://3f2a-203-0-113-7.ngrok-free.app" and up.restarts == 1
     finally:
         await tunnel.stop()
+
+
+async def test_stop_and_restart_send_sigterm_first_and_kill_only_after_the_grace(
+    tmp_path: Path, receiver: str
+) -> None:
+    # One program ends on SIGTERM (writing a file first), the other notes it and keeps running.
+    def program(name: str, then: str) -> list[str]:
+        script = tmp_path / f"{name}.py"
+        script.write_text(
+            "import signal, sys, time\n"
+            "def term(*_):\n"
+            f"    open({str(tmp_path / name)!r} + '.term', 'a').write('TERM\\n')\n"
+            f"    {then}\n"
+            "signal.signal(signal.SIGTERM, term)\n"
+            f"print('tunnel at https://{name}.example.net', flush=True)\n"
+            "while True:\n"
+            "    time.sleep(0.1)\n"
+        )
+        return [sys.executable, str(script)]
+
+    seen = Seen()
+    polite = CommandTunnel("command", program("polite", "sys.exit(0)"), local_url=receiver, on_change=seen)
+    await polite.start()
+    up = await seen.until(is_up)
+    await asyncio.sleep(0.3)  # up a while, as when an operator presses Restart (not at the first line)
+    await polite.restart()  # restart ends the running program the same way
+    await seen.until(lambda s: s.state == "up" and s.pid != up.pid)
+    await asyncio.sleep(0.3)
+    await polite.stop()
+    assert (tmp_path / "polite.term").read_text() == "TERM\nTERM\n"  # both ended by their SIGTERM
+
+    seen = Seen()
+    stubborn = CommandTunnel(
+        "command", program("stubborn", "pass"), local_url=receiver, on_change=seen, stop_grace_s=1.0
+    )
+    await stubborn.start()
+    up = await seen.until(is_up)
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    await stubborn.stop()
+    assert time.monotonic() - started >= 1.0  # it had the grace
+    assert (tmp_path / "stubborn.term").read_text() == "TERM\n"
+    assert up.pid is not None and gone(up.pid)  # then killed and reaped
+
+
+async def test_a_new_url_printed_while_running_becomes_the_public_url(tmp_path: Path, receiver: str) -> None:
+    script = tmp_path / "reconnects.py"
+    flag = tmp_path / "go"
+    script.write_text(
+        "import os, time\n"
+        "print('tunnel at https://first.example.net', flush=True)\n"
+        f"while not os.path.exists({str(flag)!r}):\n"
+        "    time.sleep(0.02)\n"
+        "print('reconnected: https://second.example.net', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    seen = Seen()
+    tunnel = CommandTunnel("command", [sys.executable, str(script)], local_url=receiver, on_change=seen)
+    try:
+        await tunnel.start()
+        first = await seen.until(is_up)
+        assert first.public_url == "https://first.example.net"
+        mark = len(seen.all)
+        flag.touch()
+        second = await seen.until(lambda s: s.public_url != first.public_url, after=mark)
+        assert second.public_url == "https://second.example.net"
+        assert second.state == "up" and second.pid == first.pid and second.since == first.since
+        assert all(s.state == "up" for s in seen.all[mark:])  # no restart, no gap in between
+    finally:
+        await tunnel.stop()
+
+
+async def test_a_flood_of_output_stays_bounded_and_the_url_is_still_found(
+    tmp_path: Path, receiver: str
+) -> None:
+    # Megabytes of log lines (with secrets), the URL in the middle of them, then more.
+    script = tmp_path / "flood.py"
+    script.write_text(
+        "import sys, time\n"
+        "line = 'INF connection 3f2a registered location=fra08 token=abcdefgh1234 ' * 3 + '\\n'\n"
+        "block = line * 2000\n"
+        "for _ in range(10):\n"
+        "    sys.stdout.write(block)\n"
+        "sys.stdout.write('\\x1b[32mtunnel at https://flood.example.net\\x1b[0m\\n')\n"
+        "sys.stdout.flush()\n"
+        "while True:\n"
+        "    sys.stdout.write(block)\n"
+        "    sys.stdout.flush()\n"
+    )
+    seen = Seen()
+    tunnel = CommandTunnel("command", [sys.executable, str(script)], local_url=receiver, on_change=seen)
+    try:
+        await tunnel.start()
+        up = await seen.until(is_up, within=30)
+        assert up.public_url == "https://flood.example.net"
+        mark = len(seen.all)
+        dropped = await seen.until(
+            lambda s: any("[output dropped: more than 256 KiB a second" in x for x in s.output), after=mark
+        )
+        assert len(dropped.output) <= 200 and all(len(x) <= 2000 for x in dropped.output)
+        assert not any("abcdefgh1234" in x for x in dropped.output)  # masked
+        assert up.pid is not None and not gone(up.pid)  # the program runs on (it waits on its pipe)
+    finally:
+        await tunnel.stop()

@@ -222,3 +222,31 @@ def test_a_muted_number_is_never_told_silent_others_are() -> None:
     [told] = n.due(T0)
     assert (told.number_id, told.title, told.severity) == ("num_a", "Sales is silent", "warn")
     assert n.suppressed == 1
+
+
+def test_silence_counts_from_when_the_receiver_listens_again_not_across_a_gap() -> None:
+    # Busy until T0 (an event a minute), then nothing ran for 8 h; the app starts at T0 + 8 h.
+    c = cadence_of("num_a", regular(50, 60.0, T0), T0)
+    start = T0 + 8 * 3600
+    assert silence_alerts([c], start + 60, factor=10, min_s=1800, listening_since=start) == []
+    assert silence_alerts([c], start + 29 * 60, factor=10, min_s=1800, listening_since=start) == []
+    [alert] = silence_alerts([c], start + 31 * 60, factor=10, min_s=1800, listening_since=start)
+    assert alert.since == start and "31 min" in alert.sentence
+    # A listening start before the last event changes nothing: silence is from the last event.
+    [alert] = silence_alerts([c], T0 + 31 * 60, factor=10, min_s=1800, listening_since=T0 - 3600)
+    assert alert.since == T0
+
+
+def test_silence_waits_while_a_gap_is_open_and_counts_from_its_end() -> None:
+    silent = [Cadence("num_a", None, T0 - 7200, 60.0, 50, "OPEN")]
+    base = Settings()
+    args = {"probes": [], "storing": (True, None), "storing_since": T0, "cadences": silent, "now": T0}
+    assert [a.subject for a in alerts_now(base, **args)] == ["num_a"]  # type: ignore[arg-type]
+    # A tunnel (or receiver_stopped, unreachable...) gap open: every number is silent for it.
+    assert alerts_now(base, **args, gap_open=True) == []  # type: ignore[arg-type]
+    # The gap ended 10 min ago: silence counts from its end (30 min at least): not yet.
+    ended = {**args, "listening_since": T0 - 600}
+    assert alerts_now(base, **ended) == []  # type: ignore[arg-type]
+    later = {**ended, "now": T0 + 1500}
+    [alert] = alerts_now(base, **later)  # type: ignore[arg-type]
+    assert (alert.subject, alert.since) == ("num_a", T0 - 600)

@@ -366,6 +366,7 @@ def test_upgrading_an_old_database_projects_what_it_holds(tmp_path: Path) -> Non
             "DROP TABLE messages; DROP TABLE message_steps; DROP TABLE number_polls; "
             "DROP TABLE number_state; DROP TABLE number_transitions; DROP TABLE gaps; "
             "DROP TABLE heartbeat; DROP INDEX rejections_received; DROP INDEX events_received_webhooks; "
+            "DROP TABLE probes; DROP TABLE tunnel; DROP TABLE public_urls; DROP TABLE drift; "
             "ALTER TABLE rejections DROP COLUMN route; "
             "ALTER TABLE rejections DROP COLUMN number_id; ALTER TABLE rejections DROP COLUMN delivery; "
             "ALTER TABLE rejections DROP COLUMN diagnosis; PRAGMA user_version = 1;"

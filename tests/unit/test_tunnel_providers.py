@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from pilot_desktop.tunnel.providers import (
+    ALLOW_LOCAL_ENV,
     PRESETS,
     StatusTeller,
     TunnelError,
@@ -18,6 +19,7 @@ from pilot_desktop.tunnel.providers import (
     needs_operator,
     not_installed_sentence,
     secret_values,
+    shown_command,
 )
 
 LOCAL = "http://127.0.0.1:8787"
@@ -296,3 +298,59 @@ async def test_output_alone_is_told_at_most_once_a_second_and_state_changes_at_o
     assert len(told) == 3  # starting, up, one flush for the 300 lines after it
     assert told[-1].output == tuple(f"line {i}" for i in range(250, 450))  # the last 200, oldest first
     teller.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:4040",  # ngrok's web interface
+        "http://0.0.0.0:2000",
+        "http://[::]:2000",
+        "http://[::1]:9000",
+        "http://localhost:3000",
+        "http://app.localhost",
+        "http://169.254.10.1:80",
+        "http://[fe80::1]:80",
+        "http://10.1.2.3:8080",
+        "http://192.168.1.20",
+        "https://172.16.0.9",
+        "http://[fd00::7]:80",
+    ],
+)
+def test_custom_mode_refuses_an_address_the_platform_cannot_reach(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ALLOW_LOCAL_ENV, raising=False)
+    assert find_public_url(f"Web Interface {url}", "command", LOCAL) is None
+    # The public URL printed after it on the same line is still found.
+    assert find_public_url(f"admin {url} public https://t.example.net", "command", LOCAL) == (
+        "https://t.example.net"
+    )
+    assert find_public_url("public at https://34.117.59.81:8443", "command", LOCAL) == (
+        "https://34.117.59.81:8443"
+    )
+    # The tests' stand-in tunnel prints a loopback URL: allowed only with the knob set.
+    monkeypatch.setenv(ALLOW_LOCAL_ENV, "1")
+    assert find_public_url("INF |  http://127.0.0.1:40123  |", "command", LOCAL) == "http://127.0.0.1:40123"
+    assert find_public_url("forwarding to http://127.0.0.1:8787", "command", LOCAL) is None  # the receiver
+
+
+@pytest.mark.parametrize(
+    ("template", "secret"),
+    [
+        ("my-tunnel --api-key k-9f8e7d --to {local_url}", "k-9f8e7d"),
+        ("my-tunnel --password='hunter 2222' --to {local_url}", "hunter 2222"),
+        (f"ngrok http {{port}} --authtoken {NGROK_TOKEN}", NGROK_TOKEN),
+        ("ssh -R 80:{local_url} --token=zq9-private-77 'unclosed", "zq9-private-77"),
+    ],
+)
+def test_a_template_is_displayed_with_its_secrets_masked(template: str, secret: str) -> None:
+    shown = shown_command(template)
+    assert secret not in shown and "[hidden]" in shown
+    assert "{local_url}" in shown or "{port}" in shown  # the rest stays readable
+
+
+def test_an_error_naming_a_word_of_the_template_masks_its_secret() -> None:
+    with pytest.raises(TunnelError) as err:
+        command_line("command", "my-tunnel {local_url} --token=zq9-private{", port=1, local_url=LOCAL)
+    assert "zq9-private" not in str(err.value) and "--token=[hidden]" in str(err.value)

@@ -28,6 +28,7 @@ from pilot_desktop.store.read_models import EventFilter, LiveSnapshot
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes, EventRow
 from pilot_desktop.ui import messages
+from pilot_desktop.ui.elided import ElidedLabel
 from pilot_desktop.ui.latest import LatestRead
 from pilot_desktop.ui.number_names import fill_numbers, load_names
 from pilot_desktop.ui.panes.live import header
@@ -105,7 +106,8 @@ class LivePane(QWidget):
         self.newest_button = QPushButton("Newest ⇥")
         self.newest_button.setToolTip("Jump to the newest event and follow the stream (End)")
         self.newest_button.clicked.connect(self.jump_to_newest)
-        self.count_label = QLabel("Loading history…")
+        # Elided, not widening the window: "12,345 events · 3 refused · 2 gaps" can be long.
+        self.count_label = ElidedLabel("Loading history…", min_width=60)
         self.count_label.setStyleSheet("color: palette(mid);")
 
         bar = QHBoxLayout()

@@ -6,6 +6,7 @@ instead). Follows the store (`Changes.watch`) and the audit's new findings live.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -54,6 +55,17 @@ NO_RESTORE = {
 ACCEPT_TIP = "Make the platform's current form what this app expects (nothing changes on the platform)."
 RESTORE_TIP = "Put the webhook back on the platform as this app made it."
 HINT = "color: #5a6472;"
+NEUTRAL = "background: #edf2f7; color: #2d3748; border: 1px solid #cbd5e0; border-radius: 4px; padding: 6px;"
+# The services' sentences name the CLI; in the GUI the button does the same.
+CLI_SUBSCRIBE = re.compile(r"(?:Subscribe all numbers \()?`pilot-desktop webhooks subscribe-all`\)?")
+BUTTON = "Subscribe all numbers to this app… (Webhooks tab)"
+
+
+def gui_words(text: str) -> str:
+    """A service's sentence as the GUI says it: the button, not the CLI command."""
+    return CLI_SUBSCRIBE.sub(BUTTON, text).replace("….", "…")
+
+
 ROW_STYLE = "QFrame#finding { border: 1px solid #f6ad55; border-radius: 4px; background: #fffaf0; }"
 
 
@@ -63,7 +75,7 @@ class FindingRow(QFrame):
         self.finding = finding
         self.setObjectName("finding")
         self.setStyleSheet(ROW_STYLE)
-        self.sentence = QLabel(finding.sentence)
+        self.sentence = QLabel(gui_words(finding.sentence))
         self.sentence.setWordWrap(True)
         self.sentence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         number = number_label(finding.number_id, names) if finding.number_id else "no number"
@@ -106,7 +118,7 @@ class FindingRow(QFrame):
     def failed(self, exc: Exception) -> None:
         self.busy(False)
         self.result.setStyleSheet("color: #c53030;")
-        self.result.setText(str(exc))
+        self.result.setText(gui_words(str(exc)))
         self.result.show()
 
 
@@ -223,6 +235,8 @@ class DriftList(QWidget):
             self.strip.warn(audit_sentence(result))
         else:
             self.strip.ok(audit_sentence(result))
+            if result.open:  # the audit ran fine, but findings wait: not a green "all well"
+                self.strip.message.setStyleSheet(NEUTRAL)
 
     def _act(self, finding: DriftRow, accept: bool) -> None:
         self.tasks.start(self.settle(finding, accept=accept))

@@ -242,7 +242,7 @@ class WebhooksPane(QWidget):
             self.strip.warn(
                 f"{', '.join(refused)} point(s) at this app without a stored signing secret, at an "
                 "address another signing secret checks (a webhook sharing it has one), so the receiver "
-                "refuses their deliveries (401): add their secret with Edit…."
+                "refuses their deliveries (401): add their secret (Edit…)."
             )
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -376,7 +376,9 @@ class WebhooksPane(QWidget):
 
     def attach_watch(self, parts: WatchParts) -> None:
         """The tunnel box, the drift findings, the re-point banner and subscribe-all (the core's)."""
-        self.sections.attach(parts, self.admin, self._open)
+        # After subscribe-all, the table re-reads the platform.
+        self.sections.attach(parts, self.admin, self._open, lambda: self.tasks.start(self.load_webhooks()))
+        self.where.follow_tunnel(parts.tunnel)  # a dead tunnel's URL is not shown as live
 
     async def settled(self) -> None:
         """Wait for this pane's and its open dialog's work (tests, shutdown)."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
+    QHeaderView,
     QLabel,
     QTableWidget,
     QTableWidgetItem,
@@ -24,6 +26,12 @@ from pilot_desktop.ui.tasks import Tasks
 
 COLUMNS = ("Change", "Number", "Webhook", "Now points at", "Will point at", "Why", "Result")
 _BUTTON = QDialogButtonBox.StandardButton
+URL_COLUMNS = (3, 4)  # shown by host (what changed), the whole URL in the tooltip
+WHY = COLUMNS.index("Why")
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc or url
 
 
 class ChangeFailed(Exception):
@@ -61,6 +69,9 @@ class RetargetDialog(QDialog):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # Ticks, not a selection: no current-cell frame beside the checkbox.
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         for row, change in enumerate(changes):
             tick = QTableWidgetItem()
             tick.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
@@ -75,8 +86,13 @@ class RetargetDialog(QDialog):
                 "",
             )
             for col, text in enumerate(cells, start=1):
-                self.table.setItem(row, col, QTableWidgetItem(text))
+                item = QTableWidgetItem(host_of(text) if col in URL_COLUMNS else text)
+                item.setToolTip(text)
+                self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(WHY, QHeaderView.ResizeMode.Stretch)  # the rest fits at 900 px
+        header.setMinimumSectionSize(40)
         self.strip = StatusStrip()
         self.buttons = QDialogButtonBox(_BUTTON.Apply | _BUTTON.Close)
         self.apply_button = self.buttons.button(QDialogButtonBox.StandardButton.Apply)
@@ -88,7 +104,10 @@ class RetargetDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.strip)
         layout.addWidget(self.buttons)
-        self.resize(1100, 420)
+        self.resize(900, 420)
+
+    def column(self, name: str) -> int:
+        return COLUMNS.index(name)
 
     def selected(self) -> list[int]:
         return [

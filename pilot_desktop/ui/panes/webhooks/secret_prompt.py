@@ -20,7 +20,7 @@ class SecretPrompt(QFrame):
         self.where = QLabel(
             "Pilot Status shows a webhook's signing secret once, in its dashboard, and never returns "
             f"it through the API. Stored in the {store_name}; never shown again. Skip: deliveries "
-            "to it are accepted unverified until you add it with Edit…."
+            "to it are accepted unverified until you add it (Edit…)."
         )
         self.where.setWordWrap(True)
         self.where.setStyleSheet("color: #5a6472;")

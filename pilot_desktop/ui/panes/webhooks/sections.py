@@ -28,6 +28,7 @@ from pilot_desktop.ui.panes.webhooks.accounts_row import AccountsRow
 from pilot_desktop.ui.panes.webhooks.drift_list import DriftList
 from pilot_desktop.ui.panes.webhooks.retarget_dialog import ChangeFailed, RetargetDialog
 from pilot_desktop.ui.panes.webhooks.subscribe_all_dialog import SubscribeAllDialog
+from pilot_desktop.ui.panes.webhooks.target_box import STATE_WORDS
 from pilot_desktop.ui.panes.webhooks.tunnel_box import TunnelBox
 from pilot_desktop.ui.panes.webhooks.watch_parts import WatchParts
 from pilot_desktop.ui.tasks import Tasks
@@ -58,6 +59,10 @@ class RepointBanner(QFrame):
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.review = QPushButton("Review…")
+        self.changes: list[Change] = []
+        # Why the webhooks cannot be moved now (the tunnel is down: no live URL to move them
+        # to), else None; the banner then waits instead of offering Review.
+        self.blocked: Callable[[], str | None] = lambda: None
         row = QHBoxLayout(self)
         row.setContentsMargins(8, 4, 8, 4)
         row.addWidget(self.text, 1)
@@ -65,13 +70,19 @@ class RepointBanner(QFrame):
         self.hide()
 
     def show_pending(self, changes: list[Change]) -> None:
+        self.changes = list(changes)
         olds = sorted({old_base(c.webhook.url) for c in changes})
         n = len(changes)
         where = f"the old address {olds[0]}" if len(olds) == 1 else f"old addresses ({', '.join(olds)})"
-        self.text.setText(
-            f"{n} webhook{'' if n == 1 else 's'} still point{'s' if n == 1 else ''} at {where}."
-        )
+        said = f"{n} webhook{'' if n == 1 else 's'} still point{'s' if n == 1 else ''} at {where}."
+        if blocked := self.blocked():
+            said = f"{said[:-1]}; waiting for the tunnel's new URL ({blocked}) before they can move."
+        self.text.setText(said)
+        self.review.setVisible(not blocked)
         self.setVisible(bool(changes))
+
+    def recheck(self, *_: object) -> None:  # the tunnel's state changed
+        self.show_pending(self.changes)
 
 
 class Sections:
@@ -119,8 +130,15 @@ class Sections:
         assert row is not None  # the accounts row lays its buttons out in a row
         row.addWidget(self.subscribe_all)
 
-    def attach(self, parts: WatchParts, admin: WebhookAdmin, open_dialog: Callable[[QWidget], None]) -> None:
-        self.parts, self.admin, self._open = parts, admin, open_dialog
+    def attach(
+        self,
+        parts: WatchParts,
+        admin: WebhookAdmin,
+        open_dialog: Callable[[QWidget], None],
+        reload: Callable[[], object] = lambda: None,
+    ) -> None:
+        """`reload`: re-read the Webhooks table (after subscribe-all changed the platform)."""
+        self.parts, self.admin, self._open, self._reload = parts, admin, open_dialog, reload
         self.tunnel_box = TunnelBox(parts, self.tasks)
         self.tunnel_box.state_did_change.connect(self._tunnel_state)
         self.tunnel_col.insertWidget(0, self.tunnel_box)
@@ -131,10 +149,20 @@ class Sections:
         self.tabs.addTab(self.drift_list, "")
         self._drift_count(len(self.drift_list.findings))
         self.banner.review.clicked.connect(self.open_review)
+        self.banner.blocked = self._blocked
         parts.repoint.subscribe(self.banner.show_pending)
+        parts.tunnel.subscribe(self.banner.recheck)
         self.banner.show_pending(list(parts.repoint.pending))
         self.subscribe_all.clicked.connect(self.open_subscribe_all)
         self.subscribe_all.show()
+
+    def _blocked(self) -> str | None:
+        """Why this app's webhooks cannot be moved now (no live URL to move them to)."""
+        assert self.parts is not None
+        status = self.parts.tunnel.status
+        if status.mode != "manual" and (status.state != "up" or not status.public_url):
+            return f"the tunnel {STATE_WORDS.get(status.state, 'is ' + status.state)}"
+        return None if self.admin.target() is not None else "no public URL"
 
     def _tab_shown(self, index: int) -> None:
         if index == DRIFT_TAB and self.drift_list is not None:
@@ -171,6 +199,7 @@ class Sections:
 
     def open_subscribe_all(self) -> None:
         dialog = SubscribeAllDialog(self.pane, self.admin, self.parts.submit if self.parts else None)
+        dialog.applied.connect(self._reload)  # the table shows what was just created
         self._open(dialog)
         dialog.load()
 
@@ -180,6 +209,7 @@ class Sections:
     def shutdown(self) -> None:
         if self.parts is not None:
             self.parts.repoint.unsubscribe(self.banner.show_pending)
+            self.parts.tunnel.unsubscribe(self.banner.recheck)
         if self.tunnel_box is not None:
             self.tunnel_box.shutdown()
         if self.drift_list is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -54,6 +54,8 @@ _BUTTON = QDialogButtonBox.StandardButton
 
 
 class SubscribeAllDialog(QDialog):
+    applied = Signal()  # webhooks were created or re-pointed: lists shown elsewhere are stale
+
     def __init__(self, parent: QWidget | None, admin: WebhookAdmin, submit: Submit | None = None) -> None:
         """`submit`: the store's writer, for the URL history (each webhook registered)."""
         super().__init__(parent)
@@ -167,6 +169,8 @@ class SubscribeAllDialog(QDialog):
             return
         self.outcome = result
         self.show_result(result)
+        if result.created or result.repointed:
+            self.applied.emit()
 
     async def ask_secret(self, hook: Webhook) -> str | None:
         self.asked.append(hook.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
@@ -14,11 +15,27 @@ from pilot_desktop.tunnel.probe import probe
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 
+if TYPE_CHECKING:
+    from pilot_desktop.services.tunnel import TunnelManager
+    from pilot_desktop.tunnel.providers import TunnelStatus
+
 TUNNEL_HINT = (
     "Pilot Status reaches this app through a tunnel to {local}: pick a mode in the Tunnel box "
     "above and the app runs it, or run one yourself (for example <code>cloudflared tunnel --url "
     "{local}</code> or <code>ngrok http {port}</code>) and paste its public https URL here."
 )
+STATE_WORDS = {"failed": "has failed", "stopped": "is stopped", "off": "is off"}
+
+
+def down_words(status: TunnelStatus | None) -> str | None:
+    """'has failed', 'is restarting': the managed tunnel is not up (its URL is dead); else None."""
+    if status is None or status.mode == "manual" or (status.state == "up" and status.public_url):
+        return None
+    if status.state == "up":
+        return "has not reported a URL yet"
+    return STATE_WORDS.get(status.state, f"is {status.state}")
+
+
 DEMO_HINT = (
     "Demo: the sandbox runs on this machine, so the receiver's own address serves as the "
     "public URL. With a real account, put your tunnel's https URL here."
@@ -34,6 +51,8 @@ class TargetBox(QGroupBox):
         """`instance`: the receiver's id, for the probe; None: it is not listening."""
         super().__init__("Where Pilot Status delivers")
         self.admin, self.instance, self.tasks = admin, instance, tasks
+        self.tunnel: TunnelManager | None = None  # the managed tunnel, once followed
+        self._tunnel_seen: tuple[str | None, str | None] | None = None
         self.public_url = QLineEdit(admin.config.settings.value.public_url or "")
         self.public_url.setPlaceholderText("https://your-tunnel.example")
         self.save_url = QPushButton("Save")
@@ -72,7 +91,15 @@ class TargetBox(QGroupBox):
         self.save_url.setVisible(manual)
         self.managed.setVisible(not manual)
         self.hint.setVisible(manual)  # how to run a tunnel by hand
-        if not manual:
+        down = down_words(self.tunnel.status) if self.tunnel is not None and not manual else None
+        if down is not None:  # the URL the tunnel had is dead: not shown as if it were live
+            self.public_url.setText("")
+            self.public_url.setPlaceholderText(f"no public URL while the tunnel {down}")
+            self.managed.setText(
+                f"Managed by the tunnel ({mode}): no public URL while the tunnel {down}. Its state "
+                "and error are in the Tunnel box above; a new URL shows here once it is up."
+            )
+        elif not manual:
             self.public_url.setText(public_url_of(self.admin.config, mode) or "")
             self.public_url.setPlaceholderText("waiting for the tunnel's URL…")
             self.managed.setText(
@@ -83,11 +110,26 @@ class TargetBox(QGroupBox):
             self.public_url.setText(self.admin.config.settings.value.public_url or "")
             self.public_url.setPlaceholderText("https://your-tunnel.example")
         target = self.admin.target()
-        if target is None:
+        if down is not None:
+            self.hook_line.setText(f"No public URL while the tunnel {down}: nothing reaches this app.")
+        elif target is None:
             self.hook_line.setText("No public URL yet: webhooks created here can't point at this app.")
         else:
             example = html.escape(target.url_for("NUMBER")).removesuffix("NUMBER") + "&lt;number id&gt;"
             self.hook_line.setText(f"Webhooks of this app point at <b>{example}</b>")
+
+    def follow_tunnel(self, tunnel: TunnelManager) -> None:
+        """Show the managed tunnel's URL only while it is up (state.tunnel_url outlives it)."""
+        self.tunnel = tunnel
+        tunnel.subscribe(self._tunnel_changed)
+        self.show_target()
+
+    def _tunnel_changed(self, status: TunnelStatus) -> None:
+        seen = (down_words(status), status.public_url)
+        if seen != self._tunnel_seen:  # not for each output line the program prints
+            self._tunnel_seen = seen
+            self.show_target()
+            self.target_did_change.emit()
 
     def _state_changed(self, changed: frozenset[str]) -> None:
         if "tunnel_url" in changed:  # the managed tunnel reported a new URL
@@ -135,3 +177,6 @@ class TargetBox(QGroupBox):
     def shutdown(self) -> None:
         self.admin.config.settings.unsubscribe(self._settings_changed)
         self.admin.config.state.unsubscribe(self._state_changed)
+        if self.tunnel is not None:
+            self.tunnel.unsubscribe(self._tunnel_changed)
+            self.tunnel = None

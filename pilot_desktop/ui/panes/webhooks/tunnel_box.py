@@ -246,6 +246,8 @@ class TunnelBox(QGroupBox):
 
     # -- state ----------------------------------------------------------------------------------
     def show_status(self, status: TunnelStatus) -> None:
+        if status.state in ("failed", "restarting") and status.state != self.status.state:
+            self.strip.clear()  # "Command saved; the tunnel starts with it." is no longer true
         self.status = status
         self.state_line.setText(state_html(status))
         self.copy.setEnabled(bool(status.public_url))
