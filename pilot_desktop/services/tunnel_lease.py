@@ -41,7 +41,7 @@ class Lease:
         self.held = True
         if self._pid_file is not None:
             with contextlib.suppress(OSError):
-                self._pid_file.write_text(str(os.getpid()), encoding="ascii")
+                _write_private(self._pid_file, str(os.getpid()))
         return True
 
     def holder(self) -> int | None:
@@ -72,3 +72,11 @@ class Lease:
             self.held = False
             with contextlib.suppress(OSError):
                 self._lock.release(force=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Readable by this user only, like everything in the data folder (services/private.py)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        os.fchmod(f.fileno(), 0o600)  # an older file kept its mode through O_CREAT
+        f.write(text)

@@ -179,7 +179,9 @@ async def test_webhooks_left_on_the_old_url_are_not_green(tmp_path: Path) -> Non
 
     sandbox = Sandbox(seed=5, numbers=2, time_scale=0.0, retry_window=0.0)
     await sandbox.start()
-    settings = Settings(receiver=ReceiverSettings(port=0))
+    # On every interface: the moved URL below is another loopback address of this machine
+    # (a name like "localhost" may not resolve on a bare machine without /etc/hosts).
+    settings = Settings(receiver=ReceiverSettings(host="0.0.0.0", port=0))
     core = AppCore(
         resolve(tmp_path),
         Config.memory(settings),
@@ -199,7 +201,7 @@ async def test_webhooks_left_on_the_old_url_are_not_green(tmp_path: Path) -> Non
         window.show()
         segment, receiver = window.status.reach, window.status.receiver_label
         port = core.runtime.base_url.rsplit(":", 1)[1]
-        core.config.settings.update({"public_url": f"http://localhost:{port}"})  # the URL moved
+        core.config.settings.update({"public_url": f"http://127.0.0.2:{port}"})  # the URL moved
         await until(lambda: segment.text() == "Reachable · 2 webhooks on the old URL", 30)
         assert near(colour_of(segment), AMBER)
         tip = segment.toolTip()

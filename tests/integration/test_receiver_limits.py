@@ -324,7 +324,8 @@ def test_all_interfaces_prints_the_real_addresses(serve: Callable[..., Server]) 
     port = server.base.rsplit(":", 1)[1]
     expected = _interface_addresses()
     assert expected, "this machine has no non-loopback IPv4 address to check with"
-    lines = server.lines
+    server.wait_for_line("Also listening: ", 10)  # printed just after "Listening: ", read by a thread
+    lines = list(server.lines)
     also = [line.split(" ", 2)[2] for line in lines if line.startswith("Also listening: ")]
     for address in expected:
         url = f"http://{address}:{port}/hooks/{server.token}"
