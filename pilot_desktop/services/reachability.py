@@ -150,7 +150,8 @@ class Reachability:
         self._once("could not tell the public URL", None)
         return url
 
-    def _interval(self) -> float:
+    def interval(self) -> float:
+        """The probe interval now (the setting, or 60 s when it answers something unusable)."""
         problem: str | None = None
         try:
             value = float(self._interval_s())
@@ -215,7 +216,7 @@ class Reachability:
             if self._url_due is not None and now >= self._url_due:
                 self._url_due = None
                 return "url_change"
-            due = now if self._last_start is None else self._last_start + self._interval()
+            due = now if self._last_start is None else self._last_start + self.interval()
             if now >= due:
                 return "schedule"
             wait = min(due - now, WAKE_S)

@@ -188,10 +188,6 @@ def attach_reachability(window: MainWindow, core: AppCore) -> None:
     """The status bar's reachability segment follows the core's probes through the public
     URL (services/reachability.py); it says why when nothing is probed."""
 
-    def interval() -> float:  # as services/watch.py reads it
-        given = core.options.probe_interval_s
-        return given if given is not None else float(core.config.settings.value.tunnel.probe_interval_s)
-
     def idle() -> str | None:
         if core.watch.running:
             return None
@@ -201,7 +197,7 @@ def attach_reachability(window: MainWindow, core: AppCore) -> None:
 
     window.status.reach.attach(
         core.reachability,
-        interval_s=interval,
+        interval_s=core.reachability.interval,
         tunnel=lambda: core.tunnel.status,
         idle=idle,
         repoint=core.repoint,  # webhooks left on an old URL, the tunnel down: not a plain green
