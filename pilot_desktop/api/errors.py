@@ -14,14 +14,15 @@ _SENTENCES: dict[str, str] = {
     "UNAUTHORIZED": "The API key was refused: it is wrong, revoked, or its number was deleted. "
     "Copy it again from the dashboard's API keys page.",
     "TENANT_SCOPE_NOT_ALLOWED": "This action needs a number: use that number's API key, "
-    "or pick the number when using the tenant key.",
+    "or name the number when using the tenant key.",
     "NUMBER_SCOPE_NOT_ALLOWED": "This number's API key cannot do that; it needs the tenant key "
     "(dashboard → Profile → API).",
     "PERMISSION_DENIED": "This API key lacks the permission for that action.",
     "NUMBER_MISMATCH": "The chosen number is not the one this API key belongs to.",
-    "NUMBER_REQUIRED": "Pick a number: with the tenant key the webhook's number must be named.",
+    "NUMBER_REQUIRED": "Name the number: with the tenant key the webhook's number must be given.",
     "NUMBER_NOT_FOUND": "That number is not in this account (or no longer exists).",
-    "WEBHOOK_NOT_FOUND": "That webhook no longer exists, or this API key cannot see it. Reload the list.",
+    "WEBHOOK_NOT_FOUND": "That webhook no longer exists, or this API key cannot see it: "
+    "list the webhooks again to see the current ones.",
     "MESSAGE_NOT_FOUND": "No message with that id is visible to this API key.",
     "EMPTY_PATCH": "There was nothing to change.",
     "VALIDATION_ERROR": "Pilot Status refused a value.",
@@ -91,7 +92,7 @@ class ApiError(Exception):
         if self.retry_after is not None:
             parts.append(f"Try again in {self.retry_after:.0f} s.")
         if self.maybe_applied:
-            parts.append("The change may have been applied anyway: reload to check before repeating it.")
+            parts.append("The change may have been applied anyway: read it back before repeating it.")
         where = f"HTTP {self.status}" if self.status else "no answer"
         return f"{' '.join(parts)} [{self.code}, {where}]"
 

@@ -78,7 +78,11 @@ def _show(ctx: Ctx, accounts: list[Account], verb: str = "") -> None:
         print(f"{verb}{account.id}  {account.label}  ({account.scope} key, {account.base_url})")
         rows = [[n.id, n.name, n.phone] for n in account.numbers]
         if rows:
-            print("\n".join("  " + line for line in table(["NUMBER", "NAME", "PHONE"], rows).splitlines()))
+            print(
+                "\n".join(
+                    "  " + line for line in table(["NUMBER", "NAME", "PHONE"], rows, wide=(1,)).splitlines()
+                )
+            )
         else:
             print("  no numbers")
 

@@ -1,7 +1,10 @@
 """What every command shares: exit codes, errors, output, secrets from stdin, the context.
 
-Output: `--json` prints one stable JSON document (or NDJSON, where a command says so) on
-stdout; messages, notes and warnings go to stderr as `pilot-desktop: ...`. Exit codes: 0
+Output: `--json` (`add_json`) prints one stable JSON document (or NDJSON, where a command
+says so) on stdout through `print_json`, its keys in camelCase at every level whatever the
+code's names (`camel_keys`; a stored payload wrapped in `Verbatim` is kept as it is); tables
+(`table`) fit the terminal's width, eliding their long columns at the end with "…";
+messages, notes and warnings go to stderr as `pilot-desktop: ...`. Exit codes: 0
 done, 1 failed (the platform refused, no database, a file in error ...), 2 the command
 cannot run as given (a bad value, refused without --yes), 130 interrupted.
 
@@ -15,18 +18,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, TextIO, cast
 
 from pilot_desktop.api.errors import ApiError
+
+# What every command prints data with (cli/output.py), offered here with the rest they share.
+from pilot_desktop.cli.output import (  # noqa: F401 - re-exported
+    Verbatim,
+    add_json,
+    camel_keys,
+    print_json,
+    table,
+    text_width,
+)
 from pilot_desktop.core.format import terminal_safe
-from pilot_desktop.core.interchange import json_text
 from pilot_desktop.services import logs
 from pilot_desktop.services.accounts import AccountError, Accounts
 from pilot_desktop.services.config import Config, SettingsError
@@ -53,19 +67,6 @@ def err(message: str) -> None:
         print(f"pilot-desktop: {message}", file=sys.stderr, flush=True)
     except BrokenPipeError:  # nobody reads stderr any more: nowhere to say it
         _discard(sys.stderr)
-
-
-def print_json(value: Any, *, indent: int | None = 2) -> None:
-    sys.stdout.write(json_text(value, indent=indent) + "\n")
-    sys.stdout.flush()
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell (each cell on one line, terminal-safe);
-    trailing spaces trimmed."""
-    cells = [[terminal_safe(str(c)) for c in r] for r in [headers, *rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells)
 
 
 # -- the streams -----------------------------------------------------------------------------
@@ -171,7 +172,9 @@ class Ctx:
 
     @cached_property
     def secrets(self) -> SecretStore:
-        return _LazySecrets(self.paths)
+        # A one-shot command says the keyring warning once per data folder; a process that
+        # runs for days (`serve` sets `warn_each_start`) says it in its output at each start.
+        return _LazySecrets(self.paths, once=not getattr(self.args, "warn_each_start", False))
 
     @cached_property
     def accounts(self) -> Accounts:
@@ -198,16 +201,20 @@ class Ctx:
 
 class _LazySecrets:
     """The secret store, opened when a secret is first read or written (a command that
-    finds none needs none); says once, on stderr, when it is the 0600 file."""
+    finds none needs none); says on stderr when it is the 0600 file: once per data folder,
+    or at each start of a long-running process."""
 
-    def __init__(self, paths: AppPaths) -> None:
+    def __init__(self, paths: AppPaths, *, once: bool = True) -> None:
         self._paths = paths
+        self._once = once
 
     @cached_property
     def _store(self) -> SecretStore:
         store = open_secrets(self._paths.data_dir)
-        if store.warning:
+        if store.warning and not self._once:
             err(f"warning: {store.warning}")
+        elif store.warning and _first_time(self._paths.data_dir / WARNED_NAME, store.warning):
+            err(f"warning: {store.warning} (said once for this data folder)")
         return store
 
     @property
@@ -226,6 +233,25 @@ class _LazySecrets:
 
     def delete(self, name: str) -> None:
         self._store.delete(name)
+
+
+WARNED_NAME = ".secrets-warning"  # in the data folder: the warning last said there
+
+
+def _first_time(marker: Path, text: str) -> bool:
+    """True the first time `text` is to be said for this data folder (then remembered in
+    `marker`); a warning said on every command is soon not read at all. A marker that
+    cannot be read or written means saying it (again)."""
+    try:
+        if marker.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeError):
+        pass
+    with contextlib.suppress(OSError):  # private like the rest of the data folder
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+    return True
 
 
 Handler = Callable[[Ctx], int | Coroutine[Any, Any, int]]

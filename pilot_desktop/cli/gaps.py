@@ -92,7 +92,7 @@ def list_gaps(ctx: Ctx) -> int:
             ]
             for g in gaps
         ]
-        print(table(["START", "END", "DURATION", "KIND", "CATCH-UP", "REASON"], rows))
+        print(table(["START", "END", "DURATION", "KIND", "CATCH-UP", "REASON"], rows, wide=(4, 5)))
     else:
         print("No gaps recorded." if ctx.args.since is None else "No gaps in that time.")
     print(f"Now: {now_is.sentence}")

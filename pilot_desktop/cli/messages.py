@@ -15,11 +15,22 @@ import sys
 import time
 from typing import Any
 
-from pilot_desktop.cli.common import EXIT_OK, Ctx, err, table
+from pilot_desktop.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Ctx,
+    add_json,
+    camel_keys,
+    err,
+    table,
+)
 from pilot_desktop.cli.timeline import label
-from pilot_desktop.core.format import cli_time, iso, parse_time, short
+from pilot_desktop.core.format import Names, cli_time, iso, number_line, number_short, parse_time, short
 from pilot_desktop.core.interchange import json_text
 from pilot_desktop.core.lifecycle import STATUSES
+from pilot_desktop.services import number_lookup
 from pilot_desktop.services.config import peek_settings
 from pilot_desktop.services.deadlines import stuck_rules
 from pilot_desktop.store.read_models import MessageFilter, MessageRow
@@ -94,7 +105,13 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
         metavar="S",
         help=f"only these statuses: {', '.join(STATUSES)} (case-insensitive; comma-separated)",
     )
-    ms.add_argument("--number", "-n", metavar="NUMBER_ID", help="only messages of this number (its numberId)")
+    ms.add_argument(
+        "--number",
+        "-n",
+        metavar="NUMBER",
+        help="only messages of this number: its id, phone (international or national, e.g. "
+        '"(11) 98187-0697") or name (a unique part of it will do)',
+    )
     ms.add_argument(
         "--stuck",
         action="store_true",
@@ -111,7 +128,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
         metavar="N",
         help=f"at most N rows (default 50, max {MAX_LIMIT:,})",
     )
-    ms.add_argument("--json", action="store_true", help="print NDJSON: one message object per line")
+    add_json(ms, help="print NDJSON: one message object per line")
     ms.set_defaults(handler=list_messages)
 
     rb = sub.add_parser(
@@ -135,8 +152,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
 
 
 # -- messages ------------------------------------------------------------------------------
-def message_json(m: MessageRow) -> dict[str, Any]:
+def message_json(m: MessageRow, names: Names | None = None) -> dict[str, Any]:
     """One line of `messages --json` (keys like `timeline --json`'s)."""
+    name, phone = (names or {}).get(m.number_id or "", (None, None))
     return {
         "id": m.msg_id,
         "correlationId": m.correlation_id,
@@ -146,6 +164,8 @@ def message_json(m: MessageRow) -> dict[str, Any]:
         "status": m.status,
         "statusAt": iso(m.status_at),
         "numberId": m.number_id,
+        "numberName": name,
+        "numberPhone": phone,
         "contact": m.peer,
         "type": m.kind,
         "text": m.text,
@@ -169,23 +189,33 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 3)  # times are milliseconds on the wire
 
 
+def number_of(text: str, known: list[number_lookup.KnownNumber]) -> str:
+    """The id of the number `-n TEXT` names (services/number_lookup.py), said on stderr when
+    it was found by phone or name."""
+    try:
+        found = number_lookup.find(text, known)
+    except number_lookup.NumberLookupError as exc:
+        raise CliError(str(exc), EXIT_USAGE if exc.ambiguous else EXIT_ERROR) from None
+    if found.id != text.strip():
+        err(f"note: number {number_line(found.id, number_lookup.names_of(known))}")
+    return found.id
+
+
 def list_messages(ctx: Ctx) -> int:
     args = ctx.args
     rules = stuck_rules(peek_settings(ctx.paths)) if args.stuck else None
-    flt = MessageFilter(
-        statuses=args.status or frozenset(),
-        number_id=args.number,
-        since=args.since,
-        stuck=rules,
-        now=time.time(),
-    )
     reads = Reads.open(ctx.paths.data_dir)
     try:
-        if args.number is not None:
-            known = reads.numbers_seen()
-            if args.number not in known:
-                listed = ", ".join(known[:10]) + (" …" if len(known) > 10 else "") or "none yet"
-                err(f"note: no event of number {args.number!r} is stored (numbers seen: {listed})")
+        known = number_lookup.known_on_disk(ctx.paths, reads)
+        names = number_lookup.names_of(known)
+        number_id = None if args.number is None else number_of(args.number, known)
+        flt = MessageFilter(
+            statuses=args.status or frozenset(),
+            number_id=number_id,
+            since=args.since,
+            stuck=rules,
+            now=time.time(),
+        )
         shown, before, rows = 0, None, []
         while shown < args.limit:
             page = reads.messages_page(flt, min(PAGE, args.limit - shown), before)
@@ -193,9 +223,9 @@ def list_messages(ctx: Ctx) -> int:
                 break
             for m in page:
                 if args.json:
-                    sys.stdout.write(json_text(message_json(m)) + "\n")
+                    sys.stdout.write(json_text(camel_keys(message_json(m, names))) + "\n")
                 else:
-                    rows.append(_cells(m))
+                    rows.append(_cells(m, names))
             shown += len(page)
             before = page[-1].id
         if args.json:
@@ -205,13 +235,14 @@ def list_messages(ctx: Ctx) -> int:
     finally:
         reads.close()
     if rows:
-        print(table(["FIRST SEEN", "DIR", "STATUS", "NUMBER", "CONTACT", "ID", "NOTES", "TEXT"], rows))
+        headers = ["FIRST SEEN", "DIR", "STATUS", "NUMBER", "CONTACT", "ID", "NOTES", "TEXT"]
+        print(table(headers, rows, wide=(7, 3, 6)))
     more = f"{COUNT_CAP:,}+" if total >= COUNT_CAP else f"{total:,}"
     print(f"{shown:,} of {more} matching messages, newest first" if shown else "No messages match.")
     return EXIT_OK
 
 
-def _cells(m: MessageRow) -> list[str]:
+def _cells(m: MessageRow, names: Names) -> list[str]:
     notes = []
     if m.error_code or m.error:
         notes.append(m.error_code or "error")
@@ -223,7 +254,7 @@ def _cells(m: MessageRow) -> list[str]:
         cli_time(m.first_at),
         "out" if m.outbound else "in",
         m.status,
-        m.number_id or "",
+        number_short(m.number_id, names) if m.number_id else "",
         m.peer or "",
         label(m),
         ", ".join(notes),

@@ -1,8 +1,11 @@
 """`pilot-desktop numbers`: each number's connection state, health, uptime and flaps.
 
-Reads the store (what webhooks and earlier polls told). `--refresh` first asks the
-platform once, through the configured accounts, and stores the answers as the core's
-poller does. `--history N` adds each number's last N transitions.
+Reads the store (what webhooks and earlier polls told) and lists every number known there
+or to the accounts, in the Numbers pane's words (core/number_words.py: Connected,
+Disconnected ...) with how long the state has lasted; a number nothing has told the state
+of yet is "State unknown". `--refresh` first asks the platform once, through the
+configured accounts, and stores the answers as the core's poller does. `--history N` adds
+each number's last N transitions; `-n` shows one number (id, phone or name).
 """
 
 from __future__ import annotations
@@ -12,11 +15,23 @@ import asyncio
 import time
 from typing import Any
 
-from pilot_desktop.cli.common import EXIT_OK, Ctx, err, table
-from pilot_desktop.core.format import cli_duration, cli_percent, cli_time
-from pilot_desktop.core.interchange import json_text
-from pilot_desktop.services import logs
+from pilot_desktop.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Ctx,
+    add_json,
+    err,
+    print_json,
+    table,
+)
+from pilot_desktop.core.format import cli_percent, cli_time, elapsed
+from pilot_desktop.core.number_words import KIND_LABEL, LATE_NOTE, change_words, state_label
+from pilot_desktop.core.numbers import UNKNOWN, NumberState
+from pilot_desktop.services import logs, number_lookup
 from pilot_desktop.services.number_poller import poll_into
+from pilot_desktop.store.db import DB_NAME
 from pilot_desktop.store.read_models import NumberSummary, TransitionRow
 from pilot_desktop.store.reads import Reads
 
@@ -28,7 +43,13 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
         help="each number's connection state, health, 24 h uptime and flaps",
         description="Shows what the stored webhooks and polls say about each number.",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON array on stdout")
+    add_json(p, help="print one JSON array on stdout")
+    p.add_argument(
+        "--number",
+        "-n",
+        metavar="NUMBER",
+        help="only this number: its id, phone or name (a unique part will do)",
+    )
     p.add_argument("--refresh", action="store_true", help="poll the platform once first (needs an account)")
     p.add_argument("--history", type=int, default=0, metavar="N", help="also show the last N transitions")
     p.set_defaults(handler=run)
@@ -42,6 +63,7 @@ def summary_json(s: NumberSummary, now: float, history: list[TransitionRow]) -> 
         "name": st.name,
         "provider": s.provider,
         "state": st.connection,
+        "stateLabel": state_label(st.connection),
         "since": st.connection_at,
         "sinceSeconds": None if st.connection_at is None else max(0.0, now - st.connection_at),
         "source": st.connection_source,
@@ -73,6 +95,12 @@ def summary_json(s: NumberSummary, now: float, history: list[TransitionRow]) -> 
     }
 
 
+def unseen(n: number_lookup.KnownNumber) -> NumberSummary:
+    """A number the accounts (or message events) know but no state was told of yet."""
+    return NumberSummary(NumberState(n.id, phone=n.phone, name=n.name), None, None, None, None, None, 0,
+                         None, None, 0, [])  # fmt: skip
+
+
 def run(ctx: Ctx) -> int:
     args = ctx.args
     if args.refresh:  # polls and stores: in the profile's log (without it, only reads)
@@ -81,34 +109,68 @@ def run(ctx: Ctx) -> int:
         if problem:
             err(problem)
     now = time.time()
-    reads = Reads.open(ctx.paths.data_dir)
+    found: list[NumberSummary] = []
+    history: dict[str, list[TransitionRow]] = {}
+    reads = Reads.open(ctx.paths.data_dir) if (ctx.paths.data_dir / DB_NAME).exists() else None
     try:
-        found = reads.number_summaries(now)
-        history = {s.number_id: reads.transitions(s.number_id, args.history) for s in found}
+        known = number_lookup.known_on_disk(ctx.paths, reads)
+        if reads is not None:
+            found = reads.number_summaries(now)
+        listed = {s.number_id for s in found}
+        found += sorted((unseen(n) for n in known if n.id not in listed), key=_by_name)
+        if args.number is not None:
+            wanted = _find(args.number, known, found)
+            found = [s for s in found if s.number_id == wanted]
+        if reads is not None:
+            history = {s.number_id: reads.transitions(s.number_id, args.history) for s in found}
     finally:
-        reads.close()
+        if reads is not None:
+            reads.close()
     if args.json:
-        print(json_text([summary_json(s, now, history[s.number_id]) for s in found]))
+        print_json([summary_json(s, now, history.get(s.number_id, [])) for s in found])
         return EXIT_OK
     if not found:
-        print("No numbers known yet: they appear with their first number.* webhook or poll (--refresh).")
+        print(
+            "No numbers known yet: they appear with their first number.* webhook or poll (--refresh), "
+            "or when an account is added (pilot-desktop accounts add)."
+        )
         return EXIT_OK
     rows = []
     for s in found:
         st = s.state
-        since = "" if st.connection_at is None else f"for {cli_duration(now - st.connection_at)}"
+        known_for = st.connection_at is not None and st.connection != UNKNOWN
+        since = elapsed(now - st.connection_at) if known_for and st.connection_at is not None else ""
         billing = "BLOCKED (unpaid)" if s.billing_blocked_since else ""
+        health = st.health if st.connection != UNKNOWN or s.events else ""
         rows.append(
-            [st.name or "", st.phone or "", st.number_id, st.connection, since, st.health,
+            [st.name or "", st.phone or "", st.number_id, state_label(st.connection), since, health,
              cli_percent(s.uptime_24h), str(s.flaps_24h), billing]
         )  # fmt: skip
-    print(table(["NAME", "PHONE", "ID", "STATE", "SINCE", "HEALTH", "UPTIME 24H", "FLAPS", "BILLING"], rows))
+    headers = ["NAME", "PHONE", "ID", "STATE", "FOR", "HEALTH", "UPTIME 24H", "FLAPS", "BILLING"]
+    if not any(r[-1] for r in rows):  # no number is billing-blocked: room for the others
+        headers, rows = headers[:-1], [r[:-1] for r in rows]
+    print(table(headers, rows, wide=(0,)))
     for s in found:
-        if history[s.number_id]:
+        if history.get(s.number_id):
             print(f"\n{s.state.name or s.number_id}:")
             for t in history[s.number_id]:
-                late = " (late: recorded, not applied)" if t.late else ""
+                late = f" {LATE_NOTE}" if t.late else ""
                 reason = f" — {t.error}" if t.error else ""
                 when = cli_time(t.at, local=True)
-                print(f"  {when}  {t.kind}: {t.before} → {t.after} via {t.source}{reason}{late}")
+                change = f"{KIND_LABEL.get(t.kind, t.kind)}: {change_words(t.kind, t.before, t.after)}"
+                print(f"  {when}  {change} via {t.source}{reason}{late}")
     return EXIT_OK
+
+
+def _by_name(s: NumberSummary) -> tuple[str, str]:
+    return ((s.state.name or "").lower(), s.number_id)
+
+
+def _find(text: str, known: list[number_lookup.KnownNumber], found: list[NumberSummary]) -> str:
+    everyone = number_lookup.merge(
+        known, (number_lookup.KnownNumber(s.number_id, s.state.name, s.state.phone) for s in found)
+    )
+    try:
+        return number_lookup.find(text, everyone).id
+    except number_lookup.NumberLookupError as exc:
+        raise CliError(str(exc), EXIT_USAGE if exc.ambiguous else EXIT_ERROR) from None

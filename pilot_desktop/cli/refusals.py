@@ -103,7 +103,8 @@ def run(ctx: Ctx) -> int:
     headers = ["TIME (UTC)", "ID", "STATUS", "ROUTE", "NUMBER", "BODY", "REASON"]
     if args.all:
         headers.insert(3, "REQUEST")
-    print(table(headers, [_cells(r, args.all) for r in rows]))
+    wide = [headers.index(h) for h in ("REQUEST", "ROUTE", "BODY", "REASON") if h in headers]
+    print(table(headers, [_cells(r, args.all) for r in rows], wide=wide))
     print(f"{len(rows)} {what}, newest first. One in full: pilot-desktop rejections --id ID")
     return EXIT_OK
 

@@ -22,7 +22,6 @@ from typing import Any
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Ctx, err, print_json
 from pilot_desktop.core.format import clock, duration, iso, short
-from pilot_desktop.core.interchange import json_text
 from pilot_desktop.services.send import (
     FINAL,
     MAX_TEXT,
@@ -149,8 +148,7 @@ def _print_sent(ctx: Ctx, sent: Sent) -> None:
         doc = sent.as_json()
         if ctx.args.watch:
             doc = {"type": "accepted", **doc}
-        sys.stdout.write(json_text(doc, indent=None if ctx.args.watch else 2) + "\n")
-        sys.stdout.flush()
+        print_json(doc, indent=None if ctx.args.watch else 2)
         return
     if sent.replayed:
         err("note: this Idempotency-Key was already accepted; the platform answered that send again")

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pilot_desktop.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Ctx
+from pilot_desktop.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Ctx, print_json
 from pilot_desktop.cli.refusals import RefusalLines
 from pilot_desktop.cli.watch_lines import WatchLines
 from pilot_desktop.cli.window import ENV_SECRETS, given_secrets
@@ -61,8 +61,10 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
         help="the tunnel program for --tunnel command (implied), with {port} and/or {local_url}; its "
         "public URL is read from what it prints",
     )
-    serve.set_defaults(handler=serve_command)
-    hook = sub.add_parser("hook-url", parents=[common], help="print the URL webhooks should be sent to")
+    serve.set_defaults(handler=serve_command, warn_each_start=True)
+    hook = sub.add_parser(
+        "hook-url", parents=[common, as_json], help="print the URL webhooks should be sent to"
+    )
     hook.set_defaults(handler=hook_url)
 
 
@@ -200,9 +202,13 @@ def hook_url(ctx: Ctx) -> int:
     config = ctx.config
     config.mark_real_receiver()
     target = target_of(config)
-    if target is not None:  # what Pilot Status must call: through the tunnel
-        print(target.bare_url)
-        return EXIT_OK
-    print(local_hook_url(config))
-    print("(local address; set the tunnel's with `pilot-desktop public-url URL`)", file=sys.stderr)
+    local = local_hook_url(config)
+    url = target.bare_url if target is not None else local  # what Pilot Status must call
+    if ctx.as_json:
+        # public false: the local address, which Pilot Status cannot reach
+        print_json({"hookUrl": url, "public": target is not None, "localHookUrl": local})
+    else:
+        print(url)
+    if target is None:
+        print("(local address; set the tunnel's with `pilot-desktop public-url URL`)", file=sys.stderr)
     return EXIT_OK

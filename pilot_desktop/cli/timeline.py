@@ -7,16 +7,18 @@ import sys
 import time
 from typing import Any
 
-from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, err, table
-from pilot_desktop.core.format import cli_duration, cli_time, iso, short
-from pilot_desktop.core.interchange import json_text
+from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, add_json, err, print_json, table
+from pilot_desktop.core.format import Names, cli_duration, cli_time, iso, number_line, short
+from pilot_desktop.core.phones import looks_like_phone, to_e164
+from pilot_desktop.services import number_lookup
 from pilot_desktop.services.gaps import catch_up_text
 from pilot_desktop.store.read_models import MessageRow, Timeline, timeline_json
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Gap
 
 SEARCHED = (
-    "internal ids, correlationIds, provider messageIds, quoted ids, event numbers (#ID) and contact phones"
+    "internal ids, correlationIds, provider messageIds, quoted ids and contact phones "
+    "(a stored event's number is written #ID)"
 )
 
 
@@ -33,10 +35,11 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
     tl.add_argument(
         "id",
         metavar="ID",
-        help="internal id, correlationId, provider messageId, #EVENT (a stored event's number) "
-        "or a contact's phone (the newest message with that contact)",
+        help="internal id, correlationId, provider messageId, a contact's phone (international or "
+        'national, e.g. "(11) 98187-0697": the newest message with that contact) or #EVENT (a '
+        "stored event's number, always written with #: a bare 123 is never an event number)",
     )
-    tl.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    add_json(tl, help="print one JSON document on stdout")
     tl.set_defaults(handler=run)
 
 
@@ -51,26 +54,48 @@ def run(ctx: Ctx) -> int:
         raise CliError("timeline: ID is empty", EXIT_USAGE)
     reads = Reads.open(ctx.paths.data_dir)
     try:
-        found = reads.resolve_message(text)
+        known = number_lookup.known_on_disk(ctx.paths, reads)
+        regions = number_lookup.regions(known)
+        # store/message_queries.resolve's rule: "#123" is an event, a bare 123 never is.
+        found = reads.resolve_message(text, regions)
         if found is None:
-            raise CliError(f"No message matches {text!r}: searched {SEARCHED} in {reads.path}.")
+            raise _not_found(text, regions, str(reads.path))
         t = reads.timeline(found[0], time.time())
     finally:
         reads.close()
     assert t is not None  # found in the same read-only file a moment ago
     if found[1] == "phone":
-        err(f"note: {text!r} is a contact's phone: showing the newest message with {t.message.peer}")
+        err(f"note: {text!r} is read as a contact's phone: showing the newest message with {t.message.peer}")
     elif found[1] == "quotedMessageId":
         err(f"note: {text!r} is quoted by this reply (the message it quotes is not stored)")
+    names = number_lookup.names_of(known)
     if ctx.args.json:
-        sys.stdout.write(json_text(timeline_json(t), indent=2) + "\n")
+        doc = timeline_json(t)
+        doc["numberName"], doc["numberPhone"] = names.get(t.message.number_id or "", (None, None))
+        print_json(doc)
     else:
-        sys.stdout.write(render(t) + "\n")
-    sys.stdout.flush()
+        sys.stdout.write(render(t, names) + "\n")
+        sys.stdout.flush()
     return EXIT_OK
 
 
-def render(t: Timeline) -> str:
+def _not_found(text: str, regions: list[str], where: str) -> CliError:
+    """What was searched, and how `text` was read: an event number only with "#"."""
+    if text.startswith("#"):
+        return CliError(f"No message has a step stored as event {text} in {where}.")
+    if text.isdigit() and not looks_like_phone(text):  # too short for a phone: an event meant?
+        return CliError(
+            f"{text!r} is no message id and too short for a phone. A stored event's number is "
+            f"written with '#': pilot-desktop timeline '#{text}'.",
+            EXIT_USAGE,
+        )
+    searched = SEARCHED
+    if looks_like_phone(text) and (phone := to_e164(text, regions)):
+        searched = searched.replace("contact phones", f"contact phones (read as {phone})")
+    return CliError(f"No message matches {text!r}: searched {searched} in {where}.")
+
+
+def render(t: Timeline, names: Names | None = None) -> str:
     m = t.message
     direction = "outbound" if m.outbound else "inbound"
     out = [f"Message {label(m)} · {direction} {m.kind or 'message'} · {m.status}"]
@@ -79,7 +104,7 @@ def render(t: Timeline) -> str:
         ("correlationId", m.correlation_id),
         ("messageId", m.provider_id),
         ("quotes", m.quoted_id),
-        ("number", m.number_id),
+        ("number", number_line(m.number_id, names or {}) if m.number_id else None),
         ("contact", m.peer),
         ("text", short(m.text, 100)),
         ("first seen", iso(m.first_at)),
@@ -136,4 +161,4 @@ def _steps(t: Timeline) -> str:
         rows.append(
             [s.status, s.event, event_time, iso(s.received_at), after, f"#{s.event_id}", ", ".join(notes)]
         )
-    return table(["STATUS", "EVENT", "EVENT TIME", "ARRIVED", "AFTER", "EVENT #", "NOTES"], rows)
+    return table(["STATUS", "EVENT", "EVENT TIME", "ARRIVED", "AFTER", "EVENT #", "NOTES"], rows, wide=(1,))

@@ -149,7 +149,9 @@ def _url_rows(rows: list[UrlRow]) -> str:
         ]
         for u in rows
     ]
-    return table(["AT", "KIND", "PUBLIC URL", "SOURCE", "WEBHOOK", "OLD URL", "DETAIL"], lines)
+    return table(
+        ["AT", "KIND", "PUBLIC URL", "SOURCE", "WEBHOOK", "OLD URL", "DETAIL"], lines, wide=(2, 5, 6)
+    )
 
 
 def show_tunnel(ctx: Ctx) -> int:
@@ -304,5 +306,7 @@ def list_probes(ctx: Ctx) -> int:
         ]
         for p in rows
     ]
-    print(table(["AT", "RESULT", "LATENCY", "DIAGNOSIS", "TRIGGER", "PUBLIC URL", "WHY"], lines))
+    print(
+        table(["AT", "RESULT", "LATENCY", "DIAGNOSIS", "TRIGGER", "PUBLIC URL", "WHY"], lines, wide=(3, 5, 6))
+    )
     return EXIT_OK

@@ -157,7 +157,11 @@ def _print_plan(ctx: Ctx, plan: SubscribePlan) -> None:
         for s in plan.steps
     ]
     print(f"Subscribe all numbers to this app ({plan.target.public_url}):")
-    print(table(["NUMBER", "ACTION", "WEBHOOK", "URL", "WHY"], rows) if rows else "No number to subscribe.")
+    print(
+        table(["NUMBER", "ACTION", "WEBHOOK", "URL", "WHY"], rows, wide=(0, 3, 4))
+        if rows
+        else "No number to subscribe."
+    )
 
 
 async def subscribe_all(ctx: Ctx) -> int:
@@ -208,7 +212,7 @@ def _print_result(ctx: Ctx, plan: SubscribePlan, result: SubscribeResult, failur
     else:
         names = ctx.admin.names()
         rows = [[number_line(o.step.number.id, names), o.step.action, o.sentence] for o in result.outcomes]
-        print(table(["NUMBER", "ACTION", "RESULT"], rows) if rows else "No number to subscribe.")
+        print(table(["NUMBER", "ACTION", "RESULT"], rows, wide=(0, 2)) if rows else "No number to subscribe.")
         print(
             f"created {len(result.created)}, re-pointed {len(result.repointed)}, kept {len(result.kept)}, "
             f"failed {len(result.failed)}"

@@ -103,6 +103,14 @@ def _events(parser: argparse.ArgumentParser, *, required: bool, allow_none: bool
     group.add_argument("--all-events", action="store_true", help='every event ("*"), health alerts included')
     if allow_none:
         group.add_argument("--no-events", action="store_true", help="subscribe to nothing")
+    parser.set_defaults(allow_no_events=allow_none)
+
+
+_NO_EVENT_NAMED = "--events names no event. "
+_EMPTY_CHOICES = {
+    False: "A webhook needs at least one: give the event names (E1,E2) or --all-events.",
+    True: "Give the event names (E1,E2), --all-events, or --no-events to subscribe to nothing.",
+}
 
 
 def _parse_events(args: argparse.Namespace) -> list[str] | None:
@@ -118,6 +126,10 @@ def _parse_events(args: argparse.Namespace) -> list[str] | None:
         for name in (e.strip() for e in chunk.split(",")):
             if name and name not in events:
                 events.append(name)
+    if not events:  # `--events ""` (an unset shell variable): never read as "no events"
+        raise CliError(
+            _NO_EVENT_NAMED + _EMPTY_CHOICES[bool(getattr(args, "allow_no_events", False))], EXIT_USAGE
+        )
     unknown = [e for e in events if e not in KNOWN_EVENTS]
     if unknown:
         err(
@@ -190,7 +202,9 @@ async def list_hooks(ctx: Ctx) -> int:
             ]
             for r in rows
         ]
-        print(table(["ID", "NUMBER", "NAME", "ACTIVE", "EVENTS", "SECRET", "  URL"], cells))
+        print(
+            table(["ID", "NUMBER", "NAME", "ACTIVE", "EVENTS", "SECRET", "  URL"], cells, wide=(1, 2, 4, 6))
+        )
         if any(r["points_here"] for r in rows):
             print("* points at this app")
     else:
@@ -332,7 +346,7 @@ async def hook_logs(ctx: Ctx) -> int:
         for c in comparison.checks
     ]
     print(
-        table(["TIME", "EVENT", "STATUS", "CODE", "MS", "THIS APP"], rows)
+        table(["TIME", "EVENT", "STATUS", "CODE", "MS", "THIS APP"], rows, wide=(1, 5))
         if rows
         else "No deliveries logged."
     )

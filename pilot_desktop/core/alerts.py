@@ -306,7 +306,7 @@ class AlertNotifier:
 
     def _emit(self, n: Notification, alert: Alert, out: list[Notification]) -> bool:
         self._last_told[alert.key] = n.at
-        if (alert.subject and alert.subject in self.rules.muted) or self.rules.quiet(n.at):
+        if (alert.subject and self.rules.muted_at(alert.subject, n.at)) or self.rules.quiet(n.at):
             self.suppressed += 1
             return False
         out.append(n)

@@ -11,12 +11,13 @@ a controllable clock and the tray only shows what comes out:
   drop, then one "stable again" message.
 - At most one message per number per `disconnect_delay`: anything more is folded into
   the next one.
-- Quiet hours and muted numbers: nothing is shown; the tray colour still tells.
+- Quiet hours and muted or snoozed numbers: nothing is shown; the tray colour still tells.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -40,8 +41,14 @@ class NotifyRules:
     flap_threshold: int = 3
     quiet_start: int | None = None  # minutes after local midnight; None: no quiet hours
     quiet_end: int | None = None
-    muted: frozenset[str] = frozenset()
+    muted: frozenset[str] = frozenset()  # until unmuted
+    snoozed: Mapping[str, float] = field(default_factory=dict)  # number id -> muted until (epoch s)
     health: bool = True
+
+    def muted_at(self, number_id: str, now: float) -> bool:
+        """Not to be told about at `now`: muted, or snoozed until a later time. Every
+        notification rule asks this (never `muted` alone), so a snooze ends by itself."""
+        return number_id in self.muted or self.snoozed.get(number_id, 0.0) > now
 
     def quiet(self, now: float) -> bool:
         if self.quiet_start is None or self.quiet_end is None or self.quiet_start == self.quiet_end:
@@ -88,7 +95,7 @@ class Notifier:
 
     def _emit(self, n: Notification, state: _Number) -> None:
         state.last_told = n.at
-        if n.number_id in self.rules.muted or self.rules.quiet(n.at):
+        if self.rules.muted_at(n.number_id, n.at) or self.rules.quiet(n.at):
             self.suppressed += 1
             return
         self._ready.append(n)

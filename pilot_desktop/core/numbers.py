@@ -319,31 +319,60 @@ def uptime(history: list[tuple[float, str]], since: float, now: float) -> float 
     return up / known if known > 0 else None
 
 
-def strip(history: list[tuple[float, str]], since: float, now: float, slots: int = 48) -> list[str]:
-    """The worst state of each slot of [since, now] (the 24 h uptime strip)."""
+# A number connecting this long within a half hour shows amber (the strip's legend says
+# so); shorter, it is the normal way to connected (a QR pairing, a reconnect).
+CONNECTING_SHOWN_S = 60.0
+Span = tuple[float, float, str]  # (from, to, connection state) within one slot
+
+
+def strip_spans(
+    history: list[tuple[float, str]], since: float, now: float, slots: int = 48
+) -> list[list[Span]]:
+    """Each slot of [since, now] as the known states in it, in time order (time before the
+    first known state is left out: it is not a state)."""
     width = (now - since) / slots
-    out: list[str] = []
-    state = UNKNOWN  # the state at the start of the slot being built
+    out: list[list[Span]] = []
+    state: str | None = None  # the state at `at`
+    at = since
     i = 0
     while i < len(history) and history[i][0] <= since:
         state = history[i][1]
         i += 1
     for n in range(slots):
-        end = since + (n + 1) * width
-        worst = state
+        start, end = since + n * width, since + (n + 1) * width
+        spans: list[Span] = []
+        at = start
         while i < len(history) and history[i][0] < end:
-            state = history[i][1]
-            worst = state if _worse(state, worst) else worst
+            when, new = history[i]
+            if state is not None and when > at:
+                spans.append((at, when, state))
+            state, at = new, max(when, start)
             i += 1
-        out.append(worst)
+        if state is not None and end > at:
+            spans.append((at, end, state))
+        out.append(spans)
     return out
 
 
-_SEVERITY = {OPEN: 0, UNKNOWN: 1, CONNECTING: 2, CLOSED: 3, REMOVED: 1}
+def slot_state(spans: list[Span]) -> str:
+    """What a slot shows: any disconnection, however short; connecting for
+    CONNECTING_SHOWN_S or more; removed; else connected; UNKNOWN only when nothing is known."""
+    held: dict[str, float] = {}
+    for start, end, state in spans:
+        held[state] = held.get(state, 0.0) + (end - start)
+    if CLOSED in held:
+        return CLOSED
+    if held.get(CONNECTING, 0.0) >= CONNECTING_SHOWN_S:
+        return CONNECTING
+    for state in (REMOVED, OPEN, CONNECTING):
+        if state in held:
+            return state
+    return next(iter(held), UNKNOWN)
 
 
-def _worse(a: str, b: str) -> bool:
-    return _SEVERITY.get(a, 1) > _SEVERITY.get(b, 1)
+def strip(history: list[tuple[float, str]], since: float, now: float, slots: int = 48) -> list[str]:
+    """What each slot of [since, now] shows (the 24 h uptime strip; slot_state's rule)."""
+    return [slot_state(spans) for spans in strip_spans(history, since, now, slots)]
 
 
 FLAP_MAX_DOWN = 10 * 60  # a drop shorter than this, then back: a flap

@@ -11,7 +11,7 @@ While the platform cannot reach this app, nothing is stored, or any gap is open 
 unreachable, receiver stopped), every number goes silent: silence alerts wait until that is
 over, so one cause is told once; then silence counts from the later of the number's last
 event and when the receiver could receive again (this run's start, the latest gap's end). A muted number
-(notifications.muted) raises no silence alert.
+(notifications.muted, or snoozed: notifications.snoozed) raises no silence alert.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from pilot_desktop.core.alerts import (
     stale_after,
     unreachable_alert,
 )
+from pilot_desktop.services.notifications import muted_now
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.store.cadence_queries import gap_bounds
 from pilot_desktop.store.reads import Reads
@@ -107,7 +108,7 @@ def alerts_now(
         out.append(alert)
     cause = unreachable_alert(probes, FAILURES) is not None or not storing[0] or gap_open
     if rules.silence and not cause:
-        muted = set(settings.notifications.muted)
+        muted = muted_now(settings.notifications, now)  # snoozed ones too, until their time
         watched = [c for c in cadences if c.number_id not in muted]
         min_s = rules.silence_min_minutes * 60.0
         out += silence_alerts(watched, now, rules.silence_factor, min_s, listening_since)

@@ -7,13 +7,15 @@ writer and read facade, the receiver, the number poller and the demo. The window
 Qt things on top (panes over `reads`, the tray); `serve` adds its console lines.
 
 Start: config watch -> store -> gap record (services/gaps.py: the heartbeat, the time
-nothing ran) -> receiver -> demo -> the watch (services/watch.py: tunnel, reachability,
-re-pointing, drift audit, alerts; once the receiver listens) -> number polling. A stage that
+nothing ran) -> number polling -> receiver -> demo -> the watch (services/watch.py: tunnel,
+reachability, re-pointing, drift audit, alerts; once the receiver listens). A stage that
 fails is recorded (`store_error`, `receiver_error`, `demo_error`) and the stages that do not
-need it still run: with the port taken, the history is still shown and number polls still
-stored, a `receiver_stopped` gap is open and the port is tried again every `listen_retry_s`
-until the receiver listens (`on_listening` is told, the watch starts). Stop runs the stages
-backwards and is idempotent.
+need it still run: polling needs only the store, so it runs whatever the receiver does; with
+the port taken, the history is still shown, a `receiver_stopped` gap is open and the address
+is tried again every `listen_retry_s` until the receiver listens (`on_listening` is told, the
+watch starts). The receiver's address follows receiver.host/port in the settings while
+running, and `change_port` / `retry_listen` are the window's (services/listening.py).
+Stop runs the stages backwards and is idempotent.
 """
 
 from __future__ import annotations
@@ -22,22 +24,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
-from pilot_desktop.receiver.app import PROCESS_INSTANCE
 from pilot_desktop.receiver.refusals import RefusalMonitor
 from pilot_desktop.services.accounts import Accounts
-from pilot_desktop.services.catch_up import CatchUp, CatchUpSettings
+from pilot_desktop.services.catch_up import CatchUp
 from pilot_desktop.services.catch_ups import CatchUps
-from pilot_desktop.services.config import Config
+from pilot_desktop.services.config import SETTINGS, Config, validate
+from pilot_desktop.services.core_options import WATCH_S, CoreOptions
 from pilot_desktop.services.demo import Demo, DemoError, demo_config, demo_paths, reset_demo_store, start_demo
-from pilot_desktop.services.gaps import HEARTBEAT_S, LISTEN_RETRY_S, GapRecorder
+from pilot_desktop.services.gaps import GapRecorder
+from pilot_desktop.services.listening import Listening
 from pilot_desktop.services.number_poller import NumberPoller, NumberPolling
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.private import make_private
-from pilot_desktop.services.runtime import ReceiverStartError, Runtime
+from pilot_desktop.services.runtime import Runtime
 from pilot_desktop.services.secrets import MemorySecrets, SecretStore, open_secrets
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.services.signing import SigningSecrets
@@ -50,27 +52,7 @@ from pilot_desktop.store.records import Gap, HeartbeatRow
 
 log = logging.getLogger(__name__)
 
-WATCH_S = 1.0  # how often the settings and state files are looked at
-
-
-@dataclass(frozen=True)
-class CoreOptions:
-    demo: bool = False
-    given_secrets: Sequence[str] = ()  # --signing-secret / the environment: every route
-    host: str | None = None  # overrides of the settings (serve --host/--port)
-    port: int | None = None
-    instance: str = PROCESS_INSTANCE
-    projections: bool = True  # off only in bench/ingest.py
-    watch_s: float = WATCH_S
-    heartbeat_s: float = HEARTBEAT_S  # services/gaps.py; shorter only in tests
-    catch_up: CatchUpSettings = field(default_factory=CatchUpSettings)  # no settle delay in tests
-    listen_retry_s: float = LISTEN_RETRY_S  # a busy port is tried again this often
-    tunnel: str | None = None  # overrides of the settings' tunnel.mode / tunnel.command (serve --tunnel)
-    tunnel_command: str | None = None
-    probe_interval_s: float | None = None  # shorter only in tests (else tunnel.probe_interval_s)
-    audit_interval_s: float | None = None  # shorter only in tests (else tunnel.audit_interval_s)
-    tunnel_backoff: Sequence[float] | None = None  # a dead tunnel program's restarts; tests only
-    repoint_backoff: Sequence[float] | None = None  # a failing re-pointing look; tests only
+__all__ = ["WATCH_S", "AppCore", "CoreOptions"]  # the options live in services/core_options.py
 
 
 class AppCore:
@@ -117,12 +99,18 @@ class AppCore:
         self.catch_ups: CatchUps | None = None  # after each closed gap, through the API
         self.demo: Demo | None = None
         self.store_error: str | None = None
-        self.receiver_error: str | None = None
-        self.port_in_use = False
-        # The busy port is held by a receiver of this same profile (a second window or serve
-        # on this data folder): it receives, so no gap is recorded while it does.
-        self.port_shared = False
         self.gaps = GapRecorder(self._submit, heartbeat_s=options.heartbeat_s)
+        # Told after every bind, unbind or change of `receiver_error` (the window's banner,
+        # status bar and Live hint follow it).
+        self.on_receiver_changed: list[Callable[[], None]] = []
+        self.listener = Listening(
+            self.runtime,
+            self.gaps,
+            retry_s=options.listen_retry_s,
+            on_bound=self._bound,
+            changed=self.on_receiver_changed,
+        )
+        self._started = False  # start() done: a new bind starts the watch and is told
         # The path from the platform to the receiver (services/watch.py): the demo's public URL
         # is its own base URL, so it runs no tunnel program whatever was asked.
         knobs = WatchKnobs(
@@ -149,8 +137,8 @@ class AppCore:
         )
         self.tunnel, self.reachability = self.watch.tunnel, self.watch.reachability
         self.repoint, self.drift, self.alerts = self.watch.repoint, self.watch.drift, self.watch.alerts
-        self._relisten: asyncio.Task[None] | None = None
-        # Told when the receiver listens after it could not (a busy port let go).
+        # Told when the receiver listens after it could not (a busy port let go) or listens
+        # on another address (a move).
         self.on_listening: list[Callable[[], None]] = []
         self.demo_error: str | None = None
         self.made_private: list[Path] = []  # what start() tightened (it was open to others)
@@ -174,6 +162,21 @@ class AppCore:
     @property
     def listening(self) -> bool:
         return self.runtime.bound is not None
+
+    @property
+    def receiver_error(self) -> str | None:
+        """Why the receiver does not listen where it should (None when it does)."""
+        return self.listener.error
+
+    @property
+    def port_in_use(self) -> bool:
+        return self.listener.in_use
+
+    @property
+    def port_shared(self) -> bool:
+        """The busy port is held by a receiver of this same profile (a second window or serve
+        on this data folder): it receives, so no gap is recorded while it does."""
+        return self.listener.shared
 
     @property
     def hook_url(self) -> str:
@@ -210,12 +213,15 @@ class AppCore:
         self.gaps.subscribe(self.catch_ups.gap_closed)
         beat, open_gaps = self._last_run()
         await self.gaps.start(beat, open_gaps)
-        await self._listen()
+        # Before the receiver: polling needs only the store, so nothing the receiver does
+        # (a busy port, the holder asked who it is, a retry, a move) holds it up.
+        self._start_polling()
+        await self.listener.start()
         if self.options.demo:
             await self._start_demo()
         if self.listening:
             await self.watch.start()
-        self._start_polling()
+        self._started = True
 
     def _local(self) -> tuple[int, str] | None:
         """The receiver's bound port and local base URL, for the tunnel to forward to."""
@@ -244,65 +250,52 @@ class AppCore:
             return None, []
         return beat, open_gaps
 
-    async def _listen(self) -> None:
-        """Listen; when the port is busy, record the gap and try again every listen_retry_s."""
+    # -- the receiver's address (services/listening.py) --------------------------------------
+    async def retry_listen(self) -> bool:
+        """Try the receiver's address now; True when it listens there."""
+        return self.runtime.writer is not None and await self.listener.retry()  # no store: no receiver
+
+    async def change_port(self, port: int, host: str | None = None) -> None:
+        """Listen on `port` (and `host`) now and save them as receiver.port/host. Raises
+        SettingsError (a bad value, the field named) or ReceiverStartError (why it cannot
+        listen there); then nothing changed: the file, and where the receiver listens."""
+        host = host if host is not None else self.listener.target[0]
+        change = {"receiver.port": port, "receiver.host": host}
+        checked = self.profile.settings.value.model_dump(mode="json")
+        checked["receiver"] = {**checked["receiver"], "host": host, "port": port}
+        validate(SETTINGS, checked, None)  # before binding: a bad port is a field error
+        if self.options.demo or self.runtime.writer is None:  # the demo's receiver is its own;
+            self.profile.settings.update(change)  # without a store none listens: the next start's
+            return
+        before = self.listener.target
+        await self.listener.move(host, port)
         try:
-            await self.runtime.listen()
-        except ReceiverStartError as exc:
-            self.receiver_error, self.port_in_use = str(exc), exc.in_use
-            log.info("receiver not started: %s", exc)
-            await self._not_listening(exc, at_start=True)
-            if exc.in_use:
-                self._relisten = asyncio.ensure_future(self._keep_listening())
-            return
-        await self.gaps.receiver_up()
+            self.profile.settings.update(change)  # its listener finds the address applied
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self.listener.move(*before)
+            raise
 
-    async def _not_listening(self, exc: ReceiverStartError, *, at_start: bool = False) -> None:
-        if exc.in_use and await self.runtime.port_holder_is_this_profile():
-            if not self.port_shared:
-                log.info(
-                    "port %d is used by another Pilot Desktop on this data folder, which receives; "
-                    "trying again every %.0f s",
-                    self.runtime.port,
-                    self.options.listen_retry_s,
-                )
-            self.port_shared = True
-            return
-        self.port_shared = False
-        reason = (
-            f"port {self.runtime.port} is in use by another program (receiver address "
-            f"{self.runtime.host}:{self.runtime.port})."
-            if exc.in_use
-            else f"the receiver could not start: {exc}."
-        )
-        # At start: not receiving since this run's start (finding out who holds the port
-        # takes a moment); later (the other receiver of this folder let go), from now.
-        await self.gaps.receiver_down(reason, self.gaps.run_started_at if at_start else None)
+    def _wanted(self) -> tuple[str, int]:
+        """The address the settings ask for, serve's --host/--port first."""
+        receiver = self.profile.settings.value.receiver
+        port = receiver.port if self.options.port is None else self.options.port
+        return self.options.host or receiver.host, port
 
-    async def _keep_listening(self) -> None:
-        while not self.listening:
-            await asyncio.sleep(self.options.listen_retry_s)
+    async def _bound(self) -> None:
+        """The receiver listens (again, or elsewhere): the watch starts or follows it."""
+        if not self._started or self._stopped:
+            return
+        log.info("Listening on %s/hooks/<token>", self.runtime.base_url)
+        for listener in list(self.on_listening):  # with the gaps' news (no await between)
             try:
-                await self.runtime.listen()
-            except ReceiverStartError as exc:
-                if self.port_shared or not exc.in_use:  # the holder may have changed
-                    await self._not_listening(exc)
-                continue
-            self.receiver_error, self.port_in_use, self.port_shared = None, False, False
-            log.info("Listening again on %s/hooks/<token>", self.runtime.base_url)
-            await self.gaps.receiver_up()
+                listener()
+            except Exception:
+                log.exception("a listening listener failed")
+        if self.watch.running:
+            await self.watch.receiver_moved()
+        else:
             await self.watch.start()
-            for listener in list(self.on_listening):
-                try:
-                    listener()
-                except Exception:
-                    log.exception("a listening listener failed")
-
-    async def _stop_relisten(self) -> None:
-        if self._relisten is not None:
-            self._relisten.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relisten
 
     def _private_folders(self) -> list[Path]:
         p, s = self.paths, self.store_paths
@@ -337,7 +330,7 @@ class AppCore:
         if "numbers.poll_interval_s" in changed and self.polling is not None:
             self.polling.poller.set_interval(self.prefs.numbers.poll_interval_s)
         if changed & {"receiver.host", "receiver.port"} and not self.options.demo:
-            log.info("the receiver's address changed in the settings; it applies from the next start")
+            self.listener.follow_soon(self._wanted)
 
     async def _watch_config(self) -> None:
         said: dict[str, str | None] = {}
@@ -363,7 +356,7 @@ class AppCore:
         self.profile.settings.unsubscribe(self._settings_changed)
         for name, stage in (
             ("the settings watch", self._stop_watch),
-            ("listening retries", self._stop_relisten),
+            ("listening retries", self.listener.stop),
             ("the watch", self.watch.stop),  # tunnel, probes, audits: before the receiver and writer
             ("catch-up", self.catch_ups.stop if self.catch_ups else None),  # API reads feeding the writer
             ("number polling", self.polling.stop if self.polling else None),  # before the writer it feeds

@@ -12,6 +12,7 @@ close handler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import hmac
 import logging
@@ -70,6 +71,8 @@ class Runtime:
     _runner: web.AppRunner | None = None
     _listening: list[str] | None = None  # found once at listen time (name lookups block)
     _stopping: bool = False  # no more listening
+    _cap: int = 0  # connections at most (receiver/connections.py)
+    _closing: list[asyncio.Future[None]] = field(default_factory=list)  # old sockets of moves
     _stopped: bool = False
 
     @property
@@ -94,29 +97,69 @@ class Runtime:
 
     async def listen(self) -> None:
         """Start the receiver on the open store. Raises ReceiverStartError; the writer runs on.
-        Called again after a failure, it tries again (a no-op while listening)."""
+        Called again after a failure, it tries again (a no-op while listening). `move_to`
+        listens elsewhere (services/listening.py)."""
         assert self.writer is not None, "open() first"
         if self._runner is not None or self._stopping:
             return
+        await self._install(await self._open_site(self.host, self.port))
+
+    async def move_to(self, host: str, port: int) -> None:
+        """Listen on host:port instead. The new socket is bound before the old one closes, so
+        a failure (raised: ReceiverStartError) leaves a listening receiver as it was, still
+        listening where it did. Requests under way on the old socket finish. Not listening,
+        host:port becomes the address asked for (and tried)."""
+        if self._stopping:
+            return
+        if self._runner is None:
+            self.host, self.port = host, port
+            await self.listen()
+            return
+        old: web.AppRunner | None = self._runner
+        before = self.host, self.port
+        try:
+            opened = await self._open_site(host, port)
+        except ReceiverStartError as exc:
+            if not exc.in_use or self.bound is None or port != self.bound[1]:
+                raise
+            # The same port on another address: our own socket is in the way. Let it go
+            # first; when the new address still fails, listen where it was again.
+            await self._close_runner()
+            try:
+                opened = await self._open_site(host, port)
+            except ReceiverStartError:
+                with contextlib.suppress(ReceiverStartError):
+                    await self.listen()
+                raise
+            old = None
+        self.host, self.port = host, port
+        await self._install(opened)
+        if old is not None:  # closed behind: the state above is whole when this returns
+            self._closing.append(asyncio.ensure_future(old.cleanup()))
+        log.info("receiver moved from %s:%s to %s", *before, self.base_url)
+
+    async def _open_site(self, host: str, port: int) -> tuple[web.AppRunner, Receiver, tuple[str, int]]:
+        """A receiver listening on host:port, not yet this runtime's. Raises ReceiverStartError."""
+        assert self.writer is not None, "open() first"
         config = ReceiverConfig(
             token=self.token,
             secrets=self.secrets,
             instance=self.instance,
-            host=self.host,
+            host=host,
             public_url=self.public_url,
             # Name lookups may block: in a thread, once.
-            machine_names=await asyncio.to_thread(machine_names) if self.host in WILDCARDS else None,
+            machine_names=await asyncio.to_thread(machine_names) if host in WILDCARDS else None,
         )
         if isinstance(self.secrets, SigningSecrets):  # stored secrets protect their numbers everywhere
             config.protection = self.secrets.protection
-        self.receiver = Receiver(config, self.writer, self.refusals)
-        cap = conns.connection_cap(conns.raise_file_limit())  # below the open-file limit
+        receiver = Receiver(config, self.writer, self.refusals)
+        self._cap = cap = conns.connection_cap(conns.raise_file_limit())  # below the open-file limit
         # handler_cancellation off (the default): a client that hangs up mid-request does
         # not cancel the handler, so what was accepted is still stored and counted.
         runner = conns.GuardedRunner(
-            self.receiver.app,
+            receiver.app,
             cap=cap,
-            refused=self.receiver.refused,
+            refused=receiver.refused,
             access_log=None,
             shutdown_timeout=SHUTDOWN_GRACE_S,
             auto_decompress=False,  # the receiver decodes, see receiver/encoding.py
@@ -126,25 +169,39 @@ class Runtime:
             max_headers=conns.MAX_HEADERS,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True, backlog=conns.BACKLOG)
+        site = web.TCPSite(runner, host, port, reuse_address=True, backlog=conns.BACKLOG)
         try:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
             raise ReceiverStartError(
-                f"Cannot listen on {self.host}:{self.port}: {exc.strerror or exc}",
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc}",
                 in_use=exc.errno == errno.EADDRINUSE,
             ) from exc
         except BaseException:  # cancelled (a stop during a retry): leave nothing bound
             await runner.cleanup()
             raise
-        self._runner = runner
         server = site._server  # the only place aiohttp exposes the bound port (port 0)
         sockets = getattr(server, "sockets", None) or []
-        self.bound = (self.host, sockets[0].getsockname()[1]) if sockets else (self.host, self.port)
-        self._listening = await asyncio.to_thread(listening_urls, *self.bound)
+        return runner, receiver, (host, sockets[0].getsockname()[1]) if sockets else (host, port)
+
+    async def _install(self, opened: tuple[web.AppRunner, Receiver, tuple[str, int]]) -> None:
+        """Make an opened receiver this runtime's, its addresses found first (lookups block:
+        in a thread), so `bound` and `listening_urls` change together."""
+        runner, receiver, bound = opened
+        try:
+            urls = await asyncio.to_thread(listening_urls, *bound)
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner, self.receiver, self.bound, self._listening = runner, receiver, bound, urls
         for url in self.listening_urls:  # the token stays out of logs
-            log.info("receiver listening on %s/hooks/<token> (at most %d connections)", url, cap)
+            log.info("receiver listening on %s/hooks/<token> (at most %d connections)", url, self._cap)
+
+    async def _close_runner(self) -> None:
+        runner, self._runner, self.bound, self._listening = self._runner, None, None, None
+        if runner is not None:
+            await runner.cleanup()
 
     async def port_holder_is_this_profile(self) -> bool:
         """Whether the program holding our busy port is a Pilot Desktop receiver with this
@@ -174,6 +231,8 @@ class Runtime:
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
+        closing, self._closing = self._closing, []  # sockets a move left behind
+        await asyncio.gather(*closing, return_exceptions=True)
 
     async def stop(self) -> None:
         if self._stopped:

@@ -23,8 +23,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import phonenumbers
+
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.core.format import clock, duration, parse_time, when
+from pilot_desktop.core.phones import looks_like_phone, region_of
 from pilot_desktop.services.accounts import Accounts
 from pilot_desktop.services.state import Account, AccountNumber
 from pilot_desktop.store.read_models import MessageRow, Step, Timeline
@@ -88,17 +91,35 @@ class Sent:
         }
 
 
-def check_destination(to: str) -> str:
+def check_destination(to: str, region: str | None = None) -> str:
+    """The destination as E.164. Written with '+' and any punctuation, or national in
+    `region` (the sending number's country: "(11) 98765-0001" from a Brazilian number),
+    it is taken only when libphonenumber finds it a valid number there, never guessed."""
     value = to.strip()
     if not value:
         raise SendError("Give the destination: a phone number in E.164 with '+', e.g. +5511999999999.")
-    if not E164.fullmatch(value):
-        hint = " (add the '+' and the country code)" if value.isdigit() else ""
-        raise SendError(
-            f"The destination {value!r} is not an E.164 phone number{hint}: '+', the country code "
-            "and the number, digits only, e.g. +5511999999999."
-        )
-    return value
+    if E164.fullmatch(value):
+        return value
+    if (read := _valid_phone(value, region)) is not None:
+        return read
+    national = f", or a national number of {region}" if region else ""
+    hint = " (add the '+' and the country code)" if value.isdigit() else ""
+    raise SendError(
+        f"The destination {value!r} is not an E.164 phone number{hint}: '+', the country code "
+        f"and the number, e.g. +5511999999999{national}."
+    )
+
+
+def _valid_phone(value: str, region: str | None) -> str | None:
+    if not looks_like_phone(value) or (region is None and not value.startswith("+")):
+        return None
+    try:
+        parsed = phonenumbers.parse(value, None if value.startswith("+") else region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def check_text(text: str) -> str:
@@ -142,7 +163,8 @@ class Sender:
         if not number.strip():
             raise SendError("Choose the number to send from.")
         _, found = self._find(number)
-        return SendRequest(found.id, check_destination(to), check_text(text))
+        region = region_of(found.phone) if found.phone else None  # national destinations read there
+        return SendRequest(found.id, check_destination(to, region), check_text(text))
 
     def key_for(self, request: SendRequest) -> str:
         return self._keys.setdefault(request, str(uuid.uuid4()))

@@ -85,6 +85,11 @@ class NotificationSettings(BaseModel):
         description='"HH:MM-HH:MM" local time (may span midnight) without notifications, or null.',
     )
     muted: list[str] = Field(default_factory=list, description="Number ids never notified about.")
+    snoozed: dict[str, float] = Field(
+        default_factory=dict,
+        description="Number ids not notified about until then (Unix time in seconds); past ones "
+        "are dropped at the next change.",
+    )
     start_minimised: bool = Field(default=False, description="Start hidden in the tray (when there is one).")
     close_to_tray: bool = Field(default=False, description="Closing the window hides it in the tray.")
     single_instance: bool = Field(

@@ -189,9 +189,9 @@ class TunnelManager:
             await self._stop_provider()
             await self._start_provider()
 
-    async def apply_settings(self) -> None:
-        """tunnel.mode / tunnel.command changed: run the provider they name now."""
-        if not self.holds or self._running == (self.mode, self.command):
+    async def apply_settings(self, *, rebuild: bool = False) -> None:
+        """tunnel.mode / tunnel.command changed (or, `rebuild`, the receiver's port): run the provider now."""
+        if not self.holds or (not rebuild and self._running == (self.mode, self.command)):
             return
         await self._stop_provider()
         await self._start_provider()

@@ -127,6 +127,12 @@ class Watch:
         self.drift.start()
         self.alerts.start()
 
+    async def receiver_moved(self) -> None:
+        """The receiver listens on another port: the tunnel forwards there (built again),
+        the probes name the new address (they read `local()`)."""
+        if self.running:
+            await self.tunnel.apply_settings(rebuild=True)
+
     async def stop(self) -> None:
         """Probes and audits first (they go through the tunnel and the API), then the tunnel."""
         for name, stage in (

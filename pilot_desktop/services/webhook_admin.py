@@ -17,6 +17,7 @@ from pilot_desktop.api.client import PilotClient
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.api.models import Webhook
 from pilot_desktop.core.format import Names, number_line
+from pilot_desktop.services import number_lookup
 from pilot_desktop.services.accounts import AccountError, Accounts
 from pilot_desktop.services.config import Config
 from pilot_desktop.services.expected import Expectations, drop_note
@@ -117,29 +118,24 @@ class WebhookAdmin:
         return {n.id: (n.name or None, n.phone or None) for _, n in self.accounts.numbers()}
 
     def find_number(self, text: str) -> tuple[Account, AccountNumber]:
-        """By id, then phone, then (unique) name, among the numbers the accounts can act on."""
+        """By id, phone (national too) or unique name among the numbers the accounts can act
+        on (services/number_lookup.py: the one reading of `-n`)."""
         pairs = self.accounts.numbers()
         if not self.accounts.all:
             raise AdminError(NO_ACCOUNTS)
-        wanted = text.strip()
-        digits = wanted.lstrip("+")
-        for match in (
-            lambda n: n.id == wanted,
-            lambda n: bool(digits) and n.phone.lstrip("+") == digits,
-            lambda n: n.name.casefold() == wanted.casefold(),
-        ):
-            found = [(a, n) for a, n in pairs if match(n)]
-            if len(found) == 1:
-                return found[0]
-            if len(found) > 1:
-                ids = ", ".join(n.id for _, n in found)
-                raise AdminError(f"Several numbers match '{text}' ({ids}); give the number id.", usage=True)
-        names = self.names()
-        known = ", ".join(number_line(n.id, names) for _, n in pairs) or "none"
-        raise AdminError(
-            f"No account can act on number '{text}' (known: {known}). Add its API key or the tenant key "
-            "(pilot-desktop accounts add), or re-read the numbers (pilot-desktop accounts refresh)."
-        )
+        known = [number_lookup.KnownNumber(n.id, n.name or None, n.phone or None) for _, n in pairs]
+        try:
+            found = number_lookup.find(text, known)
+        except number_lookup.NumberLookupError as exc:
+            if exc.ambiguous:
+                raise AdminError(str(exc), usage=True) from None
+            names = self.names()
+            listed = ", ".join(number_line(n.id, names) for _, n in pairs) or "none"
+            raise AdminError(
+                f"No account can act on number '{text}' (known: {listed}). Add its API key or the tenant "
+                "key (pilot-desktop accounts add), or re-read the numbers (pilot-desktop accounts refresh)."
+            ) from None
+        return next((a, n) for a, n in pairs if n.id == found.id)
 
     def client(self, located: Located) -> PilotClient:
         return self.accounts.client(located.account, located.number_id)

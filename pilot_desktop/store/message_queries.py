@@ -7,11 +7,13 @@ OFFSET. bench/messages.py measures them on 1,000,000 messages.
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
+from pilot_desktop.core.phones import phone_forms
+from pilot_desktop.store.message_extras import Extras, contact_names, extras
 from pilot_desktop.store.read_models import MessageChanges, MessageFilter, MessagePage, MessageRow, StuckRules
 
 COLS = (
@@ -21,9 +23,12 @@ COLS = (
 )
 
 
-def _message(r: tuple[Any, ...], replies: int = 0) -> MessageRow:
+def _message(r: tuple[Any, ...], replies: int = 0, more: Extras | None = None) -> MessageRow:
     make: Any = MessageRow  # the column list above matches the fields one to one
-    return make(r[0], bool(r[1]), *r[2:], replies)
+    row: MessageRow = make(r[0], bool(r[1]), *r[2:], replies)
+    if more is not None:
+        row = replace(row, name=more.name, chat=more.chat, chat_name=more.chat_name, issues=more.issues)
+    return row
 
 
 # A message arrives after its first event happened, so its arrival time bounds its event
@@ -53,6 +58,7 @@ def first_id_since(conn: sqlite3.Connection, since: float) -> int:
 
 
 def with_replies(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[MessageRow]:
+    """Rows as records, with their reply counts and what their events carried (extras)."""
     ids = [r[0] for r in rows]
     counts: dict[int, int] = {}
     if ids:
@@ -61,7 +67,8 @@ def with_replies(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[
             "GROUP BY reply_to"
         )
         counts = dict(conn.execute(q, ids).fetchall())
-    return [_message(r, counts.get(r[0], 0)) for r in rows]
+    more = extras(conn, ids, {r[0]: r[10] for r in rows}) if ids else {}
+    return [_message(r, counts.get(r[0], 0), more.get(r[0])) for r in rows]
 
 
 def where(conn: sqlite3.Connection, flt: MessageFilter) -> tuple[str, list[object]]:
@@ -96,36 +103,37 @@ def get_message(conn: sqlite3.Connection, message: int) -> MessageRow | None:
     return found[0] if found else None
 
 
-_DIGITS = re.compile(r"[^\d]")
+def event_number(text: str) -> int | None:
+    """The stored event `text` names: only "#123" (a bare "123" is never an event number)."""
+    text = text.strip()
+    number = text[1:]
+    if text.startswith("#") and number.isdigit() and len(number) < 19:
+        return int(number)
+    return None
 
 
-def _phone_forms(text: str) -> list[str]:
-    """'+55 11 9999-0000', '5511...', '(11) ...' -> the stored E.164 and bare-digit forms."""
-    digits = _DIGITS.sub("", text)
-    if len(digits) < 6 or len(digits) > 16:
-        return []
-    return [f"+{digits}", digits]
-
-
-def search(conn: sqlite3.Connection, text: str, limit: int = 100) -> list[MessageRow]:
+def search(
+    conn: sqlite3.Connection, text: str, limit: int = 100, regions: Sequence[str] = ()
+) -> list[MessageRow]:
     """Messages matching any of their ids (internal, correlationId, provider messageId,
-    a reply's quoted id), the number of a stored event (`#123`), or a contact's phone."""
+    a reply's quoted id), the number of a stored event written "#123", or a contact's phone
+    when `text` is phone-like (core/phones.phone_forms: a national format is read in each
+    of `regions`, the countries of the account's numbers). See `resolve` for the rule."""
     text = text.strip()
     if not text:
         return []
     found: dict[int, tuple[Any, ...]] = {}
+    event = event_number(text)
+    if event is not None:
+        r = conn.execute(
+            f"SELECT {COLS} FROM messages WHERE id = (SELECT message FROM message_steps WHERE event_id = ?)",
+            (event,),
+        ).fetchone()
+        return with_replies(conn, [r] if r is not None else [])
     for column in ("msg_id", "correlation_id", "provider_id", "quoted_id"):
         for r in conn.execute(f"SELECT {COLS} FROM messages WHERE {column} = ? LIMIT ?", (text, limit)):
             found.setdefault(r[0], r)
-    event_id = text.lstrip("#")
-    if event_id.isdigit() and len(event_id) < 19:
-        r = conn.execute(
-            f"SELECT {COLS} FROM messages WHERE id = (SELECT message FROM message_steps WHERE event_id = ?)",
-            (int(event_id),),
-        ).fetchone()
-        if r is not None:
-            found.setdefault(r[0], r)
-    for form in _phone_forms(text):
+    for form in phone_forms(text, regions):
         for r in conn.execute(
             f"SELECT {COLS} FROM messages WHERE peer = ? ORDER BY id DESC LIMIT ?", (form, limit)
         ):
@@ -139,36 +147,46 @@ def message_of_event(conn: sqlite3.Connection, event_id: int) -> int | None:
     return int(r[0]) if r else None
 
 
-def resolve(conn: sqlite3.Connection, text: str) -> tuple[int, str] | None:
-    """The message `text` names, and how: an id of the message itself first (internal,
-    provider, then correlationId, where the send outranks the replies that carry it too),
-    then a stored event (`#123`), a reply quoting it, and last a contact's phone, whose
-    newest message wins. None when nothing matches."""
-    number = text.lstrip("#")
-    event_message = message_of_event(conn, int(number)) if number.isdigit() and len(number) < 19 else None
-    explicit_event = text.startswith("#")
+def resolve(conn: sqlite3.Connection, text: str, regions: Sequence[str] = ()) -> tuple[int, str] | None:
+    """The message `text` names, and how (the second item). The rule, in this order:
+
+    1. "#123" (a "#" then digits) names stored event 123: the message it is a step of,
+       "event". Nothing else is tried for it.
+    2. An id of the message itself: the internal id ("id"), the provider's messageId
+       ("messageId"), then a correlationId ("correlationId": the send outranks the replies
+       that carry it too), then a reply quoting it ("quotedMessageId").
+    3. A phone, when `text` is phone-like (core/phones.looks_like_phone: only phone
+       characters and 6..16 digits): the newest message with that contact ("phone"). A
+       national format ("(11) 98187-0697") is read in each of `regions` (the countries of
+       the account's numbers, core/phones.regions_of), first match wins.
+    4. Otherwise None. A bare digit string ("123", "12345") is NEVER read as an event
+       number: when it is no id and no phone (or no message has that phone), the answer
+       is None and the caller says to write "#123" for an event (see `event_number`).
+    """
+    text = text.strip()
+    if event_number(text) is not None:
+        rows = search(conn, text, limit=1)
+        return (rows[0].id, "event") if rows else None
     best: tuple[tuple[int, int], int, str] | None = None
-    for r in search(conn, text, limit=100):
+    for r in search(conn, text, limit=100, regions=regions):
         if r.msg_id == text:
             rank, how = 0, "id"
         elif r.provider_id == text:
             rank, how = 1, "messageId"
         elif r.correlation_id == text:
             rank, how = (2 if r.outbound else 3), "correlationId"
-        elif r.id == event_message:
-            rank, how = (0 if explicit_event else 4), "event"
         elif r.quoted_id == text:
-            rank, how = 5, "quotedMessageId"
+            rank, how = 4, "quotedMessageId"
         else:
-            rank, how = 6, "phone"
+            rank, how = 5, "phone"
         if best is None or (rank, -r.id) < best[0]:
             best = ((rank, -r.id), r.id, how)
     return None if best is None else (best[1], best[2])
 
 
-def find_message(conn: sqlite3.Connection, text: str) -> int | None:
+def find_message(conn: sqlite3.Connection, text: str, regions: Sequence[str] = ()) -> int | None:
     """The message `text` names, ranked as `resolve` does."""
-    found = resolve(conn, text)
+    found = resolve(conn, text, regions)
     return None if found is None else found[0]
 
 
@@ -249,10 +267,11 @@ def page(
     rows = messages_page(conn, flt, size + 1, before_id)
     shown = rows[:size]
     dups = duplicate_counts(conn, [r.id for r in shown])
+    names = contact_names(conn, [r.peer for r in shown if r.outbound and r.peer and r.name is None])
     if before_id is not None:
-        return MessagePage(shown, dups, len(rows) > size)
+        return MessagePage(shown, dups, len(rows) > size, names=names)
     count = count_messages(conn, flt, count_cap)
-    return MessagePage(shown, dups, len(rows) > size, count, message_numbers(conn))
+    return MessagePage(shown, dups, len(rows) > size, count, message_numbers(conn), names)
 
 
 def changes(

@@ -64,6 +64,7 @@ def summaries(conn: sqlite3.Connection, now: float) -> list[NumberSummary]:
                 sendable=None if r[23] is None else bool(r[23]),
                 pii_mode=r[24],
                 detail_at=r[25],
+                history_24h=tuple(day),
             )
         )
     out.sort(key=lambda s: ((s.state.name or "").lower(), s.number_id))

@@ -96,6 +96,11 @@ class MessageRow:
     steps: int
     late: int
     replies: int = 0
+    # From the message's stored events (store/message_extras.py), not columns:
+    name: str | None = None  # the contact's name (participantName)
+    chat: str | None = None  # "group" | "channel": posted in a group or a channel
+    chat_name: str | None = None  # that group's or channel's name (else its id)
+    issues: tuple[str, ...] = ()  # schema issues of its events, "path: message"
 
     @property
     def to_delivered(self) -> float | None:
@@ -186,6 +191,7 @@ class MessagePage:
     more: bool
     count: int | None = None
     numbers: list[str] | None = None
+    names: dict[str, str] = field(default_factory=dict)  # contact phone -> name, for sends
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +371,7 @@ class NumberSummary:
     sendable: bool | None = None  # health.sendable; None: not known
     pii_mode: str | None = None  # RELAY_ONLY | STORE_X_DAYS | STORE_INDEFINITE
     detail_at: float | None = None  # when that detail was read
+    history_24h: tuple[tuple[float, str], ...] = ()  # (since, connection state), the strip's
 
     @property
     def number_id(self) -> str:

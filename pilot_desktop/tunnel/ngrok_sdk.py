@@ -31,11 +31,11 @@ DASHBOARD = "https://dashboard.ngrok.com/get-started/your-authtoken"
 WHERE_TO_SET = "set it in the Webhooks pane (Tunnel) or with `pilot-desktop tunnel authtoken`"
 NOT_INSTALLED = (
     "The ngrok SDK is not installed in this app's Python environment: run "
-    "pip install 'pilot-desktop[ngrok]' (or pip install ngrok), then press Restart."
+    "pip install 'pilot-desktop[ngrok]' (or pip install ngrok), then restart the tunnel."
 )
 NO_AUTHTOKEN = (
     f"ngrok in-process needs your ngrok authtoken: copy it from {DASHBOARD} and {WHERE_TO_SET}, "
-    "then press Restart."
+    "then restart the tunnel."
 )
 # ngrok's codes for an authtoken it does not accept (https://ngrok.com/docs/errors/):
 # 105 malformed, 106 a v1 token, 107 invalid or revoked, 4018 an account/authtoken required.

@@ -95,7 +95,7 @@ PRESETS: dict[str, Preset] = {
                 re.compile(r"authentication failed|\bERR_NGROK_(?:105|106|107|4018)\b", re.IGNORECASE),
                 "ngrok has no valid authtoken: copy yours from "
                 "https://dashboard.ngrok.com/get-started/your-authtoken, run "
-                "ngrok config add-authtoken TOKEN, then press Restart.",
+                "ngrok config add-authtoken TOKEN, then restart the tunnel.",
             ),
         ),
     ),
@@ -114,7 +114,7 @@ def needs_operator(line: str, mode: str) -> str | None:
 
 def not_installed_sentence(mode: str, program: str) -> str:
     preset = PRESETS.get(mode)
-    where = f"{preset.install_hint}, then press Restart." if preset else "Check the tunnel command."
+    where = f"{preset.install_hint}, then restart the tunnel." if preset else "Check the tunnel command."
     return f"{program} is not installed (not found on PATH). {where}"
 
 

@@ -96,3 +96,25 @@ def points_here(url: str, public_base: str, token: str) -> bool:
         return False
     rest = got[len(want) :]
     return rest == [] or (len(rest) == 1 and rest[0] != "")
+
+
+def token_at(url: str, public_base: str) -> str | None:
+    """The token of a hook URL at this public base (`<public>/hooks/<token>` or one route
+    under it), compared as `points_here` does, whatever the token is; None for any other URL.
+    A token other than the receiver's is refused there (404): a webhook of another install,
+    or of this one before its token changed."""
+    try:
+        base = _split(normalize_public_url(public_base))
+        target = _split(url.strip().split("#", 1)[0].split("?", 1)[0])
+    except ValueError:
+        return None
+    if (target.scheme.lower(), _netloc(target)) != (base.scheme.lower(), _netloc(base)):
+        return None
+    prefix = [*_segments(base.path), "hooks"]
+    got = _segments(target.path)
+    rest = got[len(prefix) :]
+    if got[: len(prefix)] != prefix or not rest or not rest[0] or len(rest) > 2:
+        return None
+    if len(rest) == 2 and not rest[1]:  # "…/hooks/<token>/": no route, nothing answers there
+        return None
+    return rest[0]

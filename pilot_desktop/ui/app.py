@@ -23,16 +23,19 @@ from pilot_desktop.services.config import Config, Document, SettingsError
 from pilot_desktop.services.core import AppCore, CoreOptions
 from pilot_desktop.services.deadlines import FIELDS as DEADLINE_FIELDS
 from pilot_desktop.services.deadlines import set_deadlines, stuck_rules
+from pilot_desktop.services.leave_demo import real_core
 from pilot_desktop.services.paths import AppPaths
 from pilot_desktop.services.private import private_message
 from pilot_desktop.services.secrets import SecretsError
 from pilot_desktop.services.send import Sender
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.ui import crash, messages
+from pilot_desktop.ui.live_settings import LiveSettings, attach_live_settings
 from pilot_desktop.ui.loop import QtLoop
 from pilot_desktop.ui.main_window import ICON, MainWindow
 from pilot_desktop.ui.panes.webhooks.pane import WebhooksPane
 from pilot_desktop.ui.panes.webhooks.watch_parts import WatchParts
+from pilot_desktop.ui.port_recovery import attach_port_recovery
 from pilot_desktop.ui.refusal_watch import RefusalWatch
 from pilot_desktop.ui.single_instance import SingleInstance
 from pilot_desktop.ui.tray import attach_tray
@@ -67,28 +70,8 @@ def build_window(core: AppCore) -> MainWindow:
     if core.store_error:
         window.status.set_receiver(None, core.store_error)
         messages.error(core.store_error)
-    else:
-        window.status.set_receiver(core.hook_url if core.listening else None, core.receiver_error)
-    if core.receiver_error:
-        why = (
-            "another program (or a second Pilot Desktop) uses that port; change receiver.port "
-            "in the settings or stop the other program."
-            if core.port_in_use
-            else "check receiver.host and receiver.port in the settings."
-        )
-        messages.error(
-            f"{core.receiver_error}. Stored history is shown, but no webhook is received: {why} "
-            "Pilot Desktop tries again every few seconds."
-        )
-
-    def listening_again() -> None:  # the busy port came free (services/gaps.py retries)
-        window.status.set_receiver(core.hook_url, None)
-        if "Cannot listen" in window.banner.text.text():  # the banner said it could not
-            window.banner.hide()
-        messages.info(f"Listening again on {core.hook_url.split('/hooks/')[0]}: webhooks are received.")
-
-    core.on_listening.append(listening_again)
-    window.on_shutdown.append(lambda: core.on_listening.remove(listening_again))
+    # The receiver's state: banner (Retry, another port), status bar, Live's hint.
+    attach_port_recovery(window, core)
     if core.reads is not None:
         for listener in window.change_listeners():
             core.reads.subscribe(listener)
@@ -102,6 +85,8 @@ def build_window(core: AppCore) -> MainWindow:
     attach_refusals(window, core)
     attach_reachability(window, core)
     window.set_sender(Sender(core.accounts, core.webhooks.find_number))
+    live = attach_live_settings(window, core)  # preferences and accounts applied live
+    window.settings_requested.connect(live.open_dialog)
     return window
 
 
@@ -214,9 +199,37 @@ def close_window(window: MainWindow, core: AppCore) -> None:
     window.shutdown()
 
 
-async def _main(core: AppCore, instance: SingleInstance | None = None) -> int:
+WindowHook = Callable[[MainWindow], None] | None
+
+
+async def _main(core: AppCore, instance: SingleInstance | None = None, on_window: WindowHook = None) -> int:
+    """The window until it closes; leaving the demo runs the real core and a new window in
+    this process (services/leave_demo.py). `on_window`: told each window (tests)."""
+    first = True
+    while await _session(core, instance, on_window, first=first):
+        try:
+            core, first = real_core(core), False
+        except SecretsError as exc:  # a locked keyring: as at a launch, said and nothing received
+            return cannot_start(str(exc), "Nothing was received.")
+    return 0
+
+
+async def _session(
+    core: AppCore, instance: SingleInstance | None, on_window: WindowHook, *, first: bool
+) -> bool:
+    """One core and its window; True when the operator chose to leave the demo."""
     await core.start()
     window = build_window(core)
+    leaving = False
+
+    def leave_demo() -> None:
+        nonlocal leaving
+        leaving = True
+        window.hide_on_close = None  # not to the tray: this window ends, the real one follows
+        window.close()
+
+    if (live_settings := window.findChild(LiveSettings)) is not None:
+        live_settings.leave_demo_requested.connect(leave_demo)  # offered in the demo only
     # The tray follows this window's store (the demo's too) with the operator's settings.
     tray = attach_tray(window, core.profile.settings, core.reads)
     watch = attach_watch(tray, core)  # reachability, storing, silence, drift, re-pointing
@@ -229,7 +242,12 @@ async def _main(core: AppCore, instance: SingleInstance | None = None) -> int:
     # the handler when Qt next calls into Python (the panes' timers tick often).
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: loop.call_soon_threadsafe(closed.set))
-    tray.show_initial()  # the window, or only the tray icon when started minimised
+    if first:
+        tray.show_initial()  # the window, or only the tray icon when started minimised
+    else:
+        window.bring_to_front()  # after the demo: the operator is looking
+    if on_window is not None:
+        on_window(window)
     if instance is not None and instance.requests:
         window.bring_to_front()  # a second launch came while this one was starting
     if core.listening:
@@ -239,12 +257,16 @@ async def _main(core: AppCore, instance: SingleInstance | None = None) -> int:
     settle_heap()
     await closed.wait()
     try:
+        if instance is not None:
+            instance.raise_requested.disconnect(window.bring_to_front)
         watch.shutdown()
         tray.shutdown()
         close_window(window, core)
     finally:
         await core.stop()
-    return 0
+    if leaving:
+        window.deleteLater()
+    return leaving
 
 
 def settle_heap() -> None:

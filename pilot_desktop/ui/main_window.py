@@ -1,4 +1,5 @@
-"""The main window: a thin composition of the panes, the banner and the status bar."""
+"""The main window: a thin composition of the panes, the banners, the menu bar (ui/menus.py)
+and the status bar."""
 
 from __future__ import annotations
 
@@ -7,13 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QIcon
+from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QMainWindow,
-    QPushButton,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -26,50 +23,28 @@ from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
 from pilot_desktop.ui import messages
 from pilot_desktop.ui.banner import Banner
+from pilot_desktop.ui.demo_bar import DemoBar
+from pilot_desktop.ui.menus import build_menus
 from pilot_desktop.ui.panes.funnel.pane import DeliveryPane
 from pilot_desktop.ui.panes.live.pane import LivePane
 from pilot_desktop.ui.panes.messages.pane import MessagesPane
 from pilot_desktop.ui.panes.messages.timeline import TimelineDialog
+from pilot_desktop.ui.panes.messages.timeline_windows import LIVE, SEND
 from pilot_desktop.ui.panes.numbers.pane import NumbersPane
 from pilot_desktop.ui.panes.refused.pane import RefusedPane
+from pilot_desktop.ui.placeholder import placeholder
 from pilot_desktop.ui.refusal_watch import RefusalWatch
 from pilot_desktop.ui.send_dialog import SendDialog
+from pilot_desktop.ui.shortcuts import ShortcutSheet
 from pilot_desktop.ui.status_bar import StatusBar
 
 ICON = Path(__file__).parent / "icons" / "app.svg"
 
 
-def _hook_url_row(hook_url: str) -> QWidget:
-    box = QWidget()
-    row = QHBoxLayout(box)
-    row.setContentsMargins(0, 0, 0, 0)
-    field = QLineEdit(hook_url, readOnly=True)
-    copy = QPushButton("Copy")
-    copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(hook_url))
-    row.addWidget(field, 1)
-    row.addWidget(copy)
-    return box
-
-
-def placeholder(title: str, text: str, hook_url: str | None = None) -> QWidget:
-    """A pane that a later feature fills; says what will be here and what to do now."""
-    page = QWidget()
-    col = QVBoxLayout(page)
-    col.setContentsMargins(40, 40, 40, 40)
-    head = QLabel(f"<h2>{title}</h2>")
-    body = QLabel(text)
-    body.setWordWrap(True)
-    col.addWidget(head)
-    col.addWidget(body)
-    if hook_url:
-        col.addWidget(QLabel("This app's webhook URL (through your tunnel, replace the host):"))
-        col.addWidget(_hook_url_row(hook_url))
-    col.addStretch(1)
-    return page
-
-
 class MainWindow(QMainWindow):
     window_did_close = Signal()
+    settings_requested = Signal()  # File > Settings… (Ctrl+,); ui/app.py opens the dialog
+    quit_requested = Signal()  # File > Quit (Ctrl+Q): `quit_app`, the tray's Quit too
 
     def __init__(
         self,
@@ -93,14 +68,8 @@ class MainWindow(QMainWindow):
         self._title_status = ""
         self.hide_on_close: Callable[[], bool] | None = None  # close to tray (ui/tray.py)
         self.on_shutdown: list[Callable[[], None]] = []  # detach from the core (ui/app.py)
-        self.demo_bar = QLabel()
-        self.demo_bar.setObjectName("demoBar")
-        self.demo_bar.setWordWrap(True)
-        self.demo_bar.setStyleSheet(
-            "#demoBar { background: #fefcbf; color: #744210; border-bottom: 1px solid #ecc94b;"
-            " padding: 6px 10px; }"
-        )
-        self.demo_bar.hide()
+        self.demo = False  # showing the sandbox's data (show_demo)
+        self.demo_bar = DemoBar(self._state)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.send_button = QToolButton()  # enabled once the core's accounts are known (ui/app.py)
@@ -161,6 +130,15 @@ class MainWindow(QMainWindow):
             self.status.set_store(reads)
         self.status.stuck_clicked.connect(self.show_stuck)
         self.status.refused_clicked.connect(self.open_refused)
+        self.menus = build_menus(self, self.tabs)
+        self.menus.send.setEnabled(False)
+        self.menus.send.triggered.connect(self.open_send)
+        self.menus.settings.triggered.connect(self.settings_requested)
+        self.menus.close.triggered.connect(self.close)
+        self.menus.quit.triggered.connect(self.quit_requested)
+        self.menus.keys.triggered.connect(self.show_shortcuts)
+        self.quit_requested.connect(self.quit_app)
+        self.shortcut_sheet: ShortcutSheet | None = None
         self.refusal_watch: RefusalWatch | None = None  # the receiver's refusals (ui/app.py)
         messages.bus.message_did_post.connect(self._on_message)
         self._restore()
@@ -193,12 +171,13 @@ class MainWindow(QMainWindow):
 
     def open_timeline(self, message: int) -> None:
         """A message's timeline, from any pane (the Live pane's message events)."""
-        if self.messages is not None:
-            self.messages.open_timeline(message)
+        if self.messages is not None:  # Live's own window: its Back history is not the pane's
+            self.messages.open_timeline(message, LIVE)
 
     def set_sender(self, sender: Sender) -> None:
         self.sender_service = sender
         self.send_button.setEnabled(True)
+        self.menus.send.setEnabled(True)
 
     def open_send(self) -> SendDialog | None:
         """The Send test message dialog (one, non-modal; its numbers re-read on each open)."""
@@ -217,10 +196,9 @@ class MainWindow(QMainWindow):
         pane = self.messages
         if pane is None:
             return None
-        if pane.timeline is None:
-            pane.timeline = TimelineDialog(pane.reads, pane.stuck_rules, parent=self)
-        pane.timeline.await_send(sent)
-        return pane.timeline
+        dialog = pane.timelines.window(SEND)  # its own window, a new Back history
+        dialog.await_send(sent)
+        return dialog
 
     def show_stuck(self) -> None:
         """The status bar's stuck count was clicked: the Messages tab, stuck ones only."""
@@ -255,6 +233,7 @@ class MainWindow(QMainWindow):
     def show_demo(self, sandbox: Sandbox | None, problem: str | None = None) -> None:
         """Label everything as demo data, say how to get real traffic instead, and say so
         when the sandbox could not start (the demo folder is shown all the same)."""
+        self.demo = True
         self.setWindowTitle("Pilot Desktop — DEMO (sandbox data)")
         source = (
             f"the built-in Pilot Status sandbox ({len(sandbox.numbers)} simulated numbers at "
@@ -265,8 +244,9 @@ class MainWindow(QMainWindow):
         self.demo_bar.setText(
             f"<b>Demo mode.</b> These events come from {source}, not from a real account; nothing "
             "is sent to WhatsApp and demo data is kept apart from your real history. "
-            "To monitor your own numbers, add your API key in the Webhooks tab (Add account…) "
-            "and restart, or start <code>pilot-desktop --no-demo</code> (from the project: "
+            "To monitor your own numbers, add your API key in the Webhooks tab (Add account…), "
+            'then <a href="leave-demo">leave the demo</a>: the real receiver starts at once, no '
+            "restart; or start <code>pilot-desktop --no-demo</code> (from the project: "
             "<code>make run ARGS=--no-demo</code>)."
         )
         self.demo_bar.show()
@@ -372,6 +352,21 @@ class MainWindow(QMainWindow):
             title = title[: -len(self._title_status)]
         self._title_status = f" — {status}" if status else ""
         self.setWindowTitle(title + self._title_status)
+
+    def show_shortcuts(self) -> ShortcutSheet:
+        """Help > Keyboard shortcuts (F1): every shortcut of the window, read as it is now."""
+        if self.shortcut_sheet is None:
+            self.shortcut_sheet = ShortcutSheet(self, self.tabs)
+        self.shortcut_sheet.reload()
+        self.shortcut_sheet.show()
+        self.shortcut_sheet.raise_()
+        return self.shortcut_sheet
+
+    def quit_app(self) -> None:
+        """Quit for real, whatever close-to-tray says: the window closes, and its close
+        starts the staged shutdown (ui/app.py). File > Quit and the tray's Quit come here."""
+        self.hide_on_close = None
+        self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save()

@@ -132,6 +132,8 @@ class SendDialog(QDialog):
         self.send_button.setEnabled(bool(numbers))
         if not numbers:
             self.strip.warn(NO_ACCOUNTS)
+        elif self.strip.message.text() == NO_ACCOUNTS:  # an account came while it was open
+            self.strip.clear()
 
     def _count(self) -> None:
         n = len(self.text.toPlainText())

@@ -1,5 +1,9 @@
 """Status bar: receiver state, recently refused deliveries, events per minute, age of the
-last event, database size, and the count of stuck messages (by the deadlines in the settings)."""
+last event, database size, and the count of stuck messages (by the deadlines in the settings).
+
+The receiver's segment shows the listening address without its token (screenshots); its
+tooltip says what the address is, and a click copies the whole webhook URL (token included:
+what Pilot Status must be given) and says "Copied" where the pointer is."""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ import logging
 import time
 from collections import deque
 
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetrics, QGuiApplication, QMouseEvent, QResizeEvent
+from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QToolTip, QWidget
 
 from pilot_desktop.core.format import age, minutes, size
 from pilot_desktop.store.errors import StoreError
@@ -33,6 +37,21 @@ _STUCK_STYLE = {
 _REFUSED_STYLE = "QToolButton { color: #c53030; font-weight: bold; border: none; padding: 0 6px; }"
 
 
+STEADY_FROM_PX = 900  # from this width on, the counters keep room for their usual values
+COPY_TIP = "Click to copy the whole webhook URL (with its token)."
+
+
+class ClickableLabel(ElidedLabel):
+    """The receiver's segment: a click on it is `clicked` (copy the address)."""
+
+    clicked = Signal()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
+
+
 class StatusBar(QStatusBar):
     stuck_clicked = Signal()  # the operator asks to see the stuck messages
     refused_clicked = Signal()  # the operator asks to see the refused deliveries
@@ -46,17 +65,28 @@ class StatusBar(QStatusBar):
         self.demo_label.setToolTip("Events come from the built-in sandbox, not from a real account")
         self.demo_label.hide()
         self.addPermanentWidget(self.demo_label)
-        self.receiver_label = ElidedLabel("Receiver: starting…")
+        self.receiver_label = ClickableLabel("Receiver: starting…")
+        self.receiver_label.clicked.connect(self.copy_url)
         self.rate_label = QLabel("0 events/min")
         self.last_label = QLabel("last event: never")
-        self.db_label = QLabel("DB: –")
+        self.db_label = ElidedLabel("DB: –", min_width=0)  # the first to give way at 640 px
         for w in (self.receiver_label, self.rate_label, self.last_label, self.db_label):
             w.setContentsMargins(6, 0, 6, 0)
             self.addPermanentWidget(w)
+        # Counters change every second: room for their usual values, so the segments beside
+        # them do not shift with each tick (larger values still widen them). Only in a wide
+        # enough window (`_fit`): a narrow one needs the room.
+        self._steady: list[tuple[QWidget, int]] = [
+            (self.rate_label, self.rate_label.fontMetrics().horizontalAdvance("999 events/min") + 12),
+            (self.last_label, self.last_label.fontMetrics().horizontalAdvance("last event: 59 min ago") + 12),
+        ]
         self.stuck_label = QToolButton()
         self.stuck_label.setAutoRaise(True)
         self.stuck_label.setText("Stuck: 0")
         self.stuck_label.setStyleSheet(_STUCK_STYLE[False])
+        bold = self.stuck_label.font()
+        bold.setBold(True)  # red and bold when not 0: its room measured so
+        self._steady.append((self.stuck_label, QFontMetrics(bold).horizontalAdvance("Stuck: 999") + 14))
         self.stuck_label.clicked.connect(self.stuck_clicked)
         self.stuck_label.hide()  # until there is a database to count in
         self.insertPermanentWidget(2, self.stuck_label)  # after the receiver: health at a glance
@@ -81,6 +111,7 @@ class StatusBar(QStatusBar):
         self._url: str | None = None
         self._receiver_error: str | None = None
         self._receiver_state: tuple[str, str, str] | None = None
+        self.copied = ""  # what the last click on the receiver's segment copied (said)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
@@ -90,6 +121,17 @@ class StatusBar(QStatusBar):
         """What the receiver does; once a store is set, each refresh also says whether it stores."""
         self._url, self._receiver_error = url, error
         self._show_receiver()
+
+    def copy_url(self) -> str | None:
+        """The receiver's segment was clicked: its webhook URL to the clipboard, "Copied"
+        said beside it. Nothing while not listening (no address to give)."""
+        if not self._url or self._receiver_error:
+            return None
+        QGuiApplication.clipboard().setText(self._url)
+        self.copied = f"Copied: {self._url}"
+        label = self.receiver_label
+        QToolTip.showText(label.mapToGlobal(QPoint(0, -label.height())), self.copied, label)
+        return self._url
 
     def _show_receiver(self) -> None:
         url = self._url
@@ -130,14 +172,26 @@ class StatusBar(QStatusBar):
         if state != self._receiver_state:  # restyle only on a change, not every second
             self._receiver_state = state
             text, color, tip = state
+            copyable = bool(url) and not self._receiver_error
+            if copyable:
+                tip += (
+                    "\nThis is this app's webhook receiver: Pilot Status delivers to your tunnel's "
+                    f"public URL, which leads here.\n{COPY_TIP}"
+                )
             self.receiver_label.setText(text)
             self.receiver_label.setStyleSheet(f"color: {color};")
             self.receiver_label.setToolTip(tip)
+            self.receiver_label.setCursor(
+                Qt.CursorShape.PointingHandCursor if copyable else Qt.CursorShape.ArrowCursor
+            )
         self._fit()
 
     def _fit(self) -> None:
         """In a narrow window the receiver's address gives way first, so the short verdicts
         beside it (reachability, refusals) stay whole as long as they can."""
+        steady = self.width() >= STEADY_FROM_PX
+        for w, room in self._steady:
+            w.setMinimumWidth(room if steady else 0)
         others = [w for w in self.findChildren(QWidget) if w.parentWidget() is self and w.isVisible()]
         used = sum(w.sizeHint().width() + 12 for w in others if w is not self.receiver_label)
         room = self.width() - used - 60  # the bar's own margins
@@ -203,7 +257,10 @@ class StatusBar(QStatusBar):
         self.rate_label.setText(f"{sum(n for _, n in self._buckets):,} events/min")
         self.last_label.setText(f"last event: {age(self._last_event_at, now)}")
         if self._reads is not None:
-            self.db_label.setText(f"DB {size(self._reads.size())}")
+            text = f"DB {size(self._reads.size())}"
+            if text != self.db_label.text():
+                self.db_label.setText(text)
+                self.db_label.setToolTip(f"{text}: the database's size on disk\n{self._reads.path}")
             if self._stuck_dirty or time.monotonic() - self._stuck_at >= STUCK_EVERY_S:
                 self.refresh_stuck()
 

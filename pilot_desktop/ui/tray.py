@@ -17,27 +17,23 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from pilot_desktop.core.notify import Notification, Notifier
-from pilot_desktop.core.numbers import CLOSED, CONNECTING, HEALTHY, REMOVED, UNKNOWN, NumberState, overall
-from pilot_desktop.services.config import Document, SettingsError
-from pilot_desktop.services.notifications import (
-    DEFAULT_QUIET_HOURS,
-    FIELDS,
-    notify_rules,
-    set_muted,
-    set_quiet_hours,
-)
+from pilot_desktop.core.numbers import NumberState, overall
+from pilot_desktop.services.config import Document
+from pilot_desktop.services.notifications import FIELDS, notify_rules
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.store.errors import StoreError
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
-from pilot_desktop.ui import messages
 from pilot_desktop.ui.main_window import MainWindow
 from pilot_desktop.ui.refusal_watch import RefusalPicture, RefusalWatch, burst_words
 from pilot_desktop.ui.tray_icon import tray_icon
+from pilot_desktop.ui.tray_menu import MuteMenu, QuietAction
+from pilot_desktop.ui.tray_text import mute_line, state_lines, title_status, tooltip
+
+__all__ = ["NumbersTray", "attach_tray", "store_states", "title_status"]
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +51,6 @@ _SEVERITY_RANK = {"ok": 0, "warn": 1, "down": 2}
 
 Sink = Callable[[str, str, QSystemTrayIcon.MessageIcon], None]
 StatesReader = Callable[[], list[NumberState] | None]  # None: cannot read now
-
-
-def title_status(states: list[NumberState]) -> str:
-    """The worst state in a few words for the window title; "" when all is well."""
-    live = [s for s in states if s.connection != REMOVED]
-    down = sum(s.connection == CLOSED for s in live)
-    if down:
-        return f"{down} disconnected"
-    parts = []
-    if connecting := sum(s.connection in (CONNECTING, UNKNOWN) for s in live):
-        parts.append(f"{connecting} connecting")
-    if unhealthy := sum(s.health != HEALTHY for s in live):
-        parts.append(f"{unhealthy} with a health warning")
-    return ", ".join(parts)
 
 
 def store_states(reads: Reads) -> StatesReader:
@@ -111,13 +93,12 @@ class NumbersTray(QObject):
         self.names: dict[str, str] = {}
         self.notifier = Notifier(notify_rules(prefs.value), self.names)
         self.states: list[NumberState] = []
-        self.level, self.summary = "none", ""
+        self.level = "none"
         self.last_number: str | None = None  # what clicking the last message opens
         self.last_refused = False  # ... the Refused view, when it was a refusal alert
         self.last_open: Callable[[], None] | None = None  # ... or this (`tell`)
         # (level, tooltip line, title words): alerts beyond numbers (ui/watch_alerts.py)
         self.conditions: list[tuple[str, str, str]] = []
-        self._quiet_value = prefs.value.notifications.quiet_hours or DEFAULT_QUIET_HOURS
         self._told_hidden = False
         self._detach: Callable[[], None] | None = None
 
@@ -126,16 +107,12 @@ class NumbersTray(QObject):
         self.menu = QMenu()
         self.menu.addAction("Show window", window.bring_to_front)
         self.menu.addAction("Numbers", self._show_numbers)
-        self.mute_menu = self.menu.addMenu("Mute")
-        self.mute_menu.aboutToShow.connect(self.fill_mute_menu)
-        self.quiet_action = QAction(self.menu)
-        self.quiet_action.setCheckable(True)
-        self.quiet_action.toggled.connect(self.set_quiet)
+        self.mute_menu = MuteMenu(prefs, lambda: self.states, self.names, clock)
+        self.menu.addMenu(self.mute_menu)
+        self.quiet_action = QuietAction(prefs, self.menu)
         self.menu.addAction(self.quiet_action)
         self.menu.addSeparator()
         self.menu.addAction("Quit", self.quit)
-        self._label_quiet()
-        self.fill_mute_menu()
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
         self.icon.messageClicked.connect(self.open_last)
@@ -176,7 +153,8 @@ class NumbersTray(QObject):
     def _prefs_changed(self, changed: frozenset[str]) -> None:
         if FIELDS in changed:
             self.notifier.rules = notify_rules(self.prefs.value)
-            self._label_quiet()
+            self.quiet_action.relabel()
+            self._show_state()
 
     def show_initial(self) -> None:
         """Start hidden in the tray when asked and there is a tray; else show the window."""
@@ -221,10 +199,9 @@ class NumbersTray(QObject):
         self.states = states
         for s in self.states:
             self.names[s.number_id] = s.name or s.phone or s.number_id
-        level, self.summary = overall(self.states)
-        for worse, line, _ in self.conditions:
+        level, _ = overall(self.states)
+        for worse, _, _ in self.conditions:
             level = max(level, worse, key=lambda s: _SEVERITY_RANK.get(s, -1))
-            self.summary += f"\n{line}"
         if level != self.level:
             self.level = level
             self.icon.setIcon(tray_icon(level))
@@ -233,11 +210,16 @@ class NumbersTray(QObject):
         self._show_state()
 
     def _show_state(self) -> None:
-        tooltip = f"Pilot Desktop\n{self.summary}"
-        if held := self.notifier.suppressed:
-            tooltip += f"\n{held} notification{'s' if held != 1 else ''} held back (quiet hours/muted)"
-        if self.icon.toolTip() != tooltip:
-            self.icon.setToolTip(tooltip)
+        n = self.prefs.value.notifications
+        tip = tooltip(
+            state_lines(self.states, self.names),
+            demo=self.window.demo,
+            conditions=[line for _, line, _ in self.conditions],
+            mute=mute_line(n.muted, n.snoozed, self.names, self._clock()),
+            held=self.notifier.suppressed,
+        )
+        if self.icon.toolTip() != tip:
+            self.icon.setToolTip(tip)
         words = [title_status(self.states), *(title for _, _, title in self.conditions)]
         self.window.set_title_status(", ".join(w for w in words if w))
 
@@ -287,7 +269,8 @@ class NumbersTray(QObject):
         title, text = burst_words(picture, self.names)
         rules = self.notifier.rules
         concerned = set(picture.numbers)
-        if rules.quiet(self._clock()) or (concerned and concerned <= rules.muted):
+        now = self._clock()
+        if rules.quiet(now) or (concerned and all(rules.muted_at(n, now) for n in concerned)):
             self.notifier.suppressed += 1
             log.info("notification kind=refused held back (quiet hours/muted): %s", text)
             self._show_state()
@@ -324,67 +307,15 @@ class NumbersTray(QObject):
             self._told_hidden = True
             self._sink(
                 "Pilot Desktop is still running",
-                "It keeps receiving in the tray; use Quit in the tray menu to stop it.",
+                "It keeps receiving in the tray; use Quit in the tray menu (or Ctrl+Q) to stop it.",
                 QSystemTrayIcon.MessageIcon.Information,
             )
         return hide
 
     def quit(self) -> None:
-        """Really quit: through the window's close, which starts the staged shutdown."""
-        self.window.hide_on_close = None
-        self.window.close()
-
-    # -- the menu's settings ---------------------------------------------------------------------
-
-    def fill_mute_menu(self) -> None:
-        self.mute_menu.clear()
-        muted = set(self.prefs.value.notifications.muted)
-        known = {s.number_id: s for s in self.states if s.connection != REMOVED}
-        ids = sorted(known, key=lambda i: (self.names.get(i, "").lower(), i))
-        ids += sorted(muted - set(known))  # muted numbers no longer seen: still unmutable
-        if not ids:
-            self.mute_menu.addAction("No numbers yet").setEnabled(False)
-        for number_id in ids:
-            state = known.get(number_id)
-            label = self.names.get(number_id, number_id)
-            if state is not None and state.phone and state.phone != label:
-                label = f"{label} ({state.phone})"
-            action = self.mute_menu.addAction(label.replace("&", "&&"))
-            action.setCheckable(True)
-            action.setChecked(number_id in muted)
-            action.toggled.connect(lambda on, n=number_id: self.set_muted(n, on))
-
-    def set_muted(self, number_id: str, muted: bool) -> None:
-        try:
-            set_muted(self.prefs, number_id, muted)
-        except (SettingsError, OSError) as exc:
-            self.fill_mute_menu()
-            messages.error(f"Could not save the settings: {exc}")
-            return
-        name = self.names.get(number_id, number_id)
-        messages.info(f"Notifications about {name} {'muted' if muted else 'back on'}.")
-
-    def set_quiet(self, on: bool) -> None:
-        before = self.prefs.value.notifications.quiet_hours
-        if bool(before) == on:
-            return
-        try:
-            set_quiet_hours(self.prefs, self._quiet_value if on else None)
-        except (SettingsError, OSError) as exc:
-            self._label_quiet()
-            messages.error(f"Quiet hours not changed: {exc}")
-            return
-        if before:
-            self._quiet_value = before
-        self._label_quiet()
-        messages.info(f"Quiet hours {'on' if on else 'off'}.")
-
-    def _label_quiet(self) -> None:
-        value = self.prefs.value.notifications.quiet_hours
-        self.quiet_action.setText(f"Quiet hours ({(value or self._quiet_value).replace('-', '–')})")
-        self.quiet_action.blockSignals(True)
-        self.quiet_action.setChecked(value is not None)
-        self.quiet_action.blockSignals(False)
+        """Really quit: the window's one quit path (File > Quit, Ctrl+Q), which closes it
+        and so starts the staged shutdown."""
+        self.window.quit_app()
 
 
 def attach_tray(window: MainWindow, prefs: Document[Settings], reads: Reads | None) -> NumbersTray:

@@ -189,7 +189,7 @@ class WatchAlerts(QObject):
     def _held(self, now: float, numbers: set[str], what: str) -> bool:
         """Quiet hours, or every number it concerns muted: counted in the tray's tooltip."""
         rules = self.notifier.rules
-        if rules.quiet(now) or (numbers and numbers <= rules.muted):
+        if rules.quiet(now) or (numbers and all(rules.muted_at(n, now) for n in numbers)):
             self.tray.notifier.suppressed += 1
             log.info("notification kind=%s held back (quiet hours/muted)", what)
             return True

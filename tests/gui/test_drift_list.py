@@ -69,7 +69,7 @@ async def test_changes_behind_the_apps_back_are_listed_and_settled(tmp_path: Pat
         assert "new id" in gone.note.text()
         # The GUI names its button, not the CLI; the audit's strip is not green with findings open.
         assert "pilot-desktop" not in gone.sentence.text() + gone.note.text()
-        assert "Subscribe all numbers to this app…" in gone.sentence.text(), gone.sentence.text()
+        assert "Subscribe all… (Webhooks tab)" in gone.sentence.text(), gone.sentence.text()
         assert "#c6f6d5" not in drift.strip.message.styleSheet()
         pause = row_of(drift, paused, "paused")
         assert pause.restore.isVisibleTo(pause) and "found " in pause.meta.text()

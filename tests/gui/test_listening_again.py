@@ -12,6 +12,7 @@ from pilot_desktop.services.core import AppCore, CoreOptions
 from pilot_desktop.services.paths import resolve
 from pilot_desktop.services.secrets import MemorySecrets
 from pilot_desktop.services.settings import ReceiverSettings, Settings
+from pilot_desktop.ui.port_recovery import PortBanner
 from tests.gui.support import close_app, open_window, until
 
 
@@ -25,11 +26,12 @@ async def test_the_window_follows_a_busy_port_that_comes_free(tmp_path: Path) ->
     window = await open_window(core)
     try:
         assert "Receiver stopped" in window.status.receiver_label.text()
-        assert "Cannot listen" in window.banner.text.text()
+        (banner,) = window.findChildren(PortBanner)  # ui/port_recovery.py
+        assert "used by another program" in banner.text.text()
         holder.close()
         await until(lambda: "Listening" in window.status.receiver_label.text())
         assert "Receiver stopped" not in window.status.receiver_label.text()
-        assert not window.banner.isVisibleTo(window)  # the "Cannot listen" banner is gone
+        assert not banner.isVisibleTo(window)  # the busy-port banner is gone
         assert "Listening again" in window.status.currentMessage()
         async with aiohttp.ClientSession() as session:  # and it does receive
             body = {"event": "message.received", "data": {"id": "in_1", "numberId": "num_A"}}

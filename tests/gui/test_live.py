@@ -28,6 +28,7 @@ from pilot_desktop.ui.main_window import MainWindow
 from pilot_desktop.ui.panes.live import pane as pane_module
 from pilot_desktop.ui.panes.live.model import COLUMNS
 from pilot_desktop.ui.panes.live.pane import LivePane
+from pilot_desktop.ui.port_recovery import PortBanner
 from tests.gui.support import close_app, memory_core, open_window, until
 
 
@@ -249,8 +250,9 @@ async def test_busy_port_keeps_history_and_says_why(data_dir: Path) -> None:
         port = first.runtime.bound[1] if first.runtime.bound else 0
         await first.post(message(1))
         async with running_app(data_dir, port=port) as second:
-            assert second.window.banner.isVisibleTo(second.window)
-            assert "Cannot listen" in second.window.banner.text.text()
+            (banner,) = second.window.findChildren(PortBanner)  # ui/port_recovery.py
+            assert banner.isVisibleTo(second.window)
+            assert "is used by another program" in banner.text.text()
             assert "Receiver stopped" in second.window.status.receiver_label.text()
             assert second.live.model.event_count == 1  # the stored history is still browsable
             # and it says this window is not receiving: an open gap's band under the history
@@ -302,32 +304,34 @@ async def test_keyboard_moves_selection(data_dir: Path, key: str) -> None:
 
 
 async def test_auto_scroll_follows_only_when_at_the_bottom(data_dir: Path) -> None:
+    from PySide6.QtWidgets import QAbstractSlider
+
     async with running_app(data_dir) as app:
         bar = app.live.table.verticalScrollBar()
         for i in range(80):
             await app.post(message(i))
         await until(lambda: app.live.model.rowCount() == 80)
-        await asyncio.sleep(0.05)
-        assert bar.maximum() > 0 and bar.value() == bar.maximum()  # followed the stream
-        app.live.table.scrollToTop()
+        await until(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())  # followed the stream
+        bar.triggerAction(QAbstractSlider.SliderAction.SliderToMinimum)  # the user scrolls up
         for i in range(80, 100):
             await app.post(message(i))
         await until(lambda: app.live.model.rowCount() == 100)
-        await asyncio.sleep(0.05)
         assert bar.value() == 0  # the user scrolled up: the view stays where they are
+        assert app.live.badge.text() == "20 new" and app.live.state_label.text() == "↑ Not following"
         app.live.jump_to_newest()
-        app.live.table.selectRow(99)  # at the bottom, but reading a row: it must stay in view
+        app.live.table.selectRow(99)  # at the bottom, reading a row: new rows wait behind the badge
         for i in range(100, 105):
             await app.post(message(i))
-        await until(lambda: app.live.model.rowCount() == 105)
-        await asyncio.sleep(0.05)
-        assert bar.value() < bar.maximum()
-        app.live.jump_to_newest()  # End: follow again
+        await until(lambda: app.live.badge.text() == "5 new")
+        assert app.live.model.rowCount() == 100
+        assert app.live.state_label.text() == "Held: row selected"
+        app.live.jump_to_newest()  # End: show them and follow again
+        assert app.live.model.rowCount() == 105 and not app.live.badge.isVisible()
         for i in range(105, 110):
             await app.post(message(i))
         await until(lambda: app.live.model.rowCount() == 110)
-        await asyncio.sleep(0.05)
-        assert bar.value() == bar.maximum()
+        await until(lambda: bar.value() == bar.maximum())
+        assert app.live.state_label.text() == "● Following"
 
 
 async def test_status_bar_says_when_webhooks_are_not_stored(data_dir: Path) -> None:

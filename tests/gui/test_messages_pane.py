@@ -116,8 +116,11 @@ class App:
         await until(lambda: not self.pane.loading)
 
     async def choose(self, combo_name: str, data: Any) -> None:
-        combo = getattr(self.pane.filters, combo_name)
-        combo.setCurrentIndex(combo.findData(data))
+        if combo_name == "status_picker":
+            self.pane.filters.status_picker.choose(data)  # a status, a set of them, "stuck" or None
+        else:
+            combo = getattr(self.pane.filters, combo_name)
+            combo.setCurrentIndex(combo.findData(data))
         await self.settled()
 
     def timeline(self) -> TimelineDialog:
@@ -222,24 +225,24 @@ async def test_status_and_stuck_filters_show_exactly_the_expected_rows(data_dir:
         assert "stuck" in app.cell(app.texts().index("hello 1"), "Notes")
         assert "stuck" not in app.cell(app.texts().index("hello 2"), "Notes")
 
-        await app.choose("status_combo", "SENT")
+        await app.choose("status_picker", "SENT")
         assert sorted(app.texts()) == ["hello 1", "hello 2", "hello 6"]
         assert app.pane.count_label.text() == "3 matching messages"
-        await app.choose("status_combo", "stuck")
+        await app.choose("status_picker", "stuck")
         assert sorted(app.texts()) == ["hello 1", "hello 6"]
         await app.choose("number_combo", "num_A")
         assert app.texts() == ["hello 1"]
         await app.choose("number_combo", None)
-        await app.choose("status_combo", "FAILED")
+        await app.choose("status_picker", "FAILED")
         assert app.texts() == ["hello 4"]
-        await app.choose("status_combo", "RECEIVED")
+        await app.choose("status_picker", "RECEIVED")
         assert app.texts() == ["reply 5"]
-        await app.choose("status_combo", "DELIVERED")
+        await app.choose("status_picker", "DELIVERED")
         assert app.texts() == ["hello 3"]
         await app.choose("range_combo", 3600)  # all of these began two hours ago
         assert app.texts() == []
         assert "No messages match" in app.pane.empty_hint.text()
-        await app.choose("status_combo", None)
+        await app.choose("status_picker", None)
         assert app.texts() == ["hello 2"]
 
 
@@ -247,7 +250,7 @@ async def test_nothing_stuck_says_so_with_the_deadlines(data_dir: Path) -> None:
     async with running_app(data_dir) as app:
         await app.post(outbound("message.sent", 1, time.time() - BASE - 5))
         await until(lambda: app.pane.model.rowCount() == 1)
-        await app.choose("status_combo", "stuck")
+        await app.choose("status_picker", "stuck")
         assert app.pane.model.rowCount() == 0
         assert "Nothing is stuck" in app.pane.empty_hint.text()
         assert "10 min" in app.pane.empty_hint.text()
@@ -329,7 +332,7 @@ async def test_a_message_leaving_the_filter_stays_greyed_and_leaves_the_count(da
     async with running_app(data_dir) as app:
         await app.post(outbound("message.sent", 1, 0), outbound("message.sent", 2, 1))
         await until(lambda: app.pane.model.rowCount() == 2)
-        await app.choose("status_combo", "SENT")
+        await app.choose("status_picker", "SENT")
         assert app.pane.count_label.text() == "2 matching messages"
         await app.post(outbound("message.delivered", 1, 5))
         await until(lambda: app.cell(1, "Status") == "✓✓ Delivered")
@@ -344,7 +347,7 @@ async def test_an_older_message_that_starts_matching_appears_at_its_place(data_d
     async with running_app(data_dir) as app:
         await app.post(failed(1, 0, "X"), outbound("message.sent", 2, 5), failed(3, 6, "X"))
         await until(lambda: app.pane.model.rowCount() == 3)
-        await app.choose("status_combo", "FAILED")
+        await app.choose("status_picker", "FAILED")
         assert app.texts() == ["hello 3", "hello 1"]
         await app.post(failed(2, 60, "WHATSAPP_NOT_EXIST"))  # the middle one fails now
         await until(lambda: app.pane.model.rowCount() == 3)
@@ -504,7 +507,7 @@ async def test_status_bar_stuck_count_opens_the_stuck_list(data_dir: Path) -> No
         app.window.status.stuck_clicked.emit()
         assert app.window.tabs.currentWidget() is app.pane
         await app.settled()
-        assert app.pane.filters.status_combo.currentData() == "stuck"
+        assert app.pane.filters.status_picker.stuck()
         assert app.texts() == ["hello 1"]
 
 

@@ -16,6 +16,8 @@ from tests.gui.watch_pane_support import WatchEnv, until, watch_env
 
 FAST = {"probe_interval_s": 3600.0, "audit_interval_s": 3600.0}
 ACTION = COLUMNS.index("Action")
+ACCOUNT = COLUMNS.index("Account")
+NUMBER = COLUMNS.index("Number")
 
 
 async def hooks_on(sandbox: Sandbox) -> list[dict[str, object]]:
@@ -53,14 +55,14 @@ async def test_subscribe_all_makes_one_webhook_per_ticked_number_and_asks_each_s
             dialog = await open_dialog(env)
             assert dialog.table.rowCount() == 4
             assert [cell(dialog, r, ACTION) for r in range(4)] == ["create"] * 4
-            assert {cell(dialog, r, 2) for r in range(4)} == {"Tenant", "Second"}
+            assert {cell(dialog, r, ACCOUNT) for r in range(4)} == {"Tenant", "Second"}
             assert env.core.runtime.base_url in dialog.target.text()
-            left_alone = next(r for r in range(4) if cell(dialog, r, 2) == "Tenant")
+            left_alone = next(r for r in range(4) if cell(dialog, r, ACCOUNT) == "Tenant")
             tick = dialog.table.item(left_alone, 0)
             assert tick is not None
             tick.setCheckState(Qt.CheckState.Unchecked)
             assert len(dialog.selected()) == 3
-            shown = next(r for r in range(4) if cell(dialog, r, 2) == "Tenant" and r != left_alone)
+            shown = next(r for r in range(4) if cell(dialog, r, ACCOUNT) == "Tenant" and r != left_alone)
             assert env.pane.select_number(dialog.steps[shown].number.id)  # its table: empty so far
             await env.pane.settled()
             assert env.pane.table.rowCount() == 0
@@ -116,7 +118,7 @@ async def test_subscribe_all_makes_one_webhook_per_ticked_number_and_asks_each_s
             # Again: the three are kept (nothing to tick), the one left alone is offered.
             dialog.close()
             again = await open_dialog(env)
-            actions = {cell(again, r, 1): cell(again, r, ACTION) for r in range(again.table.rowCount())}
+            actions = {cell(again, r, NUMBER): cell(again, r, ACTION) for r in range(again.table.rowCount())}
             assert sorted(actions.values()) == ["create", "keep", "keep", "keep"]
             assert len(again.selected()) == 1
     finally:

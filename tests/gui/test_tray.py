@@ -17,7 +17,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from PySide6.QtWidgets import QSystemTrayIcon
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from pilot_desktop.core.numbers import CLOSED, CONNECTION, OPEN, NumberState, Transition
 from pilot_desktop.services import config as config_module
@@ -179,7 +180,7 @@ async def test_icon_tooltip_and_title_follow_the_worst_state(tmp_path: Path) -> 
         assert r.tray.icon.toolTip() == "Pilot Desktop\n2 of 2 numbers connected"
         r.transition(A, CLOSED)
         await until(lambda: r.tray.level == "down")  # re-read on a short timer after changes
-        assert r.tray.icon.toolTip() == "Pilot Desktop\n1 of 2 numbers connected; disconnected: Loja Centro"
+        assert r.tray.icon.toolTip() == "Pilot Desktop\n1 of 2 numbers connected\nDisconnected: Loja Centro"
         assert r.window.windowTitle() == "Pilot Desktop — 1 disconnected"
         # The icon is the app's mark in the level's colour (red), drawn, not a file.
         image = r.tray.icon.icon().pixmap(32, 32).toImage()
@@ -235,6 +236,16 @@ async def test_clicking_the_balloon_opens_its_number(tmp_path: Path) -> None:
         assert r.window.tabs.tabText(r.window.tabs.currentIndex()) == "Numbers"
 
 
+def mute_choice(r: Rig, number: int, text: str) -> QAction:
+    """In the Mute menu, the `number`th number's choice whose label starts with `text`."""
+    menu = r.tray.mute_menu.actions()[number].menu()
+    assert isinstance(menu, QMenu)
+    menu.aboutToShow.emit()
+    found = [a for a in menu.actions() if a.text().startswith(text)]
+    assert len(found) == 1, [a.text() for a in menu.actions()]
+    return found[0]
+
+
 async def test_mute_from_the_menu_is_saved_and_holds_notifications_back(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         r.state(A, OPEN, "Loja Centro")
@@ -243,7 +254,7 @@ async def test_mute_from_the_menu_is_saved_and_holds_notifications_back(tmp_path
         r.tray.mute_menu.aboutToShow.emit()
         labels = [a.text() for a in r.tray.mute_menu.actions()]
         assert labels == ["Loja Centro (+5511999990000)", "Loja Norte (+5511999990000)"]
-        r.tray.mute_menu.actions()[0].trigger()
+        mute_choice(r, 0, "Until I unmute it").trigger()
         assert r.settings.notifications.muted == [A]
         assert r.saves == 1
         r.transition(A, CLOSED)
@@ -251,8 +262,8 @@ async def test_mute_from_the_menu_is_saved_and_holds_notifications_back(tmp_path
         assert [s[0] for s in r.tick(1_000_061.0)] == ["Loja Norte disconnected"]
         assert r.tray.icon.toolTip().endswith("1 notification held back (quiet hours/muted)")
         r.tray.mute_menu.aboutToShow.emit()
-        assert r.tray.mute_menu.actions()[0].isChecked()
-        r.tray.mute_menu.actions()[0].trigger()  # unmute
+        assert r.tray.mute_menu.actions()[0].text().endswith(" — muted")
+        mute_choice(r, 0, "Unmute").trigger()
         assert r.settings.notifications.muted == []
         assert r.saves == 2
 
@@ -285,7 +296,7 @@ async def test_a_setting_that_cannot_be_saved_is_undone_and_said(tmp_path: Path)
             r.state(A, OPEN, "Loja Centro")
             r.tray.refresh()
             r.tray.mute_menu.aboutToShow.emit()
-            r.tray.mute_menu.actions()[0].trigger()
+            mute_choice(r, 0, "Until I unmute it").trigger()
             assert r.settings.notifications.muted == []
             assert A not in r.tray.notifier.rules.muted
             r.tray.quiet_action.trigger()
@@ -363,7 +374,7 @@ async def test_a_real_disconnect_webhook_turns_the_tray_red(data_dir: Path) -> N
                 if event == "number.connected":
                     await until(lambda: tray.level == "ok")
         await until(lambda: tray.level == "down")
-        assert "disconnected: Loja Sul" in tray.icon.toolTip()
+        assert "Disconnected: Loja Sul" in tray.icon.toolTip()
         assert window.windowTitle() == "Pilot Desktop — 1 disconnected"
         # Offscreen there is no tray: the banner tells, on the tray's own 2 s timer.
         await until(lambda: window.notice_banner.isVisibleTo(window))

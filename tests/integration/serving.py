@@ -37,6 +37,7 @@ def cli_env() -> dict[str, str]:
     """The test environment minus anything that would change what serve does."""
     env = dict(os.environ)
     env.pop("PILOT_DESKTOP_SIGNING_SECRETS", None)
+    env.pop("COLUMNS", None)  # tables are fitted to it: a test that wants a width says so
     return env
 
 

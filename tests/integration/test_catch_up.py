@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pilot_desktop.cli.common import camel_keys
 from pilot_desktop.core.events import dedupe_key, message_id_of
 from pilot_desktop.sandbox.server import TICK_S, Sandbox
 from pilot_desktop.services.accounts import Accounts
@@ -211,7 +212,7 @@ async def test_after_a_gap_every_message_the_sandbox_knows_has_its_status_restor
     listed = cli("gaps", "--json", "--data-dir", tmp_path)
     assert listed.returncode == 0, listed.stderr
     (shown,) = [g for g in json.loads(listed.stdout)["gaps"] if g["id"] == gap.id]
-    assert shown["catchUp"] == summary and shown["caughtUpAt"] is not None
+    assert shown["catchUp"] == camel_keys(summary) and shown["caughtUpAt"] is not None  # the CLI's key style
     # The restored steps are stored events, not a patch of the projection: replaying every
     # event (`rebuild`) gives the same statuses.
     assert cli("rebuild", "--data-dir", tmp_path).returncode == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import pytest
 from pilot_desktop.core.lifecycle import STATUSES
 from pilot_desktop.store.db import open_store
 from pilot_desktop.store.schema import APPLICATION_ID, MIGRATIONS
-from tests.integration.serving import Server, ServerPool, cli, read_ndjson
+from tests.integration.serving import BIN, CLI_TIMEOUT_S, Server, ServerPool, cli, cli_env, read_ndjson
 
 NUM_A, NUM_B = "num_01JCLITESTAAAA", "num_01JCLITESTBBBB"
 NUM_PHONE = "+5511911112222"
@@ -76,7 +77,15 @@ class History:
         return self.server.data_dir
 
     def run(self, *args: str) -> Any:
-        return cli(*args, "--data-dir", self.data_dir)
+        """In a terminal wide enough for every column (tables fit the width: cli/common.py)."""
+        return subprocess.run(
+            [str(BIN), *args, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+            env={**cli_env(), "COLUMNS": "250"},
+            check=False,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +157,10 @@ def timeline_doc(h: History, ident: str) -> dict[str, Any]:
 # -- timeline ------------------------------------------------------------------------------
 def test_timeline_finds_a_message_by_any_of_its_ids(history: History) -> None:
     read_event = history.event_ids["read"]
-    for ident in ("msg_read_1", "corr_msg_read_1", "3EB0READ1", f"#{read_event}", str(read_event)):
+    for ident in ("msg_read_1", "corr_msg_read_1", "3EB0READ1", f"#{read_event}"):
         assert timeline_doc(history, ident)["id"] == "msg_read_1", ident
+    bare = history.run("timeline", str(read_event), "--json")  # never silently an event number
+    assert bare.returncode == 2 and bare.stdout == "" and f"'#{read_event}'" in bare.stderr
 
 
 def test_timeline_json_has_every_step_with_its_times_lateness_and_deliveries(history: History) -> None:
@@ -293,8 +304,8 @@ def test_messages_table(history: History) -> None:
     assert any("msg_fail_1" in line and "DELIVERED_NOT_CONFIRMED" in line for line in lines)
     assert lines[-1] == "2 of 2 matching messages, newest first"
     res = history.run("messages", "--number", "num_unknown")
-    assert res.returncode == 0 and res.stdout.strip() == "No messages match."
-    assert "no event of number 'num_unknown' is stored" in res.stderr and NUM_A in res.stderr
+    assert res.returncode == 1 and res.stdout == ""
+    assert "No number matches 'num_unknown'" in res.stderr and NUM_A in res.stderr
 
 
 # -- rebuild -------------------------------------------------------------------------------

@@ -60,8 +60,9 @@ def test_numbers_shows_state_uptime_flaps_and_history(data: Path) -> None:
     assert entry["uptime24h"] == pytest.approx((3600 + 1740) / 7200, abs=0.01)
     assert [(h["from"], h["to"]) for h in entry["history"]][:2] == [("OPEN", "CLOSED"), ("CLOSED", "OPEN")]
 
-    text = ok(pd(data, "numbers", "--history", "2")).stdout
-    assert "Padaria" in text and "CLOSED" in text and "Logged out" in text
+    text = ok(pd(data, "numbers", "--history", "2", env={"COLUMNS": "250"})).stdout
+    assert "Padaria" in text and "Disconnected" in text and "Logged out" in text  # the window's words
+    assert "Connection: Connected → Disconnected via webhook — Logged out" in text
 
 
 def test_numbers_on_an_empty_folder_says_what_will_appear(data: Path) -> None:

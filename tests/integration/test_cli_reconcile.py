@@ -69,7 +69,7 @@ def test_reconcile_restores_what_the_api_knows_beside_a_running_serve(
         first = ok(pd(data, "reconcile", "--since", "30m", "--json"))
         summary = json.loads(first.stdout)
         assert summary["stopped"] is None and summary["errors"] == [], summary
-        assert (summary["messages_checked"], summary["messages_restored"]) == (3, 3)
+        assert (summary["messagesChecked"], summary["messagesRestored"]) == (3, 3)
         statuses, reconstructed = stored(server.db)
         assert {i: statuses.get(i) for i in ids} == truth
         assert reconstructed == summary["steps"] >= 3  # at least the sent step of each

@@ -82,7 +82,7 @@ def test_the_preview_changes_nothing_and_yes_applies_it(platform: SandboxThread,
     assert hooks_of(platform) == before
     plan = ok_json(pd(data, "webhooks", "subscribe-all", "--json"))
     assert plan["applied"] is False and plan["failures"] == []
-    assert {(s["number_id"], s["action"]) for s in plan["steps"]} == {
+    assert {(s["numberId"], s["action"]) for s in plan["steps"]} == {
         (first, "create"),
         (second, "repoint"),
         (third, "create"),
@@ -94,8 +94,8 @@ def test_the_preview_changes_nothing_and_yes_applies_it(platform: SandboxThread,
     done = pd(data, "webhooks", "subscribe-all", "--yes", "--json", "--secrets-file", str(secrets))
     result = json.loads(ok(done).stdout)
     assert "whsec_from_file_1" not in done.stdout + done.stderr  # never printed
-    by_number = {o["number_id"]: o for o in result["outcomes"]}
-    assert by_number[first]["secret_stored"] is True and by_number[third]["secret_stored"] is False
+    by_number = {o["numberId"]: o for o in result["outcomes"]}
+    assert by_number[first]["secretStored"] is True and by_number[third]["secretStored"] is False
     assert "accepts their deliveries unsigned" in done.stderr
     here = f"{PUBLIC}/hooks/{state_of(data)['token']}"
     mine = sorted(
@@ -171,8 +171,8 @@ def test_on_a_terminal_each_new_webhooks_secret_is_asked(platform: SandboxThread
     )
     assert code == 0, shown
     assert shown.count("input hidden") == 2  # the two created webhooks
-    listed = {h["number_id"]: h for h in ok_json(pd(data, "webhooks", "list", "--json")) if h["points_here"]}
-    assert listed[first]["secret_stored"] is True and listed[third]["secret_stored"] is False
+    listed = {h["numberId"]: h for h in ok_json(pd(data, "webhooks", "list", "--json")) if h["pointsHere"]}
+    assert listed[first]["secretStored"] is True and listed[third]["secretStored"] is False
     assert sb.webhook_secret(listed[first]["id"]) not in shown
 
 

@@ -7,6 +7,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from pilot_desktop.core.format import cli_time
 from pilot_desktop.store.db import open_store
 from pilot_desktop.store.records import GapMark
@@ -36,7 +38,8 @@ async def _store(folder: Path, now: float) -> None:
         await writer.stop()
 
 
-def test_timeline_marks_reconstructed_steps_and_gaps(tmp_path: Path) -> None:
+def test_timeline_marks_reconstructed_steps_and_gaps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # a terminal wide enough for the notes (tables fit the width)
     now = time.time()
     asyncio.run(_store(tmp_path, now))
     res = cli("timeline", "msg_marks_1", "--data-dir", tmp_path)

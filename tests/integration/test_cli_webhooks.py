@@ -34,17 +34,17 @@ NO_KEYRING = "No system keyring is available"
 UNAUTHORIZED = "The API key was refused"
 HOOK_FIELDS = {
     "id",
-    "number_id",
-    "number_name",
+    "numberId",
+    "numberName",
     "name",
     "url",
     "active",
     "events",
-    "points_here",
-    "secret_stored",
-    "last_triggered",
-    "created_at",
-    "updated_at",
+    "pointsHere",
+    "secretStored",
+    "lastTriggered",
+    "createdAt",
+    "updatedAt",
 }
 
 
@@ -128,8 +128,8 @@ def test_accounts_add_detects_the_scope_and_numbers_of_each_key(platform: Sandbo
     assert [a["scope"] for a in listed] == ["tenant", "number"]
     assert {n["id"] for n in listed[0]["numbers"]} == {n.id for n in sb.numbers}
     assert listed[1] == number
-    assert set(listed[0]) == {"id", "label", "scope", "base_url", "numbers"}
-    assert all(a["base_url"] == sb.base_url for a in listed)
+    assert set(listed[0]) == {"id", "label", "scope", "baseUrl", "numbers"}
+    assert all(a["baseUrl"] == sb.base_url for a in listed)
     text = ok(pd(data, "accounts", "list")).stdout
     for key in (sb.tenant_key, sb.number_keys[first.id]):
         assert key not in text and key not in json.dumps(listed)
@@ -174,8 +174,8 @@ def test_public_url_is_normalized_and_a_bad_one_names_the_field(data: Path) -> N
     )
     token = token_of(data)
     assert ok_json(pd(data, "public-url", "--json")) == {
-        "public_url": "https://tunnel.example.com",
-        "hook_url": f"https://tunnel.example.com/hooks/{token}",
+        "publicUrl": "https://tunnel.example.com",
+        "hookUrl": f"https://tunnel.example.com/hooks/{token}",
     }
     for bad in ("ftp://tunnel.example.com", "https://x.example.com/hooks/abc/def", "not a url", ""):
         r = pd(data, "public-url", bad)
@@ -215,8 +215,8 @@ def test_create_update_pause_list_delete(platform: SandboxThread, data: Path) ->
         }
     }
     assert set(hook) == HOOK_FIELDS
-    assert hook["url"] == want_url and hook["points_here"] is True and hook["number_id"] == number.id
-    assert hook["secret_stored"] is False
+    assert hook["url"] == want_url and hook["pointsHere"] is True and hook["numberId"] == number.id
+    assert hook["secretStored"] is False
 
     # Another system's webhook on another number, picked by the number's name.
     elsewhere = ok_json(
@@ -248,13 +248,13 @@ def test_create_update_pause_list_delete(platform: SandboxThread, data: Path) ->
     ok(pd(data, "webhooks", "update", hook["id"], "--url", "https://moved.example.com/x"))
     assert hooks_of(platform)[hook["id"]]["url"] == "https://moved.example.com/x"
     back = ok_json(pd(data, "webhooks", "update", hook["id"], "--here", "--json"))
-    assert hooks_of(platform)[hook["id"]]["url"] == want_url == back["url"] and back["points_here"] is True
+    assert hooks_of(platform)[hook["id"]]["url"] == want_url == back["url"] and back["pointsHere"] is True
     nothing = pd(data, "webhooks", "update", hook["id"])
     assert nothing.returncode == 2 and "Nothing to change" in nothing.stderr
 
     listed = {h["id"]: h for h in ok_json(pd(data, "webhooks", "list", "--json"))}
     assert set(listed) == {hook["id"], elsewhere["id"]}
-    assert listed[hook["id"]]["points_here"] is True and listed[elsewhere["id"]]["points_here"] is False
+    assert listed[hook["id"]]["pointsHere"] is True and listed[elsewhere["id"]]["pointsHere"] is False
     assert listed[elsewhere["id"]]["active"] is False and listed[elsewhere["id"]]["events"] == ["*"]
     only = ok_json(pd(data, "webhooks", "list", "--number", other.id, "--json"))
     assert [h["id"] for h in only] == [elsewhere["id"]]
@@ -369,10 +369,10 @@ def test_logs_show_what_the_receiver_stored(
     assert logs["webhook"]["id"] == hook["id"] and logs["route"] == number.id
     [delivery] = logs["deliveries"]
     assert delivery["event"] == "message.received" and delivery["status"] == "SUCCESS"
-    assert delivery["status_code"] == 200 and isinstance(delivery["duration_ms"], int | float)
+    assert delivery["statusCode"] == 200 and isinstance(delivery["durationMs"], int | float)
     assert delivery["stored"] is True and delivery["verdict"] == "received"
     assert set(delivery) == {
-        "created_at", "event", "status", "status_code", "duration_ms", "dedupe_key", "stored", "verdict",
+        "createdAt", "event", "status", "statusCode", "durationMs", "dedupeKey", "stored", "verdict",
     }  # fmt: skip
     assert logs["counts"] == {"received": 1, "missing": 0, "failed": 0, "extra": 1}
     assert [x["event"] for x in logs["extra"]] == ["message.received"]
@@ -383,11 +383,11 @@ def test_logs_show_what_the_receiver_stored(
         }
     finally:
         conn.close()
-    assert delivery["dedupe_key"] in stored and len(stored) == 2  # the delivery and the direct post
+    assert delivery["dedupeKey"] in stored and len(stored) == 2  # the delivery and the direct post
 
     failed = ok_json(pd(data, "webhooks", "logs", broken["id"], "--json"))
     assert failed["deliveries"], failed
-    assert all(d["status"] == "FAILED" and d["status_code"] == 404 for d in failed["deliveries"])
+    assert all(d["status"] == "FAILED" and d["statusCode"] == 404 for d in failed["deliveries"])
     assert all(
         not d["stored"] and d["verdict"] == "not stored (delivery failed)" for d in failed["deliveries"]
     )
@@ -408,14 +408,14 @@ def test_a_stored_signing_secret_is_marked_and_forgotten(platform: SandboxThread
     hook = ok_json(pd(data, "webhooks", "create", "-n", sb.numbers[0].id, "--all-events", "--json"))
     secret = platform.call(lambda: sb.webhook_secret(hook["id"]))
     updated = ok_json(pd(data, "webhooks", "update", hook["id"], "--secret-stdin", "--json", stdin=secret))
-    assert updated["secret_stored"] is True
-    assert ok_json(pd(data, "webhooks", "list", "--json"))[0]["secret_stored"] is True
+    assert updated["secretStored"] is True
+    assert ok_json(pd(data, "webhooks", "list", "--json"))[0]["secretStored"] is True
     assert secret not in (data / "settings.json").read_text()
     assert secret not in (data / "state.json").read_text()
     assert state_of(data)["signing_secret_webhooks"] == [hook["id"]]  # the id only
     forgot = ok_json(pd(data, "webhooks", "update", hook["id"], "--forget-secret", "--json"))
-    assert forgot == {"id": hook["id"], "secret_stored": False}
-    assert ok_json(pd(data, "webhooks", "list", "--json"))[0]["secret_stored"] is False
+    assert forgot == {"id": hook["id"], "secretStored": False}
+    assert ok_json(pd(data, "webhooks", "list", "--json"))[0]["secretStored"] is False
     assert secret not in (data / "secrets.json").read_text()
 
 

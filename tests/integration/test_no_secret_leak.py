@@ -181,4 +181,4 @@ def test_no_secret_reaches_the_data_dir_or_the_output(
     assert all(secret in kept for secret in secrets.values())
     assert NO_KEYRING in outputs[0].stderr
     ok(pd(data, "accounts", "list"))  # still usable: nothing above damaged the profile
-    assert ok_json(pd(data, "webhooks", "list", "--json"))[0]["secret_stored"] is True
+    assert ok_json(pd(data, "webhooks", "list", "--json"))[0]["secretStored"] is True

@@ -162,7 +162,7 @@ def test_not_installed_names_the_program_and_where_to_get_it() -> None:
     assert not_installed_sentence("cloudflared", "cloudflared") == (
         "cloudflared is not installed (not found on PATH). Get it from "
         "https://developers.cloudflare.com/cloudflare-one/connections/connect-networks/downloads/, "
-        "then press Restart."
+        "then restart the tunnel."
     )
     assert "https://ngrok.com/download" in not_installed_sentence("ngrok", "ngrok")
     assert not_installed_sentence("command", "my-tunnel").startswith("my-tunnel is not installed")

@@ -70,7 +70,7 @@ def curl_command(detail: EventDetail, url: str) -> str:
 class DetailView(QWidget):
     def __init__(self, hook_url: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._hook_url = hook_url
+        self._hook_url: str | None = hook_url  # None: the receiver is not listening
         self._detail: EventDetail | None = None
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
@@ -166,8 +166,8 @@ class DetailView(QWidget):
     def show_event(self, detail: EventDetail | None) -> None:
         self._detail = detail
         self._kind(False)
-        for b in (self.copy_json, self.copy_curl):
-            b.setEnabled(detail is not None)
+        self.copy_json.setEnabled(detail is not None)
+        self.copy_curl.setEnabled(detail is not None and self._hook_url is not None)
         self.timeline_button.setEnabled(detail is not None and detail.row.event.startswith("message."))
         if detail is None:
             self.title.setText("Select an event to see its payload and headers.")
@@ -213,6 +213,16 @@ class DetailView(QWidget):
         if self._detail is not None:
             QGuiApplication.clipboard().setText(full_payload(self._detail))
 
+    def set_receiver(self, url: str | None) -> None:
+        """Copy as cURL targets this app's receiver only while it listens."""
+        self._hook_url = url
+        self.copy_curl.setToolTip(
+            "Copy a curl command that replays this delivery to the receiver"
+            if url is not None
+            else "The receiver is not listening: a replay would go to whatever holds its port"
+        )
+        self.copy_curl.setEnabled(self._detail is not None and url is not None)
+
     def _copy_curl(self) -> None:
-        if self._detail is not None:
+        if self._detail is not None and self._hook_url is not None:
             QGuiApplication.clipboard().setText(curl_command(self._detail, self._hook_url))

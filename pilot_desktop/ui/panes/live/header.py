@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from pilot_desktop.store.read_models import EventFilter
 from pilot_desktop.ui.panes.live.model import SHOW_ALL, SHOW_DELIVERIES, SHOW_REFUSALS, LiveModel
 
@@ -14,32 +16,45 @@ SHOW_CHOICES = (
 OPEN_REFUSED = "refused"  # the empty state's link
 
 
-def _how_to(hook_url: str) -> str:
-    return (
+def _how_to(url: str | None, token: str, problem: str | None) -> str:
+    route = f"<code>/hooks/{html.escape(token)}</code>"
+    how = (
         "Pilot Status reaches this app through a tunnel: create a webhook whose URL is your "
-        "tunnel's public address followed by "
-        f"<code>/hooks/{hook_url.rsplit('/', 1)[-1]}</code>. "
-        f"To try it from this machine:<br><code>curl -X POST {hook_url} "
+        f"tunnel's public address followed by {route}. "
+    )
+    if url is None:  # never a curl at a port another program may hold
+        why = f" ({html.escape(problem)})" if problem else ""
+        return how + (
+            f"<br><b style='color:#c53030'>The receiver is not listening{why}</b>, so no webhook "
+            "can arrive yet: use Retry or another port in the banner above."
+        )
+    return how + (
+        f"To try it from this machine:<br><code>curl -X POST {html.escape(url)} "
         "-H 'content-type: application/json' -d '{\"event\": \"test.ping\"}'</code>"
     )
 
 
-def empty_text(hook_url: str, recent_refused: int, listed_refused: int) -> str:
-    """Above a list without a stored webhook: refusals first, they are why it is empty."""
+def empty_text(
+    url: str | None, recent_refused: int, listed_refused: int, *, token: str = "", problem: str | None = None
+) -> str:
+    """Above a list without a stored webhook: refusals first, they are why it is empty.
+    `url` is the receiver's address while it listens, else None (`problem` says why)."""
+    token = token or (url or "").rsplit("/", 1)[-1]
+    how = _how_to(url, token, problem)
     link = f"<a href='{OPEN_REFUSED}'>Open Refused</a>"
     if recent_refused:
         many = "delivery was" if recent_refused == 1 else "deliveries were"
         return (
             f"<b style='color:#c53030'>⊘ No webhook stored yet — {recent_refused:,} {many} refused "
             f"in the last 5 minutes.</b> {link} to see why (a wrong token in the URL, a signing "
-            "secret that differs, a body changed on the way).<br>" + _how_to(hook_url)
+            "secret that differs, a body changed on the way).<br>" + how
         )
     if listed_refused:
         return (
             f"<b>No webhook stored yet.</b> {listed_refused:,} earlier refused deliveries are listed "
-            f"below ({link} to see why). " + _how_to(hook_url)
+            f"below ({link} to see why). " + how
         )
-    return "<b>Waiting for the first webhook.</b> " + _how_to(hook_url)
+    return "<b>Waiting for the first webhook.</b> " + how
 
 
 def shows_empty_state(model: LiveModel) -> bool:

@@ -66,6 +66,14 @@ class LiveModel(QAbstractTableModel):
         self.mode = SHOW_ALL
         self.numbers: NumberNames = {}  # id -> (name, phone): numbers shown by name
 
+    def set_cache_rows(self, n: int) -> None:
+        """Rows kept built in memory (ui.live_tail_rows); a smaller size trims at once."""
+        self._cache_rows = n
+        while len(self._cache) > n:
+            self._cache.popitem(last=False)
+        while len(self._refused) > n:
+            self._refused.popitem(last=False)
+
     def set_numbers(self, known: NumberNames) -> None:
         if known == self.numbers:
             return
@@ -200,8 +208,9 @@ class LiveModel(QAbstractTableModel):
         if cached is not None:
             self._cache.move_to_end(event_id)
             return cached
-        start = index - index % PAGE
-        for r in self._fetch_rows(ids[start : start + PAGE]).values():
+        page = min(PAGE, max(1, self._cache_rows // 2))  # a page always fits in the cache
+        start = index - index % page
+        for r in self._fetch_rows(ids[start : start + page]).values():
             self._remember(r)
         return self._cache.get(event_id)
 

@@ -1,10 +1,10 @@
 """The Live pane: the event stream as it arrives, with pause, filters and details.
 
 Change descriptors from the writer are buffered and flushed once per timer tick (one
-`beginInsertRows` per tick, docs/craft.md, habit 3). Pause freezes the view while capture goes
-on, with an "N new" badge (habit 8); the view follows new rows only when the user is
-already at the bottom. Refused deliveries and gaps are rows too (model.py, rows.py), placed
-as they are recorded (marks.py).
+`beginInsertRows` per tick, docs/craft.md, habit 3). Following, holding (paused, pointer on
+the rows, a row selected) and the "N new" badge are one explicit state (follow.py), shown
+and re-checked every tick; rows on screen never move under the pointer. Refused deliveries
+and gaps are rows too (model.py, rows.py), placed as they are recorded (marks.py).
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -28,14 +26,15 @@ from pilot_desktop.store.read_models import EventFilter, LiveSnapshot
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes, EventRow
 from pilot_desktop.ui import messages
-from pilot_desktop.ui.elided import ElidedLabel
 from pilot_desktop.ui.latest import LatestRead
 from pilot_desktop.ui.number_names import fill_numbers, load_names
 from pilot_desktop.ui.panes.live import header
+from pilot_desktop.ui.panes.live.bar import LiveBar
 from pilot_desktop.ui.panes.live.detail import DetailView
-from pilot_desktop.ui.panes.live.filters import Filters
+from pilot_desktop.ui.panes.live.follow import Follow
 from pilot_desktop.ui.panes.live.marks import MarkFeed
 from pilot_desktop.ui.panes.live.model import COLUMNS, SHOW_DELIVERIES, SHOW_REFUSALS, LiveModel
+from pilot_desktop.ui.panes.live.opening import RowOpener
 from pilot_desktop.ui.tables import EmptyHint, add_keys, move_selection, set_up_row_list
 
 log = logging.getLogger(__name__)
@@ -64,12 +63,13 @@ class LivePane(QWidget):
         self._load: LatestRead[tuple[EventFilter, str, LiveSnapshot]] = LatestRead(
             self._loaded, self._load_failed
         )
-        self._hook_url = hook_url
+        self._hook_url: str | None = hook_url  # None: the receiver is not listening
+        self._receiver_problem: str | None = None
         token = hook_url.rsplit("/", 1)[-1] or None  # shown `<token>` in refused paths
         self.marks = MarkFeed(reads)
         self._numbers: set[str] = set()
         self._names_stale = False  # a number's name may have come or changed
-        self.paused = False
+        self.follow = Follow()
         self._pending_matching = 0  # what the "N new" badge counts: pending rows the filter shows
 
         self.model = LiveModel(
@@ -85,55 +85,29 @@ class LivePane(QWidget):
     # -- widgets ---------------------------------------------------------------------
 
     def _build(self, hook_url: str) -> None:
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setCheckable(True)
-        self.pause_button.setToolTip("Freeze the view; events are still received and stored (Space)")
+        self.bar = bar = LiveBar(self._filters_changed)
+        self.pause_button, self.state_label, self.badge = bar.pause_button, bar.state_label, bar.badge
         self.pause_button.toggled.connect(self.set_paused)
-        self.badge = QLabel("")
-        self.badge.setObjectName("newBadge")
-        self.badge.setStyleSheet(
-            "#newBadge { background: #dd6b20; color: white; border-radius: 8px; padding: 1px 8px; }"
-        )
-        self.badge.hide()
-
-        self.filters = Filters(self._filters_changed)
+        self.badge.clicked.connect(self.jump_to_newest)
+        self.filters = bar.filters
         self.group_button, self.group_actions = self.filters.group_button, self.filters.group_actions
         self.number_combo, self.show_combo = self.filters.number_combo, self.filters.show_combo
-
-        self.oldest_button = QPushButton("⇤ Oldest")
-        self.oldest_button.setToolTip("Jump to the oldest stored event (Home)")
+        self.oldest_button, self.newest_button = bar.oldest_button, bar.newest_button
         self.oldest_button.clicked.connect(self.jump_to_oldest)
-        self.newest_button = QPushButton("Newest ⇥")
-        self.newest_button.setToolTip("Jump to the newest event and follow the stream (End)")
         self.newest_button.clicked.connect(self.jump_to_newest)
-        # Elided, not widening the window: "12,345 events · 3 refused · 2 gaps" can be long.
-        self.count_label = ElidedLabel("Loading history…", min_width=60)
-        self.count_label.setStyleSheet("color: palette(mid);")
-
-        bar = QHBoxLayout()
-        bar.addWidget(self.pause_button)
-        bar.addWidget(self.badge)
-        bar.addSpacing(12)
-        bar.addWidget(QLabel("Show:"))
-        bar.addWidget(self.group_button)
-        bar.addWidget(self.number_combo)
-        bar.addWidget(self.show_combo)
-        bar.addStretch(1)
-        bar.addWidget(self.count_label)
-        bar.addWidget(self.oldest_button)
-        bar.addWidget(self.newest_button)
+        self.count_label = bar.count_label
 
         self.table = QTableView()
         self.table.setModel(self.model)
         set_up_row_list(self.table, COLUMNS, _WIDTHS, stretch="Summary", row_height=22)  # arrival order
-        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.table.doubleClicked.connect(self._row_activated)
-        # Following the stream survives the table's height changing (the empty state
-        # appears above refused rows, the window is resized): at the bottom stays there.
+        self.detail = DetailView(hook_url)
+        self.opener = RowOpener(self)
+        # Following is the operator's choice (follow.py): only their own moves of the scroll
+        # bar change it; a range changed by a resize or new rows keeps the newest in view.
         scroll = self.table.verticalScrollBar()
-        self._at_bottom = True
-        scroll.valueChanged.connect(lambda value: setattr(self, "_at_bottom", value >= scroll.maximum() - 1))
+        scroll.actionTriggered.connect(self._scrolled_by_user)
         scroll.rangeChanged.connect(self._range_changed)
+        self.table.viewport().installEventFilter(self)
 
         self.empty_hint = EmptyHint(header.empty_text(hook_url, 0, 0))
         self.empty_hint.setTextInteractionFlags(
@@ -141,19 +115,16 @@ class LivePane(QWidget):
         )
         self.empty_hint.linkActivated.connect(lambda _link: self.refused_requested.emit(0))
 
-        self.detail = DetailView(hook_url)
-        self.detail.timeline_button.clicked.connect(self._open_selected_timeline)
-        self.detail.refused_button.clicked.connect(self._open_selected_refusal)
         self.split = split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.detail)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
-        split.setSizes([560, 240])
+        split.setSizes([600, 200])  # the rows first, in a low window too
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(bar)
+        layout.addWidget(bar)
         layout.addWidget(self.empty_hint)
         layout.addWidget(split, 1)
 
@@ -205,7 +176,8 @@ class LivePane(QWidget):
             log.warning("numbers seen: %s", exc)
         self._show_number_names()
         self.flush()
-        self.table.scrollToBottom()
+        if self.follow.following:
+            self.table.scrollToBottom()
 
     def on_changes(self, changes: Changes) -> None:
         """Writer listener (runs on the loop, which is the GUI thread): buffer only."""
@@ -215,17 +187,18 @@ class LivePane(QWidget):
                 flt = self.model.filter
                 self._pending_matching += sum(1 for r in changes.new_events if flt.matches(r))
             else:
-                # Paused for long under heavy traffic: stop holding rows in memory; the
-                # store has them and resuming reloads from it.
+                # Held (paused, pointed at, a row selected) for long under heavy traffic: stop
+                # holding rows in memory; the store has them and the release reloads from it.
                 self._overflowed = True
         self._redelivered.update(changes.redelivered)
         self._names_stale = self._names_stale or bool(changes.numbers)
         self.marks.heard(changes)
-        if self.paused:
-            self._show_badge(self._pending_matching, self._overflowed)
+        self._show_state()
 
     def flush(self) -> None:
-        if self.paused or self._loading:
+        """Each tick: the state said as it is, then (unless held) the new rows put in."""
+        self._show_state()
+        if self.follow.held or self._loading:
             return
         if self._names_stale:
             self._show_number_names()
@@ -234,40 +207,81 @@ class LivePane(QWidget):
             self._start_load()
             return
         if self._pending:
-            following = self._following()
             rows, self._pending = self._pending, []
             self._pending_matching = 0
             self._refresh_numbers(r.number_id for r in rows if r.number_id)
-            self._follow(following, self.model.append(rows) > 0)
+            self._follow(self.model.append(rows))
         self._place_marks()
         if self._redelivered:
             redelivered, self._redelivered = self._redelivered, {}
             self.model.update_deliveries(redelivered)
         self._update_count()
+        self._show_state()
 
-    def _following(self) -> bool:
-        # Follow the stream only when the user is at the bottom and has not picked a row to
-        # read: a selected row must not scroll away. Newest (End) follows again.
-        bar = self.table.verticalScrollBar()
-        return bar.value() >= bar.maximum() - 1 and not self.table.selectionModel().hasSelection()
+    def _show_state(self) -> None:
+        """Recomputed, not remembered: whatever resizing, scrolling or selection did."""
+        follow = self.follow
+        follow.selected = self.table.selectionModel().hasSelection()
+        follow.pointer = follow.pointer and self.table.viewport().underMouse()
+        self.state_label.show_state(follow)
+        self.badge.say(follow.badge(self._pending_matching, self._overflowed))
 
-    def _follow(self, following: bool, added: bool) -> None:
+    def _follow(self, added: int) -> None:
         if added:
             self._apply_spans()
-            if following:
+            if self.follow.following:
                 self.table.scrollToBottom()
+            else:
+                self.follow.unseen += added
 
     def _place_marks(self) -> None:
-        following = self._following()
         added = self.marks.place(self.model)
         if added is None:
             self._start_load()  # the store keeps the newest 10,000 refusals: so does the list
             return
-        self._follow(following, added > 0)
+        self._follow(added)
 
     def _range_changed(self, _low: int, high: int) -> None:
-        if self._at_bottom and not self.table.selectionModel().hasSelection():
+        if self.follow.following and not self.follow.held:
             self.table.verticalScrollBar().setValue(high)
+
+    def _scrolled_by_user(self, _action: int) -> None:
+        # Emitted before the move applies; sliderPosition is where the bar is going.
+        bar = self.table.verticalScrollBar()
+        self._set_following(bar.sliderPosition() >= bar.maximum())
+
+    def _set_following(self, following: bool) -> None:
+        if following:
+            self.follow.unseen = 0
+        self.follow.following = following
+        self._show_state()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.Enter, QEvent.Type.Leave):
+            self.follow.pointer = event.type() == QEvent.Type.Enter
+            self.flush()  # the pointer left: what waited goes in now
+        return super().eventFilter(watched, event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.follow.following and not self.follow.held:
+            self.table.scrollToBottom()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.follow.pointer = False  # no Leave comes to a hidden view
+
+    def set_receiver(self, url: str | None, problem: str | None) -> None:
+        """The receiver's address while it listens, else None and why: the empty state's curl
+        hint and Copy as cURL only ever target this app's own listening receiver."""
+        self._hook_url, self._receiver_problem = url, problem
+        self.detail.set_receiver(url)
+        self._update_count()
+
+    def set_tail_rows(self, n: int) -> None:
+        """ui.live_tail_rows, applied now (a smaller size trims the rows kept at once)."""
+        self._tail_rows = n
+        self.model.set_cache_rows(n)
 
     def _apply_spans(self) -> None:
         """Gap bands across the whole row."""
@@ -275,15 +289,15 @@ class LivePane(QWidget):
         for row in self.model.gap_rows():
             self.table.setSpan(row, 0, 1, len(COLUMNS))
 
+    @property
+    def paused(self) -> bool:
+        return self.follow.paused
+
     def set_paused(self, paused: bool) -> None:
-        self.paused = paused
+        self.follow.paused = paused
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
-        if paused:
-            self._show_badge(self._pending_matching, self._overflowed)
-        else:
-            self.badge.hide()
-            self.flush()
+        self.flush()
 
     def pending_count(self) -> int:
         return self._pending_matching
@@ -293,13 +307,6 @@ class LivePane(QWidget):
         self._timer.stop()
 
     # -- helpers ---------------------------------------------------------------------
-
-    def _show_badge(self, n: int, overflowed: bool) -> None:
-        if n == 0 and not overflowed:
-            self.badge.hide()
-            return
-        self.badge.setText(f"{n:,}+ new" if overflowed else f"{n:,} new")
-        self.badge.show()
 
     def _filters_changed(self) -> None:
         self.filters.relabel()
@@ -324,74 +331,38 @@ class LivePane(QWidget):
             self.empty_hint.hide()
         else:
             refused = self.recent_refusals()
-            self.empty_hint.say(header.empty_text(self._hook_url, refused, self.model.refusal_count))
+            self.empty_hint.say(
+                header.empty_text(
+                    self._hook_url,
+                    refused,
+                    self.model.refusal_count,
+                    token=self._token or "",
+                    problem=self._receiver_problem,
+                )
+            )
 
     def recent_refusals(self) -> int:
         return self.marks.recent()
 
-    def _selected_row(self) -> int | None:
-        rows = self.table.selectionModel().selectedRows()
-        return rows[0].row() if rows else None
-
-    def _selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
-        rows = selected.indexes()
-        if not rows:
-            return
-        row = rows[0].row()
-        event_id, mark = self.model.event_id(row), self.model.mark_at(row)
-        try:
-            if event_id is not None:
-                self.detail.show_event(self.reads.event(event_id))
-            elif mark is not None and mark.kind == "refusal":
-                self.detail.show_refusal(self.reads.rejection_detail(mark.ident, self._token))
-            elif mark is not None and (gap := self.model.gap(mark.ident)) is not None:
-                self.detail.show_gap(gap)
-        except StoreError as exc:
-            messages.error(f"Could not read row {row + 1}: {exc}")
-
-    def _row_activated(self, index: QModelIndex) -> None:
-        mark = self.model.mark_at(index.row())
-        if mark is not None and mark.kind == "refusal":
-            self.refused_requested.emit(mark.ident)
-            return
-        row = self.model.row_at(index.row())
-        if row is not None and row.event.startswith("message."):
-            self.open_timeline_of(row.id)
-
-    def _open_selected_refusal(self) -> None:
-        row = self._selected_row()
-        mark = None if row is None else self.model.mark_at(row)
-        self.refused_requested.emit(mark.ident if mark is not None and mark.kind == "refusal" else 0)
-
-    def _open_selected_timeline(self) -> None:
-        row = self._selected_row()
-        event_id = None if row is None else self.model.event_id(row)
-        if event_id is not None:
-            self.open_timeline_of(event_id)
-
     def open_timeline_of(self, event_id: int) -> bool:
         """Ask for the timeline of the message this event is a step of; say so when none."""
-        try:
-            message = self.reads.message_of_event(event_id)
-        except StoreError as exc:
-            messages.error(f"Could not read event #{event_id}: {exc}")
-            return False
-        if message is None:
-            messages.info(
-                f"Event #{event_id} is not tied to a message (it carries no message id), "
-                "so it has no timeline."
-            )
-            return False
-        self.timeline_requested.emit(message)
-        return True
+        return self.opener.open_timeline_of(event_id)
 
     def jump_to_oldest(self) -> None:
         if self.model.rowCount():
+            self._set_following(False)
             self.table.scrollToTop()
             self.table.selectRow(0)
 
     def jump_to_newest(self) -> None:
-        if self.model.rowCount():
-            self.table.clearSelection()
-            self.detail.show_event(None)
-            self.table.scrollToBottom()
+        """End, Newest, the badge: show what waited and follow the stream (unpauses too)."""
+        self.table.clearSelection()
+        self.detail.show_event(None)
+        self._set_following(True)
+        if self.paused:
+            self.set_paused(False)
+        pointer, self.follow.pointer = self.follow.pointer, False  # asked for: shown at once
+        self.flush()
+        self.follow.pointer = pointer
+        self.table.scrollToBottom()
+        self._show_state()

@@ -1,4 +1,8 @@
-"""The Messages pane's bar: status, number and time filters, the search box, the count."""
+"""The Messages pane's bar: status, number and time filters, the search box, the count.
+
+Two rows, so nothing is drawn over anything at 640 px: the filters (and Timeline…) above,
+the search box with the "N new" badge and the count below; the count is an ElidedLabel
+(elided at the end, the whole text in its tooltip) that gives way before the search box."""
 
 from __future__ import annotations
 
@@ -7,27 +11,27 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from pilot_desktop.core.format import duration
-from pilot_desktop.core.lifecycle import DELIVERED, FAILED, READ, RECEIVED, SENT
 from pilot_desktop.store.read_models import MessageFilter, NumberNames, StuckRules
+from pilot_desktop.ui.elided import ElidedLabel
 from pilot_desktop.ui.number_names import fill_numbers
+from pilot_desktop.ui.panes.messages.status_picker import STUCK, StatusPicker
 
-STUCK = "stuck"
-STATUS_CHOICES = (
-    ("All statuses", None),
-    ("✓ Sent", SENT),
-    ("✓✓ Delivered", DELIVERED),
-    ("✓✓ Read", READ),
-    ("✕ Failed", FAILED),
-    ("↙ Received", RECEIVED),
-    ("⏱ Stuck", STUCK),
-)
 RANGES = (("All time", None), ("Last hour", 3600), ("Last 24 hours", 86400), ("Last 7 days", 7 * 86400))
 SEARCH_HELP = (
     "Search takes an internal id, a correlationId, a provider messageId (wamid…), "
-    "#<event number> or a phone number in any format."
+    "#<event number> (with the #: a bare number is never read as an event) or a phone "
+    "number in any format, national ones in the country of your numbers."
 )
 
 
@@ -38,10 +42,8 @@ class FilterBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.status_combo = QComboBox()
-        for label, value in STATUS_CHOICES:
-            self.status_combo.addItem(label, value)
-        self.status_combo.setToolTip("Show messages by their current status, or the stuck ones")
+        self.status_picker = StatusPicker()
+        self.status_picker.did_change.connect(self.filters_did_change)
         self.number_combo = QComboBox()
         self.number_combo.setMinimumContentsLength(14)
         self.number_combo.addItem("All numbers", None)
@@ -50,7 +52,7 @@ class FilterBar(QWidget):
         for label, seconds in RANGES:
             self.range_combo.addItem(label, seconds)
         self.range_combo.setToolTip("By the time of the message's first event")
-        for combo in (self.status_combo, self.number_combo, self.range_combo):
+        for combo in (self.number_combo, self.range_combo):
             combo.currentIndexChanged.connect(self.filters_did_change)
         self._numbers: set[str] = set()
         self._names: NumberNames = {}
@@ -59,7 +61,7 @@ class FilterBar(QWidget):
         self.search_box.setPlaceholderText("Search any id or phone, then Enter  ( / )")
         self.search_box.setToolTip(SEARCH_HELP)
         self.search_box.setClearButtonEnabled(True)
-        self.search_box.setMinimumWidth(260)
+        self.search_box.setMinimumWidth(180)
         self.search_box.returnPressed.connect(
             lambda: self.search_did_submit.emit(self.search_box.text().strip())
         )
@@ -77,59 +79,56 @@ class FilterBar(QWidget):
         )
         self.new_button.setToolTip("New messages arrived above; show them")
         self.new_button.hide()
-        self.count_label = QLabel("Loading…")
+        self.count_label = ElidedLabel("Loading…", min_width=60)
         self.count_label.setStyleSheet("color: palette(mid);")
+        self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.open_button = QPushButton("Timeline…")
         self.open_button.setToolTip("Open the selected message's timeline (Enter, or double-click a row)")
         self.open_button.setEnabled(False)
 
-        bar = QHBoxLayout(self)
-        bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(QLabel("Show:"))
-        bar.addWidget(self.status_combo)
-        bar.addWidget(self.number_combo)
-        bar.addWidget(self.range_combo)
-        bar.addSpacing(12)
-        bar.addWidget(self.search_box, 1)
-        bar.addWidget(self.new_button)
-        bar.addWidget(self.count_label)
-        bar.addWidget(self.open_button)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Show:"))
+        top.addWidget(self.status_picker)
+        top.addWidget(self.number_combo)
+        top.addWidget(self.range_combo)
+        top.addStretch(1)
+        top.addWidget(self.open_button)
+        second = QHBoxLayout()
+        second.addWidget(self.search_box, 3)
+        second.addWidget(self.new_button)
+        second.addWidget(self.count_label, 1)
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(4)
+        rows.addLayout(top)
+        rows.addLayout(second)
 
-    def _submit(self) -> None:
-        self.search_did_submit.emit(self.search_box.text().strip())
-
-    def _edited(self, text: str) -> None:
-        if not text.strip():
-            self.search_did_clear.emit()
+    def set_count(self, text: str) -> None:
+        self.count_label.setText(text)
+        self.count_label.setToolTip(text)
 
     def current_filter(self, now: float, rules: StuckRules) -> MessageFilter:
-        status = self.status_combo.currentData()
         seconds = self.range_combo.currentData()
         return MessageFilter(
-            statuses=frozenset({status}) if status not in (None, STUCK) else frozenset(),
+            statuses=self.status_picker.statuses(),
             number_id=self.number_combo.currentData(),
             since=now - seconds if seconds else None,
-            stuck=rules if status == STUCK else None,
+            stuck=rules if self.status_picker.stuck() else None,
             now=now,
         )
 
     def choose_stuck(self) -> None:
         """Stuck, all numbers, all time; without signalling (the caller reloads once)."""
-        for combo, index in (
-            (self.number_combo, 0),
-            (self.range_combo, 0),
-            (self.status_combo, self.status_combo.findData(STUCK)),
-        ):
+        for combo in (self.number_combo, self.range_combo):
             combo.blockSignals(True)
-            combo.setCurrentIndex(index)
+            combo.setCurrentIndex(0)
             combo.blockSignals(False)
+        self.status_picker.choose(STUCK, signal=False)
 
     def show_rules(self, rules: StuckRules) -> None:
-        self.status_combo.setItemData(
-            self.status_combo.findData(STUCK),
+        self.status_picker.show_rules(
             f"Queued over {duration(rules.queued_after)} or sent without a delivery over "
-            f"{duration(rules.sent_after)}",
-            Qt.ItemDataRole.ToolTipRole,
+            f"{duration(rules.sent_after)}"
         )
 
     def add_numbers(self, numbers: Iterable[str]) -> None:
@@ -169,7 +168,7 @@ def empty_text(search: str | None, unfiltered: bool, stuck: StuckRules | None) -
     "Stuck" (`stuck`: the deadlines), or under other filters."""
     if search is not None:
         return (
-            f"<b>No message matches “{html.escape(search)}”.</b> {SEARCH_HELP} "
+            f"<b>No message matches “{html.escape(search)}”.</b>{bare_number_note(search)} {SEARCH_HELP} "
             "Clear the search (Esc) to return to the list."
         )
     if unfiltered:
@@ -185,3 +184,11 @@ def empty_text(search: str | None, unfiltered: bool, stuck: StuckRules | None) -
             f"{duration(stuck.sent_after)} (within the other filters)."
         )
     return "<b>No messages match these filters.</b> Choose “All statuses” and “All time” to see all."
+
+
+def bare_number_note(search: str) -> str:
+    """Why a bare number found nothing: it is never read as an event number."""
+    if not search.strip().isdigit():
+        return ""
+    n = html.escape(search.strip())
+    return f" A bare number is never read as an event number: write “#{n}” for event {n}."

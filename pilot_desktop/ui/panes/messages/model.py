@@ -3,6 +3,10 @@
 Rows come from SQLite a page at a time (keyset by id, `fetchMore` when the view scrolls to
 the bottom) and are refreshed in place from the writer's change descriptors. The model
 never queries by itself: the pane loads pages off the GUI thread and hands them in.
+
+A click on a header sorts the rows loaded (`sort`); the natural order (Created, newest
+first) is the store's, and only in it do older pages load on scroll and new rows join at
+the top. A refresh of a row redraws it where it is: a sort never moves rows by itself.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -17,9 +22,10 @@ from PySide6.QtGui import QBrush, QColor
 
 from pilot_desktop.core.content import shown_content
 from pilot_desktop.core.format import duration, exact, number_short, number_tip, when
-from pilot_desktop.core.lifecycle import error_meaning
+from pilot_desktop.core.lifecycle import RANK, error_meaning
 from pilot_desktop.store.read_models import MessageRow, NumberNames, StuckRules
 from pilot_desktop.ui.panes.messages import style
+from pilot_desktop.ui.panes.messages.style import HEADER_TIPS, SORT_HINT, dated
 
 COLUMNS = (
     "Status",
@@ -37,19 +43,8 @@ COLUMNS = (
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 BADGE_ROLE = Qt.ItemDataRole.UserRole + 2  # (text, colour) of the status badge
 
-_HEADER_TIPS = {
-    "Status": "Current status. It only moves forward: a late, older status never downgrades it",
-    "Created": "Time of the message's first event (createdAt), local time",
-    "Contact": "→ sent to, ← received from",
-    "Sent→Delivered": "From message.sent to message.delivered (event times)",
-    "Delivered→Read": "From message.delivered to message.read (event times)",
-    "Replies": "Inbound replies linked to this message",
-    "Error": "errorCode of message.failed (hover for what it means)",
-    "Notes": "late: a status arrived after a later one · dup: retried deliveries · stuck: "
-    "no progress past the deadline · reply: answers one of your messages",
-    "Text": "Text or caption; 'content not retained' when the platform sent none (a PII mode)",
-}
 _RIGHT = frozenset({"Sent→Delivered", "Delivered→Read", "Replies"})
+NATURAL = (COLUMNS.index("Created"), Qt.SortOrder.DescendingOrder)
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -58,7 +53,11 @@ class MessagesModel(QAbstractTableModel):
     def __init__(self, stuck_rules: Callable[[], StuckRules], fetch_more: Callable[[], None]) -> None:
         super().__init__()
         self._rows: list[MessageRow] = []
-        self._neg_ids: list[int] = []  # -id per row: ascending, for bisect
+        self._neg_ids: list[int] = []  # -id per row: ascending (in the natural order), for bisect
+        self._pos: dict[int, int] = {}  # id -> row
+        self.sorting: tuple[int, Qt.SortOrder] = NATURAL
+        self.dated = False  # rows from another day than today: every Created shows its date
+        self.contact_names: dict[str, str] = {}  # phone -> the name a webhook carried
         self._dups: dict[int, int] = {}
         self._stuck_rules = stuck_rules
         self._fetch_more = fetch_more
@@ -85,11 +84,11 @@ class MessagesModel(QAbstractTableModel):
 
     def reset(self, rows: list[MessageRow], dups: dict[int, int], more: bool) -> None:
         self.beginResetModel()
-        self._rows = list(rows)
-        self._neg_ids = [-r.id for r in self._rows]
+        self._rows = self._sorted(rows)
         self._dups = dict(dups)
         self.left_filter = set()
         self.more = more
+        self._reindex()
         self.endResetModel()
 
     def append_page(self, rows: list[MessageRow], dups: dict[int, int], more: bool) -> None:
@@ -102,12 +101,14 @@ class MessagesModel(QAbstractTableModel):
         start = len(self._rows)
         self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
         self._rows += fresh
-        self._neg_ids += [-r.id for r in fresh]
         self._dups.update(dups)
+        self._reindex()
         self.endInsertRows()
 
     def update_rows(self, rows: list[MessageRow], dups: dict[int, int]) -> None:
-        """Fresh copies of rows already shown: redraw them where they are."""
+        """Fresh copies of rows already shown: redraw them where they are (even when sorted:
+        a row never moves under the reader)."""
+        self._learn_names(rows)
         for r in rows:
             pos = self.row_of(r.id)
             if pos is None:
@@ -123,22 +124,25 @@ class MessagesModel(QAbstractTableModel):
         rows = sorted(rows, key=lambda r: -r.id)
         top = self._rows[0].id if self._rows else None
         newer = [r for r in rows if top is None or r.id > top]
+        self._learn_names(rows)
         if newer:
             self.beginInsertRows(QModelIndex(), 0, len(newer) - 1)
             self._rows[:0] = newer
-            self._neg_ids[:0] = [-r.id for r in newer]
             self._dups.update({r.id: dups[r.id] for r in newer if r.id in dups})
+            self._reindex()
             self.endInsertRows()
         added = len(newer)
         for r in rows[len(newer) :]:
             pos = bisect.bisect_left(self._neg_ids, -r.id)
             if pos < len(self._neg_ids) and self._neg_ids[pos] == -r.id:
                 continue
+            if not self.natural():
+                pos = len(self._rows)  # the pane holds inserts while sorted; never above the reader
             self.beginInsertRows(QModelIndex(), pos, pos)
             self._rows.insert(pos, r)
-            self._neg_ids.insert(pos, -r.id)
             if r.id in dups:
                 self._dups[r.id] = dups[r.id]
+            self._reindex()
             self.endInsertRows()
             added += 1
         return added
@@ -152,13 +156,89 @@ class MessagesModel(QAbstractTableModel):
         for r in self._rows[keep:]:
             self._dups.pop(r.id, None)
         del self._rows[keep:]
-        del self._neg_ids[keep:]
         self.more = True
+        self._reindex()
         self.endRemoveRows()
 
     def row_of(self, message: int) -> int | None:
-        pos = bisect.bisect_left(self._neg_ids, -message)
-        return pos if pos < len(self._neg_ids) and self._neg_ids[pos] == -message else None
+        return self._pos.get(message)
+
+    # -- order, dates and names --------------------------------------------------------
+
+    def natural(self) -> bool:
+        return self.sorting == NATURAL
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the loaded rows by a column (the header's click); selection and persistent
+        indexes follow their rows."""
+        if not 0 <= column < len(COLUMNS) or (column, order) == self.sorting:
+            return
+        self.layoutAboutToBeChanged.emit()
+        before = self.persistentIndexList()
+        ids = [self._rows[i.row()].id if 0 <= i.row() < len(self._rows) else None for i in before]
+        self.sorting = (column, order)
+        self._rows = self._sorted(self._rows)
+        self._reindex()
+        after = [
+            self.index(self._pos[m], i.column()) if m is not None and m in self._pos else QModelIndex()
+            for m, i in zip(ids, before, strict=True)
+        ]
+        self.changePersistentIndexList(before, after)
+        self.layoutChanged.emit()
+
+    def _sorted(self, rows: list[MessageRow]) -> list[MessageRow]:
+        natural = sorted(rows, key=lambda r: -r.id)
+        if self.natural():
+            return natural
+        column, order = self.sorting
+        col = COLUMNS[column]
+        present = [r for r in natural if self._sort_key(r, col) is not None]
+        absent = [r for r in natural if self._sort_key(r, col) is None]  # blanks last either way
+        present.sort(key=lambda r: self._sort_key(r, col), reverse=order == Qt.SortOrder.DescendingOrder)
+        return present + absent
+
+    def _sort_key(self, row: MessageRow, col: str) -> Any:
+        if col == "Status":
+            return (RANK.get(row.status, 0), row.status)
+        if col == "Created":
+            return row.id  # arrival order: the store's order
+        if col == "Sent→Delivered":
+            return row.to_delivered
+        if col == "Delivered→Read":
+            return row.to_read
+        if col == "Replies":
+            return row.replies or None
+        text = self._display(row, col)
+        return text.lower() if text else None
+
+    def _reindex(self) -> None:
+        self._neg_ids = [-r.id for r in self._rows]
+        self._pos = {r.id: i for i, r in enumerate(self._rows)}
+        self._learn_names(self._rows)
+        self._date_rows()
+
+    def _date_rows(self) -> None:
+        today = datetime.now().date()
+        dated = any(datetime.fromtimestamp(r.first_at).date() != today for r in self._rows)
+        if dated != self.dated:
+            self.dated = dated
+            if self._rows:
+                col = COLUMNS.index("Created")
+                self.dataChanged.emit(self.index(0, col), self.index(len(self._rows) - 1, col))
+
+    def add_contact_names(self, names: dict[str, str]) -> None:
+        """Names of contacts (phone -> name) learnt from their inbound messages."""
+        fresh = {p: n for p, n in names.items() if self.contact_names.get(p) != n}
+        if fresh:
+            self.contact_names.update(fresh)
+            if self._rows:
+                col = COLUMNS.index("Contact")
+                self.dataChanged.emit(self.index(0, col), self.index(len(self._rows) - 1, col))
+
+    def _learn_names(self, rows: list[MessageRow]) -> None:
+        for r in rows:
+            if not r.outbound and r.peer and r.name and r.chat is None:
+                self.contact_names[r.peer] = r.name
 
     def row_at(self, row: int) -> MessageRow | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
@@ -182,7 +262,7 @@ class MessagesModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and self.more and not self.fetching
+        return not parent.isValid() and self.more and not self.fetching and self.natural()
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         if self.canFetchMore(parent):
@@ -196,7 +276,7 @@ class MessagesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return _HEADER_TIPS.get(COLUMNS[section])
+            return (HEADER_TIPS.get(COLUMNS[section]) or COLUMNS[section]) + SORT_HINT
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -224,13 +304,13 @@ class MessagesModel(QAbstractTableModel):
         if col == "Status":
             return style.status_text(row.status)
         if col == "Created":
-            return when(row.first_at)
+            return dated(row.first_at) if self.dated else when(row.first_at)
         if col == "Number":  # the name alone fits the column; name, phone and id in the tooltip
             return number_short(row.number_id, self.numbers) if row.number_id else ""
         if col == "Contact":
-            return style.contact(row)
+            return style.contact(row, self.contact_names)
         if col == "Type":
-            return row.kind or ""
+            return row.kind or ("⚠" if style.field_issue(row, "type") else "")
         if col == "Sent→Delivered":
             return duration(row.to_delivered, missing="")
         if col == "Delivered→Read":
@@ -254,6 +334,8 @@ class MessagesModel(QAbstractTableModel):
             notes.append(f"{dups} dup")
         if not row.outbound and row.reply_to is not None:
             notes.append("↩ reply")
+        if row.issues:
+            notes.append("⚠ schema")
         return notes
 
     def _foreground(self, row: MessageRow, col: str) -> QBrush | None:
@@ -261,6 +343,8 @@ class MessagesModel(QAbstractTableModel):
             return QBrush(QColor(style.PENDING_COLOR))
         if col == "Error":
             return QBrush(QColor("#c53030"))
+        if row.issues and col in ("Contact", "Type") and style.field_issue(row, style.field_of(row, col)):
+            return QBrush(QColor(style.STUCK_COLOR))
         if col == "Text" and not (row.text or "").strip():  # what stands in for a text: greyed
             return QBrush(QColor(style.PENDING_COLOR))
         if col == "Notes":
@@ -287,7 +371,11 @@ class MessagesModel(QAbstractTableModel):
             return self._notes_tip(row)
         if col == "Number" and row.number_id:
             return number_tip(row.number_id, self.numbers)
-        if col in ("Text", "Contact"):
+        if col == "Contact":
+            return style.contact_tip(row, self.contact_names)
+        if col == "Type" and (issue := style.field_issue(row, "type")):
+            return f"⚠ {issue}"
+        if col == "Text":
             return self._display(row, col) or None
         return None
 
@@ -302,4 +390,7 @@ class MessagesModel(QAbstractTableModel):
             lines.append(f"{dups} duplicate delivery(ies) (retries): counted, not stored twice.")
         if not row.outbound and row.reply_to is not None:
             lines.append("Answers one of your messages (open the timeline to follow the link).")
+        if row.issues:
+            lines.append("⚠ Its webhooks did not match the schema:")
+            lines += [f"  {line}" for line in row.issues]
         return "\n".join(lines) or None

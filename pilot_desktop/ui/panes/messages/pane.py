@@ -2,9 +2,14 @@
 
 The newest 200 matching messages load first (off the GUI thread), older pages follow when
 the view scrolls to the bottom (keyset by id). Change descriptors are buffered and applied
-once per tick: rows in view are re-read by id, and messages that newly match the filter
-are inserted at their place while the user looks at the top of the list; further down,
-an "N new" button says so instead of moving the rows under the reader.
+once per tick: rows in view are re-read by id where they are.
+
+Rows never move under the reader. New matching messages join the list only while nobody
+is on it: the view at the top, the pointer not over the rows, no row selected and the
+list in its live order (Created, newest first). Otherwise they wait behind the "N new"
+badge; a click on it shows them, and they also come in by themselves once the reader
+leaves (pointer out, selection cleared, at the top). The same rule holds the clock's
+re-read of "last hour"/"stuck" lists.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import QModelIndex, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pilot_desktop.core.phones import regions_of
 from pilot_desktop.store.errors import StoreError
 from pilot_desktop.store.read_models import MessageChanges, MessageFilter, MessagePage, MessageRow, StuckRules
 from pilot_desktop.store.reads import Reads
@@ -32,8 +38,10 @@ from pilot_desktop.ui.latest import LatestRead
 from pilot_desktop.ui.number_names import load_names
 from pilot_desktop.ui.panes.messages.badge import BadgeDelegate, MiddleElideDelegate
 from pilot_desktop.ui.panes.messages.filters import FilterBar, count_text, empty_text
-from pilot_desktop.ui.panes.messages.model import COLUMNS, MessagesModel
+from pilot_desktop.ui.panes.messages.hold import ReaderHold
+from pilot_desktop.ui.panes.messages.model import COLUMNS, NATURAL, MessagesModel
 from pilot_desktop.ui.panes.messages.timeline import TimelineDialog
+from pilot_desktop.ui.panes.messages.timeline_windows import RowsAndTimelines, TimelineWindows
 from pilot_desktop.ui.tables import EmptyHint, add_keys, move_selection, set_up_row_list
 
 PAGE = 200
@@ -43,12 +51,12 @@ PENDING_MAX = 20_000  # changed ids held while hidden or busy; past this, reload
 RELATIVE_REFRESH = 60.0  # seconds: "last hour" and "stuck" move with the clock
 COUNT_CAP = 100_000
 _WIDTHS = {
-    "Status": 112, "Created": 96, "Number": 140, "Contact": 150, "Type": 52, "Sent→Delivered": 104,
-    "Delivered→Read": 104, "Replies": 56, "Error": 150, "Notes": 100,
+    "Status": 112, "Created": 132, "Number": 140, "Contact": 250, "Type": 52, "Sent→Delivered": 104,
+    "Delivered→Read": 104, "Replies": 56, "Error": 150, "Notes": 120,
 }  # fmt: skip
 
 
-class MessagesPane(QWidget):
+class MessagesPane(RowsAndTimelines, QWidget):
     def __init__(
         self,
         reads: Reads,
@@ -76,7 +84,10 @@ class MessagesPane(QWidget):
             self._page_read, self._page_failed
         )
         self._keep: int | None = None  # the message selected when the load started
-        self.timeline: TimelineDialog | None = None
+        self.timelines = TimelineWindows(
+            lambda: TimelineDialog(self.reads, self.stuck_rules, parent=self.window())
+        )
+        self._regions: list[str] = []  # countries of the numbers' phones: national searches
         self.model = MessagesModel(stuck_rules, self._fetch_more)
         self._build()
         self._timer = QTimer(self)
@@ -101,11 +112,13 @@ class MessagesPane(QWidget):
         self.table.setItemDelegateForColumn(COLUMNS.index("Status"), BadgeDelegate(self.table))
         self.table.setItemDelegateForColumn(COLUMNS.index("Number"), MiddleElideDelegate(self.table))
         set_up_row_list(self.table, COLUMNS, _WIDTHS, stretch="Text", row_height=24)  # newest first
+        self.table.horizontalHeader().setSortIndicator(*NATURAL)
+        self.table.setSortingEnabled(True)  # sorts the loaded rows (model.sort)
+        self.table.horizontalHeader().sortIndicatorChanged.connect(lambda *_: self._release())
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table.doubleClicked.connect(self._row_activated)
-        self.table.selectionModel().selectionChanged.connect(
-            lambda *_: bar.open_button.setEnabled(self.selected_id() is not None)
-        )
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.hold = ReaderHold(self.table, self.model.natural, self._release)
         self.table.verticalScrollBar().valueChanged.connect(self._scrolled)
 
         self.empty_hint = EmptyHint()
@@ -142,7 +155,7 @@ class MessagesPane(QWidget):
         flt = self.filters.current_filter(time.time(), self._stuck_rules())
         self._keep = self.selected_id()
         if replace(flt, now=0) != replace(self.filter, now=0) or self.search_text is not None:
-            self.count_label.setText("Loading…")  # a refresh of the same list keeps its count
+            self.filters.set_count("Loading…")  # a refresh of the same list keeps its count
         self._read_page(flt, None)
 
     def _read_page(self, flt: MessageFilter, before: int | None) -> None:
@@ -153,7 +166,7 @@ class MessagesPane(QWidget):
         first = self.loading
         self.loading = self.model.fetching = False
         if first:
-            self.count_label.setText("")
+            self.filters.set_count("")
         messages.error(f"Could not load {'the' if first else 'older'} messages: {exc}")
 
     def _page_read(self, result: tuple[MessageFilter, int | None, MessagePage]) -> None:
@@ -161,10 +174,12 @@ class MessagesPane(QWidget):
         if before is not None:  # the next older page
             self.model.fetching = False
             if self.model.oldest_id == before:  # a live trim in between would leave a gap: drop it
+                self.model.add_contact_names(page.names)
                 self.model.append_page(page.rows, page.dups, page.more)
             return
         self.filter, self.search_text = flt, None
         self._loaded_at = time.monotonic()
+        self.model.add_contact_names(page.names)
         self._show_rows(page.rows, page.dups, page.more)
         self._count = page.count or 0
         self.filters.add_numbers(page.numbers or [])
@@ -196,7 +211,7 @@ class MessagesPane(QWidget):
         self._reads.cancel()  # a list load still running must not replace the results
         self.loading = False
         try:
-            rows = self.reads.search_messages(text)
+            rows = self.reads.search_messages(text, regions=self._regions)
             dups = self.reads.duplicate_counts([r.id for r in rows])
         except StoreError as exc:
             messages.error(f"Could not search the messages: {exc}")
@@ -233,8 +248,7 @@ class MessagesPane(QWidget):
 
     def on_changes(self, changes: Changes) -> None:
         """Writer listener (on the loop, the GUI thread): buffer only."""
-        if self.timeline is not None:
-            self.timeline.note_changes(changes)
+        self.timelines.note_changes(changes)
         if len(self._pending) + len(self._pending_events) > PENDING_MAX:
             self._stale = True
             self._pending.clear()
@@ -250,10 +264,10 @@ class MessagesPane(QWidget):
         if (known := load_names(self.reads)) is not None:
             self.model.set_numbers(known)
             self.filters.set_number_names(known)
+            self._regions = regions_of(phone for _, phone in known.values() if phone)
 
     def flush(self) -> None:
-        if self.timeline is not None and self.timeline.isVisible():
-            self.timeline.flush()
+        self.timelines.flush()
         if self.loading or not self._loaded_once or not self.isVisible():
             return
         if self._names_stale:
@@ -261,7 +275,10 @@ class MessagesPane(QWidget):
         if self._stale:
             self._start_load()
             return
-        at_top = self.table.verticalScrollBar().value() == 0
+        at_top = not self.hold.held()
+        if self._new_above and at_top and self.search_text is None:
+            self._start_load()  # the reader left: what waited behind the badge comes in
+            return
         if (
             at_top
             and self.search_text is None
@@ -319,10 +336,25 @@ class MessagesPane(QWidget):
             self._count = max(0, self._count + delta)
 
     def _scrolled(self, value: int) -> None:
-        if value == 0 and self._new_above and not self.loading:
+        if value == 0:
+            self._release()
+
+    # -- the reader's hold: rows never move under the pointer or the selection ------------
+
+    def _release(self) -> None:
+        """The hold may have ended: what waits behind the badge comes in (next tick)."""
+        if self._new_above and not self.loading and self.isVisible() and not self.hold.held():
             self._start_load()
 
+    def _selection_changed(self, *_: object) -> None:
+        self.filters.open_button.setEnabled(self.selected_id() is not None)
+        self._release()
+
     def _show_new(self) -> None:
+        """The badge's click: the reader asked for the new rows, at the top of the list."""
+        self.table.clearSelection()
+        if not self.model.natural():
+            self.table.horizontalHeader().setSortIndicator(*NATURAL)  # the live order again
         self.table.scrollToTop()
         self._start_load()
 
@@ -333,9 +365,9 @@ class MessagesPane(QWidget):
         self.filters.open_button.setEnabled(self.selected_id() is not None)
         unfiltered = self._is_unfiltered()
         if self.search_text is not None:
-            self.count_label.setText(f"{n:,} found (filters not applied)")
+            self.filters.set_count(f"{n:,} found (filters not applied)")
         else:
-            self.count_label.setText(count_text(self._count, COUNT_CAP, unfiltered))
+            self.filters.set_count(count_text(self._count, COUNT_CAP, unfiltered))
         stuck = self._stuck_rules() if self.filter.stuck is not None else None
         self.empty_hint.say(None if n else empty_text(self.search_text, unfiltered, stuck))
 
@@ -359,42 +391,8 @@ class MessagesPane(QWidget):
         if self._loaded_once and self.filter.stuck is not None:
             self._start_load()
 
-    # -- selection and the timeline -------------------------------------------------------
-
-    def selected_id(self) -> int | None:
-        rows = self.table.selectionModel().selectedRows()
-        row = self.model.row_at(rows[0].row()) if rows else None
-        return row.id if row is not None else None
-
-    def select_message(self, message: int, *, scroll: bool = True) -> bool:
-        pos = self.model.row_of(message)
-        if pos is None:
-            return False
-        self.table.selectRow(pos)
-        if scroll:
-            self.table.scrollTo(self.model.index(pos, 0))
-        return True
-
-    def _row_activated(self, index: QModelIndex) -> None:
-        row = self.model.row_at(index.row())
-        if row is not None:
-            self.open_timeline(row.id)
-
-    def open_selected(self) -> None:
-        message = self.selected_id()
-        if message is not None:
-            self.open_timeline(message)
-
-    def open_timeline(self, message: int) -> TimelineDialog:
-        """Show a message's timeline in the (one, non-modal) timeline window."""
-        if self.timeline is None:
-            self.timeline = TimelineDialog(self.reads, self.stuck_rules, parent=self.window())
-        self.timeline.show_message(message)
-        return self.timeline
-
     def shutdown(self) -> None:
+        self._new_above.clear()  # nothing waits any more: closing never starts a load
         self._reads.cancel()  # reads still running must not draw
         self._timer.stop()
-        if self.timeline is not None:
-            self.timeline.shutdown()
-            self.timeline.close()
+        self.timelines.shutdown()

@@ -9,6 +9,10 @@ nothing was received over the message's span are bands on the axis and sentences
 After a send (ui/send_dialog.py) it waits for the message's first webhook: the store has no
 row for it until then. It shows the 202's answer meanwhile and switches to the message as
 soon as a change brings it (found by its id or correlationId).
+
+Back belongs to this window: each place that opens timelines has its own window
+(timeline_windows.py), and a send starts a new history (Back never leads from the
+message just sent into what was looked at before).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from pilot_desktop.core.format import duration, exact, number_line, when
 from pilot_desktop.core.interchange import body_text
 from pilot_desktop.services.send import Sent, Watch
 from pilot_desktop.store.errors import StoreError
-from pilot_desktop.store.read_models import Step, StuckRules, Timeline, timeline_json
+from pilot_desktop.store.read_models import MessageRow, Step, StuckRules, Timeline, timeline_json
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
 from pilot_desktop.ui import messages
@@ -54,6 +58,14 @@ from pilot_desktop.ui.panes.messages.marks import (
 )
 from pilot_desktop.ui.panes.messages.parts import NOTE_STYLE, FailureBox, IdFields, ReplyThread
 from pilot_desktop.ui.panes.messages.steps_table import StepsTable
+
+
+def kind_text(m: MessageRow) -> str:
+    """The message type, or why there is none."""
+    if m.kind:
+        return m.kind
+    issue = style.field_issue(m, "type")
+    return f"⚠ {issue}" if issue else "(not given)"
 
 
 class TimelineDialog(QDialog):
@@ -118,7 +130,7 @@ class TimelineDialog(QDialog):
         self.hints.setStyleSheet(f"QLabel {{ {NOTE_STYLE} }}")
         self.failure = FailureBox()
         self.reply_thread = ReplyThread()
-        self.reply_thread.link_did_activate.connect(self.show_message)
+        self.reply_thread.link_did_activate.connect(self.show_message)  # a link inside: Back returns
 
         self.steps = StepsTable()
         self.steps.itemSelectionChanged.connect(self._step_selected)
@@ -153,8 +165,12 @@ class TimelineDialog(QDialog):
 
     # -- content ---------------------------------------------------------------------
 
+    def open_message(self, message: int) -> None:
+        """Open a message from this window's place (a row, an event); Back returns."""
+        self.show_message(message)
+
     def show_message(self, message: int) -> None:
-        """Open a message (from a row, an event or a reply link); Back returns."""
+        """Go to a message (opened, or a link followed inside this window); Back returns."""
         self.awaiting = None
         if message != self.message_id:
             self.history.append(message)
@@ -198,9 +214,8 @@ class TimelineDialog(QDialog):
 
     def _show(self, t: Timeline) -> None:
         m = t.message
-        direction = (
-            f"Outbound message to {m.peer or '?'}" if m.outbound else f"Inbound message from {m.peer or '?'}"
-        )
+        who = style.contact(m)[2:]  # without the arrow: the title says the direction
+        direction = f"Outbound message to {who}" if m.outbound else f"Inbound message from {who}"
         self.title.setText(f"<b>{html.escape(direction)}</b> &nbsp;<span style='color:gray'>#{m.id}</span>")
         set_badge(self.badge, m.status)
         self.ids.show_row(m)
@@ -211,7 +226,7 @@ class TimelineDialog(QDialog):
         if m.number_id:  # by name when known, the id beside it (the id is what the API takes)
             number = html.escape(number_line(m.number_id, load_names(self.reads) or {}))
         self.info.setText(
-            f"Number <b>{number}</b> · Type <b>{html.escape(m.kind or '?')}</b> · "
+            f"Number <b>{number}</b> · Type <b>{html.escape(kind_text(m))}</b> · "
             f"Created {exact(m.first_at)}<br>“{text}”"
         )
         now = time.time()
@@ -230,6 +245,8 @@ class TimelineDialog(QDialog):
             )
         if t.duplicates:
             hints.append(f"{t.duplicates} duplicate deliveries (retries) were counted, not stored twice.")
+        if m.issues:
+            hints.append("⚠ Its webhooks did not match the schema: " + "; ".join(m.issues))
         self.hints.setText("<br>".join(html.escape(h) for h in hints))
         self.hints.setVisible(bool(hints))
         self.failure.show_timeline(t)
@@ -299,6 +316,7 @@ class TimelineDialog(QDialog):
     def await_send(self, sent: Sent) -> None:
         """Follow a message just sent: wait for its first webhook, then show it."""
         self.awaiting = sent
+        self.history.clear()  # a new errand: Back does not lead into what was looked at before
         self._changed.clear()
         self._redelivered.clear()
         self._show_waiting(sent)

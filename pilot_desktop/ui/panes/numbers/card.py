@@ -12,8 +12,9 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from pilot_desktop.api.models import Webhook
 from pilot_desktop.core.format import age
-from pilot_desktop.core.numbers import CLOSED, HEALTHY, REMOVED
+from pilot_desktop.core.numbers import CLOSED, HEALTHY, OPEN, REMOVED, NumberState
 from pilot_desktop.store.read_models import DAY, NumberSummary
+from pilot_desktop.ui.elided import ElidedLabel
 from pilot_desktop.ui.panes.numbers.strip import UptimeStrip
 from pilot_desktop.ui.panes.numbers.text import (
     HEALTH_COLOURS,
@@ -41,6 +42,12 @@ _PROBLEM = "background: #feebc8; color: #7b341e; border-radius: 4px; padding: 3p
 Hooks = list[Webhook] | str | None
 
 
+def shows_health(state: NumberState) -> bool:
+    """The health pill: a warning always; "healthy" (green) only while connected. A number
+    that is not connected is not healthy, whatever the platform's health flag says."""
+    return state.health != HEALTHY or state.connection == OPEN
+
+
 def _muted(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setStyleSheet("color: palette(mid);")
@@ -61,7 +68,10 @@ class NumberCard(QFrame):
 
         self.dot = QLabel()
         self.dot.setFixedSize(12, 12)
-        self.name = QLabel()
+        self.name = ElidedLabel("", min_width=80)  # a long name gives way, whole in the tooltip
+        bold = self.name.font()
+        bold.setBold(True)
+        self.name.setFont(bold)
         self.phone = _muted()
         self.phone.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.provider = QLabel()
@@ -94,7 +104,9 @@ class NumberCard(QFrame):
         self.strip = UptimeStrip()
         third = QHBoxLayout()
         third.addWidget(self.strip)
-        third.addWidget(_muted("24 h ago → now"))
+        span = ElidedLabel("24 h ago → now", min_width=20)
+        span.setStyleSheet("color: palette(mid);")
+        third.addWidget(span)
         third.addStretch(1)
         self.uptime = QLabel()
         self.uptime.setWordWrap(True)
@@ -138,13 +150,14 @@ class NumberCard(QFrame):
         st = s.state
         self.state_colour = colour(st.connection)
         self.dot.setStyleSheet(f"background: {self.state_colour}; border-radius: 6px;")
-        self.name.setText(f"<b>{html.escape(st.name or st.number_id)}</b>")
-        self.name.setToolTip(st.number_id)
+        self.name.setText(st.name or st.number_id)
+        self.name.setToolTip(f"{st.name} ({st.number_id})" if st.name else st.number_id)
         self.phone.setText(st.phone or "")
         self.provider.setText(provider_text(s.provider))
         self.provider.setToolTip(
             f"Provider: {s.provider}" if s.provider else "The provider is known after the first poll"
         )
+        self.health.setVisible(shows_health(st))
         bg, fg = HEALTH_COLOURS.get(st.health, HEALTH_COLOURS[HEALTHY])
         self.health.setText(st.health)
         self.health.setStyleSheet(_PILL.format(bg=bg, fg=fg))
@@ -160,7 +173,7 @@ class NumberCard(QFrame):
         self.last.setText(heard + polled)
         self.last.setToolTip("The last webhook of any kind for this number, and the last status poll")
 
-        self.strip.set_slots(s.strip_24h, now - DAY, now)
+        self.strip.set_history(s.history_24h, now - DAY, now)
         self.uptime.setText(uptime_text(s, known_since, now))
         self.uptime.setToolTip(
             "Share of the known time spent connected. A flap is a drop of under 10 minutes "

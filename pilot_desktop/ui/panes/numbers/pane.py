@@ -18,11 +18,10 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -41,15 +40,19 @@ from pilot_desktop.services.secrets import SecretsError
 from pilot_desktop.store.read_models import NumbersOverview, NumberSummary
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
+from pilot_desktop.ui.elided import ElidedLabel
 from pilot_desktop.ui.panes.numbers.card import Hooks, NumberCard
 from pilot_desktop.ui.panes.numbers.detail import NumberDetail
-from pilot_desktop.ui.panes.numbers.text import NO_ACCOUNT
+from pilot_desktop.ui.panes.numbers.empty import EmptyPage
+from pilot_desktop.ui.panes.numbers.strip import StripLegend
+from pilot_desktop.ui.panes.numbers.text import EMPTY, NO_ACCOUNT, hooks_problem
 from pilot_desktop.ui.refresh import Refresher
 from pilot_desktop.ui.refusal_watch import RefusalPicture
 from pilot_desktop.ui.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
+NARROW_PX = 900
 THROTTLE_S = 1.0  # at most one re-read this often, however busy the webhooks
 STALE_S = 30.0  # ages, "since" and uptimes move: re-read a visible tab this often anyway
 HISTORY_ROWS = 300
@@ -57,24 +60,6 @@ HOOKS_STALE_S = 300.0  # the webhooks of every number are re-read this often (ne
 SELECTED_HOOKS_STALE_S = 60.0  # and the selected number's when it is selected again
 WebhooksOf = Callable[[str], Awaitable[list[Webhook]]]
 _LEVEL_COLOUR = {"ok": "#276749", "warn": "#975a16", "down": "#c53030", "none": "palette(mid)"}
-
-EMPTY = (
-    "<h3>Your numbers appear here</h3>"
-    "<p>Each WhatsApp number shows up with its first <code>number.*</code> webhook (created, "
-    "connected, disconnected, …) or its first status poll: its connection state and since when, "
-    "a 24-hour uptime strip, its health, and the history of its connections.</p>"
-    "<p>{polling}</p>"
-    "<p>To add an account, or to subscribe a number to number events so disconnections show "
-    "the moment they happen, use the Webhooks tab.</p>"
-)
-
-
-def _hooks_problem(exc: Exception) -> str:
-    if isinstance(exc, AccountError):
-        return NO_ACCOUNT
-    if isinstance(exc, httpx.HTTPError):
-        return f"could not reach the API ({exc})"
-    return f"could not be read: {exc}"
 
 
 class NumbersPane(QWidget):
@@ -104,34 +89,23 @@ class NumbersPane(QWidget):
     # -- widgets ---------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.overall_label = QLabel("")
-        self.polling_label = QLabel("")
+        # One line each (elided, whole in the tooltip): never wrapped into a column when narrow.
+        self.overall_label = ElidedLabel("", min_width=120)
+        self.overall_label.setStyleSheet("font-weight: bold;")
+        self.polling_label = ElidedLabel("", min_width=60)
         self.polling_label.setStyleSheet("color: palette(mid);")
-        self.polling_label.setWordWrap(True)
         self.check_button = QPushButton("Check now")
         self.check_button.setToolTip("Ask the platform for every number's live state now")
         self.check_button.clicked.connect(lambda: self.tasks.start(self.check_now()))
         self.check_button.setEnabled(False)
         bar = QHBoxLayout()
-        bar.addWidget(self.overall_label)
-        bar.addStretch(1)
-        bar.addWidget(self.polling_label, 2)
+        bar.addWidget(self.overall_label, 2)
+        bar.addWidget(self.polling_label, 3)
         bar.addWidget(self.check_button)
 
-        self.empty_hint = QLabel("Loading…")
-        self.empty_hint.setWordWrap(True)
-        self.empty_hint.setTextFormat(Qt.TextFormat.RichText)
-        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.open_webhooks = QPushButton("Open the Webhooks tab")
+        empty = EmptyPage()
+        self.empty_hint, self.open_webhooks = empty.hint, empty.open_webhooks
         self.open_webhooks.clicked.connect(lambda: self.webhooks_requested.emit(""))
-        empty = QWidget()
-        empty.setObjectName("numbersEmpty")
-        empty.setStyleSheet("#numbersEmpty { background: palette(base); }")
-        empty_col = QVBoxLayout(empty)
-        empty_col.setContentsMargins(16, 16, 16, 16)
-        empty_col.addWidget(self.empty_hint)
-        empty_col.addWidget(self.open_webhooks, 0, Qt.AlignmentFlag.AlignLeft)
-        empty_col.addStretch(1)
 
         self.card_box = QWidget()
         self.card_col = QVBoxLayout(self.card_box)
@@ -142,14 +116,18 @@ class NumbersPane(QWidget):
         self.card_scroll.setWidgetResizable(True)
         self.card_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.card_scroll.setWidget(self.card_box)
-        self.card_scroll.setMinimumWidth(440)
+        self.card_scroll.setMinimumWidth(300)
         self.card_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.detail = NumberDetail()
         self.detail.webhooks_requested.connect(self.webhooks_requested)
         self.detail.clear()
+        detail_scroll = QScrollArea()  # scrolls when low: its wrapped lines never overlap
+        detail_scroll.setWidgetResizable(True)
+        detail_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        detail_scroll.setWidget(self.detail)
         self.split = QSplitter()
         self.split.addWidget(self.card_scroll)
-        self.split.addWidget(self.detail)
+        self.split.addWidget(detail_scroll)
         self.split.setSizes([580, 620])
 
         self.stack = QStackedWidget()
@@ -158,7 +136,22 @@ class NumbersPane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
+        self.legend = StripLegend()
+        layout.addWidget(self.legend)
         layout.addWidget(self.stack, 1)
+
+    def _say_polling(self, text: str) -> None:
+        self.polling_label.setText(text)
+        self.polling_label.setToolTip(text)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # Narrow: the selected number's detail goes under the cards instead of beside them.
+        wide = event.size().width() >= NARROW_PX
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if orientation != self.split.orientation():
+            self.split.setOrientation(orientation)
+            self.split.setSizes([580, 620] if wide else [600, 400])  # the cards first
+        super().resizeEvent(event)
 
     def set_sources(self, polling: NumberPolling | None, webhooks_of: WebhooksOf | None) -> None:
         """The poller (problems, Check now) and how to read a number's webhooks."""
@@ -180,7 +173,7 @@ class NumbersPane(QWidget):
 
     def _failed(self, exc: Exception) -> None:  # the store is environmental: say so, keep the window
         log.warning("numbers: %s", exc)
-        self.polling_label.setText(f"Could not read the numbers: {exc}")
+        self._say_polling(f"Could not read the numbers: {exc}")
 
     async def settled(self) -> None:
         """Wait until the reads and webhook look-ups under way are drawn (tests, shutdown)."""
@@ -198,6 +191,7 @@ class NumbersPane(QWidget):
         by_id = {s.number_id: s for s in found}
         self._show_header(found)
         self.stack.setCurrentIndex(1 if found else 0)
+        self.legend.setVisible(bool(found))
         self._sync_cards([s.number_id for s in found])
         for s in found:
             card = self.cards[s.number_id]
@@ -228,10 +222,11 @@ class NumbersPane(QWidget):
 
     def _show_header(self, found: list[NumberSummary]) -> None:
         level, text = overall([s.state for s in found])
-        self.overall_label.setText(f"<b>{html.escape(text)}</b>")
-        self.overall_label.setStyleSheet(f"color: {_LEVEL_COLOUR[level]};")
+        self.overall_label.setText(text)
+        self.overall_label.setToolTip(text)
+        self.overall_label.setStyleSheet(f"font-weight: bold; color: {_LEVEL_COLOUR[level]};")
         last = max((s.last_poll_at for s in found if s.last_poll_at is not None), default=None)
-        self.polling_label.setText(self._polling_text(last))
+        self._say_polling(self._polling_text(last))
         polling = self.polling
         can_check = polling is not None and polling.has_accounts
         self.check_button.setEnabled(can_check and not self._checking)
@@ -320,7 +315,7 @@ class NumbersPane(QWidget):
             try:
                 value = await fetch(number_id)
             except (ApiError, AccountError, SecretsError, httpx.HTTPError) as exc:
-                value = _hooks_problem(exc)
+                value = hooks_problem(exc)
             self._hooks[number_id] = (time.monotonic(), value)
             card = self.cards.get(number_id)
             if card is not None:
@@ -382,7 +377,7 @@ class NumbersPane(QWidget):
             return
         self._checking = True
         self.check_button.setEnabled(False)
-        self.polling_label.setText("Checking every number's live state…")
+        self._say_polling("Checking every number's live state…")
         try:
             await polling.poller.poll_once()
         finally:

@@ -1,39 +1,86 @@
-"""The 24 h uptime strip: one small cell per half hour, coloured by its worst state."""
+"""The 24 h uptime strip: one small cell per half hour, coloured by the rule of
+core/numbers.py slot_state (any drop red; amber only for connecting a minute or more; grey
+only where nothing is known), its tooltip the states in that half hour and since when, and
+the legend saying what the colours mean."""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
 from datetime import datetime
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QSize
+from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QToolTip, QWidget
+from PySide6.QtWidgets import QLabel, QToolTip, QWidget
 
-from pilot_desktop.core.numbers import CLOSED, CONNECTING, OPEN, REMOVED, UNKNOWN
-from pilot_desktop.ui.panes.numbers.text import STATE_LABEL, colour
+from pilot_desktop.core.format import elapsed
+from pilot_desktop.core.number_words import state_label
+from pilot_desktop.core.numbers import (
+    CLOSED,
+    CONNECTING,
+    CONNECTING_SHOWN_S,
+    OPEN,
+    REMOVED,
+    UNKNOWN,
+    Span,
+    slot_state,
+    strip_spans,
+)
+from pilot_desktop.ui.panes.numbers.text import colour
 
 CELL_W, GAP, HEIGHT = 6, 1, 16
-_WORST = {
-    OPEN: "connected all along",
-    CONNECTING: "connecting at some point",
-    CLOSED: "disconnected at some point",
-    REMOVED: "removed",
-    UNKNOWN: "state not known yet",
-}
+SLOTS = 48
+LEGEND = (
+    (OPEN, "connected"),
+    (CONNECTING, f"connecting {int(CONNECTING_SHOWN_S // 60)} min or more"),
+    (CLOSED, "disconnected (any drop)"),
+    (REMOVED, "removed"),
+    (UNKNOWN, "not known yet"),
+)
+
+
+def _clock(at: float) -> str:
+    return f"{datetime.fromtimestamp(at):%H:%M}"
+
+
+def slot_words(spans: Sequence[Span], start: float, end: float, now: float) -> str:
+    """'10:30–now: Connected since 10:57 (3 min); Connecting 10:56–10:57; not known before 10:56'."""
+    current = end >= now - 1
+    head = f"{_clock(start)}–{'now' if current else _clock(end)}"
+    if not spans:
+        return f"{head}: not known (before the number was first seen)"
+    parts = []
+    for i, (a, b, state) in enumerate(reversed(spans)):  # newest first
+        words = state_label(state)
+        if i == 0 and current:
+            parts.append(f"{words} since {_clock(a)} ({elapsed(now - a)})")
+        elif len(spans) == 1:
+            parts.append(words)
+        else:
+            parts.append(f"{words} {_clock(a)}–{_clock(b)}")
+    if spans[0][0] > start + 1:
+        parts.append(f"not known before {_clock(spans[0][0])}")
+    return f"{head}: " + "; ".join(parts)
 
 
 class UptimeStrip(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.spans: list[list[Span]] = []
         self.slots: list[str] = []
         self.since = 0.0
         self.until = 0.0
         self.setMouseTracking(True)
         self.setToolTip("Last 24 hours, oldest on the left; one cell per half hour")
 
-    def set_slots(self, slots: list[str], since: float, until: float) -> None:
+    def set_history(self, history: Sequence[tuple[float, str]], since: float, until: float) -> None:
+        """(time, connection state) changes, the one before `since` included."""
+        spans = strip_spans(list(history), since, until, SLOTS)
+        slots = [slot_state(s) for s in spans]
         if (slots, since // 60, until // 60) == (self.slots, self.since // 60, self.until // 60):
+            self.spans, self.since, self.until = spans, since, until  # tips stay exact
             return  # nothing to redraw
-        self.slots, self.since, self.until = list(slots), since, until
+        self.spans, self.slots, self.since, self.until = spans, slots, since, until
         self.update()
 
     def sizeHint(self) -> QSize:
@@ -52,9 +99,7 @@ class UptimeStrip(QWidget):
     def slot_tip(self, i: int) -> str:
         width = (self.until - self.since) / max(1, len(self.slots))
         start, end = self.since + i * width, self.since + (i + 1) * width
-        span = f"{datetime.fromtimestamp(start):%H:%M}–{datetime.fromtimestamp(end):%H:%M}"
-        state = self.slots[i]
-        return f"{span}: {_WORST.get(state, STATE_LABEL.get(state, state))}"
+        return slot_words(self.spans[i], start, end, self.until)  # until: the read's "now"
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -69,3 +114,23 @@ class UptimeStrip(QWidget):
                 QToolTip.showText(event.globalPos(), self.slot_tip(i), self)
                 return True
         return super().event(event)
+
+
+class StripLegend(QLabel):
+    """What the strips' colours mean, once above the cards (wraps in a narrow window)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        items = " &nbsp; ".join(
+            f"<span style='color: {colour(state)}'>■</span>&nbsp;{html.escape(words).replace(' ', '&nbsp;')}"
+            for state, words in LEGEND
+        )
+        super().__init__(f"24 h strips: &nbsp;{items}", parent)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setWordWrap(True)
+        self.setStyleSheet("color: palette(mid);")
+        self.setToolTip(
+            "One cell per half hour, oldest on the left. A cell is red when the number was "
+            "disconnected at any moment in it, amber when it was connecting for "
+            f"{int(CONNECTING_SHOWN_S // 60)} minute or more (a pairing or reconnection that "
+            "takes seconds is not shown), green when connected, grey where nothing is known."
+        )

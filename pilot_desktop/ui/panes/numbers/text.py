@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import html
 
+import httpx
+
 from pilot_desktop.api.models import Webhook
-from pilot_desktop.core.catalogue import ALL_EVENTS, META, PILOT_STATUS
-from pilot_desktop.core.format import age, elapsed, percent, when, when_iso
+from pilot_desktop.core.catalogue import ALL_EVENTS
+from pilot_desktop.core.format import age, percent, when, when_iso
+
+# The state's words live in core (the CLI's `numbers` says them too); re-exported here.
+from pilot_desktop.core.number_words import (  # noqa: F401
+    HEALTH_MEANING,
+    KIND_LABEL,
+    LATE_NOTE,
+    PROVIDER_LABEL,
+    STATE_LABEL,
+    change_words,
+    provider_text,
+    state_text,
+)
 from pilot_desktop.core.numbers import (
     BLOCKED,
     CLOSED,
     CONNECTING,
-    CONNECTION,
     DEGRADED,
-    HEALTH,
     HEALTHY,
     OPEN,
     REMOVED,
@@ -21,16 +33,10 @@ from pilot_desktop.core.numbers import (
     UNKNOWN,
     NumberState,
 )
+from pilot_desktop.services.accounts import AccountError
 from pilot_desktop.store.read_models import DAY, NumberSummary, TransitionRow
 from pilot_desktop.ui.refusal_watch import Concern, route_words, window_words
 
-STATE_LABEL = {
-    OPEN: "Connected",
-    CONNECTING: "Connecting",
-    CLOSED: "Disconnected",
-    REMOVED: "Removed",
-    UNKNOWN: "State unknown",
-}
 # The strip's and the state's colours: green up, amber connecting, red down, grey unknown.
 STATE_COLOUR = {
     OPEN: "#38a169",
@@ -46,29 +52,11 @@ HEALTH_COLOURS = {
     SHADOWBAN: ("#e9d8fd", "#44337a"),
     BLOCKED: ("#fed7d7", "#742a2a"),
 }
-HEALTH_MEANING = {
-    HEALTHY: "No health warning from the platform.",
-    DEGRADED: "Degraded: the platform sees delivery or quality problems; sending may slow down.",
-    SHADOWBAN: "Shadowban: messages may be accepted but not delivered to contacts.",
-    BLOCKED: "Blocked: the number cannot send.",
-}
-PROVIDER_LABEL = {PILOT_STATUS: "Web (QR)", META: "Meta Cloud API"}
-LATE_NOTE = "(late: recorded, not applied)"
 NO_ACCOUNT = "not readable: no account for this number"
-KIND_LABEL = {CONNECTION: "Connection", HEALTH: "Health", "billing": "Billing"}
-_BILLING_LABEL = {"ok": "sending allowed", "blocked": "sending blocked (unpaid)"}
 
 
 def colour(state: str) -> str:
     return STATE_COLOUR.get(state, STATE_COLOUR[UNKNOWN])
-
-
-def state_text(state: NumberState, now: float) -> str:
-    """'Connected · 3 h 12 min': the connection state and for how long."""
-    label = STATE_LABEL.get(state.connection, state.connection)
-    if state.connection_at is None or state.connection == UNKNOWN:
-        return label
-    return f"{label} · {elapsed(now - state.connection_at)}"
 
 
 def billing_text(blocked_since: str | None, disconnect_at: str | None) -> str | None:
@@ -96,10 +84,6 @@ def uptime_text(s: NumberSummary, known_since: float | None, now: float) -> str:
     return f"up {percent(s.uptime_24h)} in 24 h · {percent(s.uptime_7d)} in 7 d · {flaps}"
 
 
-def provider_text(provider: str | None) -> str:
-    return PROVIDER_LABEL.get(provider or "", provider or "provider unknown")
-
-
 def health_tip(state: NumberState, now: float) -> str:
     lines = [HEALTH_MEANING.get(state.health, state.health)]
     if state.health_reason:
@@ -117,13 +101,7 @@ def error_text(error: str | None, code: str | None) -> str:
 
 def change_text(row: TransitionRow) -> str:
     """'Connected → Disconnected', in the words of the row's kind."""
-    if row.kind == CONNECTION:
-        before, after = STATE_LABEL.get(row.before, row.before), STATE_LABEL.get(row.after, row.after)
-    elif row.kind == "billing":
-        before, after = _BILLING_LABEL.get(row.before, row.before), _BILLING_LABEL.get(row.after, row.after)
-    else:
-        before, after = row.before, row.after
-    return f"{before} → {after}"
+    return change_words(row.kind, row.before, row.after)
 
 
 def source_text(row: TransitionRow) -> str:
@@ -215,3 +193,24 @@ def refused_tip(concern: Concern) -> str:
         lines.append(latest.hint)
     lines.append("The status bar's red count opens the Refused view.")
     return "\n".join(lines)
+
+
+# The pane before any number is known.
+EMPTY = (
+    "<h3>Your numbers appear here</h3>"
+    "<p>Each WhatsApp number shows up with its first <code>number.*</code> webhook (created, "
+    "connected, disconnected, …) or its first status poll: its connection state and since when, "
+    "a 24-hour uptime strip, its health, and the history of its connections.</p>"
+    "<p>{polling}</p>"
+    "<p>To add an account, or to subscribe a number to number events so disconnections show "
+    "the moment they happen, use the Webhooks tab.</p>"
+)
+
+
+def hooks_problem(exc: Exception) -> str:
+    """Why a number's webhooks could not be read, in a few words."""
+    if isinstance(exc, AccountError):
+        return NO_ACCOUNT
+    if isinstance(exc, httpx.HTTPError):
+        return f"could not reach the API ({exc})"
+    return f"could not be read: {exc}"

@@ -10,7 +10,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QWi
 from pilot_desktop.services.accounts import Accounts
 from pilot_desktop.services.config import SettingsError
 from pilot_desktop.services.secrets import SecretsError
+from pilot_desktop.ui.elided import ElidedLabel
 from pilot_desktop.ui.panes.webhooks.account_dialog import AccountDialog
+from pilot_desktop.ui.panes.webhooks.look import AMBER, tint
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 
 
@@ -29,13 +31,13 @@ class AccountsRow(QWidget):
         super().__init__()
         self.accounts, self.profile_accounts = accounts, profile_accounts
         self.strip, self._open = strip, open_dialog
-        self.line = QLabel()
-        self.line.setWordWrap(True)
+        self.line = ElidedLabel("", 120)  # one line; the whole list in its tooltip
         self.add = QPushButton("Add account…")
         self.add.clicked.connect(self.open_add)
         self.remove = QPushButton("Remove account…")
         self.remove.clicked.connect(self.open_remove)
-        self.point_all = QPushButton("Point all my webhooks at this app…")
+        self.point_all = QPushButton("Point all…")  # short: the row fits a 640 px window
+        self.point_all.setToolTip("Point all my webhooks at this app: a preview of every change first")
         self.point_all.clicked.connect(self.point_all_requested)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -46,7 +48,7 @@ class AccountsRow(QWidget):
         warning = self.profile.secrets.warning or ""
         self.store_warning = QLabel(warning)
         self.store_warning.setWordWrap(True)
-        self.store_warning.setStyleSheet("color: #975a16;")
+        self.store_warning.setStyleSheet(tint(self.store_warning, AMBER))
         self.store_warning.setVisible(bool(warning))
         self.show_accounts()
 
@@ -63,6 +65,7 @@ class AccountsRow(QWidget):
                 f"{a.label or a.id} ({'tenant' if a.scope == 'tenant' else 'number'} key)" for a in accounts
             )
             self.line.setText(f"Accounts: {described}")
+        self.line.setToolTip(self.line.text())
         self.remove.setEnabled(bool(accounts))
         self.point_all.setEnabled(bool(accounts))
 
@@ -77,8 +80,8 @@ class AccountsRow(QWidget):
     def _added(self) -> None:
         if self.profile_accounts is not None:
             self.strip.ok(
-                "Account saved to your profile. Restart Pilot Desktop to leave the demo and manage "
-                "its numbers' webhooks here."
+                "Account saved to your profile. Leave the demo (the yellow bar's link) to receive and "
+                "manage its numbers' webhooks here, no restart needed."
             )
         elif warning := self.accounts.secrets.warning:
             self.strip.warn(warning)

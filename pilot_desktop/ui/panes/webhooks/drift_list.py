@@ -48,7 +48,7 @@ KIND_NAMES = {
 }
 NO_RESTORE = {
     "deleted": "No Restore: a webhook made again gets a new id and signing secret. Make it with "
-    "Subscribe all numbers to this app… (Webhooks tab), or Accept to stop expecting it.",
+    "Subscribe all… (Webhooks tab), or Accept to stop expecting it.",
     "events_dropped": "Nothing to restore: the platform drops these events because this number's "
     "provider cannot emit them. Accept to expect the events it kept.",
 }
@@ -58,7 +58,7 @@ HINT = "color: #5a6472;"
 NEUTRAL = "background: #edf2f7; color: #2d3748; border: 1px solid #cbd5e0; border-radius: 4px; padding: 6px;"
 # The services' sentences name the CLI; in the GUI the button does the same.
 CLI_SUBSCRIBE = re.compile(r"(?:Subscribe all numbers \()?`pilot-desktop webhooks subscribe-all`\)?")
-BUTTON = "Subscribe all numbers to this app… (Webhooks tab)"
+BUTTON = "Subscribe all… (Webhooks tab)"
 
 
 def gui_words(text: str) -> str:

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 
 from pilot_desktop.api.models import Webhook
 from pilot_desktop.core.format import age_iso
 from pilot_desktop.services.webhook_admin import WebhookAdmin
 from pilot_desktop.services.webhooks import describe_events
+from pilot_desktop.tunnel.public_url import token_at
+from pilot_desktop.ui.panes.webhooks.look import AMBER, GREEN, ORANGE, RED, FitColumns, cell_colour, refit
 from pilot_desktop.ui.panes.webhooks.widgets import row_table
 from pilot_desktop.ui.refusal_watch import RefusalPicture, route_words, window_words
 
-COLUMNS = ("Name", "Events", "Active", "Last triggered", "Signing secret", "URL")
+# The URL second: it is what the operator reads first, and stays in view at 640 px.
+COLUMNS = ("Name", "URL", "Events", "Active", "Last triggered", "Signing secret")
 URL_COLUMN = COLUMNS.index("URL")
+EVENTS_COLUMN = COLUMNS.index("Events")
+ACTIVE_COLUMN = COLUMNS.index("Active")
 LAST_COLUMN = COLUMNS.index("Last triggered")
+SECRET_COLUMN = COLUMNS.index("Signing secret")
+FOREIGN_MARK = "⚠ other token"
 _NOT_A_HOOK = "\0"  # a URL that is no /hooks/<token>[/<route>] address: no refusal is its
 REFUSED_TIP = (
     "Another signing secret checks this webhook's address, so its deliveries are refused (401): "
@@ -28,51 +35,110 @@ UNVERIFIED_TIP = (
 )
 
 
+FOREIGN_TIP = (
+    "This webhook points at this app's address, but with another token ({token}…): the receiver "
+    "refuses its deliveries (404). It is from another install, or from before this app's token "
+    "changed: point it at this app (Edit… → Use this app's URL, or Point all…)."
+)
+
+
 def hooks_table() -> QTableWidget:
     table = row_table(COLUMNS)
-    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-    table.setWordWrap(False)
+    # The URL keeps the spare width; names, events and reasons are elided (end) past a cap.
+    FitColumns(table, URL_COLUMN, least=220, caps={0: 180, EVENTS_COLUMN: 260, LAST_COLUMN: 260})
     return table
 
 
+def other_token(url: str, bases: Sequence[str], token: str) -> str | None:
+    """The token of a hook URL at one of this receiver's addresses (`bases`: the public URL,
+    the local one) when it is not the receiver's own (deliveries there get 404); else None."""
+    for base in bases:
+        found = token_at(url, base)
+        if found is not None:
+            return found if found != token else None
+    return None
+
+
+def events_cell(events: list[str]) -> tuple[str, str]:
+    """The events cell (a count first when several, so an elided list still says how many)
+    and its tooltip, one event a line."""
+    text = describe_events(events)
+    if len(events) > 2:
+        text = f"{len(events)} events: {text}"
+    return text, "\n".join(events) if len(events) > 1 else text
+
+
 def fill(
-    table: QTableWidget, hooks: list[Webhook], admin: WebhookAdmin, refusals: RefusalPicture | None = None
+    table: QTableWidget,
+    hooks: list[Webhook],
+    admin: WebhookAdmin,
+    refusals: RefusalPicture | None = None,
+    bases: Sequence[str] = (),
 ) -> None:
-    """Every webhook: its events, whether it is paused, when it last fired (and whether its
-    deliveries are being refused here), whether its signing secret is stored (or missing
-    where another secret refuses its deliveries) and its URL, marked when it points at this app."""
+    """Every webhook: its URL (marked when it points at this app, or at this app's address
+    with another token), its events, whether it is paused, when it last fired (and whether its
+    deliveries are being refused here), whether its signing secret is stored (or missing where
+    another secret refuses its deliveries). `bases`: this receiver's addresses."""
     refused = {h.id for h in admin.refused(hooks)}
     table.setRowCount(len(hooks))
     for row, hook in enumerate(hooks):
         here = admin.points_here(hook.url)
+        foreign = None if here else other_token(hook.url, bases, admin.token)
         secret = admin.signing.has(hook.id)
+        events, events_tip = events_cell(hook.events)
+        url = f"→ this app   {hook.url}" if here else hook.url
         cells = [
             hook.name,
-            describe_events(hook.events),
+            f"{FOREIGN_MARK}   {hook.url}" if foreign is not None else url,
+            events,
             "active" if hook.active else "paused",
             age_iso(hook.last_triggered),
             _secret_cell(secret, here, hook.id in refused),
-            f"→ this app   {hook.url}" if here else hook.url,
         ]
         for col, text in enumerate(cells):
             item = QTableWidgetItem(text)
             item.setToolTip(text)
             if col == URL_COLUMN and here:
-                item.setForeground(QColor("#276749"))
+                item.setForeground(cell_colour(table, GREEN))
                 item.setToolTip(f"Points at this app's receiver: {hook.url}")
-            if col == 2 and not hook.active:
-                item.setForeground(QColor("#975a16"))
-            if col == 4 and hook.id in refused:
-                item.setForeground(QColor("#c05621"))
+            elif col == URL_COLUMN and foreign is not None:
+                item.setForeground(cell_colour(table, RED))
+                item.setToolTip(f"{FOREIGN_TIP.format(token=foreign[:6])}\n{hook.url}")
+            if col == EVENTS_COLUMN:
+                item.setToolTip(events_tip)
+            if col == ACTIVE_COLUMN and not hook.active:
+                item.setForeground(cell_colour(table, AMBER))
+            if col == SECRET_COLUMN and hook.id in refused:
+                item.setForeground(cell_colour(table, ORANGE))
                 item.setToolTip(REFUSED_TIP)
-            elif col == 4 and here and not secret:
+            elif col == SECRET_COLUMN and here and not secret:
                 item.setToolTip(UNVERIFIED_TIP)
             table.setItem(row, col, item)
     show_refused(table, hooks, refusals, resize=False)
-    table.resizeColumnsToContents()
-    for col in range(URL_COLUMN):  # long event lists must not push the URL out of sight
-        table.setColumnWidth(col, min(table.columnWidth(col), 320))
-    table.setColumnWidth(URL_COLUMN, 200)  # then stretched to the free width
+    refit(table)
+
+
+def warnings(hooks: list[Webhook], admin: WebhookAdmin, bases: Sequence[str]) -> str:
+    """Why the receiver refuses some listed webhooks' deliveries, in one sentence each; "" when
+    none. A webhook at this app's address with another token gets 404. One pointing here without
+    a stored secret is accepted unverified (its cell says so), unless its route is checked anyway:
+    it shares the address of a webhook whose secret is stored, so its deliveries get 401."""
+    said = []
+    foreign = [h.name for h in hooks if other_token(h.url, bases, admin.token) is not None]
+    if foreign:
+        said.append(
+            f"{', '.join(foreign)} point(s) at this app's address with another token, so the receiver "
+            "refuses their deliveries (404): point them at this app (Edit… → Use this app's URL, or "
+            "Point all…)."
+        )
+    refused = [h.name for h in admin.refused(hooks)]
+    if refused:
+        said.append(
+            f"{', '.join(refused)} point(s) at this app without a stored signing secret, at an "
+            "address another signing secret checks (a webhook sharing it has one), so the receiver "
+            "refuses their deliveries (401): add their secret (Edit…)."
+        )
+    return "\n".join(said)
 
 
 def _secret_cell(stored: bool, here: bool, refused: bool) -> str:
@@ -116,7 +182,7 @@ def show_refused(
             continue
         span = window_words(refusals.summary.window_s) if refusals is not None else ""
         item.setText(f"{last} · ⊘ {concern.count_text} refused ({concern.status_text}) in {span}")
-        item.setForeground(QColor("#c53030"))
+        item.setForeground(cell_colour(table, RED))
         latest = concern.latest
         tip = [
             f"This receiver refused {concern.count_text} deliveries to {route_words(route)} in the last "
@@ -127,5 +193,4 @@ def show_refused(
             tip.append(f"Hint: {latest.hint}")
         item.setToolTip("\n".join(tip))
     if resize:
-        table.resizeColumnToContents(LAST_COLUMN)
-        table.setColumnWidth(LAST_COLUMN, min(table.columnWidth(LAST_COLUMN), 320))
+        refit(table)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.core.format import duration
 from pilot_desktop.services.webhook_logs import LogComparison
+from pilot_desktop.ui.panes.webhooks.look import FitColumns, fit_to_window, refit
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip, row_table
 from pilot_desktop.ui.tasks import Tasks
 
@@ -40,6 +41,7 @@ class LogsDialog(QDialog):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.table = row_table(COLUMNS)
+        FitColumns(self.table, COLUMNS.index("Event"), least=140)
         self.table.itemSelectionChanged.connect(self._show_payload)
         self.payload = QPlainTextEdit(readOnly=True)
         self.payload.setPlaceholderText("Select a delivery to see its payload and the answer it got.")
@@ -63,7 +65,7 @@ class LogsDialog(QDialog):
         col.addWidget(split, 1)
         col.addWidget(self.extra)
         col.addLayout(buttons)
-        self.resize(1000, 560)
+        fit_to_window(self, parent, 1000, 560)
 
     def reload(self) -> None:
         if not self._tasks.busy:
@@ -98,7 +100,7 @@ class LogsDialog(QDialog):
                 if col == 5 and check.verdict in _VERDICT_COLOUR:
                     item.setForeground(QColor(_VERDICT_COLOUR[check.verdict]))
                 self.table.setItem(row, col, item)
-        self.table.resizeColumnsToContents()
+        refit(self.table)
         c = comparison.counts
         self.summary.setText(
             f"<b>{len(comparison.checks)}</b> recent deliveries (the platform keeps the last 50): "

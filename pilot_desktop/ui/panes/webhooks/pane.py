@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -34,9 +34,10 @@ from pilot_desktop.services.config import SettingsError
 from pilot_desktop.services.secrets import SecretsError
 from pilot_desktop.services.webhook_admin import AdminError, Located, WebhookAdmin
 from pilot_desktop.services.webhooks import describe_events
+from pilot_desktop.ui.elided import ElidedLabel
 from pilot_desktop.ui.panes.webhooks.accounts_row import AccountsRow
-from pilot_desktop.ui.panes.webhooks.editor import Edit, WebhookEditor
-from pilot_desktop.ui.panes.webhooks.hooks_table import fill, hooks_table, show_refused
+from pilot_desktop.ui.panes.webhooks.editor import Edit, WebhookEditor, editor_for
+from pilot_desktop.ui.panes.webhooks.hooks_table import fill, hooks_table, other_token, show_refused, warnings
 from pilot_desktop.ui.panes.webhooks.logs_dialog import LogsDialog
 from pilot_desktop.ui.panes.webhooks.retarget_dialog import RetargetDialog
 from pilot_desktop.ui.panes.webhooks.sections import Sections
@@ -50,7 +51,6 @@ log = logging.getLogger(__name__)
 
 EXPECTED = (ApiError, AccountError, SecretsError, SettingsError, AdminError)
 STALE_AFTER_S = 30.0
-DEMO_AUTOFILL_NOTE = "Demo: left empty, the sandbox's secret for the new webhook is filled in for you."
 
 
 class WebhooksPane(QWidget):
@@ -63,10 +63,9 @@ class WebhooksPane(QWidget):
         profile_accounts: Accounts | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        """`profile_accounts`: in the demo, the operator's real accounts, where a key added
-        here goes (used from the next launch); the pane itself shows the sandbox's."""
+        """`profile_accounts`: in the demo, the operator's real accounts (the pane shows the sandbox's)."""
         super().__init__(parent)
-        self.admin = admin
+        self.admin, self.local_base = admin, local_base
         self.profile_accounts = profile_accounts
         self.tasks = Tasks()
         self.webhooks: list[Webhook] = []
@@ -90,10 +89,13 @@ class WebhooksPane(QWidget):
         self.accounts_row = AccountsRow(self.admin.accounts, self.strip, self._open, self.profile_accounts)
         self.accounts_row.point_all_requested.connect(lambda: self.tasks.start(self.open_point_all()))
         self.numbers = QListWidget()
-        self.numbers.setMinimumWidth(220)
+        self.numbers.setMinimumWidth(130)
         self.numbers.currentItemChanged.connect(lambda *_: self.tasks.start(self.load_webhooks()))
 
-        self.title = QLabel()
+        self.title = ElidedLabel("", 120)  # one line, elided in a narrow window
+        bold = self.title.font()
+        bold.setBold(True)
+        self.title.setFont(bold)
         self.refresh = QPushButton("Refresh")
         self.refresh.clicked.connect(lambda: self.tasks.start(self.load_webhooks()))
         self.table = hooks_table()
@@ -125,7 +127,9 @@ class WebhooksPane(QWidget):
         split = QSplitter()
         split.addWidget(self.numbers)
         split.addWidget(right)
-        split.setSizes([260, 900])
+        split.setStretchFactor(1, 1)  # the table takes the width a larger window gives
+        split.setCollapsible(1, False)
+        split.setSizes([200, 900])
 
         # Tabs: the webhooks, the tunnel (with self.where), the findings (sections.py).
         self.sections = Sections(self, self.accounts_row, split, self.where, self.strip)
@@ -157,7 +161,6 @@ class WebhooksPane(QWidget):
             self.refresh_numbers()
         elif changed & {"signing_secret_webhooks", "signing_secret_routes"}:
             self._fill_table()
-            self._warn_refused()
 
     def refresh_numbers(self) -> None:
         self.accounts_row.show_accounts()
@@ -167,7 +170,7 @@ class WebhooksPane(QWidget):
         for _, number in self.accounts.numbers():
             item = QListWidgetItem(f"{number.name or number.id}\n{number.phone}")
             item.setData(Qt.ItemDataRole.UserRole, number.id)
-            item.setToolTip(number.id)
+            item.setToolTip(f"{number.name or number.id}\n{number.phone}\n{number.id}")
             self.numbers.addItem(item)
             if number.id == current:
                 self.numbers.setCurrentItem(item)
@@ -196,7 +199,8 @@ class WebhooksPane(QWidget):
         number_id = self.number_id
         if number_id is None:
             return
-        self.title.setText(f"<b>Webhooks of {number_label(number_id, self.admin.names())}</b>")
+        self.title.setText(f"Webhooks of {number_label(number_id, self.admin.names())}")
+        self.title.setToolTip(self.title.text())
         self.strip.working("Loading webhooks…")
         self.refresh.setEnabled(False)
         try:
@@ -213,13 +217,22 @@ class WebhooksPane(QWidget):
             return  # the user moved on to another number meanwhile
         self.webhooks = hooks
         self.loaded_at = time.monotonic()
-        self._fill_table()
         self.strip.clear()
-        self._warn_refused()
+        self._fill_table()
+
+    def bases(self) -> list[str]:
+        """This receiver's addresses: the public URL, the local one."""
+        target = self.admin.target()
+        return [target.public_url, self.local_base] if target is not None else [self.local_base]
+
+    def foreign(self, url: str) -> str | None:
+        """The other token of a URL at this receiver's address (deliveries get 404), else None."""
+        return other_token(url, self.bases(), self.admin.token)
 
     def _fill_table(self) -> None:
-        fill(self.table, self.webhooks, self.admin, self.refusals)
+        fill(self.table, self.webhooks, self.admin, self.refusals, self.bases())
         self._update_buttons()
+        self._warn()
 
     def show_refusals(self, picture: RefusalPicture) -> None:
         """Deliveries refused lately, in the rows of the webhooks whose route they were sent to."""
@@ -233,17 +246,14 @@ class WebhooksPane(QWidget):
         self.pause.setText("Resume" if hook is not None and not hook.active else "Pause")
         self.new.setEnabled(self.number_id is not None)
 
-    def _warn_refused(self) -> None:
-        """A webhook pointing here without a stored secret is accepted unverified (its table
-        cell says so), unless its route is checked anyway: it shares the address of a webhook
-        whose secret is stored (two webhooks of one number), so its deliveries get 401."""
-        refused = [h.name for h in self.admin.refused(self.webhooks)]
-        if refused:
-            self.strip.warn(
-                f"{', '.join(refused)} point(s) at this app without a stored signing secret, at an "
-                "address another signing secret checks (a webhook sharing it has one), so the receiver "
-                "refuses their deliveries (401): add their secret (Edit…)."
-            )
+    def _warn(self) -> None:
+        """What makes the receiver refuse a listed webhook's deliveries (hooks_table.warnings),
+        said in the strip, and unsaid once it no longer holds (unless the strip says something else)."""
+        said = warnings(self.webhooks, self.admin, self.bases())
+        if said:
+            self.strip.warn(said)
+        elif self.strip.warned:
+            self.strip.clear()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -253,24 +263,12 @@ class WebhooksPane(QWidget):
 
     # -- create / edit / pause / delete -------------------------------------------------------
     def _editor(self, title: str, number_id: str, located: Located | None = None) -> WebhookEditor:
-        hook = located.hook if located is not None else None
-        target = self.admin.target()
-        editor = WebhookEditor(
-            self,
-            title=title,
-            number_label=number_label(number_id, self.admin.names()),
-            default_url=target.url_for(number_id) if target else None,
-            save=(lambda edit: self._create(number_id, edit))
-            if located is None
-            else (lambda edit: self._update(located, edit)),
-            store_name=self.accounts.secrets.backend,
-            webhook=hook,
-            has_secret=hook is not None and self.admin.signing.has(hook.id),
-            autofill_note=DEMO_AUTOFILL_NOTE if hook is None and self.admin.demo_secret is not None else "",
+        def save(edit: Edit) -> Awaitable[None]:
+            return self._create(number_id, edit) if located is None else self._update(located, edit)
+
+        return editor_for(
+            self, self.admin, title=title, number=number_id, hook=located, save=save, foreign=self.foreign
         )
-        if target is None and hook is None:
-            editor.strip.warn("No public URL is set (the Tunnel tab), so the URL must be typed in.")
-        return editor
 
     def open_new(self) -> None:
         if (number_id := self.number_id) is not None:
@@ -364,8 +362,9 @@ class WebhooksPane(QWidget):
         self.strip.clear()
         known = self.admin.names()
         names = {n.id: number_label(n.id, known) for _, n in self.accounts.numbers()}
-        dialog = RetargetDialog(self, changes, names, self.admin.retarget)
-        dialog.finished.connect(lambda *_: self.tasks.start(self.load_webhooks()))
+        dialog = RetargetDialog(self, changes, names, self.admin.retarget, foreign=self.foreign)
+        # The table follows each Apply at once, not only when the dialog closes.
+        dialog.applied.connect(lambda: self.tasks.start(self.load_webhooks()))
         self._open(dialog)
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -379,6 +378,14 @@ class WebhooksPane(QWidget):
         # After subscribe-all, the table re-reads the platform.
         self.sections.attach(parts, self.admin, self._open, lambda: self.tasks.start(self.load_webhooks()))
         self.where.follow_tunnel(parts.tunnel)  # a dead tunnel's URL is not shown as live
+
+    def receiver_moved(self, local_base: str) -> None:
+        """The receiver moved (ui/port_recovery.py): hints and "points here" follow."""
+        self.local_base = local_base
+        self.where.set_local_base(local_base)
+        if self.sections.tunnel_box is not None:
+            self.sections.tunnel_box.receiver_moved()
+        self.tasks.start(self.load_webhooks())  # "points here" is judged against the new address
 
     async def settled(self) -> None:
         """Wait for this pane's and its open dialog's work (tests, shutdown)."""

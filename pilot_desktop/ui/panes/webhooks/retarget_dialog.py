@@ -1,16 +1,19 @@
-""" "Point all my webhooks at this app": a preview of every change, then one action."""
+""" "Point all my webhooks at this app": a preview of every change, then one action.
+
+The tick and the result come first, so what happened stays in view in a narrow window; the
+reason takes the spare width. Each Apply says so (`applied`), so lists behind the dialog
+re-read the platform at once rather than when the dialog closes."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
-    QHeaderView,
     QLabel,
     QTableWidget,
     QTableWidgetItem,
@@ -21,17 +24,27 @@ from PySide6.QtWidgets import (
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.services.accounts import AccountError
 from pilot_desktop.services.webhooks import Change
+from pilot_desktop.ui.panes.webhooks.look import GREEN, RED, FitColumns, cell_colour, fit_to_window, refit
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 
-COLUMNS = ("Change", "Number", "Webhook", "Now points at", "Will point at", "Why", "Result")
+COLUMNS = ("Change", "Result", "Number", "Webhook", "Now points at", "Will point at", "Why")
 _BUTTON = QDialogButtonBox.StandardButton
-URL_COLUMNS = (3, 4)  # shown by host (what changed), the whole URL in the tooltip
+RESULT = COLUMNS.index("Result")
+NOW, WILL = COLUMNS.index("Now points at"), COLUMNS.index("Will point at")
+URL_COLUMNS = (NOW, WILL)  # shown by host (what changed), the whole URL in the tooltip
 WHY = COLUMNS.index("Why")
+FOREIGN_WHY = "this app's address with another token: its deliveries are refused (404)"
 
 
 def host_of(url: str) -> str:
     return urlsplit(url).netloc or url
+
+
+def _short(url: str) -> str:
+    """Host and path (no scheme, query or fragment): what tells two URLs on one host apart."""
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}" if parts.netloc else url
 
 
 class ChangeFailed(Exception):
@@ -39,6 +52,8 @@ class ChangeFailed(Exception):
 
 
 class RetargetDialog(QDialog):
+    applied = Signal()  # an Apply changed webhooks on the platform: lists shown elsewhere are stale
+
     def __init__(
         self,
         parent: QWidget | None,
@@ -48,7 +63,9 @@ class RetargetDialog(QDialog):
         *,
         title: str = "Point webhooks at this app",
         intro: str | None = None,
+        foreign: Callable[[str], str | None] = lambda url: None,
     ) -> None:
+        """`foreign(url)`: the other token of a URL at this app's address (said in Why)."""
         super().__init__(parent)
         self.setWindowTitle(title)
         self.changes = changes
@@ -77,22 +94,26 @@ class RetargetDialog(QDialog):
             tick.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
             tick.setCheckState(Qt.CheckState.Checked if change.recommended else Qt.CheckState.Unchecked)
             self.table.setItem(row, 0, tick)
-            cells = (
-                number_names.get(change.number_id, change.number_id),
-                change.webhook.name,
-                change.webhook.url,
-                change.new_url,
-                change.reason,
-                "",
-            )
-            for col, text in enumerate(cells, start=1):
-                item = QTableWidgetItem(host_of(text) if col in URL_COLUMNS else text)
-                item.setToolTip(text)
+            old, new = change.webhook.url, change.new_url
+            if host_of(old) == host_of(new):  # same host (another token, a route): the paths differ
+                old, new = _short(old), _short(new)
+            else:
+                old, new = host_of(old), host_of(new)
+            why = FOREIGN_WHY if foreign(change.webhook.url) is not None else change.reason
+            cells = {
+                RESULT: ("", ""),
+                COLUMNS.index("Number"): (number_names.get(change.number_id, change.number_id),) * 2,
+                COLUMNS.index("Webhook"): (change.webhook.name,) * 2,
+                NOW: (old, change.webhook.url),
+                WILL: (new, change.new_url),
+                WHY: (why, why),
+            }
+            for col, (text, tip) in cells.items():
+                item = QTableWidgetItem(text)
+                item.setToolTip(tip)
                 self.table.setItem(row, col, item)
-        self.table.resizeColumnsToContents()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(WHY, QHeaderView.ResizeMode.Stretch)  # the rest fits at 900 px
-        header.setMinimumSectionSize(40)
+        caps = {RESULT: 220, COLUMNS.index("Number"): 200, COLUMNS.index("Webhook"): 160, NOW: 240, WILL: 240}
+        FitColumns(self.table, WHY, least=160, caps=caps)
         self.strip = StatusStrip()
         self.buttons = QDialogButtonBox(_BUTTON.Apply | _BUTTON.Close)
         self.apply_button = self.buttons.button(QDialogButtonBox.StandardButton.Apply)
@@ -104,7 +125,7 @@ class RetargetDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.strip)
         layout.addWidget(self.buttons)
-        self.resize(900, 420)
+        fit_to_window(self, parent, 900, 420)
 
     def column(self, name: str) -> int:
         return COLUMNS.index(name)
@@ -125,24 +146,30 @@ class RetargetDialog(QDialog):
         failed = 0
         for done, row in enumerate(rows, start=1):
             self.strip.working(f"Updating {done} of {len(rows)}…")
-            result = self.table.item(row, 6)
+            result = self.table.item(row, RESULT)
             assert result is not None
             try:
                 await self._apply(self.changes[row])
             except (ApiError, AccountError, ChangeFailed) as exc:
                 failed += 1
                 result.setText(f"failed: {exc}")
-                result.setForeground(Qt.GlobalColor.red)
+                result.setToolTip(f"failed: {exc}")
+                result.setForeground(cell_colour(self.table, RED))
                 continue
             result.setText("done")
+            result.setToolTip("done: it points at this app now")
+            result.setForeground(cell_colour(self.table, GREEN))
             tick = self.table.item(row, 0)
             assert tick is not None
             tick.setCheckState(Qt.CheckState.Unchecked)
+        refit(self.table)
         if failed:
             self.strip.error(f"{failed} of {len(rows)} changes failed; see the Result column.")
         else:
             self.strip.ok(f"{len(rows)} webhooks now point at this app.")
         self.apply_button.setEnabled(True)
+        if failed < len(rows):
+            self.applied.emit()
 
     async def settled(self) -> None:
         await self._tasks.settled()

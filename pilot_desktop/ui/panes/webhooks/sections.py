@@ -120,10 +120,10 @@ class Sections:
         col.addWidget(self.banner)
         col.addWidget(self.tabs, 1)
         col.addWidget(strip)
-        self.subscribe_all = QPushButton("Subscribe all numbers to this app…")
+        self.subscribe_all = QPushButton("Subscribe all…")  # short: the row fits a 640 px window
         self.subscribe_all.setToolTip(
-            "One webhook for every event (*) per number of every account, pointing at this app: "
-            "a preview first, then the signing secrets."
+            "Subscribe all numbers to this app: one webhook for every event (*) per number of every "
+            "account, pointing at this app: a preview first, then the signing secrets."
         )
         self.subscribe_all.hide()
         row = accounts_row.layout()
@@ -195,6 +195,7 @@ class Sections:
             title="Move webhooks to the new address",
             intro=REVIEW_INTRO,
         )
+        dialog.applied.connect(self._reload)  # the table shows the new addresses at once
         self._open(dialog)
 
     def open_subscribe_all(self) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -34,16 +33,18 @@ from pilot_desktop.services.subscribe_all import (
     plan_subscribe_all,
 )
 from pilot_desktop.services.webhook_admin import AdminError, WebhookAdmin
+from pilot_desktop.ui.panes.webhooks.look import GREEN, RED, FitColumns, cell_colour, fit_to_window, refit
 from pilot_desktop.ui.panes.webhooks.secret_prompt import SecretPrompt
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 
 EXPECTED = (ApiError, AccountError, AdminError, SecretsError, SettingsError)
-COLUMNS = ("Subscribe", "Number", "Account", "Action", "Webhook", "Why", "Result")
+# The result beside the tick: in view in a narrow window; the reason takes the spare width.
+COLUMNS = ("Subscribe", "Result", "Number", "Account", "Action", "Webhook", "Why")
 RESULT = COLUMNS.index("Result")
+WHY = COLUMNS.index("Why")
 ACTIONS = {"create": "create", "repoint": "re-point", "keep": "keep"}
-FAILED = QColor("#c53030")
-DONE = QColor("#2f855a")
+
 INTRO = (
     "One webhook for every event (*) per number, pointing at this app: created where a number has "
     "none, re-pointed where this app's webhook is on an old address, kept where it already points "
@@ -74,7 +75,7 @@ class SubscribeAllDialog(QDialog):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        FitColumns(self.table, WHY, least=160, caps={RESULT: 220, 2: 200, 3: 140, 5: 160})
         self.prompt = SecretPrompt(admin.accounts.secrets.backend)
         self.strip = StatusStrip()
         self.buttons = QDialogButtonBox(_BUTTON.Apply | _BUTTON.Close)
@@ -90,7 +91,7 @@ class SubscribeAllDialog(QDialog):
         layout.addWidget(self.prompt)
         layout.addWidget(self.strip)
         layout.addWidget(self.buttons)
-        self.resize(1000, 460)
+        fit_to_window(self, parent, 1000, 460)
 
     # -- the preview ----------------------------------------------------------------------------
     def load(self) -> None:
@@ -120,18 +121,18 @@ class SubscribeAllDialog(QDialog):
                 tick.setFlags(Qt.ItemFlag.NoItemFlags)
             self.table.setItem(row, 0, tick)
             cells = (
+                "",
                 number_label(step.number.id, known),
                 step.account.label or step.account.id,
                 ACTIONS.get(step.action, step.action),
                 step.webhook.name if step.webhook is not None else "(new)",
                 step.reason,
-                "",
             )
             for col, text in enumerate(cells, start=1):
                 item = QTableWidgetItem(text)
-                item.setToolTip(step.new_url if col == 3 else text)
+                item.setToolTip(step.new_url if col == COLUMNS.index("Action") else text)
                 self.table.setItem(row, col, item)
-        self.table.resizeColumnsToContents()
+        refit(self.table)
         failures = list(plan.failures)
         if failures:
             self.strip.warn(
@@ -204,10 +205,10 @@ class SubscribeAllDialog(QDialog):
             assert cell is not None and tick is not None
             cell.setText(text)
             cell.setToolTip(f"{text}\n{step.new_url}")
-            cell.setForeground(DONE if ok else FAILED)
+            cell.setForeground(cell_colour(self.table, GREEN if ok else RED))
             if ok:
                 tick.setCheckState(Qt.CheckState.Unchecked)
-        self.table.resizeColumnToContents(RESULT)  # short sentences; the URL is in the tooltip
+        refit(self.table)  # short sentences; the URL is in the tooltip
         # The service's note on unsigned webhooks names the CLI; here, Edit… is the way.
         notes = " ".join(n for n in result.notes if not n.startswith("no signing secret stored"))
         if result.unsigned:

@@ -6,12 +6,21 @@ import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+)
 
 from pilot_desktop.services.config import SettingsError
 from pilot_desktop.services.webhook_admin import WebhookAdmin
 from pilot_desktop.services.webhooks import public_url_of
 from pilot_desktop.tunnel.probe import probe
+from pilot_desktop.ui.panes.webhooks.look import hint_style
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 
@@ -55,6 +64,7 @@ class TargetBox(QGroupBox):
         self._tunnel_seen: tuple[str | None, str | None] | None = None
         self.public_url = QLineEdit(admin.config.settings.value.public_url or "")
         self.public_url.setPlaceholderText("https://your-tunnel.example")
+        self.public_url.returnPressed.connect(self.save)  # Enter saves, as the Save button does
         self.save_url = QPushButton("Save")
         self.save_url.clicked.connect(self.save)
         self.test_url = QPushButton("Test")
@@ -62,11 +72,15 @@ class TargetBox(QGroupBox):
         self.test_url.clicked.connect(lambda: self.tasks.start(self.test()))
         self.strip = StatusStrip()
         self.hook_line = QLabel()
+        self.hook_line.setWordWrap(True)
+        # Its URL cannot wrap: it must not widen the tab past a 640 px window (tooltip: whole).
+        self.hook_line.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.hook_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        port = local_base.rsplit(":", 1)[-1]
-        self.hint = hint = QLabel(DEMO_HINT if demo else TUNNEL_HINT.format(local=local_base, port=port))
+        self.demo = demo
+        self.hint = hint = QLabel()
+        self.set_local_base(local_base)
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: palette(mid);")
+        hint.setStyleSheet(hint_style(hint))
         row = QHBoxLayout()
         row.addWidget(QLabel("Public URL"))
         row.addWidget(self.public_url, 1)
@@ -83,6 +97,11 @@ class TargetBox(QGroupBox):
         self.show_target()
         admin.config.settings.subscribe(self._settings_changed)
         admin.config.state.subscribe(self._state_changed)
+
+    def set_local_base(self, local_base: str) -> None:
+        """The receiver's address, in the hint's examples (again after the receiver moved)."""
+        port = local_base.rsplit(":", 1)[-1]
+        self.hint.setText(DEMO_HINT if self.demo else TUNNEL_HINT.format(local=local_base, port=port))
 
     def show_target(self) -> None:
         mode = self.admin.tunnel_mode() or self.admin.config.settings.value.tunnel.mode
@@ -117,6 +136,7 @@ class TargetBox(QGroupBox):
         else:
             example = html.escape(target.url_for("NUMBER")).removesuffix("NUMBER") + "&lt;number id&gt;"
             self.hook_line.setText(f"Webhooks of this app point at <b>{example}</b>")
+        self.hook_line.setToolTip(self.hook_line.text())
 
     def follow_tunnel(self, tunnel: TunnelManager) -> None:
         """Show the managed tunnel's URL only while it is up (state.tunnel_url outlives it)."""
@@ -144,6 +164,8 @@ class TargetBox(QGroupBox):
             self.target_did_change.emit()
 
     def save(self) -> None:
+        if self.public_url.isReadOnly():  # the managed tunnel's URL: nothing typed to save
+            return
         try:
             value = self.admin.set_public_url(self.public_url.text())
         except ValueError as exc:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -63,7 +64,6 @@ class TunnelBox(QGroupBox):
     def __init__(self, parts: WatchParts, tasks: Tasks, parent: QWidget | None = None) -> None:
         super().__init__("Tunnel", parent)
         self.parts, self.tasks = parts, tasks
-        self.port = parts.local_base.rsplit(":", 1)[-1]
         self.status: TunnelStatus = parts.tunnel.status
         self._build()
         self.show_settings()
@@ -104,9 +104,8 @@ class TunnelBox(QGroupBox):
         self.interval.editingFinished.connect(self._save_interval)
         self.auto = QCheckBox("Move my webhooks automatically when the URL changes")
         self.auto.toggled.connect(self._save_auto)
-        watch_row = row_of(
-            QLabel("Check reachability every"), self.interval, QLabel("  "), self.auto, stretch=None
-        )
+        # The checkbox on a line of its own: side by side they overflow a 640 px window.
+        watch_row = row_of(QLabel("Check reachability every"), self.interval, stretch=None)
 
         self.state_line = QLabel()
         self.state_line.setWordWrap(True)
@@ -124,6 +123,8 @@ class TunnelBox(QGroupBox):
         self.check.clicked.connect(lambda: self.tasks.start(self.check_now()))
         self.reach_line = QLabel()
         self.reach_line.setWordWrap(True)
+        # A URL in it must not widen the box past a 640 px window (it cannot wrap).
+        self.reach_line.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.reach_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.output = OutputView()
@@ -138,9 +139,11 @@ class TunnelBox(QGroupBox):
         col.addWidget(self.command_row)
         col.addWidget(self.token_row)
         col.addWidget(watch_row)
+        col.addWidget(self.auto)
         col.addWidget(row_of(self.state_line, self.copy, stretch=0))
         col.addWidget(self.error)
-        col.addWidget(row_of(self.restart, self.check, self.reach_line, stretch=2))
+        col.addWidget(row_of(self.restart, self.check, stretch=None))
+        col.addWidget(self.reach_line)  # full width: it quotes the public URL, which cannot wrap
         col.addWidget(self.strip)
         col.addWidget(self.output_section)
         col.addWidget(self.history_section)
@@ -164,6 +167,13 @@ class TunnelBox(QGroupBox):
         self.auto.setChecked(tunnel.auto_repoint)
         self.auto.blockSignals(False)
         self._show_mode_fields(tunnel.mode)
+
+    @property
+    def port(self) -> str:  # the receiver's port now (it may have moved since the box was built)
+        return self.parts.local_base.rsplit(":", 1)[-1]
+
+    def receiver_moved(self) -> None:
+        self._show_mode_fields(str(self.mode.currentData()))
 
     def _show_mode_fields(self, mode: str) -> None:
         explain = html.escape(EXPLAIN[mode], quote=False)
@@ -299,6 +309,7 @@ class TunnelBox(QGroupBox):
         text, ok = reach_text(reach, self.status.public_url)
         self.reach_line.setStyleSheet(HINT_STYLE if ok is None else "" if ok else ERROR_STYLE)
         self.reach_line.setText(text)
+        self.reach_line.setToolTip(text)  # a long URL cannot wrap: whole here when cut
 
     # -- history --------------------------------------------------------------------------------
     def _store_changed(self, changes: Changes) -> None:

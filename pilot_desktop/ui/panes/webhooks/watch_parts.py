@@ -28,9 +28,13 @@ class WatchParts:
     drift: DriftAudit
     reads: Reads | None
     secrets: SecretStore  # the operator's secret store (the authtoken outlives the demo)
-    local_base: str  # the receiver's own address, e.g. http://127.0.0.1:8765
+    local: Callable[[], str]  # the receiver's own address now, e.g. http://127.0.0.1:8765 (it may move)
     submit: Callable[[Any], Awaitable[object]]  # the store's writer (the URL history)
     demo: bool = False  # the sandbox is on this machine: no tunnel to choose
+
+    @property
+    def local_base(self) -> str:
+        return self.local()
 
     @classmethod
     def of(cls, core: AppCore) -> WatchParts:
@@ -42,7 +46,7 @@ class WatchParts:
             drift=core.drift,
             reads=core.reads,
             secrets=core.profile_secrets,
-            local_base=core.runtime.base_url,
+            local=lambda: core.runtime.base_url,
             submit=core._submit,
             demo=core.options.demo,
         )

@@ -40,6 +40,11 @@ class StatusStrip(QWidget):
         self.message.hide()
 
     @property
+    def warned(self) -> bool:
+        """A warning is shown (not an error, a success or progress)."""
+        return self.message.isVisibleTo(self) and self.message.property("kind") == "warn"
+
+    @property
     def code(self) -> str:
         return str(self.message.property("code") or "")
 
@@ -54,21 +59,22 @@ class StatusStrip(QWidget):
         self.busy_label.hide()
 
     def error(self, exc: Exception | str) -> None:
-        self._show(_ERROR, str(exc), exc.code if isinstance(exc, ApiError) else "")
+        self._show(_ERROR, str(exc), exc.code if isinstance(exc, ApiError) else "", "error")
 
     def ok(self, text: str) -> None:
-        self._show(_OK, text, "")
+        self._show(_OK, text, "", "ok")
 
     def warn(self, text: str) -> None:
-        self._show(_WARN, text, "")
+        self._show(_WARN, text, "", "warn")
 
     def clear(self) -> None:
         self.idle()
         self.message.hide()
         self.message.setProperty("code", "")
 
-    def _show(self, style: str, text: str, code: str) -> None:
+    def _show(self, style: str, text: str, code: str, kind: str) -> None:
         self.idle()
+        self.message.setProperty("kind", kind)
         self.message.setStyleSheet(style)
         self.message.setText(text)
         self.message.setProperty("code", code)
