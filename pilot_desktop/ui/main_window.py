@@ -272,7 +272,7 @@ class MainWindow(QMainWindow):
         header = self._state.value("live/header")
         if self.live is not None and isinstance(header, QByteArray):
             self.live.table.horizontalHeader().restoreState(header)
-        header = self._state.value("messages/header")
+        header = self._state.value("messages/columns")  # "messages/header": the old column order
         if self.messages is not None and isinstance(header, QByteArray):
             self.messages.table.horizontalHeader().restoreState(header)
 
@@ -283,7 +283,7 @@ class MainWindow(QMainWindow):
         if self.live is not None:
             self._state.setValue("live/header", self.live.table.horizontalHeader().saveState())
         if self.messages is not None:
-            self._state.setValue("messages/header", self.messages.table.horizontalHeader().saveState())
+            self._state.setValue("messages/columns", self.messages.table.horizontalHeader().saveState())
         if self.delivery is not None:
             self._state.setValue("delivery/period", self.delivery.period_combo.currentIndex())
         self._state.sync()

@@ -62,8 +62,9 @@ async def test_the_picker_offers_metas_raw_calls_envelope(qtbot: Any, tmp_path: 
     assert "raw Meta" in box.text()
     hint = editor.findChild(QLabel, "hint:calls")
     assert hint is not None and "Meta's own shape" in hint.text()
-    editor.all_events.setChecked(False)
-    box.setChecked(True)
+    editor.all_events.setChecked(False)  # a new webhook: every box stays ticked (nothing picked before)
+    for other in editor.boxes.values():
+        other.setChecked(other is box)
     assert editor.edit().events == ["calls"]
     assert not editor.events_warning.isVisible()  # a known name: no "typo?" warning
     editor.resize(720, 760)

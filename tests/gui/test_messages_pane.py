@@ -32,6 +32,7 @@ from pilot_desktop.ui.panes.messages.axis import positions
 from pilot_desktop.ui.panes.messages.model import COLUMNS
 from pilot_desktop.ui.panes.messages.pane import MessagesPane
 from pilot_desktop.ui.panes.messages.timeline import TimelineDialog
+from pilot_desktop.ui.panes.messages.timeline_windows import LIVE
 from tests.gui.support import close_app, memory_core, open_window, until
 
 BASE = time.time() - 2 * 3600  # two hours ago: old enough to be stuck, or unread for long
@@ -480,14 +481,14 @@ async def test_double_click_in_live_opens_the_timeline_of_message_events(data_di
         assert events[0] == "message.sent" and events[1].startswith("number.connected")
 
         double_click(live.table, 1)  # not a message event: nothing opens, nothing to say
-        assert app.pane.timeline is None
+        assert app.pane.timelines.get(LIVE) is None
         assert app.window.status.currentMessage() == ""
         double_click(live.table, 2)  # a message event without ids: a note says why
-        assert app.pane.timeline is None
+        assert app.pane.timelines.get(LIVE) is None
         assert "not tied to a message" in app.window.status.currentMessage()
         double_click(live.table, 0)
-        dialog = app.timeline()
-        assert dialog.isVisible()
+        dialog = app.pane.timelines.get(LIVE)  # Live's own window (its own Back history)
+        assert dialog is not None and dialog.isVisible() and app.pane.timeline is None
         assert dialog.ids.fields["msg_id"].text() == "msg_1"
         # The detail's button does the same for the selected event.
         dialog.close()

@@ -42,16 +42,6 @@ class BadgeDelegate(QStyledItemDelegate):
         return QSize(hint.width() + 14, hint.height())
 
 
-class MiddleElideDelegate(QStyledItemDelegate):
-    """For ids that share a long prefix (num_01J…): keep both ends visible."""
-
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideMiddle
-
-
 def badge_label(status: str, parent: QWidget | None = None) -> QLabel:
     label = QLabel(parent)
     set_badge(label, status)

@@ -33,12 +33,12 @@ COLUMNS = (
     "Number",
     "Contact",
     "Type",
+    "Text",  # the message itself: next to who it is with, taking the spare width
+    "Error",
+    "Notes",
     "Sent→Delivered",
     "Delivered→Read",
     "Replies",
-    "Error",
-    "Notes",
-    "Text",
 )
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 BADGE_ROLE = Qt.ItemDataRole.UserRole + 2  # (text, colour) of the status badge

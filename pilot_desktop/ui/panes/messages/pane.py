@@ -36,7 +36,7 @@ from pilot_desktop.store.records import Changes
 from pilot_desktop.ui import messages
 from pilot_desktop.ui.latest import LatestRead
 from pilot_desktop.ui.number_names import load_names
-from pilot_desktop.ui.panes.messages.badge import BadgeDelegate, MiddleElideDelegate
+from pilot_desktop.ui.panes.messages.badge import BadgeDelegate
 from pilot_desktop.ui.panes.messages.filters import FilterBar, count_text, empty_text
 from pilot_desktop.ui.panes.messages.hold import ReaderHold
 from pilot_desktop.ui.panes.messages.model import COLUMNS, NATURAL, MessagesModel
@@ -110,7 +110,6 @@ class MessagesPane(RowsAndTimelines, QWidget):
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setItemDelegateForColumn(COLUMNS.index("Status"), BadgeDelegate(self.table))
-        self.table.setItemDelegateForColumn(COLUMNS.index("Number"), MiddleElideDelegate(self.table))
         set_up_row_list(self.table, COLUMNS, _WIDTHS, stretch="Text", row_height=24)  # newest first
         self.table.horizontalHeader().setSortIndicator(*NATURAL)
         self.table.setSortingEnabled(True)  # sorts the loaded rows (model.sort)
