@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from pilot_desktop.api.client import DEFAULT_BASE_URL
 from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, err, print_json, read_secret, table
+from pilot_desktop.cli.output import say
 from pilot_desktop.services.state import Account
 from pilot_desktop.services.webhook_admin import NO_ACCOUNTS, SET_PUBLIC_URL
 from pilot_desktop.services.webhooks import set_public_url, target_of
@@ -75,14 +76,10 @@ def _show(ctx: Ctx, accounts: list[Account], verb: str = "") -> None:
         print_json([account_json(a) for a in accounts])
         return
     for account in accounts:
-        print(f"{verb}{account.id}  {account.label}  ({account.scope} key, {account.base_url})")
+        say(f"{verb}{account.id}  {account.label}  ({account.scope} key, {account.base_url})")
         rows = [[n.id, n.name, n.phone] for n in account.numbers]
         if rows:
-            print(
-                "\n".join(
-                    "  " + line for line in table(["NUMBER", "NAME", "PHONE"], rows, wide=(1,)).splitlines()
-                )
-            )
+            print(table(["NUMBER", "NAME", "PHONE"], rows, wide=(1,), keep=(0, 2), margin=2))
         else:
             print("  no numbers")
 

@@ -3,8 +3,9 @@
 Output: `--json` (`add_json`) prints one stable JSON document (or NDJSON, where a command
 says so) on stdout through `print_json`, its keys in camelCase at every level whatever the
 code's names (`camel_keys`; a stored payload wrapped in `Verbatim` is kept as it is); tables
-(`table`) fit the terminal's width, eliding their long columns at the end with "…";
-messages, notes and warnings go to stderr as `pilot-desktop: ...`. Exit codes: 0
+(`table`, cli/output.py) fit the terminal's width: empty columns left out, long text columns
+cut first but never until two values look alike, then whole on a line under each row; ids,
+times, phones and URLs never cut; messages, notes and warnings go to stderr as `pilot-desktop: ...`. Exit codes: 0
 done, 1 failed (the platform refused, no database, a file in error ...), 2 the command
 cannot run as given (a bad value, refused without --yes), 130 interrupted.
 

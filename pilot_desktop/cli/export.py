@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pilot_desktop.cli.common import EXIT_OK, Ctx, data_stdout
+from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, add_json, data_stdout
 from pilot_desktop.services.export import open_for_export, write_events
 
 
@@ -26,18 +26,24 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
         "file removes that one '. The payload column is the body as text, decoded from UTF-8, "
         "UTF-16 or UTF-32 as JSON allows.",
     )
-    export.add_argument("--format", choices=("ndjson", "csv"), default="ndjson")
+    export.add_argument("--format", choices=("ndjson", "csv"), default=None, help="ndjson (default) or csv")
+    # Every data command takes --json; export's JSON is its NDJSON (one event per line, like
+    # `messages --json`), so --json names that format rather than adding a third.
+    add_json(export, help="the same as --format ndjson")
     export.add_argument("--output", "-o", metavar="FILE", help="file to write (default: stdout)")
     export.set_defaults(handler=run)
 
 
 def run(ctx: Ctx) -> int:
     args = ctx.args
+    if args.json and args.format == "csv":
+        raise CliError("--json is the NDJSON format: give it or --format csv, not both.", EXIT_USAGE)
+    fmt = args.format or "ndjson"
     conn = open_for_export(ctx.paths.data_dir)  # checked before any output file is touched
     try:
         if not args.output:
             out = data_stdout()
-            count = write_events(conn, out, args.format)
+            count = write_events(conn, out, fmt)
             out.flush()  # a reader gone (`| head`) is found here, before "exported" is said
         else:
             # Written beside the target and renamed at the end: a failure never leaves
@@ -46,7 +52,7 @@ def run(ctx: Ctx) -> int:
             tmp = target.with_name(f".{target.name}.partial")
             try:
                 with tmp.open("w", encoding="utf-8", newline="") as out:
-                    count = write_events(conn, out, args.format)
+                    count = write_events(conn, out, fmt)
                 tmp.replace(target)
             finally:
                 tmp.unlink(missing_ok=True)

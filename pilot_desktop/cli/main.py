@@ -71,8 +71,9 @@ def _demo_paths(args: argparse.Namespace, paths: AppPaths) -> AppPaths:
     demo = demo_paths(paths).data_dir
     if not (demo / DB_NAME).exists():
         raise CliError(
-            f"No demo store in {demo}: the demo has not run with this data folder yet "
-            "(`pilot-desktop --demo` opens the window on it).",
+            f"No demo store in {demo}: only the demo window creates one (`pilot-desktop --demo` on a "
+            "desktop, with this data folder); there is no headless demo. Run the command without "
+            "--demo to read this data folder's own store.",
         )
     return AppPaths(demo, paths.config_dir, paths.log_dir)
 

@@ -13,6 +13,7 @@ import argparse
 import re
 import sys
 import time
+from dataclasses import asdict
 from typing import Any
 
 from pilot_desktop.cli.common import (
@@ -24,6 +25,7 @@ from pilot_desktop.cli.common import (
     add_json,
     camel_keys,
     err,
+    print_json,
     table,
 )
 from pilot_desktop.cli.timeline import label
@@ -148,6 +150,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
         metavar="S",
         help=f"wait up to S seconds for the database's write lock (default {REBUILD_WAIT_S:.0f})",
     )
+    add_json(rb, help="print the counts as JSON")
     rb.set_defaults(handler=rebuild_command)
 
 
@@ -195,7 +198,7 @@ def number_of(text: str, known: list[number_lookup.KnownNumber]) -> str:
     try:
         found = number_lookup.find(text, known)
     except number_lookup.NumberLookupError as exc:
-        raise CliError(str(exc), EXIT_USAGE if exc.ambiguous else EXIT_ERROR) from None
+        raise CliError(str(exc), EXIT_USAGE if exc.usage else EXIT_ERROR) from None
     if found.id != text.strip():
         err(f"note: number {number_line(found.id, number_lookup.names_of(known))}")
     return found.id
@@ -236,7 +239,8 @@ def list_messages(ctx: Ctx) -> int:
         reads.close()
     if rows:
         headers = ["FIRST SEEN", "DIR", "STATUS", "NUMBER", "CONTACT", "ID", "NOTES", "TEXT"]
-        print(table(headers, rows, wide=(7, 3, 6)))
+        # the time, contact and id are read whole or typed back; text and number go under the row first
+        print(table(headers, rows, wide=(3, 6, 7), keep=(0, 4, 5), stack=(7, 3, 6, 4)))
     more = f"{COUNT_CAP:,}+" if total >= COUNT_CAP else f"{total:,}"
     print(f"{shown:,} of {more} matching messages, newest first" if shown else "No messages match.")
     return EXIT_OK
@@ -266,6 +270,9 @@ def _cells(m: MessageRow, names: Names) -> list[str]:
 def rebuild_command(ctx: Ctx) -> int:
     """StoreError (exit 1) when there is no usable database or it stayed busy."""
     done = rebuild(ctx.paths.data_dir, wait=ctx.args.wait, progress=err)
+    if ctx.as_json:
+        print_json(asdict(done))
+        return EXIT_OK
     print(
         f"Rebuilt {done.messages:,} messages ({done.steps:,} steps) and {done.numbers:,} numbers from the "
         f"stored events in {done.seconds:.1f} s."

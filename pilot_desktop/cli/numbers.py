@@ -26,8 +26,16 @@ from pilot_desktop.cli.common import (
     print_json,
     table,
 )
+from pilot_desktop.cli.output import say
 from pilot_desktop.core.format import cli_percent, cli_time, elapsed
-from pilot_desktop.core.number_words import KIND_LABEL, LATE_NOTE, change_words, state_label
+from pilot_desktop.core.number_words import (
+    KIND_LABEL,
+    LATE_NOTE,
+    change_words,
+    shows_health,
+    since_known,
+    state_label,
+)
 from pilot_desktop.core.numbers import UNKNOWN, NumberState
 from pilot_desktop.services import logs, number_lookup
 from pilot_desktop.services.number_poller import poll_into
@@ -51,12 +59,15 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
         help="only this number: its id, phone or name (a unique part will do)",
     )
     p.add_argument("--refresh", action="store_true", help="poll the platform once first (needs an account)")
-    p.add_argument("--history", type=int, default=0, metavar="N", help="also show the last N transitions")
+    p.add_argument(
+        "--history", type=_count, default=0, metavar="N", help="also show the last N transitions (N >= 0)"
+    )
     p.set_defaults(handler=run)
 
 
 def summary_json(s: NumberSummary, now: float, history: list[TransitionRow]) -> dict[str, Any]:
     st = s.state
+    since = st.connection_at if since_known(st, s.entered_from) else None
     return {
         "numberId": st.number_id,
         "phone": st.phone,
@@ -64,10 +75,10 @@ def summary_json(s: NumberSummary, now: float, history: list[TransitionRow]) -> 
         "provider": s.provider,
         "state": st.connection,
         "stateLabel": state_label(st.connection),
-        "since": st.connection_at,
-        "sinceSeconds": None if st.connection_at is None else max(0.0, now - st.connection_at),
+        "since": since,  # None: not known (a poll's first reading says only that it held then)
+        "sinceSeconds": None if since is None else max(0.0, now - since),
         "source": st.connection_source,
-        "health": st.health,
+        "health": st.health if shows_health(st) else None,  # never "healthy" unless connected
         "healthReason": st.health_reason,
         "lastError": st.last_error,
         "lastErrorCode": st.last_error_code,
@@ -127,7 +138,7 @@ def run(ctx: Ctx) -> int:
         if reads is not None:
             reads.close()
     if args.json:
-        print_json([summary_json(s, now, history.get(s.number_id, [])) for s in found])
+        print_json([summary_json(s, now, history.get(s.number_id, [])) for s in found], indent=None)
         return EXIT_OK
     if not found:
         print(
@@ -138,10 +149,11 @@ def run(ctx: Ctx) -> int:
     rows = []
     for s in found:
         st = s.state
-        known_for = st.connection_at is not None and st.connection != UNKNOWN
-        since = elapsed(now - st.connection_at) if known_for and st.connection_at is not None else ""
+        since = "" if st.connection == UNKNOWN else "unknown"  # a poll's first reading: not since when
+        if since_known(st, s.entered_from) and st.connection_at is not None:
+            since = elapsed(now - st.connection_at)
         billing = "BLOCKED (unpaid)" if s.billing_blocked_since else ""
-        health = st.health if st.connection != UNKNOWN or s.events else ""
+        health = st.health if shows_health(st) else ""  # the Numbers pane's pill rule
         rows.append(
             [st.name or "", st.phone or "", st.number_id, state_label(st.connection), since, health,
              cli_percent(s.uptime_24h), str(s.flaps_24h), billing]
@@ -149,7 +161,7 @@ def run(ctx: Ctx) -> int:
     headers = ["NAME", "PHONE", "ID", "STATE", "FOR", "HEALTH", "UPTIME 24H", "FLAPS", "BILLING"]
     if not any(r[-1] for r in rows):  # no number is billing-blocked: room for the others
         headers, rows = headers[:-1], [r[:-1] for r in rows]
-    print(table(headers, rows, wide=(0,)))
+    print(table(headers, rows, wide=(0,), keep=(1, 2), stack=(2,)))  # phone and id never cut
     for s in found:
         if history.get(s.number_id):
             print(f"\n{s.state.name or s.number_id}:")
@@ -158,8 +170,18 @@ def run(ctx: Ctx) -> int:
                 reason = f" — {t.error}" if t.error else ""
                 when = cli_time(t.at, local=True)
                 change = f"{KIND_LABEL.get(t.kind, t.kind)}: {change_words(t.kind, t.before, t.after)}"
-                print(f"  {when}  {change} via {t.source}{reason}{late}")
+                say(f"  {when}  {change} via {t.source}{reason}{late}")
     return EXIT_OK
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def _by_name(s: NumberSummary) -> tuple[str, str]:
@@ -173,4 +195,4 @@ def _find(text: str, known: list[number_lookup.KnownNumber], found: list[NumberS
     try:
         return number_lookup.find(text, everyone).id
     except number_lookup.NumberLookupError as exc:
-        raise CliError(str(exc), EXIT_USAGE if exc.ambiguous else EXIT_ERROR) from None
+        raise CliError(str(exc), EXIT_USAGE if exc.usage else EXIT_ERROR) from None

@@ -4,10 +4,12 @@ tables fitted to the terminal."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import shutil
 import sys
+import textwrap
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -57,9 +59,19 @@ def camel_keys(value: Any) -> Any:
 
 
 # -- tables ----------------------------------------------------------------------------------
+# A table fits the terminal in three moves, each taken only when the one before is not enough:
+# 1. columns with nothing in them are left out;
+# 2. the `wide` columns (names, texts, event lists) give up cells together, in proportion, each
+#    down to its floor: its header, a readable minimum, and the width below which two different
+#    cells of the column would look alike once cut ("Imobiliária Horizont…" beside
+#    "Imobiliária Horizonte");
+# 3. columns leave the grid, one at a time (`stack` first, then the wide ones, then the rest
+#    from the right), onto an indented line under each row, where they are shown whole
+#    ("id: …  text: …"), wrapped at the width.
+# A `keep` column (ids, times, phones, URLs: read whole or typed back) is never cut.
 _GAP = 2  # spaces between columns
-_MIN_WIDE = 6  # a `wide` column is elided down to this many cells (or its header's), no further
-_MIN_ANY = 4  # as a last resort, any column down to this
+_READABLE = 12  # a wide column is not cut below this many cells (or its header, if wider)
+_DETAIL = "    "  # the indent of a row's detail line
 
 
 def _cell_width(ch: str) -> int:
@@ -97,27 +109,61 @@ def terminal_width() -> int | None:
     return shutil.get_terminal_size((80, 24)).columns
 
 
-def _fit(natural: list[int], floors: list[int], order: Sequence[int], excess: int) -> int:
-    """Narrow the columns of `order`, widest first, each not below its floor, until
-    `excess` cells are gained or none can give more; returns what is still in excess."""
-    while excess > 0:
-        candidates = [i for i in order if natural[i] > floors[i]]
-        if not candidates:
-            break
-        widest = max(candidates, key=lambda i: natural[i])
-        others = [natural[i] for i in candidates if i != widest]
-        # down to the next widest column (or the floor), at least one cell per step
-        target = max(floors[widest], max(others, default=0), natural[widest] - excess)
-        if target >= natural[widest]:
-            target = natural[widest] - 1
-        excess -= natural[widest] - target
-        natural[widest] = target
-    return excess
+def fit_text(line: str, *, hang: str = "    ") -> str:
+    """A line of free text (not a table) wrapped at the terminal's width, its own indent before
+    the first line and `hang` more before the others. Words (ids, phones, URLs) are never
+    split unless longer than a line. Unchanged when the output is not a terminal
+    (`terminal_width` None) or it fits."""
+    width = terminal_width()
+    if width is None or text_width(line) <= width:
+        return line
+    indent = line[: len(line) - len(line.lstrip(" "))]
+    wrapped = textwrap.wrap(
+        line.strip(" "),
+        width=max(20, width),
+        initial_indent=indent,
+        subsequent_indent=indent + hang,
+        break_on_hyphens=False,
+    )
+    return "\n".join(wrapped) or line
+
+
+def say(line: str) -> None:
+    """`print` for a line of free text: fitted to the terminal (`fit_text`)."""
+    print(fit_text(line))
+
+
+def _looks_alike_at(values: list[str], width: int) -> bool:
+    """Whether two of the different `values`, cut to `width`, look alike: the same shown text,
+    or a cut one showing nothing beyond another (sorted, neighbours suffice: anything sorted
+    between a text and one that starts with it starts with it too)."""
+    shown = []
+    for v in values:
+        cut = text_width(v) > width
+        shown.append((elide(v, width)[:-1].rstrip() if cut else v, cut))
+    shown.sort()
+    for (a, cut_a), (b, cut_b) in itertools.pairwise(shown):
+        if (a == b and (cut_a or cut_b)) or (cut_a and b.startswith(a)):
+            return True
+    return False
+
+
+def _floor(values: list[str], low: int, natural: int) -> int:
+    """The narrowest width, from `low` up to `natural`, at which no two different values look
+    alike once cut (binary search: showing more never makes them look more alike)."""
+    distinct = sorted(set(values))
+    if low >= natural or len(distinct) < 2 or not _looks_alike_at(distinct, low):
+        return min(low, natural)
+    lo, hi = low, natural  # alike at lo, not at hi (nothing is cut there)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _looks_alike_at(distinct, mid) else (lo, mid)
+    return hi
 
 
 def _share(widths: list[int], floors: list[int], cols: Sequence[int], excess: int) -> int:
     """Narrow the columns `cols` together, each giving up cells in proportion to what it has
-    above its floor (a long URL keeps more room than a short name); returns what is still
+    above its floor (a long name keeps more room than a short one); returns what is still
     in excess once all are at their floors."""
     slack = {i: widths[i] - floors[i] for i in cols if widths[i] > floors[i]}
     total = sum(slack.values())
@@ -135,29 +181,85 @@ def _share(widths: list[int], floors: list[int], cols: Sequence[int], excess: in
     return excess - take
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, wide: Sequence[int] = ()) -> str:
-    """Columns padded to their widest cell (each cell on one line, terminal-safe), fitted
-    to the terminal's width (`terminal_width`): the columns in `wide` (URLs, texts, event
-    lists) are elided first with "…", together and in proportion to their length, down to
-    their header's width; then, if still too wide, every column, widest first; a row never
-    wraps. Trailing spaces trimmed."""
+def _detail(header: str, value: str, limit: int | None) -> str:
+    """`label: value` for a detail line; the label kept with the value's first word (a no-break
+    space while wrapping) unless the two would not fit on one line together."""
+    label, value = header.strip().lower() + ":", value.strip()
+    first = value.split(" ", 1)[0]
+    joint = "\xa0" if limit is None or text_width(f"{label} {first}") <= limit - len(_DETAIL) - 2 else " "
+    return f"{label}{joint}{value}"
+
+
+def _leaving_order(grid: list[int], natural: list[int], wide: set[int], keep: set[int],
+                   stack: Sequence[int]) -> list[int]:  # fmt: skip
+    """Which grid column goes onto the detail line next: the caller's `stack` order, then the
+    wide columns (widest first), then the others from the right, `keep` ones last; never the
+    first column (the row's anchor)."""
+    rest = [i for i in grid[1:] if i not in stack]
+    order = [i for i in stack if i in grid[1:]]
+    order += sorted((i for i in rest if i in wide and i not in keep), key=lambda i: -natural[i])
+    order += [i for i in reversed(rest) if i not in wide and i not in keep]
+    order += [i for i in reversed(rest) if i in keep and i not in order]
+    return order
+
+
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    wide: Sequence[int] = (),
+    keep: Sequence[int] = (),
+    stack: Sequence[int] = (),
+    margin: int = 0,
+) -> str:
+    """Columns padded to their widest cell (each cell terminal-safe), fitted to the terminal's
+    width (`terminal_width`) as the comment above says: empty columns left out, `wide` ones
+    cut first (never into look-alikes), then columns moved onto an indented detail line under
+    each row, whole; `keep` columns never cut. `margin`: spaces before every line (a table
+    inside a block). Not a terminal: every column whole, in the grid. Trailing spaces trimmed."""
     cells = [[terminal_safe(str(c)) for c in r] for r in [headers, *rows]]
     count = len(headers)
-    widths = [max(text_width(r[i]) for r in cells) for i in range(count)]
+    grid = [i for i in range(count) if not rows or any(r[i].strip() for r in cells[1:])] or [0]
+    natural = [max(text_width(r[i]) for r in cells) for i in range(count)]
+    widths = list(natural)
+    keep_set, wide_set = set(keep), set(wide) - set(keep)
+    floors = list(natural)
+    stacked: list[int] = []
     width = terminal_width()
-    excess = 0 if width is None else sum(widths) + _GAP * (count - 1) - width
-    if excess > 0:
-        wide_cols = [i for i in wide if 0 <= i < count]
-        header = [text_width(h) for h in cells[0]]
-        excess = _share(
-            widths, [min(widths[i], max(header[i], _MIN_WIDE)) for i in range(count)], wide_cols, excess
-        )
+    limit = None if width is None else max(20, width - margin)
+    if limit is not None and sum(natural[i] for i in grid) + _GAP * (len(grid) - 1) > limit:
+        for i in wide_set & set(grid):
+            low = max(text_width(cells[0][i]), min(natural[i], _READABLE))
+            floors[i] = _floor([r[i] for r in cells[1:]], low, natural[i])
+    while limit is not None:
+        widths = list(natural)
+        excess = sum(widths[i] for i in grid) + _GAP * (len(grid) - 1) - limit
         if excess > 0:
-            _fit(widths, [min(widths[i], _MIN_ANY) for i in range(count)], range(count), excess)
+            excess = _share(widths, floors, [i for i in grid if i in wide_set], excess)
+        if excess <= 0:
+            break
+        order = _leaving_order(grid, natural, wide_set, keep_set, stack)
+        if not order:  # one column left: cut it unless it must stay whole
+            if grid[0] not in keep_set:
+                widths[grid[0]] = limit
+            break
+        grid.remove(order[0])
+        stacked.append(order[0])
+    pad = " " * margin
     lines = []
-    for r in cells:
-        shown = [elide(c, w) for c, w in zip(r, widths, strict=True)]
-        lines.append(
-            "  ".join(c + " " * (w - text_width(c)) for c, w in zip(shown, widths, strict=True)).rstrip()
-        )
+    for n, r in enumerate(cells):
+        shown = [(elide(r[i], widths[i]), widths[i]) for i in grid]
+        lines.append(pad + "  ".join(c + " " * (w - text_width(c)) for c, w in shown).rstrip())
+        details = [_detail(cells[0][i], r[i], limit) for i in sorted(stacked) if r[i].strip()]
+        if n and details and limit is not None:
+            lines += (
+                line.replace("\xa0", " ")
+                for line in textwrap.wrap(
+                    "  ".join(details),
+                    width=limit + margin,
+                    initial_indent=pad + _DETAIL,
+                    subsequent_indent=pad + _DETAIL + "  ",
+                    break_on_hyphens=False,
+                )
+            )
     return "\n".join(lines)

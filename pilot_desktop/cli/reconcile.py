@@ -26,6 +26,7 @@ from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.writer import Writer
 
 DEFAULT_SINCE_S = 24 * 3600.0
+PROBLEMS_SHOWN = 10
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
@@ -90,5 +91,8 @@ def _print(summary: dict[str, Any], since: float, now: float) -> None:
     )
     if summary["rate_limited_waits"]:
         print(f"  rate limited: waited {summary['rate_limited_waits']} times as asked")
-    for problem in summary["errors"]:
+    problems = summary["errors"]  # messages failing alike are one line already (services/catch_up.py)
+    for problem in problems[:PROBLEMS_SHOWN]:
         err(problem)
+    if len(problems) > PROBLEMS_SHOWN:
+        err(f"… and {len(problems) - PROBLEMS_SHOWN} more problems (all of them: --json)")

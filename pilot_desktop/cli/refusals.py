@@ -20,6 +20,7 @@ from typing import Any
 
 from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, print_json, table
 from pilot_desktop.cli.messages import limit_arg, since_arg
+from pilot_desktop.cli.output import say
 from pilot_desktop.core.format import cli_time, iso, short, size
 from pilot_desktop.core.interchange import body_text
 from pilot_desktop.receiver.refusals import Refusal, RefusalMonitor
@@ -103,9 +104,12 @@ def run(ctx: Ctx) -> int:
     headers = ["TIME (UTC)", "ID", "STATUS", "ROUTE", "NUMBER", "BODY", "REASON"]
     if args.all:
         headers.insert(3, "REQUEST")
-    wide = [headers.index(h) for h in ("REQUEST", "ROUTE", "BODY", "REASON") if h in headers]
-    print(table(headers, [_cells(r, args.all) for r in rows], wide=wide))
-    print(f"{len(rows)} {what}, newest first. One in full: pilot-desktop rejections --id ID")
+    col = {h: i for i, h in enumerate(headers)}
+    wide = [col[h] for h in ("REQUEST", "ROUTE") if h in col]
+    # the time, id and number are typed back or read whole; the reason goes under its row, whole
+    keep = [col["TIME (UTC)"], col["ID"], col["NUMBER"]]
+    print(table(headers, [_cells(r, args.all) for r in rows], wide=wide, keep=keep, stack=[col["REASON"]]))
+    say(f"{len(rows)} {what}, newest first. One in full: pilot-desktop rejections --id ID")
     return EXIT_OK
 
 

@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 from pilot_desktop.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Ctx, print_json
+from pilot_desktop.cli.output import say
 from pilot_desktop.core.alerts import Alert, ProbeLike, probe_state
 from pilot_desktop.core.format import cli_time, iso
 from pilot_desktop.core.urls import PROBE_HEADER, http_base, probe_proof
@@ -319,51 +320,51 @@ def _when(iso_text: str | None) -> str:
 
 
 def show(doc: dict[str, Any]) -> None:
-    """The human view: a short block per part, plain sentences."""
+    """The human view: a short block per part, plain sentences, each fitted to the terminal."""
     rec, tun, reach = doc["receiver"], doc["tunnel"], doc["reachability"]
-    print(f"Receiver: {rec['address']}")
+    say(f"Receiver: {rec['address']}")
     if not doc["store"]["ok"]:
-        print(f"  Store: {doc['store']['error']}")
+        say(f"  Store: {doc['store']['error']}")
     else:
-        print(f"  {rec['runningSentence']}")
+        say(f"  {rec['runningSentence']}")
     if rec["storing"] is True:
         refusing = " but refuses this app's own deliveries" if rec["refusing"] else ""
-        print(f"  Storing webhooks{refusing} (/healthz: {rec['healthStatus']}).")
+        say(f"  Storing webhooks{refusing} (/healthz: {rec['healthStatus']}).")
     elif rec["storing"] is False:
-        print(f"  Not storing webhooks: {rec['error']}.")
+        say(f"  Not storing webhooks: {rec['error']}.")
     else:
-        print(f"  Storing unknown: {rec['error']}.")
+        say(f"  Storing unknown: {rec['error']}.")
     url = tun["publicUrl"] or "no public URL"
-    print(f"Tunnel: {tun['mode']}, {url}")
+    say(f"Tunnel: {tun['mode']}, {url}")
     if tun["recorded"]:
         pid = f", pid {tun['pid']}" if tun["pid"] else ""
-        print(f"  State {tun['state']}{pid} since {_when(tun['since'])}{_why(tun['error'])}.")
+        say(f"  State {tun['state']}{pid} since {_when(tun['since'])}{_why(tun['error'])}.")
     last = reach["lastProbe"]
     words = {"reachable": "Reachable", "failing": "Probe failed once", "unreachable": "Unreachable"}
-    print(f"Reachability: {words.get(reach['state'], 'Not checked')}")
+    say(f"Reachability: {words.get(reach['state'], 'Not checked')}")
     if reach["reason"]:
-        print(f"  {reach['reason'][0].upper()}{reach['reason'][1:]}.")
+        say(f"  {reach['reason'][0].upper()}{reach['reason'][1:]}.")
     if last is not None:
         took = f" in {last['latencyMs']:g} ms" if last["latencyMs"] is not None else ""
         outcome = "ok" if last["ok"] else f"failed ({last['diagnosis']})"
-        print(f"  Last probe {_when(last['at'])} through {last['publicUrl']}: {outcome}{took}.")
+        say(f"  Last probe {_when(last['at'])} through {last['publicUrl']}: {outcome}{took}.")
         if not last["ok"]:
-            print(f"  {last['sentence']}")
+            say(f"  {last['sentence']}")
     findings = doc["drift"]["findings"]
     for gap in doc["gaps"]["open"]:
-        print(f"Not receiving since {_when(gap['since'])} ({gap['kind']}): {gap['reason']}")
-    print(f"Drift: {len(findings)} open finding(s)" if findings else "Drift: no open finding")
+        say(f"Not receiving since {_when(gap['since'])} ({gap['kind']}): {gap['reason']}")
+    say(f"Drift: {len(findings)} open finding(s)" if findings else "Drift: no open finding")
     for f in findings:
-        print(f"  {f['kind']} ({_when(f['foundAt'])}): {f['sentence']}")
-    print("Alerts:" if doc["alerts"] else "Alerts: none")
+        say(f"  {f['kind']} ({_when(f['foundAt'])}): {f['sentence']}")
+    say("Alerts:" if doc["alerts"] else "Alerts: none")
     for a in doc["alerts"]:
-        print(f"  {a['kind']}{' ' + a['subject'] if a['subject'] else ''}: {a['sentence']}")
+        say(f"  {a['kind']}{' ' + a['subject'] if a['subject'] else ''}: {a['sentence']}")
     if doc["healthy"]:
-        print("Healthy.")
+        say("Healthy.")
         return
-    print("Not healthy:")
+    say("Not healthy:")
     for problem in doc["problems"]:
-        print(f"  - {problem}")
+        say(f"  - {problem}")
 
 
 def status_command(ctx: Ctx) -> int:

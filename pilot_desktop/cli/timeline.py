@@ -8,10 +8,12 @@ import time
 from typing import Any
 
 from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, add_json, err, print_json, table
-from pilot_desktop.core.format import Names, cli_duration, cli_time, iso, number_line, short
-from pilot_desktop.core.phones import looks_like_phone, to_e164
+from pilot_desktop.cli.output import fit_text
+from pilot_desktop.core.format import Names, cli_duration, cli_time, iso, number_line, parse_time, short
+from pilot_desktop.core.phones import looks_like_phone, to_e164, valid
 from pilot_desktop.services import number_lookup
 from pilot_desktop.services.gaps import catch_up_text
+from pilot_desktop.store.message_queries import event_number
 from pilot_desktop.store.read_models import MessageRow, Timeline, timeline_json
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Gap
@@ -52,6 +54,12 @@ def run(ctx: Ctx) -> int:
     text = ctx.args.id.strip()
     if not text:
         raise CliError("timeline: ID is empty", EXIT_USAGE)
+    if text.startswith("#") and event_number(text) is None:  # "#abc", "#", "# 5"
+        raise CliError(
+            f"{text!r} is not an event number: write '#' then its digits, "
+            "e.g. pilot-desktop timeline '#123'.",
+            EXIT_USAGE,
+        )
     reads = Reads.open(ctx.paths.data_dir)
     try:
         known = number_lookup.known_on_disk(ctx.paths, reads)
@@ -59,7 +67,7 @@ def run(ctx: Ctx) -> int:
         # store/message_queries.resolve's rule: "#123" is an event, a bare 123 never is.
         found = reads.resolve_message(text, regions)
         if found is None:
-            raise _not_found(text, regions, str(reads.path))
+            raise _not_found(text, regions, reads, number_lookup.names_of(known))
         t = reads.timeline(found[0], time.time())
     finally:
         reads.close()
@@ -74,19 +82,36 @@ def run(ctx: Ctx) -> int:
         doc["numberName"], doc["numberPhone"] = names.get(t.message.number_id or "", (None, None))
         print_json(doc)
     else:
-        sys.stdout.write(render(t, names) + "\n")
+        sys.stdout.write("\n".join(map(fit_text, render(t, names).splitlines())) + "\n")
         sys.stdout.flush()
     return EXIT_OK
 
 
-def _not_found(text: str, regions: list[str], where: str) -> CliError:
+def _not_found(text: str, regions: list[str], reads: Reads, names: Names) -> CliError:
     """What was searched, and how `text` was read: an event number only with "#"."""
-    if text.startswith("#"):
-        return CliError(f"No message has a step stored as event {text} in {where}.")
-    if text.isdigit() and not looks_like_phone(text):  # too short for a phone: an event meant?
+    where = str(reads.path)
+    event_id = event_number(text)
+    if event_id is not None:
+        event = reads.event(event_id)
+        if event is None:
+            return CliError(f"No event {text} is stored in {where}.")
+        row = event.row  # stored, but no step of a message: say what it is instead
+        of = f" of number {number_line(row.number_id, names)}" if row.number_id else ""
+        see = (
+            f" Its number's history: pilot-desktop numbers -n {row.number_id} --history 20."
+            if row.event.startswith("number.") and row.number_id
+            else ""
+        )
         return CliError(
-            f"{text!r} is no message id and too short for a phone. A stored event's number is "
-            f"written with '#': pilot-desktop timeline '#{text}'.",
+            f"Event {text} is a {row.event} event{of}, received {cli_time(row.received_at)}: "
+            f"not a step of any message (timeline shows messages).{see}"
+        )
+    if text.isdigit() and not valid(text, regions):  # no id, no phone anyone has: an event meant?
+        too = "too short for a phone" if not looks_like_phone(text) else "not a valid phone"
+        return CliError(
+            f"{text!r} is no message id and {too}"
+            + (f" in {', '.join(regions)}" if regions and looks_like_phone(text) else "")
+            + f". A stored event's number is written with '#': pilot-desktop timeline '#{text}'.",
             EXIT_USAGE,
         )
     searched = SEARCHED
@@ -115,7 +140,7 @@ def render(t: Timeline, names: Names | None = None) -> str:
         facts.append(("delivered → read", cli_duration(m.to_read)))
     out += [f"  {k:17} {v}" for k, v in facts if v]
     out += ["", f"Steps ({len(t.steps)}; {t.duplicates} repeated deliveries)"]
-    out += ["  " + line for line in _steps(t).splitlines()]
+    out += _steps(t)
     if t.pending:
         out.append(f"  pending: {' → '.join(t.pending)}")
     if t.gaps:  # nothing was received then: a step may be missing or reconstructed
@@ -142,7 +167,7 @@ def _gap_line(g: Gap) -> str:
     return f"{cli_time(g.started_at)} → {end}: {g.reason.rstrip('. ')}{caught}"
 
 
-def _steps(t: Timeline) -> str:
+def _steps(t: Timeline) -> list[str]:
     rows: list[list[str]] = []
     previous: float | None = None
     for s in t.steps:
@@ -157,8 +182,28 @@ def _steps(t: Timeline) -> str:
         after = "" if previous is None or s.at is None else f"+{cli_duration(max(0.0, s.at - previous))}"
         if s.at is not None:
             previous = s.at
-        event_time = s.event_time or "(no time)"
-        rows.append(
-            [s.status, s.event, event_time, iso(s.received_at), after, f"#{s.event_id}", ", ".join(notes)]
-        )
-    return table(["STATUS", "EVENT", "EVENT TIME", "ARRIVED", "AFTER", "EVENT #", "NOTES"], rows, wide=(1,))
+        rows.append([s.status, s.event, s.event_time or "", iso(s.received_at), after, f"#{s.event_id}",
+                     ", ".join(notes)])  # fmt: skip
+    # The date once above, the times of day to the millisecond in the cells (whole, never cut).
+    day = _day(rows[0][3]) if rows else ""
+    for r in rows:
+        r[2], r[3] = _time_of_day(r[2], day) or "(no time)", _time_of_day(r[3], day)
+    headers = ["STATUS", "EVENT", "EVENT TIME", "ARRIVED", "AFTER", "EVENT #", "NOTES"]
+    return [f"  times UTC, on {day} unless dated"] * bool(day) + table(
+        headers, rows, wide=(6,), keep=(2, 3, 5), margin=2
+    ).splitlines()
+
+
+def _day(stamp: str) -> str:
+    at = parse_time(stamp)
+    return "" if at is None else iso(at)[:10]
+
+
+def _time_of_day(stamp: str, day: str) -> str:
+    """`HH:MM:SS.mmm` (UTC) on `day`, the date before it on another day, the text as stored when
+    it is no time."""
+    at = parse_time(stamp)
+    if at is None:
+        return stamp
+    full = iso(at)  # 2026-12-05T00:16:59.096Z
+    return full[11:-1] if full[:10] == day else f"{full[:10]} {full[11:-1]}"

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, print_json, read_secret, table
+from pilot_desktop.cli.common import EXIT_OK, EXIT_USAGE, CliError, Ctx, err, print_json, read_secret, table
 from pilot_desktop.cli.status import probe_json
+from pilot_desktop.cli.watch_lines import start_again
 from pilot_desktop.core.format import cli_time, iso
 from pilot_desktop.services.config import SettingsError, peek_settings
 from pilot_desktop.services.settings import TUNNEL_MODES, Settings
@@ -42,7 +43,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
     ).set_defaults(handler=show_tunnel)
     setp = act.add_parser(
         "set",
-        parents=[common],
+        parents=leaf,
         help="set the tunnel mode (and its command, probe interval, auto re-pointing)",
         description=f"MODE is one of {', '.join(TUNNEL_MODES)}. manual: the URL set with `public-url`; "
         "cloudflared / ngrok: that program is started with the receiver; command: the --command "
@@ -65,12 +66,11 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, as_json: argparse.Arg
     setp.set_defaults(handler=set_tunnel, log_file=True)
     act.add_parser(
         "authtoken",
-        parents=[common],
+        parents=leaf,
         help="store the ngrok authtoken (mode ngrok-sdk), read from stdin, in the secret store",
     ).set_defaults(handler=set_authtoken, log_file=True)
-    act.add_parser(
-        "forget-authtoken", parents=[common], help="delete the stored ngrok authtoken"
-    ).set_defaults(handler=forget_authtoken, log_file=True)
+    forget = act.add_parser("forget-authtoken", parents=leaf, help="delete the stored ngrok authtoken")
+    forget.set_defaults(handler=forget_authtoken, log_file=True)
     history = act.add_parser(
         "history", parents=leaf, help="public URLs seen and webhooks moved, newest first"
     )
@@ -197,6 +197,7 @@ def show_tunnel(ctx: Ctx) -> int:
     else:
         pid = f", pid {row.pid}" if row.pid else ""
         error = f": {row.error}" if row.error else ""
+        error += start_again(row.mode, row.state, row.error, in_serve=False)
         print(f"Tunnel ({row.mode}): {row.state}{pid} since {_time(row.since)}{error}")
         print(f"  Public URL: {row.public_url or '-'} (recorded {_time(row.at)})")
         for line in row.output[-5:]:
@@ -234,13 +235,19 @@ def set_tunnel(ctx: Ctx) -> int:
         saved = ctx.config.settings.update(change)
     except SettingsError as exc:
         raise CliError(f"{exc} Nothing was changed.", EXIT_USAGE) from None
+    no_url = saved.tunnel.mode == "manual" and not saved.public_url
+    if ctx.as_json:
+        print_json(settings_json(saved))  # the same document as `tunnel show --json`'s "settings"
+        if no_url:
+            err("note: no public URL yet: set it with `pilot-desktop public-url URL`.")
+        return EXIT_OK
     t = saved.tunnel
     command = f" ({shown_command(t.command)})" if t.mode == COMMAND else ""
     print(
         f"Tunnel mode: {t.mode}{command}; probe every {t.probe_interval_s} s; "
         f"auto re-point {'on' if t.auto_repoint else 'off'}."
     )
-    if t.mode == "manual" and not saved.public_url:
+    if no_url:
         print("No public URL yet: set it with `pilot-desktop public-url URL`.")
     return EXIT_OK
 
@@ -248,16 +255,21 @@ def set_tunnel(ctx: Ctx) -> int:
 def set_authtoken(ctx: Ctx) -> int:
     token = read_secret("ngrok authtoken")
     ctx.secrets.set(AUTHTOKEN_SECRET, token)
+    if ctx.as_json:
+        print_json({"authtokenStored": True, "secretStore": ctx.secrets.backend})
+        return EXIT_OK
     print(f"ngrok authtoken stored ({ctx.secrets.backend}); used by tunnel mode ngrok-sdk.")
     return EXIT_OK
 
 
 def forget_authtoken(ctx: Ctx) -> int:
-    if ctx.secrets.get(AUTHTOKEN_SECRET) is None:
-        print("No ngrok authtoken was stored.")
-        return EXIT_OK
-    ctx.secrets.delete(AUTHTOKEN_SECRET)
-    print("ngrok authtoken deleted.")
+    stored = ctx.secrets.get(AUTHTOKEN_SECRET) is not None
+    if stored:
+        ctx.secrets.delete(AUTHTOKEN_SECRET)
+    if ctx.as_json:
+        print_json({"authtokenStored": False, "deleted": stored})
+    else:
+        print("ngrok authtoken deleted." if stored else "No ngrok authtoken was stored.")
     return EXIT_OK
 
 

@@ -8,12 +8,35 @@ from collections.abc import Callable
 from pilot_desktop.services.core import AppCore
 from pilot_desktop.services.reachability import Reach
 from pilot_desktop.services.repoint import RepointResult
-from pilot_desktop.tunnel.providers import TunnelStatus
+from pilot_desktop.tunnel.ngrok_sdk import MODE as NGROK_SDK
+from pilot_desktop.tunnel.ngrok_sdk import wants_authtoken
+from pilot_desktop.tunnel.providers import RETRIED, TunnelStatus
 
 MOVE_BY_HAND = (
-    "move them with `pilot-desktop webhooks update ID --here` or in the window's Webhooks pane, or let "
-    "the app do it (setting tunnel.auto_repoint, the Webhooks pane's Tunnel box)"
+    "move them with `pilot-desktop webhooks update ID --here` (one) or `pilot-desktop webhooks "
+    "subscribe-all` (a preview; with --yes it re-points them all and gives a number without one "
+    "a webhook); to have them moved at each new public URL from now on: "
+    "`pilot-desktop tunnel set MODE --auto-repoint`"
 )
+
+
+def start_again(mode: str, state: str, error: str | None, *, in_serve: bool) -> str:
+    """What the CLI adds to a failed tunnel's sentence: the layers below say what to fix, in
+    words the window shares; how to do it from a terminal is said here. A tunnel program is
+    tried again by itself (its sentence says so); ngrok in-process is not."""
+    if state != "failed" or (error is not None and RETRIED in error):
+        return ""
+    store = (
+        " The command: `pilot-desktop tunnel authtoken` (the token on stdin)."
+        if mode == NGROK_SDK and wants_authtoken(error)
+        else ""
+    )
+    who = (
+        "stop serve (Ctrl+C) and start it again"
+        if in_serve
+        else "start it again where it runs (serve: stop it and start it again)"
+    )
+    return f"{store} Then {who}: a failed tunnel is not started again by itself."
 
 
 class WatchLines:
@@ -49,7 +72,8 @@ class WatchLines:
         elif status.state == "restarting":
             self._say(f"{name} down, restarting: {status.error or 'it stopped'}")
         elif status.state == "failed":
-            self._say(f"{name} failed: {status.error or 'it stopped'}")
+            again = start_again(status.mode, status.state, status.error, in_serve=True)
+            self._say(f"{name} failed: {status.error or 'it stopped'}{again}")
         else:
             self._say(f"{name} stopped.")
         if status.public_url and status.public_url != self._url and status.state in ("up", "off"):

@@ -20,7 +20,7 @@ from typing import Any
 
 from pilot_desktop.api.models import Webhook
 from pilot_desktop.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Ctx, err, print_json, table
-from pilot_desktop.core.format import cli_time, iso, number_line
+from pilot_desktop.core.format import cli_time, iso, number_line, number_short
 from pilot_desktop.services import logs
 from pilot_desktop.services.drift import AuditResult, DriftAudit, Submit
 from pilot_desktop.services.subscribe_all import (
@@ -148,7 +148,8 @@ def _print_plan(ctx: Ctx, plan: SubscribePlan) -> None:
     names = ctx.admin.names()
     rows = [
         [
-            number_line(s.number.id, names),
+            number_short(s.number.id, names),
+            s.number.id,
             s.action,
             s.webhook.id if s.webhook is not None else "(new)",
             s.new_url,
@@ -157,11 +158,9 @@ def _print_plan(ctx: Ctx, plan: SubscribePlan) -> None:
         for s in plan.steps
     ]
     print(f"Subscribe all numbers to this app ({plan.target.public_url}):")
-    print(
-        table(["NUMBER", "ACTION", "WEBHOOK", "URL", "WHY"], rows, wide=(0, 3, 4))
-        if rows
-        else "No number to subscribe."
-    )
+    headers = ["NUMBER", "NUMBER ID", "ACTION", "WEBHOOK", "URL", "WHY"]
+    fitted = table(headers, rows, wide=(0, 5), keep=(1, 3, 4), stack=(4, 5))  # ids and URLs whole
+    print(fitted if rows else "No number to subscribe.")
 
 
 async def subscribe_all(ctx: Ctx) -> int:
@@ -211,8 +210,12 @@ def _print_result(ctx: Ctx, plan: SubscribePlan, result: SubscribeResult, failur
         )
     else:
         names = ctx.admin.names()
-        rows = [[number_line(o.step.number.id, names), o.step.action, o.sentence] for o in result.outcomes]
-        print(table(["NUMBER", "ACTION", "RESULT"], rows, wide=(0, 2)) if rows else "No number to subscribe.")
+        rows = [
+            [number_short(o.step.number.id, names), o.step.number.id, o.step.action, o.sentence]
+            for o in result.outcomes
+        ]
+        fitted = table(["NUMBER", "NUMBER ID", "ACTION", "RESULT"], rows, wide=(0, 3), keep=(1,), stack=(3,))
+        print(fitted if rows else "No number to subscribe.")
         print(
             f"created {len(result.created)}, re-pointed {len(result.repointed)}, kept {len(result.kept)}, "
             f"failed {len(result.failed)}"

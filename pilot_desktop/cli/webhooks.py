@@ -203,7 +203,13 @@ async def list_hooks(ctx: Ctx) -> int:
             for r in rows
         ]
         print(
-            table(["ID", "NUMBER", "NAME", "ACTIVE", "EVENTS", "SECRET", "  URL"], cells, wide=(1, 2, 4, 6))
+            table(  # the id is typed back, the URL read whole: on its own line when short of room
+                ["ID", "NUMBER", "NAME", "ACTIVE", "EVENTS", "SECRET", "  URL"],
+                cells,
+                wide=(1, 2, 4),
+                keep=(0, 6),
+                stack=(6,),
+            )
         )
         if any(r["points_here"] for r in rows):
             print("* points at this app")
@@ -211,7 +217,7 @@ async def list_hooks(ctx: Ctx) -> int:
         print("No webhooks.")
     _notes(ctx.admin.refused_notes([hook for hook, _ in listing.hooks]))
     unrouted = ctx.admin.unrouted_note()
-    if unrouted and not listing.failures and not ctx.args.number:
+    if unrouted and not listing.failures and ctx.args.number is None:
         err(f"note: {unrouted}")
     if ctx.admin.target() is None:
         err(f"note: no public URL set, so no webhook is marked as this app's ({SET_PUBLIC_URL})")
@@ -346,7 +352,7 @@ async def hook_logs(ctx: Ctx) -> int:
         for c in comparison.checks
     ]
     print(
-        table(["TIME", "EVENT", "STATUS", "CODE", "MS", "THIS APP"], rows, wide=(1, 5))
+        table(["TIME", "EVENT", "STATUS", "CODE", "MS", "THIS APP"], rows, wide=(1, 5), keep=(0,))
         if rows
         else "No deliveries logged."
     )

@@ -16,6 +16,7 @@ from pilot_desktop.core.numbers import (
     DEGRADED,
     HEALTHY,
     OPEN,
+    POLL,
     REMOVED,
     SHADOWBAN,
     UNKNOWN,
@@ -46,10 +47,27 @@ def state_label(connection: str) -> str:
     return STATE_LABEL.get(connection, connection)
 
 
-def state_text(state: NumberState, now: float) -> str:
-    """'Connected · 3 h 12 min': the connection state and for how long."""
-    label = state_label(state.connection)
+def shows_health(state: NumberState) -> bool:
+    """Whether the health is shown: a warning always; "healthy" only while connected. A
+    number that is not connected is not healthy, whatever the platform's health flag says
+    (the Numbers pane's pill, `pilot-desktop numbers`' HEALTH and its JSON `health`)."""
+    return state.health != HEALTHY or state.connection == OPEN
+
+
+def since_known(state: NumberState, entered_from: str | None = None) -> bool:
+    """Whether the time the state began is known. A webhook tells it; a poll that saw a
+    change from a known state dates it (within a poll interval); a poll's first reading
+    (over no known state: `entered_from` UNKNOWN or nothing recorded) says only that the
+    state held then, not since when: its "for" is unknown, never "0 s"."""
     if state.connection_at is None or state.connection == UNKNOWN:
+        return False
+    return state.connection_source != POLL or entered_from not in (None, UNKNOWN)
+
+
+def state_text(state: NumberState, now: float, entered_from: str | None = None) -> str:
+    """'Connected · 3 h 12 min': the connection state and for how long (when known)."""
+    label = state_label(state.connection)
+    if state.connection_at is None or not since_known(state, entered_from):
         return label
     return f"{label} · {elapsed(now - state.connection_at)}"
 

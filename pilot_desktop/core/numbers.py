@@ -299,23 +299,26 @@ def restorable_until(state: NumberState) -> float | None:
 
 
 def uptime(history: list[tuple[float, str]], since: float, now: float) -> float | None:
-    """Share of [since, now] spent OPEN, from (time, connection state) changes in time
-    order. Time before the first known state is left out; None when nothing is known."""
-    known = 0.0
-    up = 0.0
-    state: str | None = None
-    at = since
+    """Share of [since, now] spent OPEN (changes in time order) over the time the state was
+    known: UNKNOWN spans, time before the first state and a connecting span shorter than
+    CONNECTING_SHOWN_S ending connected (a pairing: the strip's rule) are left out."""
+    spans: list[Span] = []
+    state, at = None, since
     for when, new in history:
         if when > now:
             break
         if when > since and state is not None:
-            span = when - max(at, since)
-            known += span
-            up += span if state == OPEN else 0.0
+            spans.append((max(at, since), when, state))
         state, at = new, max(when, since)
     if state is not None and now > at:
-        known += now - at
-        up += now - at if state == OPEN else 0.0
+        spans.append((at, now, state))
+    known = up = 0.0  # None when nothing is known; the Numbers pane and the CLI both show it
+    for n, (start, end, st) in enumerate(spans):
+        following = spans[n + 1][2] if n + 1 < len(spans) else None
+        if st == UNKNOWN or (st == CONNECTING and following == OPEN and end - start < CONNECTING_SHOWN_S):
+            continue
+        known += end - start
+        up += end - start if st == OPEN else 0.0
     return up / known if known > 0 else None
 
 

@@ -68,6 +68,26 @@ def to_e164(text: str, regions: Iterable[str] = ()) -> str | None:
     return None
 
 
+def valid(text: str, regions: Iterable[str] = ()) -> bool:
+    """`text` is a phone some country actually assigns (libphonenumber's validity, stricter
+    than `to_e164`'s possibility: "12345678" is possible in Brazil, never valid there): read
+    as international, then as national in each of `regions`."""
+    text = text.strip()
+    if not looks_like_phone(text):
+        return False
+    readings: list[tuple[str, str | None]] = [(text if text.startswith("+") else f"+{digits_of(text)}", None)]
+    if not text.startswith("+"):
+        readings += [(text, region) for region in regions]
+    for candidate, region in readings:
+        try:
+            parsed = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return True
+    return False
+
+
 def phone_forms(text: str, regions: Iterable[str] = ()) -> list[str]:
     """Every stored form `text` may stand for, best first: the E.164 of each reading
     (national in each region, international), then the bare digits as typed. Empty when

@@ -57,6 +57,7 @@ T = TypeVar("T")
 
 STATUS_EVENTS = frozenset({"message.sent", "message.delivered", "message.read", "message.failed"})
 MAX_LOGS = 50  # the platform's limit per request (api §2.7)
+IDS_SHOWN = 10  # message ids named in one problem line; the rest counted
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,29 @@ class Summary:
     rate_limited_waits: int = 0
     stopped: str | None = None
     errors: list[str] = field(default_factory=list)
+    # Messages that could not be read back, by reason: said as one line per reason.
+    unread: dict[str, list[str]] = field(default_factory=dict)
+
+    def not_read(self, msg_id: str, exc: ApiError) -> None:
+        # The platform's detail names the message again ("Message msg_… was not found."):
+        # left out, so messages failing alike share one reason.
+        if exc.detail and msg_id in exc.detail:
+            exc = ApiError(exc.status, exc.code, exc.sentence, retry_after=exc.retry_after)
+        self.unread.setdefault(str(exc), []).append(msg_id)
+
+    def fold_unread(self) -> None:
+        for reason, ids in self.unread.items():
+            if len(ids) == 1:
+                self.errors.append(f"message {ids[0]}: {reason}")
+                continue
+            named = ", ".join(ids[:IDS_SHOWN])
+            more = f" and {len(ids) - IDS_SHOWN} more" if len(ids) > IDS_SHOWN else ""
+            self.errors.append(f"{len(ids)} messages could not be read back ({named}{more}): {reason}")
+        self.unread.clear()
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        del out["unread"]
         out["start"], out["end"] = iso(self.start), iso(self.end)
         out["summary"] = self.line()  # the sentence `pilot-desktop gaps` shows
         return out
@@ -158,6 +179,7 @@ class CatchUp:
             summary.stopped = str(exc)
         except StoreError as exc:  # a read of the log comparison
             summary.stopped = f"the store cannot be read: {exc}"
+        summary.fold_unread()
         summary.rate_limited_waits = self._waits
         log.info("catch-up %s .. %s: %s", iso(start), iso(end), summary.line())
         return summary.as_dict()
@@ -282,7 +304,7 @@ class CatchUp:
         except ApiError as exc:
             if exc.status in (401, 403):
                 raise  # the number's key: its other messages would fail the same way
-            summary.errors.append(f"message {msg_id}: {exc}")
+            summary.not_read(msg_id, exc)
             return
         summary.messages_checked += 1
         read_at = self._clock()

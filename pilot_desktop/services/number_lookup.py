@@ -1,10 +1,14 @@
 """Which number the operator means: the one reading of `-n TEXT` for every command.
 
-TEXT is, in this order: a number id; a phone, international ("+55 11 98187-0697") or
-national ("(11) 98187-0697", read with the country of the known numbers' phones:
-core/phones.py); or a name, whole or a unique part of it, matched without regard to case
-or accents ("restaurante sabor", "Imobiliaria Horizonte"). Several numbers matching, or
-none, is a NumberLookupError that lists the candidates, never a silent guess.
+TEXT is, in this order: a number id (ULIDs: any case); the CLI's own label of a number
+("Name · +55 11 98187-0697 (num_…)": its id; "Name · phone" or "Name phone"); a phone,
+international ("+55 11 98187-0697") or national ("(11) 98187-0697", read with the country
+of the known numbers' phones: core/phones.py); or a name. An exact match beats a looser one
+at every level: the name as written (case aside) before it without accents ("Café" is not
+"Cafe" when both exist), a whole name before a unique part of one ("restaurante sabor").
+Several numbers matching at the first level that matches, or none, or a phone of one number
+that is the name of another, is a NumberLookupError that lists the candidates, never a
+silent guess. Empty text is a usage error (`usage`), like an ambiguous one.
 
 The numbers come from where the caller acts: the accounts' (webhooks, send:
 services/webhook_admin.py's find_number) or, for commands that read the store, the store's
@@ -14,6 +18,7 @@ accounts' as saved in the profile (`known_on_disk`, read-only: nothing is create
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,12 +45,16 @@ class KnownNumber:
 
 class NumberLookupError(ValueError):
     """No number, or several, match the text. `candidates`: the ones that matched (several)
-    or every known one (none matched); `ambiguous` tells which."""
+    or every known one (none matched); `ambiguous` tells which. `usage`: the text itself is
+    wrong (empty or ambiguous: the CLI's exit 2), not merely unknown."""
 
-    def __init__(self, message: str, candidates: Sequence[KnownNumber], *, ambiguous: bool) -> None:
+    def __init__(
+        self, message: str, candidates: Sequence[KnownNumber], *, ambiguous: bool, empty: bool = False
+    ) -> None:
         super().__init__(message)
         self.candidates = list(candidates)
         self.ambiguous = ambiguous
+        self.usage = ambiguous or empty
 
 
 def merge(*groups: Iterable[KnownNumber]) -> list[KnownNumber]:
@@ -72,24 +81,39 @@ def regions(known: Iterable[KnownNumber]) -> list[str]:
     return regions_of(n.phone for n in known if n.phone)
 
 
+_LABEL_ID = re.compile(r"\(([^()\s]+)\)\s*$")  # "… (num_01…)": the id the CLI prints last
+
+
 def find(text: str, known: Sequence[KnownNumber]) -> KnownNumber:
     """The number `text` names among `known` (see the module's docstring). Raises
     NumberLookupError listing the candidates when none or several match."""
     wanted = text.strip()
     if not wanted:
-        raise NumberLookupError("The number is empty: give its id, phone or name.", known, ambiguous=False)
-    by_id = [n for n in known if n.id == wanted]
-    if by_id:
-        return by_id[0]
-    if looks_like_phone(wanted):
-        e164 = {n.id: _e164(n.phone) for n in known if n.phone}
-        for form in phone_forms(wanted, regions(known)):  # best reading first
-            found = [n for n in known if e164.get(n.id) == form]
-            if found:
-                return _one(text, found)
-    key = _folded(wanted)
-    for match in (lambda name: name == key, lambda name: key in name):
-        found = [n for n in known if n.name and match(_folded(n.name))]
+        raise NumberLookupError(
+            "The number is empty: give its id, phone or name.", known, ambiguous=False, empty=True
+        )
+    by_id = _by_id(wanted, known)
+    if by_id is None and (labelled := _LABEL_ID.search(wanted)):  # the CLI's "Name · phone (id)"
+        by_id = _by_id(labelled.group(1), known)
+    if by_id is not None:
+        return by_id
+    by_phone = _by_phone(wanted, known)
+    levels = [
+        lambda name: _nfc(name) == _nfc(wanted),  # as written, case aside: accents count
+        lambda name: _folded(name) == _folded(wanted),
+    ]
+    for match in levels:
+        found = [n for n in known if n.name and match(n.name)]
+        if by_phone and found and {n.id for n in found} != {n.id for n in by_phone}:
+            return _one(text, merge(by_phone, found))  # a phone of one, the name of another
+        if found and not by_phone:
+            return _one(text, found)
+    if by_phone:
+        return _one(text, by_phone)
+    for found in (
+        _by_label(wanted, known),
+        [n for n in known if n.name and _folded(wanted) in _folded(n.name)],
+    ):
         if found:
             return _one(text, found)
     listed = _listed(known)
@@ -99,6 +123,42 @@ def find(text: str, known: Sequence[KnownNumber]) -> KnownNumber:
         known,
         ambiguous=False,
     )
+
+
+def _by_id(text: str, known: Sequence[KnownNumber]) -> KnownNumber | None:
+    """Exact first, then case aside (ids are ULIDs: case-insensitive)."""
+    exact = [n for n in known if n.id == text]
+    if exact:
+        return exact[0]
+    folded = [n for n in known if n.id.casefold() == text.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def _by_phone(text: str, known: Sequence[KnownNumber]) -> list[KnownNumber]:
+    if not looks_like_phone(text):
+        return []
+    e164 = {n.id: _e164(n.phone) for n in known if n.phone}
+    for form in phone_forms(text, regions(known)):  # best reading first
+        found = [n for n in known if e164.get(n.id) == form]
+        if found:
+            return found
+    return []
+
+
+def _by_label(text: str, known: Sequence[KnownNumber]) -> list[KnownNumber]:
+    """ "Name · phone" or "Name phone" (the CLI's label): a name and a phone, of one number."""
+    words = text.replace("·", " ").split()
+    found: list[KnownNumber] = []
+    for cut in range(1, len(words)):
+        name, phone = " ".join(words[:cut]), " ".join(words[cut:])
+        if not looks_like_phone(phone):
+            continue
+        found += [
+            n
+            for n in _by_phone(phone, known)
+            if n.name and _folded(n.name) == _folded(name) and n not in found
+        ]
+    return found
 
 
 def _one(text: str, found: list[KnownNumber]) -> KnownNumber:
@@ -127,9 +187,13 @@ def _e164(phone: str | None) -> str | None:
     return to_e164(phone if phone.startswith("+") else f"+{phone}") or phone
 
 
+def _nfc(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
 def _folded(text: str) -> str:
     """Case and accents set aside: "Imobiliaria" finds "Imobiliária"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFKD", text.casefold()).replace("·", " ")  # the label's dot
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 

@@ -46,6 +46,7 @@ class _Track:
     problem: str | None = None  # the last error, for the Numbers pane
     detail_at: float = 0.0  # when the detail is due
     detail_failures: int = 0
+    detail_state: object = None  # the connection state the last detail was read in
 
 
 class NumberPoller:
@@ -112,6 +113,13 @@ class NumberPoller:
             if detail is not None:
                 answers.append((number.id, "detail", detail))
             answer = await self._status(number.id, now)  # after: the newer reading of the two
+            if detail is None and self._detail_outdated(number.id, answer):
+                # Its state changed since the detail was read (Meta health, sendable describe
+                # the old one): read it again now rather than in DETAIL_INTERVAL.
+                self._tracks[number.id].detail_at = 0.0
+                detail = await self._detail(number.id, now)
+                if detail is not None:
+                    answers.append((number.id, "detail", detail))
             if answer is not None:
                 answers.append((number.id, "status", answer))
         self.rounds += 1
@@ -163,7 +171,16 @@ class NumberPoller:
             log.info("number %s: detail not read (%s); next try in %.0f s", number_id, exc, wait)
             return None
         track.detail_failures, track.detail_at = 0, now + DETAIL_INTERVAL
-        return detail.model_dump(by_alias=True, mode="json")
+        body = detail.model_dump(by_alias=True, mode="json")
+        track.detail_state = body.get("state")
+        return body
+
+    def _detail_outdated(self, number_id: str, status: dict[str, object] | None) -> bool:
+        """The live status says another state than the one the last detail was read in."""
+        track = self._tracks.get(number_id)
+        if status is None or track is None or track.detail_state is None or track.detail_failures:
+            return False  # (a failing detail keeps its back-off)
+        return status.get("state") != track.detail_state
 
     def _back_off(self, track: _Track, now: float, problem: str) -> None:
         track.failures += 1

@@ -127,7 +127,7 @@ class WebhookAdmin:
         try:
             found = number_lookup.find(text, known)
         except number_lookup.NumberLookupError as exc:
-            if exc.ambiguous:
+            if exc.usage:  # ambiguous or empty: the text is wrong, not the accounts
                 raise AdminError(str(exc), usage=True) from None
             names = self.names()
             listed = ", ".join(number_line(n.id, names) for _, n in pairs) or "none"
@@ -152,7 +152,7 @@ class WebhookAdmin:
         is reported, the others still listed."""
         if not self.accounts.all:
             raise AdminError(NO_ACCOUNTS)
-        pairs = [self.find_number(number)] if number else self.accounts.numbers()
+        pairs = [self.find_number(number)] if number is not None else self.accounts.numbers()
         out, seen = Listing(), set[str]()
         for account, num in pairs:
             try:
@@ -181,13 +181,44 @@ class WebhookAdmin:
         in every account's list (the tenant key's first: one request sees every number)."""
         if number is not None:
             account, num = self.find_number(number)
-            async with self.accounts.client(account, num.id) as client:
-                return Located(account, num.id, await client.get_webhook(webhook_id))
+            try:
+                async with self.accounts.client(account, num.id) as client:
+                    return Located(account, num.id, await client.get_webhook(webhook_id))
+            except ApiError as exc:
+                if exc.code != "WEBHOOK_NOT_FOUND":
+                    raise
+                # Not on that number: on another one, the asker named the wrong number.
+                found, _ = await self._search(webhook_id)
+                if found is None or found.number_id in (None, num.id):
+                    raise
+                names = self.names()
+                raise AdminError(
+                    f"Webhook {webhook_id} is on number {number_line(found.number_id, names)}, not on "
+                    f"{number_line(num.id, names)}: name that number, or none to have it searched.",
+                    usage=True,
+                ) from None
+        found, failures = await self._search(webhook_id)
+        if found is not None:
+            return found
+        if failures:
+            raise failures[0]  # the search was incomplete: that is the error to show
+        # In no list: ask the platform, so the error is its own (WEBHOOK_NOT_FOUND).
+        first = self._accounts()[0]
+        async with self.accounts.client(first) as client:
+            hook = await client.get_webhook(webhook_id)
+        return Located(first, hook.number_id, hook)
+
+    def _accounts(self) -> list[Account]:
+        """Every account, the tenant keys first (one request sees every number)."""
         accounts = sorted(self.accounts.all, key=lambda a: a.scope != "tenant")
         if not accounts:
             raise AdminError(NO_ACCOUNTS)
+        return accounts
+
+    async def _search(self, webhook_id: str) -> tuple[Located | None, list[ApiError]]:
+        """The webhook as found in the accounts' lists, and the lists that could not be read."""
         failures: list[ApiError] = []
-        for account in accounts:
+        for account in self._accounts():
             try:
                 async with self.accounts.client(account) as client:
                     hooks = await client.list_webhooks()
@@ -196,13 +227,8 @@ class WebhookAdmin:
                 continue
             for hook in hooks:
                 if hook.id == webhook_id:
-                    return Located(account, hook.number_id, hook)
-        if failures:
-            raise failures[0]  # the search was incomplete: that is the error to show
-        # In no list: ask the platform, so the error is its own (WEBHOOK_NOT_FOUND).
-        async with self.accounts.client(accounts[0]) as client:
-            hook = await client.get_webhook(webhook_id)
-        return Located(accounts[0], hook.number_id, hook)
+                    return Located(account, hook.number_id, hook), failures
+        return None, failures
 
     async def logs(
         self, located: Located, *, limit: int = MAX_LOGS, event: str | None = None

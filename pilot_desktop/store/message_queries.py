@@ -7,6 +7,7 @@ OFFSET. bench/messages.py measures them on 1,000,000 messages.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -112,6 +113,18 @@ def event_number(text: str) -> int | None:
     return None
 
 
+_PREFIXED_ULID = re.compile(r"^([A-Za-z]+)_([0-9A-Za-z]{26})$")
+
+
+def id_forms(text: str) -> list[str]:
+    """`text`, then its canonical ULID form when it is a prefixed ULID typed in another case
+    ("msg_01m91…" → "msg_01M91…": ULIDs are case-insensitive, stored upper case). Each
+    form is one indexed lookup; the text as typed is tried first."""
+    m = _PREFIXED_ULID.match(text)
+    canonical = f"{m.group(1).lower()}_{m.group(2).upper()}" if m else text
+    return [text] if canonical == text else [text, canonical]
+
+
 def search(
     conn: sqlite3.Connection, text: str, limit: int = 100, regions: Sequence[str] = ()
 ) -> list[MessageRow]:
@@ -131,8 +144,9 @@ def search(
         ).fetchone()
         return with_replies(conn, [r] if r is not None else [])
     for column in ("msg_id", "correlation_id", "provider_id", "quoted_id"):
-        for r in conn.execute(f"SELECT {COLS} FROM messages WHERE {column} = ? LIMIT ?", (text, limit)):
-            found.setdefault(r[0], r)
+        for value in id_forms(text):
+            for r in conn.execute(f"SELECT {COLS} FROM messages WHERE {column} = ? LIMIT ?", (value, limit)):
+                found.setdefault(r[0], r)
     for form in phone_forms(text, regions):
         for r in conn.execute(
             f"SELECT {COLS} FROM messages WHERE peer = ? ORDER BY id DESC LIMIT ?", (form, limit)
@@ -168,14 +182,15 @@ def resolve(conn: sqlite3.Connection, text: str, regions: Sequence[str] = ()) ->
         rows = search(conn, text, limit=1)
         return (rows[0].id, "event") if rows else None
     best: tuple[tuple[int, int], int, str] | None = None
+    forms = id_forms(text)
     for r in search(conn, text, limit=100, regions=regions):
-        if r.msg_id == text:
+        if r.msg_id in forms:
             rank, how = 0, "id"
-        elif r.provider_id == text:
+        elif r.provider_id in forms:
             rank, how = 1, "messageId"
-        elif r.correlation_id == text:
+        elif r.correlation_id in forms:
             rank, how = (2 if r.outbound else 3), "correlationId"
-        elif r.quoted_id == text:
+        elif r.quoted_id in forms:
             rank, how = 4, "quotedMessageId"
         else:
             rank, how = 5, "phone"

@@ -31,6 +31,16 @@ def connection_history(conn: sqlite3.Connection, number_id: str, since: float) -
     return ([(since, str(before[1]))] if before else []) + history
 
 
+def entered_from(conn: sqlite3.Connection, number_id: str) -> str | None:
+    """The connection state the current one followed (its applied transition's `before`)."""
+    r = conn.execute(
+        "SELECT before FROM number_transitions WHERE number_id = ? AND kind = ? AND NOT late "
+        "ORDER BY at DESC, id DESC LIMIT 1",
+        (number_id, CONNECTION),
+    ).fetchone()
+    return None if r is None else str(r[0])
+
+
 def summaries(conn: sqlite3.Connection, now: float) -> list[NumberSummary]:
     """Every number known from webhooks or polls, by name."""
     rows = conn.execute(
@@ -65,6 +75,7 @@ def summaries(conn: sqlite3.Connection, now: float) -> list[NumberSummary]:
                 pii_mode=r[24],
                 detail_at=r[25],
                 history_24h=tuple(day),
+                entered_from=entered_from(conn, state.number_id),
             )
         )
     out.sort(key=lambda s: ((s.state.name or "").lower(), s.number_id))

@@ -372,6 +372,7 @@ class NumberSummary:
     pii_mode: str | None = None  # RELAY_ONLY | STORE_X_DAYS | STORE_INDEFINITE
     detail_at: float | None = None  # when that detail was read
     history_24h: tuple[tuple[float, str], ...] = ()  # (since, connection state), the strip's
+    entered_from: str | None = None  # the connection state before the current one, if recorded
 
     @property
     def number_id(self) -> str:

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from pilot_desktop.tunnel.providers import (
+    OPERATOR_RETRY_S,
     OUTPUT_LINES,
     PRESETS,
     StatusTeller,
@@ -47,7 +48,7 @@ READ_BUDGET = 256 * 1024  # output bytes looked at per second; more is read slow
 SKIP_PACE_S = 0.01  # over the budget: one chunk read (and dropped) per 10 ms
 URL_LINES_OVER_BUDGET = 200  # lines holding "http" still searched per second over the budget
 BACKOFF_RESET_S = 300.0  # up this long: the next failure starts the backoff over
-NOT_INSTALLED_RETRY_S = 60.0
+NOT_INSTALLED_RETRY_S = OPERATOR_RETRY_S  # said in the sentence (providers.RETRIED)
 DRAIN_S = 1.0  # for the last output after the program exited
 _BARE_LABEL = re.compile(r"\W*[A-Za-z]{0,8}\W*")  # "ERROR:", "---": says nothing
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colour and cursor codes

@@ -28,15 +28,18 @@ log = logging.getLogger(__name__)
 AUTHTOKEN_SECRET = "ngrok-authtoken"  # noqa: S105 - its name in the secret store (keyring)
 MODE = "ngrok-sdk"
 DASHBOARD = "https://dashboard.ngrok.com/get-started/your-authtoken"
-WHERE_TO_SET = "set it in the Webhooks pane (Tunnel) or with `pilot-desktop tunnel authtoken`"
+# The sentences say what to fix, in words the window and the CLI share; each front end adds
+# how to store the authtoken and start the tunnel again there (nothing retries these alone).
+WHERE_TO_SET = "store it in this app"
 NOT_INSTALLED = (
     "The ngrok SDK is not installed in this app's Python environment: run "
-    "pip install 'pilot-desktop[ngrok]' (or pip install ngrok), then restart the tunnel."
+    "pip install 'pilot-desktop[ngrok]' (or pip install ngrok)."
 )
 NO_AUTHTOKEN = (
-    f"ngrok in-process needs your ngrok authtoken: copy it from {DASHBOARD} and {WHERE_TO_SET}, "
-    "then restart the tunnel."
+    f"ngrok in-process needs your ngrok authtoken, and none is stored: copy it from {DASHBOARD} "
+    f"and {WHERE_TO_SET}."
 )
+REFUSED = "ngrok refused the authtoken"
 # ngrok's codes for an authtoken it does not accept (https://ngrok.com/docs/errors/):
 # 105 malformed, 106 a v1 token, 107 invalid or revoked, 4018 an account/authtoken required.
 AUTH_CODES = frozenset({"ERR_NGROK_105", "ERR_NGROK_106", "ERR_NGROK_107", "ERR_NGROK_4018"})
@@ -199,7 +202,7 @@ def classify(exc: BaseException, authtoken: str | None = None) -> Exception:
     text = " ".join(args).lower()
     if code in AUTH_CODES or "authentication fail" in text or "authtoken" in text:
         return _Stop(
-            f"ngrok refused the authtoken ({code + ': ' if code else ''}{detail}). Copy a current "
+            f"{REFUSED} ({code + ': ' if code else ''}{detail}). Copy a current "
             f"one from {DASHBOARD} and {WHERE_TO_SET}."
         )
     if code is not None:
@@ -208,3 +211,8 @@ def classify(exc: BaseException, authtoken: str | None = None) -> Exception:
         f"ngrok's service could not be reached ({detail}): check this machine's internet "
         "connection (and a firewall or proxy in the way)."
     )
+
+
+def wants_authtoken(error: str | None) -> bool:
+    """The tunnel failed for want of a (valid) authtoken: a front end says how to store one."""
+    return error is not None and error.startswith((NO_AUTHTOKEN, REFUSED))

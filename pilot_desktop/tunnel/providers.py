@@ -50,6 +50,12 @@ class TunnelStatus:
     restarts: int = 0
 
 
+# A tunnel program that could not start or said it needs the operator is tried again this
+# often (tunnel/command.py): its sentence says so, true in the window and under serve alike.
+OPERATOR_RETRY_S = 60.0
+RETRIED = "it is tried again every minute"
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str
@@ -95,7 +101,7 @@ PRESETS: dict[str, Preset] = {
                 re.compile(r"authentication failed|\bERR_NGROK_(?:105|106|107|4018)\b", re.IGNORECASE),
                 "ngrok has no valid authtoken: copy yours from "
                 "https://dashboard.ngrok.com/get-started/your-authtoken, run "
-                "ngrok config add-authtoken TOKEN, then restart the tunnel.",
+                f"ngrok config add-authtoken TOKEN; {RETRIED}.",
             ),
         ),
     ),
@@ -114,7 +120,7 @@ def needs_operator(line: str, mode: str) -> str | None:
 
 def not_installed_sentence(mode: str, program: str) -> str:
     preset = PRESETS.get(mode)
-    where = f"{preset.install_hint}, then restart the tunnel." if preset else "Check the tunnel command."
+    where = f"{preset.install_hint}; {RETRIED}." if preset else f"Check the tunnel command; {RETRIED}."
     return f"{program} is not installed (not found on PATH). {where}"
 
 

@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QPaintEvent
-from PySide6.QtWidgets import QSizePolicy, QStyle, QStyleOptionToolButton, QStylePainter, QToolButton, QWidget
+from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
 from pilot_desktop.core.format import age, duration, when
+from pilot_desktop.ui.segments import SegmentButton
 from pilot_desktop.ui.tasks import Tasks
 
 if TYPE_CHECKING:  # (only for types: the status bar does not need the probe's module to load)
@@ -36,7 +36,6 @@ GREEN, AMBER, RED, GREY = "#2f855a", "#b7791f", "#c53030", "#718096"
 REFRESH_MS = 5000  # re-judged this often: a "Reachable" with no fresh probe goes grey
 STALE_INTERVALS = 3  # probes missed in a row before the last result is no longer shown as current
 CLICK = "Click to check now."
-MIN_WIDTH = 90  # narrower than its text: elided, the whole text in the tooltip
 WAITING_TIP = (
     "{n} of this app still point{s} at the old URL, so their deliveries go nowhere although "
     "the probe gets through. Review them in the Webhooks tab (the banner's Review…), or turn on "
@@ -98,43 +97,18 @@ def tunnel_trouble(status: TunnelStatus | None) -> str | None:
     return f"tunnel {status.state}"
 
 
-class ElidedButton(QToolButton):
-    """A status bar button that gives up width in a narrow window: its text elided when drawn
-    (text() stays whole; the tooltip has the detail)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAutoRaise(True)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-
-    def minimumSizeHint(self) -> QSize:
-        hint = super().minimumSizeHint()
-        return QSize(min(MIN_WIDTH, hint.width()), hint.height())
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        option = QStyleOptionToolButton()
-        self.initStyleOption(option)
-        short = self.sizeHint().width() - self.width()  # missing pixels; the style's margins kept
-        if short > 0:
-            room = self.fontMetrics().horizontalAdvance(self.text()) - short - 4
-            option.text = self.fontMetrics().elidedText(
-                self.text(), Qt.TextElideMode.ElideRight, max(room, 10)
-            )
-        QStylePainter(self).drawComplexControl(QStyle.ComplexControl.CC_ToolButton, option)
-
-
 def _style(colour: str, bold: bool = False) -> str:
     weight = " font-weight: bold;" if bold else ""
     return f"QToolButton {{ color: {colour};{weight} border: none; padding: 0 6px; }}"
 
 
-class ReachSegment(ElidedButton):
+class ReachSegment(SegmentButton):
     """One button in the status bar, hidden until `attach()`ed to the core's Reachability."""
 
     shown_changed = Signal()  # what the segment says changed (the receiver's label follows)
 
     def __init__(self, parent: QWidget | None = None, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(parent)
+        super().__init__(3, parent=parent)  # after the receiver, DEMO and refusals (status_bar.py)
         self.clock = clock
         self.reachability: Reachability | None = None
         self.reach: Reach | None = None
@@ -224,7 +198,7 @@ class ReachSegment(ElidedButton):
             text, colour, bold = "Checking…", GREY, False
         if (text, colour) != self._shown:  # restyle only on a change
             self._shown = (text, colour)
-            self.setText(text)
+            self.set_forms(text, text.split(" · ")[0])  # "Unreachable": the verdict, in a narrow bar
             self.setStyleSheet(_style(colour, bold))
             self.shown_changed.emit()
         self.setToolTip(self.tip(self.clock()))

@@ -3,26 +3,33 @@ last event, database size, and the count of stuck messages (by the deadlines in 
 
 The receiver's segment shows the listening address without its token (screenshots); its
 tooltip says what the address is, and a click copies the whole webhook URL (token included:
-what Pilot Status must be given) and says "Copied" where the pointer is."""
+what Pilot Status must be given) and says "Copied" where the pointer is.
+
+In a narrow window the segments keep their meaning (ui/segments.py): short forms first
+("● Listening :8787", "● Stopped", "Unreachable"), then the lowest-priority segments leave
+(DB size, last event, events/min). PRIORITY is that list. A temporary message (showMessage:
+"Listening again on …") takes the place of the segments below it while it lasts, elided if
+it still does not fit, whole in the bar's tooltip."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections import deque
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QFontMetrics, QGuiApplication, QMouseEvent, QResizeEvent
-from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QToolTip, QWidget
+from PySide6.QtGui import QGuiApplication, QMouseEvent, QPaintEvent, QResizeEvent
+from PySide6.QtWidgets import QStatusBar, QToolTip, QWidget
 
 from pilot_desktop.core.format import age, minutes, size
 from pilot_desktop.store.errors import StoreError
 from pilot_desktop.store.read_models import StuckRules
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
-from pilot_desktop.ui.elided import ElidedLabel
-from pilot_desktop.ui.reach_segment import ElidedButton, ReachSegment
+from pilot_desktop.ui.reach_segment import ReachSegment
 from pilot_desktop.ui.refusal_watch import RefusalPicture, route_words, window_words
+from pilot_desktop.ui.segments import SegmentButton, SegmentLabel, Shown, Slot, fit, paint_message
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +44,14 @@ _STUCK_STYLE = {
 _REFUSED_STYLE = "QToolButton { color: #c53030; font-weight: bold; border: none; padding: 0 6px; }"
 
 
-STEADY_FROM_PX = 900  # from this width on, the counters keep room for their usual values
+# Lower is more important; the message is the temporary one (showMessage) while it lasts.
+PRIORITY = {"receiver": 0, "demo": 1, "refused": 2, "reach": 3, "stuck": 4, "message": 5,
+            "rate": 6, "last": 7, "db": 8}  # fmt: skip
+GAP = 6  # QStatusBar's spacing between its widgets
 COPY_TIP = "Click to copy the whole webhook URL (with its token)."
 
 
-class ClickableLabel(ElidedLabel):
+class ClickableLabel(SegmentLabel):
     """The receiver's segment: a click on it is `clicked` (copy the address)."""
 
     clicked = Signal()
@@ -58,39 +68,36 @@ class StatusBar(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.demo_label = QLabel("DEMO")
+        self.demo_label = SegmentLabel("DEMO", PRIORITY["demo"])
         self.demo_label.setStyleSheet(
             "color: #744210; background: #fefcbf; padding: 0 6px; font-weight: bold;"
         )
         self.demo_label.setToolTip("Events come from the built-in sandbox, not from a real account")
         self.demo_label.hide()
         self.addPermanentWidget(self.demo_label)
-        self.receiver_label = ClickableLabel("Receiver: starting…")
+        self.receiver_label = ClickableLabel("Receiver: starting…", PRIORITY["receiver"])
+        self.receiver_label.set_forms("Receiver: starting…", "Starting…")
         self.receiver_label.clicked.connect(self.copy_url)
-        self.rate_label = QLabel("0 events/min")
-        self.last_label = QLabel("last event: never")
-        self.db_label = ElidedLabel("DB: –", min_width=0)  # the first to give way at 640 px
+        # Counters change every second: room for their usual values while there is room, so
+        # the segments beside them do not shift with each tick.
+        self.rate_label = SegmentLabel(
+            "0 events/min", PRIORITY["rate"], droppable=True, reserve="999 events/min"
+        )
+        self.rate_label.setToolTip("Webhook events received in the last minute")
+        self.last_label = SegmentLabel(
+            "last event: never", PRIORITY["last"], droppable=True, reserve="last event: 59 min ago"
+        )
+        self.db_label = SegmentLabel("DB: –", PRIORITY["db"], droppable=True)
         for w in (self.receiver_label, self.rate_label, self.last_label, self.db_label):
             w.setContentsMargins(6, 0, 6, 0)
             self.addPermanentWidget(w)
-        # Counters change every second: room for their usual values, so the segments beside
-        # them do not shift with each tick (larger values still widen them). Only in a wide
-        # enough window (`_fit`): a narrow one needs the room.
-        self._steady: list[tuple[QWidget, int]] = [
-            (self.rate_label, self.rate_label.fontMetrics().horizontalAdvance("999 events/min") + 12),
-            (self.last_label, self.last_label.fontMetrics().horizontalAdvance("last event: 59 min ago") + 12),
-        ]
-        self.stuck_label = QToolButton()
-        self.stuck_label.setAutoRaise(True)
+        self.stuck_label = SegmentButton(PRIORITY["stuck"], reserve="Stuck: 999")
         self.stuck_label.setText("Stuck: 0")
         self.stuck_label.setStyleSheet(_STUCK_STYLE[False])
-        bold = self.stuck_label.font()
-        bold.setBold(True)  # red and bold when not 0: its room measured so
-        self._steady.append((self.stuck_label, QFontMetrics(bold).horizontalAdvance("Stuck: 999") + 14))
         self.stuck_label.clicked.connect(self.stuck_clicked)
         self.stuck_label.hide()  # until there is a database to count in
         self.insertPermanentWidget(2, self.stuck_label)  # after the receiver: health at a glance
-        self.refused_label = ElidedButton()  # elided in a narrow window; the tooltip has the counts
+        self.refused_label = SegmentButton(PRIORITY["refused"])  # the tooltip has the counts
         self.refused_label.setStyleSheet(_REFUSED_STYLE)
         self.refused_label.clicked.connect(self.refused_clicked)
         self.refused_label.hide()  # until deliveries are refused
@@ -110,8 +117,13 @@ class StatusBar(QStatusBar):
         self._reads: Reads | None = None
         self._url: str | None = None
         self._receiver_error: str | None = None
-        self._receiver_state: tuple[str, str, str] | None = None
+        self._receiver_state: tuple[tuple[str, ...], str, str] | None = None
         self.copied = ""  # what the last click on the receiver's segment copied (said)
+        self._message = Slot(PRIORITY["message"], droppable=False)  # showMessage's, while it lasts
+        self._fitting = False
+        for segment in self._segments():
+            segment.on_change = self._fit
+        self.messageChanged.connect(self._message_changed)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
@@ -136,13 +148,14 @@ class StatusBar(QStatusBar):
     def _show_receiver(self) -> None:
         url = self._url
         health = self._reads.health() if self._reads is not None and url else None
+        state: tuple[tuple[str, ...], str, str]
         if self._receiver_error:
-            state = ("● Receiver stopped", "#c53030", self._receiver_error)
+            state = (("● Receiver stopped", "● Stopped"), "#c53030", self._receiver_error)
         elif not url:
             return
         elif health is not None and health.state == "stopped":
             state = (
-                "● Not storing",
+                ("● Not storing",),
                 "#c53030",
                 f"Webhooks reach {url} but are answered 503, so the platform keeps them and "
                 f"retries.\n{health.reason}\nOnce the cause is fixed, restart Pilot Desktop; the log "
@@ -150,35 +163,41 @@ class StatusBar(QStatusBar):
             )
         else:
             shown = url.rsplit("/", 1)[0] + "/…"  # keep the token out of screenshots
+            port = f":{urlsplit(url).port}"
             problem = health.reason if health is not None else None
             if problem:
                 state = (
-                    f"● Listening {shown} (storing problem)",
+                    (
+                        f"● Listening {shown} (storing problem)",
+                        f"● Listening {port} (storing problem)",
+                        "● Storing problem",
+                    ),
                     "#b7791f",
                     f"{problem}\nWebhooks that could not be stored were answered 503; "
                     "the platform retries them.",
                 )
             elif self.refused:
                 state = (
-                    f"● Listening {shown} · refusing deliveries",
+                    (f"● Listening {shown} · refusing deliveries", f"● Listening {port} · refusing"),
                     "#b7791f",
                     f"Webhooks go to {url}, but deliveries are being refused: see the red count "
                     "beside this (click it for the Refused view).",
                 )
             elif self.reach.cut_off:  # listening here, but nothing arrives from outside
-                state = (f"● Listening {shown}", "#b7791f", f"{self.reach.trouble()}\nWebhooks go to {url}")
+                listening = (f"● Listening {shown}", f"● Listening {port}")
+                state = (listening, "#b7791f", f"{self.reach.trouble()}\nWebhooks go to {url}")
             else:
-                state = (f"● Listening {shown}", "#2f855a", f"Webhooks go to {url}")
+                state = ((f"● Listening {shown}", f"● Listening {port}"), "#2f855a", f"Webhooks go to {url}")
         if state != self._receiver_state:  # restyle only on a change, not every second
             self._receiver_state = state
-            text, color, tip = state
+            forms, color, tip = state
             copyable = bool(url) and not self._receiver_error
             if copyable:
                 tip += (
                     "\nThis is this app's webhook receiver: Pilot Status delivers to your tunnel's "
                     f"public URL, which leads here.\n{COPY_TIP}"
                 )
-            self.receiver_label.setText(text)
+            self.receiver_label.set_forms(*forms)
             self.receiver_label.setStyleSheet(f"color: {color};")
             self.receiver_label.setToolTip(tip)
             self.receiver_label.setCursor(
@@ -186,20 +205,47 @@ class StatusBar(QStatusBar):
             )
         self._fit()
 
+    def _segments(self) -> list[Shown]:
+        return [
+            self.receiver_label, self.demo_label, self.refused_label, self.reach, self.stuck_label,
+            self.rate_label, self.last_label, self.db_label,
+        ]  # fmt: skip
+
     def _fit(self) -> None:
-        """In a narrow window the receiver's address gives way first, so the short verdicts
-        beside it (reachability, refusals) stay whole as long as they can."""
-        steady = self.width() >= STEADY_FROM_PX
-        for w, room in self._steady:
-            w.setMinimumWidth(room if steady else 0)
-        others = [w for w in self.findChildren(QWidget) if w.parentWidget() is self and w.isVisible()]
-        used = sum(w.sizeHint().width() + 12 for w in others if w is not self.receiver_label)
-        room = self.width() - used - 60  # the bar's own margins
-        self.receiver_label.setMaximumWidth(max(self.receiver_label.min_width, room))
+        """Short forms first, then the lowest-priority segments leave (ui/segments.py)."""
+        if self._fitting or not hasattr(self, "_message"):  # (segments built before the bar's state)
+            return
+        self._fitting = True
+        try:
+            wanted = [s for s in self._segments() if s.wanted]
+            for s in wanted:
+                s.slot.widths = [w for _, w in s.forms()]
+            slots = [s.slot for s in wanted]
+            if message := self.currentMessage():
+                self._message.widths = [self.fontMetrics().horizontalAdvance(message) + 12]
+                slots.append(self._message)
+            grip = 20 if self.isSizeGripEnabled() else 0
+            fit(slots, self.width() - grip - 14, GAP)
+            for s in self._segments():
+                s.place(s.wanted and s.slot.kept)
+        finally:
+            self._fitting = False
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        self._fit()
         super().resizeEvent(event)
+        self._fit()
+
+    def _message_changed(self, message: str) -> None:
+        """A temporary message takes the room of the segments below it while it lasts."""
+        self.setToolTip(message)
+        self._fit()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """QStatusBar's own drawing, but the temporary message elided rather than cut."""
+        if not self.currentMessage():
+            super().paintEvent(event)
+            return
+        paint_message(self, self.currentMessage(), self._segments())
 
     def show_refusals(self, picture: RefusalPicture) -> None:
         """The receiver's recent refused deliveries (ui/refusal_watch.py, at most once a
@@ -207,7 +253,9 @@ class StatusBar(QStatusBar):
         s = picture.summary
         self.refused = s.deliveries
         if s.deliveries:
-            self.refused_label.setText(f"⊘ {s.deliveries:,} refused ({window_words(s.window_s)})")
+            self.refused_label.set_forms(
+                f"⊘ {s.deliveries:,} refused ({window_words(s.window_s)})", f"⊘ {s.deliveries:,} refused"
+            )
             self.refused_label.setToolTip(refusal_tip(picture))
         self.refused_label.setVisible(bool(s.deliveries))
         self._show_receiver()
@@ -254,12 +302,14 @@ class StatusBar(QStatusBar):
         now = time.time()
         while self._buckets and self._buckets[0][0] < now - 60:
             self._buckets.popleft()
-        self.rate_label.setText(f"{sum(n for _, n in self._buckets):,} events/min")
-        self.last_label.setText(f"last event: {age(self._last_event_at, now)}")
+        rate = f"{sum(n for _, n in self._buckets):,}"
+        self.rate_label.set_forms(f"{rate} events/min", f"{rate}/min")
+        last = age(self._last_event_at, now)
+        self.last_label.set_forms(f"last event: {last}", f"last: {last}")
         if self._reads is not None:
             text = f"DB {size(self._reads.size())}"
             if text != self.db_label.text():
-                self.db_label.setText(text)
+                self.db_label.set_forms(text)
                 self.db_label.setToolTip(f"{text}: the database's size on disk\n{self._reads.path}")
             if self._stuck_dirty or time.monotonic() - self._stuck_at >= STUCK_EVERY_S:
                 self.refresh_stuck()
@@ -273,12 +323,12 @@ class StatusBar(QStatusBar):
             n = self._reads.stuck_count(self._stuck_rules, time.time(), cap=STUCK_CAP)
         except StoreError as exc:  # environmental: say so, retry next time
             log.warning("stuck count: %s", exc)
-            self.stuck_label.setText("Stuck: ?")
+            self.stuck_label.set_forms("Stuck: ?")
             self.stuck_label.setToolTip(f"Could not count stuck messages: {exc}")
             return
         self.stuck = n
-        self.stuck_label.setText(f"Stuck: {n:,}{'+' if n >= STUCK_CAP else ''}")
-        self.stuck_label.setStyleSheet(_STUCK_STYLE[n > 0])
+        self.stuck_label.setStyleSheet(_STUCK_STYLE[n > 0])  # (bold when not 0: measured so)
+        self.stuck_label.set_forms(f"Stuck: {n:,}{'+' if n >= STUCK_CAP else ''}")
         self._set_stuck_tooltip()
 
     def _set_stuck_tooltip(self) -> None:

@@ -94,7 +94,7 @@ async def test_the_row_under_the_pointer_stays_put_and_a_click_selects_it(data_d
         await until(lambda: live.badge.text() == "30 new" or live.model.rowCount() == n, seconds=5)
         assert id_at(app, aim) == aimed  # nothing moved under the pointer
         assert live.model.rowCount() == 60 and live.badge.isVisible()
-        assert live.state_label.text() == "Held: pointer on list"
+        assert live.state_label.text() == "Held: pointer on a row"
         QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, aim)
         assert live.detail.title.text() and table.currentIndex().data(ID_ROLE) == aimed
         # The pointer leaves with a row selected: the rows still wait, the badge says so.

@@ -96,8 +96,9 @@ async def test_contact_names_and_group_and_channel_posts(data_dir: Path) -> None
         await app.settled()
         contacts = dict(zip(app.texts(), app.column("Contact"), strict=True))
         assert contacts["reply 1"] == "← Mariana Costa · +5511977776666"
-        assert contacts["reply 2"] == "← Carlos Almeida · +5511976543210 · group Equipe Loja Centro"
-        assert contacts["reply 3"] == "← +5511955554444 · channel Moda Sul Atacado"
+        # Where it was posted first: a long name, elided at the end, never hides it.
+        assert contacts["reply 2"] == "← group Equipe Loja Centro · Carlos Almeida · +5511976543210"
+        assert contacts["reply 3"] == "← channel Moda Sul Atacado · +5511955554444"
         assert contacts["hello 4"] == "→ group 120363025246125486@g.us"
         assert contacts["hello 5"] == "→ Mariana Costa · +5511977776666"
         row = app.texts().index("reply 2")

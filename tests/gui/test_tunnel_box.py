@@ -134,7 +134,8 @@ async def test_the_ngrok_authtoken_goes_to_the_secret_store_and_is_never_shown(t
         assert on_disk(env)["mode"] == "ngrok-sdk"
         row = box.token_row
         await until(lambda: box.status.mode == "ngrok-sdk" and box.status.state == "failed", 30)
-        assert "needs your ngrok authtoken" in box.error.text()  # and where to set it
+        assert "needs your ngrok authtoken" in box.error.text()  # and where to set it, here
+        assert "authtoken field above" in box.error.text() and "pilot-desktop" not in box.error.text()
         assert "[hidden]" not in box.output.toPlainText()  # nothing to mask: the lines read as printed
         assert row.field.isVisibleTo(box) and row.field.echoMode() == QLineEdit.EchoMode.Password
         row.field.setText(token)

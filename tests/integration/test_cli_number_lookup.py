@@ -10,6 +10,7 @@ store holds the traffic of the first three only: the others are known to the acc
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -189,3 +190,128 @@ def test_send_reads_a_national_destination_in_the_sending_numbers_country(desk: 
                  if m.id == accepted["id"]]
     )  # fmt: skip
     assert found == [(shop.id, "+5511981870697")]
+
+
+# -- exact before loose, labels read back, empty text, malformed events, state words --------
+# A second store: numbers whose names collide on accents, and one named after another's phone.
+TRICKY = [
+    SandboxNumber("num_01JNT19DANW3EKC5BQR8YGY5TA", "+5521955555555", "Café", "PILOT_STATUS"),
+    SandboxNumber("num_01JNT19DANW3EKC5BQR8YGY5TB", "+5521966666666", "Cafe", "PILOT_STATUS"),
+    SandboxNumber("num_01JNT19DANW3EKC5BQR8YGY5TC", "+5521922222222", "Loja", "PILOT_STATUS"),
+    SandboxNumber("num_01JNT19DANW3EKC5BQR8YGY5TD", "+5521944444444", "+5521922222222", "PILOT_STATUS"),
+]
+
+
+@pytest.fixture(scope="module")
+def tricky(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("tricky") / "data"
+    store_traffic(data, sandbox_traffic(TRICKY, 60))
+    return data
+
+
+def listed_ids(data: Path, text: str) -> list[str]:
+    return [e["numberId"] for e in ok_json(pd(data, "numbers", "-n", text, "--json", env=WIDE))]
+
+
+def test_an_empty_number_is_a_usage_error_on_every_command(desk: Desk) -> None:
+    for command in (
+        ("messages", "-n", ""),
+        ("numbers", "-n", " "),
+        ("webhooks", "list", "-n", ""),  # was: every webhook listed
+        ("webhooks", "update", "wh_any", "-n", "", "--pause"),
+        ("webhooks", "logs", "wh_any", "-n", ""),
+    ):
+        result = desk.run(*command)
+        assert result.returncode == 2 and result.stdout == "", (command, result.stdout, result.stderr)
+        assert "The number is empty" in result.stderr, (command, result.stderr)
+
+
+def test_the_exact_name_wins_over_the_same_name_without_accents(tricky: Path) -> None:
+    cafe_accented, cafe_plain = TRICKY[0], TRICKY[1]
+    assert listed_ids(tricky, "Café") == [cafe_accented.id]
+    assert listed_ids(tricky, "CAFÉ") == [cafe_accented.id]
+    assert listed_ids(tricky, "Cafe") == [cafe_plain.id]
+
+
+def test_a_phone_of_one_number_that_is_the_name_of_another_is_ambiguous(tricky: Path) -> None:
+    loja, named_like_it = TRICKY[2], TRICKY[3]
+    result = pd(tricky, "numbers", "-n", loja.phone, env=WIDE)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Several numbers match" in result.stderr
+    assert loja.id in result.stderr and named_like_it.id in result.stderr
+    assert listed_ids(tricky, named_like_it.phone) == [named_like_it.id]
+
+
+def test_the_clis_own_label_and_ids_in_any_case_are_accepted_back(desk: Desk) -> None:
+    branch = desk.numbers[13]  # "… · Filial 2"
+    for text in (
+        f"{branch.name} · {branch.phone} ({branch.id})",  # as `numbers`, errors and notes print it
+        f"{branch.name} · {branch.phone}",
+        f"{branch.name} {branch.phone}",
+        branch.name.replace(" · ", " "),  # the name's dot left out
+        branch.id.lower(),  # ULIDs: case does not matter
+    ):
+        assert listed_ids(desk.data, text) == [branch.id], text
+    shop = desk.by_name("Restaurante Sabor Caseiro")
+    for text in (f"{shop.name} · {shop.phone}", shop.id.lower()):
+        assert ids_listed(desk.run("messages", "-n", text, "--json", "--limit", "50")) == {shop.id}, text
+    first = json.loads(ok(desk.run("messages", "-n", shop.id, "--json", "--limit", "1")).stdout)
+    assert ok_json(desk.run("timeline", first["id"].lower(), "--json"))["id"] == first["id"]
+
+
+def test_timeline_refuses_a_malformed_event_number_and_names_other_events(desk: Desk) -> None:
+    for text in ("#abc", "#", "# 5", "#12a"):
+        result = desk.run("timeline", text)
+        assert result.returncode == 2 and result.stdout == "", (text, result.stderr)
+        assert "not an event number" in result.stderr and "'#123'" in result.stderr
+    with desk.db() as conn:
+        event, number_id = conn.execute(
+            "SELECT id, number_id FROM events WHERE event = 'number.created' ORDER BY id LIMIT 1"
+        ).fetchone()
+    shop = next(n for n in desk.numbers if n.id == number_id)
+    result = desk.run("timeline", f"#{event}")
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"#{event} is a number.created event" in result.stderr and shop.name in result.stderr
+    assert "not a step of any message" in result.stderr
+    invalid = desk.run("timeline", "12345678")  # possible in Brazil, but no one's phone
+    assert invalid.returncode == 2 and "'#12345678'" in invalid.stderr
+
+
+def test_numbers_never_says_healthy_unless_connected(desk: Desk) -> None:
+    listed = ok_json(desk.run("numbers", "--json"))
+    assert any(e["state"] != "OPEN" for e in listed)  # the account-only numbers: state unknown
+    for e in listed:
+        if e["state"] != "OPEN":
+            assert e["health"] != "healthy", e
+    for line in ok(desk.run("numbers")).stdout.splitlines()[1:]:
+        assert "Connected" in line or "healthy" not in line.lower(), line
+
+
+def test_uptime_counts_the_pairing_as_no_downtime(tricky: Path) -> None:
+    listed = ok_json(pd(tricky, "numbers", "--json", "--history", "10", env=WIDE))
+    paired = [
+        e for e in listed
+        if [(t["from"], t["to"]) for t in e["history"] if t["kind"] == "connection"]
+        == [("CONNECTING", "OPEN"), ("UNKNOWN", "CONNECTING")]
+    ]  # fmt: skip
+    assert paired  # created, paired within seconds, connected since
+    assert all(e["uptime24h"] == 1.0 for e in paired), [(e["name"], e["uptime24h"]) for e in paired]
+
+
+def test_numbers_history_must_not_be_negative(desk: Desk) -> None:
+    result = desk.run("numbers", "--history", "-1")
+    assert result.returncode == 2 and result.stdout == "" and "--history" in result.stderr
+
+
+def test_a_polls_first_reading_says_the_time_since_the_change_is_unknown(desk: Desk, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(desk.data, data)
+    ok(pd(data, "numbers", "--refresh", env=WIDE))  # the account-only numbers: first seen by this poll
+    listed = {e["numberId"]: e for e in ok_json(pd(data, "numbers", "--json", env=WIDE))}
+    polled = [listed[n.id] for n in desk.numbers[3:]]
+    assert all(e["state"] != "UNKNOWN" and e["source"] == "poll" for e in polled), polled
+    assert all(e["since"] is None and e["sinceSeconds"] is None for e in polled)
+    table = ok(pd(data, "numbers", env=WIDE)).stdout.splitlines()
+    for n in desk.numbers[3:]:
+        (row,) = [line for line in table if n.id in line]
+        assert " unknown " in row and " 0 s " not in row, row

@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
-from pilot_desktop.tunnel.ngrok_sdk import NO_AUTHTOKEN, NOT_INSTALLED, NgrokSdkTunnel
+from pilot_desktop.cli.watch_lines import start_again
+from pilot_desktop.tunnel.ngrok_sdk import MODE, NO_AUTHTOKEN, NOT_INSTALLED, NgrokSdkTunnel
 from pilot_desktop.tunnel.providers import TunnelStatus
+from pilot_desktop.ui.panes.webhooks.tunnel_history import error_text
 
 BOGUS_TOKEN = "2bogusTokenForTheTests0000_1a2B3c4D5e6F7g8H9i0Jk"
 REAL_SDK_WAIT_S = 20.0
@@ -129,7 +131,10 @@ async def test_without_an_authtoken_it_says_where_to_set_it(token: str | None) -
     await tunnel.start()
     assert tunnel.status.state == "failed" and tunnel.status.error == NO_AUTHTOKEN
     assert tunnel.status.output[-1].endswith(NO_AUTHTOKEN)  # shown as is in the output too
-    assert "pilot-desktop tunnel authtoken" in NO_AUTHTOKEN and "Webhooks pane" in NO_AUTHTOKEN
+    # Said in words the window and the CLI share; each front end adds how to store it there.
+    assert "dashboard.ngrok.com" in NO_AUTHTOKEN and "restart" not in NO_AUTHTOKEN
+    assert "pilot-desktop tunnel authtoken" in start_again(MODE, "failed", NO_AUTHTOKEN, in_serve=True)
+    assert "authtoken field" in error_text(tunnel.status)
     assert service.calls == []  # nothing sent without a token
     await tunnel.stop()
 

@@ -165,3 +165,28 @@ async def test_a_failing_detail_never_stops_the_status_polling(
     await poller.poll_once()
     assert detail_requests(sandbox, number) == 1
     assert summaries(db, clock.now)[number].detail_at is not None
+
+
+async def test_the_detail_is_read_again_in_the_round_that_sees_the_state_change(
+    setup: tuple[NumberPoller, Path, Clock], sandbox: Sandbox
+) -> None:
+    """Meta health and `sendable` describe the state the detail was read in: when the live
+    status says another state, the detail is read again in that round (not ten minutes
+    later), once; an unchanged state costs no extra request."""
+    poller, db, clock = setup
+    number = sorted(sandbox.state.numbers)[0]
+    await poller.poll_once()  # read while connecting: not sendable
+    assert summaries(db, clock.now)[number].sendable is False
+    sandbox.faults.reset_counts()
+    clock.now += 60
+    await poller.poll_once()  # nothing changed: no detail
+    assert detail_requests(sandbox, number) == 0
+    sandbox.scenario._lines[number].state = "OPEN"  # the sandbox pairs it (paused, no webhook)
+    clock.now += 60
+    await poller.poll_once()
+    assert detail_requests(sandbox, number) == 1
+    assert summaries(db, clock.now)[number].sendable is True
+    sandbox.faults.reset_counts()
+    clock.now += 60
+    await poller.poll_once()  # it agrees now: no more extra reads
+    assert detail_requests(sandbox, number) == 0

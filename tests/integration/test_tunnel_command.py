@@ -163,8 +163,8 @@ async def test_a_program_that_is_not_installed_fails_with_where_to_get_it_withou
         assert tunnel.status.state == "failed"
         assert tunnel.status.error == (
             "cloudflared is not installed (not found on PATH). Get it from "
-            "https://developers.cloudflare.com/cloudflare-one/connections/connect-networks/downloads/, "
-            "then restart the tunnel."
+            "https://developers.cloudflare.com/cloudflare-one/connections/connect-networks/downloads/; "
+            "it is tried again every minute."
         )
         assert tunnel.status.error == not_installed_sentence("cloudflared", "cloudflared")
         # With a 10 ms backoff a retry loop would have told dozens of states by now.
@@ -353,7 +353,7 @@ async def test_the_ngrok_preset_reads_the_agents_log_and_stops_retrying_without_
         assert failed.error == (
             "ngrok has no valid authtoken: copy yours from "
             "https://dashboard.ngrok.com/get-started/your-authtoken, run ngrok config add-authtoken "
-            "TOKEN, then restart the tunnel."
+            "TOKEN; it is tried again every minute."
         )
         await asyncio.sleep(0.5)  # a 10 ms backoff would have restarted it many times by now
         assert [state for state, _ in groupby(s.state for s in seen.all)] == ["starting", "failed"]

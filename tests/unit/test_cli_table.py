@@ -19,18 +19,44 @@ ROW = [
 
 
 @pytest.mark.parametrize("columns", [80, 100, 120, 160])
-def test_a_wide_table_fits_and_elides_its_wide_columns_first(
+def test_a_wide_table_fits_cutting_only_its_wide_columns_and_moving_the_rest_under_the_row(
     columns: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", str(columns))
-    lines = table(HEADERS, [ROW, ["wh_2", "Shop", "crm", "paused", "all events", "yes", "https://t.example"]],
-                  wide=(1, 2, 4, 6)).splitlines()  # fmt: skip
+    other = ["wh_2", "Shop", "crm", "paused", "all events", "yes", "https://t.example"]
+    text = table(HEADERS, [ROW, other], wide=(1, 2, 4), keep=(0, 6), stack=(6,))
+    lines = text.splitlines()
     assert max(text_width(line) for line in lines) <= columns
-    assert lines[0].split() == HEADERS  # headers whole
-    assert lines[1].startswith(ROW[0] + "  ")  # the id (not wide) whole
-    assert "…" in lines[1]
-    url = lines[1].split()[-1]
-    assert ROW[6].startswith(url.rstrip("…"))  # elided at the end
+    assert lines[1].startswith(ROW[0] + "  ")  # the id whole, first
+    grid = lines[0].split()
+    moved = [h for h in HEADERS if h not in grid]
+    assert grid == [h for h in HEADERS if h in grid]  # the grid keeps the columns' order
+    for header in moved:  # what left the grid is under each row, labelled
+        assert f"{header.lower()}: " in text
+    unwrapped = " ".join(text.split())
+    assert ROW[6] in unwrapped and other[6] in unwrapped  # a kept column (the URL) is never cut
+    if columns < 160:
+        assert "URL" in moved
+
+
+def test_cut_names_never_look_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    names = ["Imobiliária Horizonte", "Imobiliária Horizonte · Filial 2", "Imobiliária Central"]
+    rows = [[name, f"num_{i:026d}", "Connected"] for i, name in enumerate(names)]
+    lines = table(["NAME", "ID", "STATE"], rows, wide=(0,), keep=(1,)).splitlines()
+    shown = [line.split("  ")[0].strip() for line in lines[1:]]
+    assert max(text_width(line) for line in lines) <= 60
+    for i, a in enumerate(shown):
+        for b in shown[i + 1 :]:
+            sa, sb = a.removesuffix("…").rstrip(), b.removesuffix("…").rstrip()
+            assert not (a.endswith("…") and sb.startswith(sa)), (a, b)
+            assert not (b.endswith("…") and sa.startswith(sb)), (a, b)
+
+
+def test_an_empty_column_takes_no_room(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    lines = table(["TIME", "NOTES", "TEXT"], [["10:00:00", "", "hi"], ["10:00:01", " ", "yo"]]).splitlines()
+    assert lines == ["TIME      TEXT", "10:00:00  hi", "10:00:01  yo"]
 
 
 def test_a_table_that_fits_is_left_whole(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,8 +76,9 @@ def test_wide_characters_count_two_cells(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_too_many_columns_still_never_wrap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "40")
-    lines = table(HEADERS, [ROW], wide=(6,)).splitlines()
+    lines = table(HEADERS, [ROW], wide=(6,), keep=(0,)).splitlines()
     assert max(text_width(line) for line in lines) <= 40
+    assert lines[1] == ROW[0]  # the id whole, what had no room under it
 
 
 def test_json_keys_become_camel_case_at_every_level_and_values_stay() -> None:

@@ -36,7 +36,7 @@ def test_a_new_field_appears_with_its_words_bounds_and_kind() -> None:
     specs = {s.path: s for s in extra.fields}
     retry = specs["extra.retry_after_s"]
     assert (retry.label, retry.unit, retry.kind, retry.default) == ("Retry after", " s", "int", 5)
-    assert retry.bounds_text() == "1 to 600 s" and retry.description == "Wait before a retry."
+    assert retry.bounds_text() == "1 s to 10 min" and retry.description == "Wait before a retry."
     assert specs["extra.ratio"].kind == "float" and specs["extra.ratio"].bounds_text() == "1 to 9.5"
     assert specs["extra.flavour"].choices == ("plain", "fancy")
     label = specs["extra.label"]
@@ -55,3 +55,19 @@ def test_a_settings_error_names_fields_the_dialog_can_mark() -> None:
     else:
         raise AssertionError("accepted")
     assert field_of("(top level): not an object") == ""
+
+
+def test_a_refusal_reads_as_a_sentence_without_the_file_s_words() -> None:
+    """pydantic's "Value error, " and the "(got ...)" echo are dropped (the editor shows what
+    was typed); a field with its own dialog words uses them."""
+    from pilot_desktop.ui.settings_dialog.fields import problem_words
+
+    try:
+        validate(SETTINGS, {"public_url": "ftp://x", "notifications": {"quiet_hours": "9"}}, None)
+    except SettingsError as exc:
+        shown = {field_of(p): problem_words(field_of(p), p) for p in exc.fields}
+    else:
+        raise AssertionError("accepted")
+    assert shown["public_url"] == "Public URL must start with https:// or http://."
+    quiet = shown["notifications.quiet_hours"]
+    assert "null" not in quiet and "22:00-07:00" in quiet and "empty" in quiet

@@ -161,8 +161,8 @@ def test_a_mode_without_a_program_is_refused(mode: str) -> None:
 def test_not_installed_names_the_program_and_where_to_get_it() -> None:
     assert not_installed_sentence("cloudflared", "cloudflared") == (
         "cloudflared is not installed (not found on PATH). Get it from "
-        "https://developers.cloudflare.com/cloudflare-one/connections/connect-networks/downloads/, "
-        "then restart the tunnel."
+        "https://developers.cloudflare.com/cloudflare-one/connections/connect-networks/downloads/; "
+        "it is tried again every minute."
     )
     assert "https://ngrok.com/download" in not_installed_sentence("ngrok", "ngrok")
     assert not_installed_sentence("command", "my-tunnel").startswith("my-tunnel is not installed")

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from pilot_desktop.services.config import Document, SettingsError
 from pilot_desktop.services.settings import Settings
 from pilot_desktop.ui.settings_dialog.editors import Editor, Labels, editor_for
-from pilot_desktop.ui.settings_dialog.fields import FieldSpec, field_of, groups, value_at
+from pilot_desktop.ui.settings_dialog.fields import FieldSpec, field_of, groups, problem_words, value_at
 
 _ERROR = "color: #9b2c2c;"
 _NOTE = "color: palette(placeholder-text);"
@@ -50,7 +50,7 @@ class FieldRow:
         col.addWidget(editor)
         words = [html.escape(spec.description)]
         if bounds := spec.bounds_text():
-            words.append(f"({html.escape(bounds)})")
+            words.append(f"({html.escape(bounds)})".replace(" ", "\u00a0"))  # never "24 / h"
         if spec.next_start:
             words.append("<b>Applies at the next start.</b>")
         if note:
@@ -216,7 +216,7 @@ class SettingsDialog(QDialog):
         for problem in exc.fields:
             row = self.rows.get(field_of(problem))
             if row is not None:
-                row.mark(problem.partition(": ")[2].removeprefix("Value error, "))
+                row.mark(problem_words(row.spec.path, problem))
                 marked.append(row)
         if not marked:
             self._say("error", f"Not saved: {exc}")
@@ -224,8 +224,9 @@ class SettingsDialog(QDialog):
         first = marked[0]
         self.area.ensureWidgetVisible(first.box)
         first.editor.focus()
-        which = ", ".join(f"{r.spec.label} ({r.spec.path})" for r in marked)
+        which = ", ".join(r.spec.label for r in marked)
         self._say("error", f"Not saved, nothing was written: check {which}.")
+        self.status.setToolTip("\n".join(exc.fields))  # the file's words, for settings.json
 
     def detach(self) -> None:
         """Stop following the file (the window shuts down)."""
@@ -238,6 +239,7 @@ class SettingsDialog(QDialog):
         self.status.setStyleSheet(_STRIP[level])
         self.status.setText(text)
         self.status.setVisible(bool(text))
+        self.status.setToolTip("")
 
     def _clicked(self, button: QAbstractButton) -> None:
         role = self.buttons.standardButton(button)

@@ -120,8 +120,7 @@ class TextEditor(Editor):
         self.line = QLineEdit()
         if spec.max_length is not None:
             self.line.setMaxLength(spec.max_length)
-        if spec.optional:
-            self.line.setPlaceholderText("none")
+        self.line.setPlaceholderText(spec.placeholder)
         self.line.setClearButtonEnabled(True)
         self.line.textEdited.connect(lambda _: self.edited.emit())
         self.row.addWidget(self.line)
@@ -136,6 +135,15 @@ class TextEditor(Editor):
         self.line.setCursorPosition(0)
 
 
+UNKNOWN = "Unknown number"  # an id in the file this window has never seen
+
+
+def _item_text(number_id: str, known: Mapping[str, str]) -> tuple[str, str]:
+    """(text, tooltip) of a number: its name, the id only in the tooltip."""
+    label = known.get(number_id) or UNKNOWN
+    return label, f"{label}\n{number_id}"
+
+
 class ListEditor(Editor):
     """A list of ids (notifications.muted): every known one with a check box, by name; an
     id in the list that is no longer known stays listed, so it can be unticked."""
@@ -145,6 +153,10 @@ class ListEditor(Editor):
         self.labels = labels
         self.items = QListWidget()
         self.items.setMaximumHeight(110)
+        # A long name is elided (whole in its tooltip), never scrolled sideways.
+        self.items.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.items.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.items.setMinimumWidth(0)
         self.items.itemChanged.connect(lambda _: self.edited.emit())
         self.row.addWidget(self.items)
         self.setFocusProxy(self.items)
@@ -164,10 +176,10 @@ class ListEditor(Editor):
         self.items.blockSignals(True)
         self.items.clear()
         for number_id in ids:
-            label = known.get(number_id, number_id)
-            item = QListWidgetItem(label if label == number_id else f"{label} ({number_id})")
+            text, tip = _item_text(number_id, known)
+            item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, number_id)
-            item.setToolTip(number_id)
+            item.setToolTip(tip)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if number_id in chosen else Qt.CheckState.Unchecked)
             self.items.addItem(item)
@@ -181,7 +193,8 @@ class ListEditor(Editor):
 
 
 class MapEditor(Editor):
-    """A map set elsewhere (e.g. the tray's snoozes): shown, and cleared whole."""
+    """A map of number ids to a time, set elsewhere (the tray's snoozes): one line per
+    number, by name, until when in clock words; cleared whole."""
 
     def __init__(self, spec: FieldSpec, labels: Labels) -> None:
         super().__init__(spec)
@@ -192,7 +205,7 @@ class MapEditor(Editor):
         self.clear = QPushButton("Clear")
         self.clear.clicked.connect(self._clear)
         self.row.addWidget(self.text, 1)
-        self.row.addWidget(self.clear)
+        self.row.addWidget(self.clear, 0, Qt.AlignmentFlag.AlignTop)
 
     def _clear(self) -> None:
         self.set_value({})
@@ -203,17 +216,37 @@ class MapEditor(Editor):
 
     def set_value(self, value: Any) -> None:
         self._value = dict(value or {})
-        known = self.labels()
-        shown = ", ".join(f"{known.get(k, k)}{_until(v)}" for k, v in sorted(self._value.items()))
-        self.text.setText(shown or "none")
+        known = dict(self.labels())
+        now = datetime.now()
+        lines, tips = [], []
+        for number_id, until in sorted(self._value.items(), key=lambda kv: _item_text(kv[0], known)[0]):
+            name = _item_text(number_id, known)[0]
+            when = until_words(until, now).replace(" ", "\u00a0")  # wrapped whole, never "until / 08:00"
+            lines.append(" — ".join(w for w in (name, when) if w))
+            tips.append(f"{name}: {number_id}")
+        self.text.setText("\n".join(lines) or "None")
+        self.setToolTip("\n".join(tips))
         self.clear.setEnabled(bool(self._value))
 
 
-def _until(value: Any) -> str:
-    """An epoch time as " (until 05 Dec 18:00)"; anything else as nothing."""
-    if isinstance(value, (int, float)) and value > 1e9:
-        return f" (until {datetime.fromtimestamp(value).strftime('%d %b %H:%M')})"
-    return ""
+def until_words(value: Any, now: datetime) -> str:
+    """An epoch time as people say it from `now`: "until 15:00", "until tomorrow 08:00",
+    "until Wed 9 Dec 08:00", "ended at 09:00"; anything else as nothing."""
+    if not isinstance(value, (int, float)) or value <= 0:
+        return ""
+    try:
+        at = datetime.fromtimestamp(value)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    clock = at.strftime("%H:%M")
+    days = (at.date() - now.date()).days
+    if at <= now:
+        return f"ended at {clock}" if days == 0 else f"ended {at.strftime('%a')} {at.day} {at.strftime('%b')}"
+    if days == 0:
+        return f"until {clock}"
+    if days == 1:
+        return f"until tomorrow {clock}"
+    return f"until {at.strftime('%a')} {at.day} {at.strftime('%b')} {clock}"
 
 
 def editor_for(spec: FieldSpec, labels: Labels) -> Editor:

@@ -7,7 +7,7 @@ import html
 import json
 import shlex
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -68,6 +68,11 @@ def curl_command(detail: EventDetail, url: str) -> str:
 
 
 class DetailView(QWidget):
+    """Empty (nothing selected) it is one line and gives the list the room; it opens (the
+    `opened` signal, for the pane's splitter) when a row is shown."""
+
+    opened = Signal()
+
     def __init__(self, hook_url: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._hook_url: str | None = hook_url  # None: the receiver is not listening
@@ -105,6 +110,7 @@ class DetailView(QWidget):
         self.tabs.addTab(self.payload, "Payload")
         self.tabs.addTab(self.headers, "Headers")
         self.tabs.addTab(self.info, "Checks")
+        self.tabs.setMinimumHeight(64)  # a low window: the list keeps its rows, the text scrolls
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
@@ -112,10 +118,19 @@ class DetailView(QWidget):
         top.addWidget(self.refused_button)
         top.addWidget(self.copy_json)
         top.addWidget(self.copy_curl)
-        layout = QVBoxLayout(self)
+        self._layout = layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
+        self._open(False)
+
+    def _open(self, open_: bool) -> None:
+        """Closed: the tabs hidden and the height capped at the title line's."""
+        was = self.tabs.isVisibleTo(self)
+        self.tabs.setVisible(open_)
+        self.setMaximumHeight(16777215 if open_ else self._layout.sizeHint().height())
+        if open_ and not was:
+            self.opened.emit()
 
     def _kind(self, refusal: bool) -> None:
         self.refused_button.setVisible(refusal)
@@ -136,6 +151,7 @@ class DetailView(QWidget):
                 w.clear()
             return
         row = detail.row
+        self._open(True)
         self.title.setText(title_html(row))
         self.payload.setPlainText(preview_text(detail.body, row.body_size))
         self.headers.setPlainText(
@@ -152,6 +168,7 @@ class DetailView(QWidget):
     def show_gap(self, gap: Gap) -> None:
         self._detail = None
         self._kind(False)
+        self._open(True)
         for b in (self.copy_json, self.copy_curl, self.timeline_button):
             b.setEnabled(False)
         self.title.setText(f"<b>{html.escape(gap_text(gap))}</b>")
@@ -173,7 +190,9 @@ class DetailView(QWidget):
             self.title.setText("Select an event to see its payload and headers.")
             for w in (self.payload, self.headers, self.info):
                 w.clear()
+            self._open(False)
             return
+        self._open(True)
         r = detail.row
         issues = f" · ⚠ {len(detail.schema_issues)} schema issue(s)" if detail.schema_issues else ""
         if r.signature == "reconstructed":

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox, QMenu, QToolButton
+from PySide6.QtWidgets import QComboBox, QMenu, QStyle, QToolButton
 
 from pilot_desktop.core.catalogue import GROUP_LABELS
 from pilot_desktop.store.read_models import EventFilter
 from pilot_desktop.ui.panes.live.header import SHOW_CHOICES
 
 
+class MenuButton(QToolButton):
+    """A button that opens a menu, wide enough for its text AND the menu arrow (the style
+    draws the arrow over the text's end otherwise: "All event▾")."""
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        arrow = self.style().pixelMetric(QStyle.PixelMetric.PM_MenuButtonIndicator, None, self)
+        return QSize(hint.width() + arrow + 4, hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        return self.sizeHint()
+
+
 class Filters:
     def __init__(self, changed: Callable[[], None]) -> None:
-        self.group_button = QToolButton()
+        self.group_button = MenuButton()
         self.group_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.group_button)
         self.group_actions: dict[str, QAction] = {}

@@ -7,9 +7,11 @@ a click on the bar) or jumps to the oldest row; it resumes with End, "Newest", t
 badge, or moving the scroll bar back to the bottom.
 
 Rows on screen never move while they are being pointed at or read: new rows are HELD (they
-wait behind the "N new" badge, nothing is inserted) while Live is paused, the pointer is
-over the rows, or a row is selected. Not held and not following (scrolled up), new rows go
-in below the visible ones (the view does not move) and the badge counts them.
+wait behind the "N new" badge, nothing is inserted) while Live is paused, a row is under
+the pointer (not the empty list, not the space below the last row; decided again on every
+move of the pointer and every tick), or a row is selected. Not held and not following
+(scrolled up), new rows go in below the visible ones (the view does not move) and the badge
+counts them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QWidget
 _FOLLOWING = ("● Following", "The newest row stays in view. Scroll up to stop following.")
 _PAUSED = ("‖ Paused", "Events are still received and stored; Resume (Space) shows them.")
 _POINTER = (
-    "Held: pointer on list",
-    "New rows wait while the pointer is over the list, so the rows there do not move; "
-    "they appear when the pointer leaves.",
+    "Held: pointer on a row",
+    "New rows wait while the pointer is over a row, so the rows there do not move; "
+    "they appear when the pointer leaves the rows.",
 )
 _SELECTED = (
     "Held: row selected",
@@ -61,8 +63,12 @@ class Follow:
         return _FOLLOWING if self.following else _SCROLLED
 
     def badge(self, pending: int, overflowed: bool) -> str:
-        """'N new' (rows waiting or gone in below unseen), '' when none."""
-        n = pending + (0 if self.following else self.unseen)
+        """'N new' (rows held back, or gone in below unseen), '' when none. Rows not held go
+        in at the next tick: they do not wait, so they are not counted (no flash while
+        following)."""
+        held = self.held
+        n = (pending if held else 0) + (0 if self.following else self.unseen)
+        overflowed = overflowed and held
         if n == 0 and not overflowed:
             return ""
         return f"{n:,}+ new" if overflowed else f"{n:,} new"

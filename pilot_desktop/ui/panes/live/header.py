@@ -35,11 +35,26 @@ def _how_to(url: str | None, token: str, problem: str | None) -> str:
 
 
 def empty_text(
-    url: str | None, recent_refused: int, listed_refused: int, *, token: str = "", problem: str | None = None
+    url: str | None,
+    recent_refused: int,
+    listed_refused: int,
+    *,
+    token: str = "",
+    problem: str | None = None,
+    waiting: str = "",
+    why: str = "",
 ) -> str:
     """Above a list without a stored webhook: refusals first, they are why it is empty.
-    `url` is the receiver's address while it listens, else None (`problem` says why)."""
+    `url` is the receiver's address while it listens, else None (`problem` says why).
+    `waiting`: the badge's "N new" when webhooks arrived but wait behind it (`why`: the state)."""
     token = token or (url or "").rsplit("/", 1)[-1]
+    if waiting:  # webhooks do arrive: never "waiting for the first" while they wait here
+        state = why.lstrip("‖●↑ ")  # the state label's words without its sign
+        held = f" ({html.escape(state)})" if state else ""
+        return (
+            f"<b>{html.escape(waiting)}: webhooks received, not shown yet{held}.</b> "
+            "Click the badge or press End to show them."
+        )
     how = _how_to(url, token, problem)
     link = f"<a href='{OPEN_REFUSED}'>Open Refused</a>"
     if recent_refused:

@@ -299,9 +299,10 @@ class LiveModel(QAbstractTableModel):
                 return cells.BAND_TEXT
             return _BAND_FONT if role == Qt.ItemDataRole.FontRole else None
         refused = self.refusal(mark)
+        if col == "Number" and refused is not None and refused.number_id and role in _NAMED_ROLES:
+            show = number_short if role == Qt.ItemDataRole.DisplayRole else number_tip
+            return show(refused.number_id, self.numbers)
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == "Number" and refused is not None and refused.number_id:
-                return number_short(refused.number_id, self.numbers)
             return cells.refusal_display(refused, col, mark.at)
         if role == Qt.ItemDataRole.ToolTipRole:
             return cells.refusal_tooltip(refused, col)

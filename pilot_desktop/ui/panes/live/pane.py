@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QEnterEvent, QHideEvent, QMouseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QSplitter,
     QTableView,
@@ -32,6 +32,7 @@ from pilot_desktop.ui.panes.live import header
 from pilot_desktop.ui.panes.live.bar import LiveBar
 from pilot_desktop.ui.panes.live.detail import DetailView
 from pilot_desktop.ui.panes.live.follow import Follow
+from pilot_desktop.ui.panes.live.layout import fit_number_column, make_room_for_detail
 from pilot_desktop.ui.panes.live.marks import MarkFeed
 from pilot_desktop.ui.panes.live.model import COLUMNS, SHOW_DELIVERIES, SHOW_REFUSALS, LiveModel
 from pilot_desktop.ui.panes.live.opening import RowOpener
@@ -70,7 +71,9 @@ class LivePane(QWidget):
         self._numbers: set[str] = set()
         self._names_stale = False  # a number's name may have come or changed
         self.follow = Follow()
+        self._pointer_at: QPoint | None = None  # in the list's viewport; None: elsewhere
         self._pending_matching = 0  # what the "N new" badge counts: pending rows the filter shows
+        self._waiting_shown = ""  # the badge's words when the empty state was last said
 
         self.model = LiveModel(
             reads.rows_by_ids, lambda ids: reads.rejections_by_ids(ids, token), cache_rows=tail_rows
@@ -107,6 +110,8 @@ class LivePane(QWidget):
         scroll = self.table.verticalScrollBar()
         scroll.actionTriggered.connect(self._scrolled_by_user)
         scroll.rangeChanged.connect(self._range_changed)
+        # Held by the pointer only while a row is under it: moves inside the list re-decide.
+        self.table.viewport().setMouseTracking(True)
         self.table.viewport().installEventFilter(self)
 
         self.empty_hint = EmptyHint(header.empty_text(hook_url, 0, 0))
@@ -121,6 +126,8 @@ class LivePane(QWidget):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
         split.setSizes([600, 200])  # the rows first, in a low window too
+        split.setCollapsible(0, False)
+        self.detail.opened.connect(lambda: make_room_for_detail(split, self.table))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -195,9 +202,10 @@ class LivePane(QWidget):
         self.marks.heard(changes)
         self._show_state()
 
-    def flush(self) -> None:
-        """Each tick: the state said as it is, then (unless held) the new rows put in."""
-        self._show_state()
+    def flush(self, *, asked: bool = False) -> None:
+        """Each tick: the state said as it is, then (unless held) the new rows put in.
+        `asked`: the operator asked to see them (End, the badge): the pointer holds nothing."""
+        self._show_state(asked=asked)
         if self.follow.held or self._loading:
             return
         if self._names_stale:
@@ -216,15 +224,25 @@ class LivePane(QWidget):
             redelivered, self._redelivered = self._redelivered, {}
             self.model.update_deliveries(redelivered)
         self._update_count()
-        self._show_state()
+        self._show_state(asked=asked)
 
-    def _show_state(self) -> None:
+    def _show_state(self, *, asked: bool = False) -> None:
         """Recomputed, not remembered: whatever resizing, scrolling or selection did."""
         follow = self.follow
         follow.selected = self.table.selectionModel().hasSelection()
-        follow.pointer = follow.pointer and self.table.viewport().underMouse()
+        follow.pointer = not asked and self._row_under_pointer()
         self.state_label.show_state(follow)
-        self.badge.say(follow.badge(self._pending_matching, self._overflowed))
+        badge = follow.badge(self._pending_matching, self._overflowed)
+        self.badge.say(badge)
+        if self._waiting_shown != badge and header.shows_empty_state(self.model):
+            self._update_count()  # the empty state says what waits, not "waiting for the first"
+        self._waiting_shown = badge
+
+    def _row_under_pointer(self) -> bool:
+        """A row (not the empty list, not the space below the last row) is under the pointer."""
+        viewport = self.table.viewport()
+        at = self._pointer_at
+        return at is not None and viewport.underMouse() and self.table.indexAt(at).isValid()
 
     def _follow(self, added: int) -> None:
         if added:
@@ -257,9 +275,17 @@ class LivePane(QWidget):
         self._show_state()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in (QEvent.Type.Enter, QEvent.Type.Leave):
-            self.follow.pointer = event.type() == QEvent.Type.Enter
-            self.flush()  # the pointer left: what waited goes in now
+        kind = event.type()
+        if kind in (QEvent.Type.Enter, QEvent.Type.MouseMove) and isinstance(
+            event, (QEnterEvent, QMouseEvent)
+        ):
+            self._pointer_at = event.position().toPoint()
+        elif kind == QEvent.Type.Leave:
+            self._pointer_at = None
+        else:
+            return super().eventFilter(watched, event)
+        if self._row_under_pointer() != self.follow.pointer:
+            self.flush()  # off the rows: what waited goes in now
         return super().eventFilter(watched, event)
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -269,7 +295,7 @@ class LivePane(QWidget):
 
     def hideEvent(self, event: QHideEvent) -> None:
         super().hideEvent(event)
-        self.follow.pointer = False  # no Leave comes to a hidden view
+        self._pointer_at = None  # no Leave comes to a hidden view
 
     def set_receiver(self, url: str | None, problem: str | None) -> None:
         """The receiver's address while it listens, else None and why: the empty state's curl
@@ -322,7 +348,9 @@ class LivePane(QWidget):
         """Numbers by name in the table and the filter (a few rows: on the GUI thread)."""
         self._names_stale = False
         if (known := load_names(self.reads)) is not None:
-            self.model.set_numbers(known)
+            if known != self.model.numbers:
+                self.model.set_numbers(known)
+                fit_number_column(self.table, known.values())
             fill_numbers(self.number_combo, self._numbers, known)
 
     def _update_count(self) -> None:
@@ -338,6 +366,8 @@ class LivePane(QWidget):
                     self.model.refusal_count,
                     token=self._token or "",
                     problem=self._receiver_problem,
+                    waiting=self.badge.text() if self.badge.isVisibleTo(self) else "",
+                    why=self.state_label.text(),
                 )
             )
 
@@ -361,8 +391,6 @@ class LivePane(QWidget):
         self._set_following(True)
         if self.paused:
             self.set_paused(False)
-        pointer, self.follow.pointer = self.follow.pointer, False  # asked for: shown at once
-        self.flush()
-        self.follow.pointer = pointer
+        self.flush(asked=True)  # asked for: shown at once, even under the pointer
         self.table.scrollToBottom()
         self._show_state()

@@ -25,6 +25,7 @@ from pilot_desktop.core.format import duration, exact, number_short, number_tip,
 from pilot_desktop.core.lifecycle import RANK, error_meaning
 from pilot_desktop.store.read_models import MessageRow, NumberNames, StuckRules
 from pilot_desktop.ui.panes.messages import style
+from pilot_desktop.ui.panes.messages.columns import HEADERS, contact_cell
 from pilot_desktop.ui.panes.messages.style import HEADER_TIPS, SORT_HINT, dated
 
 COLUMNS = (
@@ -274,7 +275,7 @@ class MessagesModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+            return HEADERS.get(COLUMNS[section], COLUMNS[section])
         if role == Qt.ItemDataRole.ToolTipRole:
             return (HEADER_TIPS.get(COLUMNS[section]) or COLUMNS[section]) + SORT_HINT
         return None
@@ -308,7 +309,7 @@ class MessagesModel(QAbstractTableModel):
         if col == "Number":  # the name alone fits the column; name, phone and id in the tooltip
             return number_short(row.number_id, self.numbers) if row.number_id else ""
         if col == "Contact":
-            return style.contact(row, self.contact_names)
+            return contact_cell(row, self.contact_names)
         if col == "Type":
             return row.kind or ("⚠" if style.field_issue(row, "type") else "")
         if col == "Sent→Delivered":

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pilot_desktop.core.format import number_short
 from pilot_desktop.core.phones import regions_of
 from pilot_desktop.store.errors import StoreError
 from pilot_desktop.store.read_models import MessageChanges, MessageFilter, MessagePage, MessageRow, StuckRules
@@ -37,6 +38,7 @@ from pilot_desktop.ui import messages
 from pilot_desktop.ui.latest import LatestRead
 from pilot_desktop.ui.number_names import load_names
 from pilot_desktop.ui.panes.messages.badge import BadgeDelegate
+from pilot_desktop.ui.panes.messages.columns import WIDTHS, TextRoom, fit_headers, fit_names
 from pilot_desktop.ui.panes.messages.filters import FilterBar, count_text, empty_text
 from pilot_desktop.ui.panes.messages.hold import ReaderHold
 from pilot_desktop.ui.panes.messages.model import COLUMNS, NATURAL, MessagesModel
@@ -50,10 +52,6 @@ LIVE_KEEP = 1000  # rows kept while new ones are prepended at the top; older one
 PENDING_MAX = 20_000  # changed ids held while hidden or busy; past this, reload
 RELATIVE_REFRESH = 60.0  # seconds: "last hour" and "stuck" move with the clock
 COUNT_CAP = 100_000
-_WIDTHS = {
-    "Status": 112, "Created": 132, "Number": 140, "Contact": 250, "Type": 52, "Sent→Delivered": 104,
-    "Delivered→Read": 104, "Replies": 56, "Error": 150, "Notes": 120,
-}  # fmt: skip
 
 
 class MessagesPane(RowsAndTimelines, QWidget):
@@ -110,7 +108,9 @@ class MessagesPane(RowsAndTimelines, QWidget):
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setItemDelegateForColumn(COLUMNS.index("Status"), BadgeDelegate(self.table))
-        set_up_row_list(self.table, COLUMNS, _WIDTHS, stretch="Text", row_height=24)  # newest first
+        set_up_row_list(self.table, COLUMNS, WIDTHS, stretch="Text", row_height=24)  # newest first
+        fit_headers(self.table)
+        self.text_room = TextRoom(self.table, COLUMNS.index("Text"))
         self.table.horizontalHeader().setSortIndicator(*NATURAL)
         self.table.setSortingEnabled(True)  # sorts the loaded rows (model.sort)
         self.table.horizontalHeader().sortIndicatorChanged.connect(lambda *_: self._release())
@@ -262,6 +262,7 @@ class MessagesPane(RowsAndTimelines, QWidget):
         self._names_stale = False
         if (known := load_names(self.reads)) is not None:
             self.model.set_numbers(known)
+            fit_names(self.table, COLUMNS.index("Number"), [number_short(n, known) for n in known])
             self.filters.set_number_names(known)
             self._regions = regions_of(phone for _, phone in known.values() if phone)
 

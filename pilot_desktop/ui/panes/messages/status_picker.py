@@ -4,9 +4,9 @@ open while ticking several."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QAction, QMouseEvent
-from PySide6.QtWidgets import QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QMenu, QStyle, QToolButton, QWidget
 
 from pilot_desktop.core.lifecycle import CANCELED, DELIVERED, FAILED, QUEUED, READ, RECEIVED, SENT
 from pilot_desktop.ui.panes.messages import style
@@ -52,6 +52,16 @@ class StatusPicker(QToolButton):
         self.setMenu(menu)
         self._quiet = False
         self._label()
+
+    def sizeHint(self) -> QSize:
+        """Room for the menu's arrow on both sides of the centred text: the style draws it
+        in the corner, over the last letter otherwise."""
+        hint = super().sizeHint()
+        arrow = self.style().pixelMetric(QStyle.PixelMetric.PM_MenuButtonIndicator, None, self)
+        return QSize(hint.width() + 2 * arrow, hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        return self.sizeHint()
 
     def statuses(self) -> frozenset[str]:
         if self.stuck():

@@ -12,9 +12,11 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from pilot_desktop.api.models import Webhook
 from pilot_desktop.core.format import age
-from pilot_desktop.core.numbers import CLOSED, HEALTHY, OPEN, REMOVED, NumberState
+from pilot_desktop.core.number_words import shows_health  # the CLI's rule too
+from pilot_desktop.core.numbers import CLOSED, HEALTHY, REMOVED
 from pilot_desktop.store.read_models import DAY, NumberSummary
 from pilot_desktop.ui.elided import ElidedLabel
+from pilot_desktop.ui.look import hint_style, tint
 from pilot_desktop.ui.panes.numbers.strip import UptimeStrip
 from pilot_desktop.ui.panes.numbers.text import (
     HEALTH_COLOURS,
@@ -42,15 +44,9 @@ _PROBLEM = "background: #feebc8; color: #7b341e; border-radius: 4px; padding: 3p
 Hooks = list[Webhook] | str | None
 
 
-def shows_health(state: NumberState) -> bool:
-    """The health pill: a warning always; "healthy" (green) only while connected. A number
-    that is not connected is not healthy, whatever the platform's health flag says."""
-    return state.health != HEALTHY or state.connection == OPEN
-
-
 def _muted(text: str = "") -> QLabel:
     label = QLabel(text)
-    label.setStyleSheet("color: palette(mid);")
+    label.setStyleSheet(hint_style(label))  # palette(mid) is about 2:1: too faint
     return label
 
 
@@ -105,7 +101,7 @@ class NumberCard(QFrame):
         third = QHBoxLayout()
         third.addWidget(self.strip)
         span = ElidedLabel("24 h ago → now", min_width=20)
-        span.setStyleSheet("color: palette(mid);")
+        span.setStyleSheet(hint_style(span))
         third.addWidget(span)
         third.addStretch(1)
         self.uptime = QLabel()
@@ -163,8 +159,8 @@ class NumberCard(QFrame):
         self.health.setStyleSheet(_PILL.format(bg=bg, fg=fg))
         self.health.setToolTip(health_tip(st, now))
 
-        self.state.setText(f"<b>{html.escape(state_text(st, now))}</b>")
-        self.state.setStyleSheet(f"color: {self.state_colour};")
+        self.state.setText(f"<b>{html.escape(state_text(st, now, s.entered_from))}</b>")
+        self.state.setStyleSheet(tint(self.state, self.state_colour))  # the hue, readable
         why = error_text(st.last_error, st.last_error_code) if st.connection == CLOSED else ""
         self.error.setText(f"— {why}" if why else "")
         self.error.setToolTip(why)
@@ -180,7 +176,7 @@ class NumberCard(QFrame):
             "followed by a reconnection."
         )
 
-        self.show_meta(s)
+        self.show_meta(s, now)
         billing = billing_text(s.billing_blocked_since, s.billing_disconnect_at)
         self.billing.setText(billing or "")
         self.billing.setVisible(billing is not None)
@@ -190,9 +186,9 @@ class NumberCard(QFrame):
         for label in (self.name, self.state):
             label.setDisabled(st.connection == REMOVED)
 
-    def show_meta(self, s: NumberSummary) -> None:
+    def show_meta(self, s: NumberSummary, now: float | None = None) -> None:
         """Meta health, and the PII mode when it is not the platform's default (keep all)."""
-        parts = [meta_health_html(s, sendable_too=False)]
+        parts = [meta_health_html(s, sendable_too=False, now=now)]
         if s.pii_mode and s.pii_mode != "STORE_INDEFINITE":
             parts.append(html.escape(pii_text(s.pii_mode) or ""))
         shown = " · ".join(p for p in parts if p)

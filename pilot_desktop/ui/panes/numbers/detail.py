@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from pilot_desktop.core.format import age, exact, when
 from pilot_desktop.core.numbers import HEALTHY
 from pilot_desktop.store.read_models import NumberSummary, TransitionRow
+from pilot_desktop.ui.look import hint_style
 from pilot_desktop.ui.panes.numbers.card import Hooks
 from pilot_desktop.ui.panes.numbers.text import (
     KIND_LABEL,
@@ -28,6 +29,7 @@ from pilot_desktop.ui.panes.numbers.text import (
     REFUSED_COLOUR,
     STATE_LABEL,
     change_text,
+    detail_behind,
     error_text,
     meta_health_html,
     note_text,
@@ -42,7 +44,7 @@ from pilot_desktop.ui.refusal_watch import Concern
 from pilot_desktop.ui.tables import read_only_table
 
 HISTORY_COLUMNS = ("Time", "Kind", "Change", "Source", "Note")
-_WIDTHS = (None, None, 200, 110)  # None: fits its contents (a few hundred rows at most)
+_WIDTHS = (None, None, 180, 95)  # None: fits its contents; no side scroll at 1024 px
 
 
 class NumberDetail(QWidget):
@@ -83,7 +85,7 @@ class NumberDetail(QWidget):
                 header.resizeSection(i, width)
         header.setStretchLastSection(True)
         self.empty_history = QLabel("No change recorded yet.")
-        self.empty_history.setStyleSheet("color: palette(mid);")
+        self.empty_history.setStyleSheet(hint_style(self.empty_history))
 
         col = QVBoxLayout(self)
         col.setContentsMargins(0, 0, 0, 0)
@@ -120,7 +122,10 @@ class NumberDetail(QWidget):
         if st.health != HEALTHY or st.health_reason:
             reason = f": {html.escape(st.health_reason)}" if st.health_reason else ""
             facts.append(f"Health {st.health}{reason}")
-        if s.quality_rating or s.messaging_tier:
+        if detail_behind(s):  # read before the current state began: said as old, never as fact
+            if stale := meta_health_html(s, now=now):
+                facts.append(stale)
+        elif s.quality_rating or s.messaging_tier:
             facts.append(f"Meta health: {meta_health_html(s)}")
         elif s.sendable is not None:  # a web (QR) number's detail says only this
             facts.append("Sendable" if s.sendable else f"<b style='color: {REFUSED_COLOUR}'>Not sendable</b>")

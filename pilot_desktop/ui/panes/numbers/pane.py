@@ -41,6 +41,7 @@ from pilot_desktop.store.read_models import NumbersOverview, NumberSummary
 from pilot_desktop.store.reads import Reads
 from pilot_desktop.store.records import Changes
 from pilot_desktop.ui.elided import ElidedLabel
+from pilot_desktop.ui.look import hint_style, tint
 from pilot_desktop.ui.panes.numbers.card import Hooks, NumberCard
 from pilot_desktop.ui.panes.numbers.detail import NumberDetail
 from pilot_desktop.ui.panes.numbers.empty import EmptyPage
@@ -53,13 +54,14 @@ from pilot_desktop.ui.tasks import Tasks
 log = logging.getLogger(__name__)
 
 NARROW_PX = 900
+LOW_PX = 560  # below this height (narrow), the detail under the cards gets a fifth
 THROTTLE_S = 1.0  # at most one re-read this often, however busy the webhooks
 STALE_S = 30.0  # ages, "since" and uptimes move: re-read a visible tab this often anyway
 HISTORY_ROWS = 300
 HOOKS_STALE_S = 300.0  # the webhooks of every number are re-read this often (network)
 SELECTED_HOOKS_STALE_S = 60.0  # and the selected number's when it is selected again
 WebhooksOf = Callable[[str], Awaitable[list[Webhook]]]
-_LEVEL_COLOUR = {"ok": "#276749", "warn": "#975a16", "down": "#c53030", "none": "palette(mid)"}
+_LEVEL_COLOUR = {"ok": "#276749", "warn": "#975a16", "down": "#c53030", "none": "#718096"}
 
 
 class NumbersPane(QWidget):
@@ -77,6 +79,7 @@ class NumbersPane(QWidget):
         self.tasks = Tasks()
         self._wanted: str | None = None  # show_number() before its card exists
         self._checking = False
+        self._layout_kind: tuple[Qt.Orientation, bool] | None = None  # resizeEvent
         self._hooks: dict[str, tuple[float, list[Webhook] | str]] = {}
         self._hooks_task: asyncio.Task[None] | None = None
         self.refusals: RefusalPicture | None = None  # the receiver's recent refusals (ui/app.py)
@@ -93,7 +96,7 @@ class NumbersPane(QWidget):
         self.overall_label = ElidedLabel("", min_width=120)
         self.overall_label.setStyleSheet("font-weight: bold;")
         self.polling_label = ElidedLabel("", min_width=60)
-        self.polling_label.setStyleSheet("color: palette(mid);")
+        self.polling_label.setStyleSheet(hint_style(self.polling_label))  # readable: not palette(mid)
         self.check_button = QPushButton("Check now")
         self.check_button.setToolTip("Ask the platform for every number's live state now")
         self.check_button.clicked.connect(lambda: self.tasks.start(self.check_now()))
@@ -145,12 +148,16 @@ class NumbersPane(QWidget):
         self.polling_label.setToolTip(text)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        # Narrow: the selected number's detail goes under the cards instead of beside them.
-        wide = event.size().width() >= NARROW_PX
+        # Narrow: the selected number's detail goes under the cards instead of beside them;
+        # low too: the cards get most of the height (the detail scrolls, its handle drags).
+        size = event.size()
+        wide = size.width() >= NARROW_PX
         orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
-        if orientation != self.split.orientation():
+        low = not wide and size.height() < LOW_PX
+        if (orientation, low) != self._layout_kind:
+            self._layout_kind = (orientation, low)
             self.split.setOrientation(orientation)
-            self.split.setSizes([580, 620] if wide else [600, 400])  # the cards first
+            self.split.setSizes([580, 620] if wide else [800, 200] if low else [600, 400])
         super().resizeEvent(event)
 
     def set_sources(self, polling: NumberPolling | None, webhooks_of: WebhooksOf | None) -> None:
@@ -224,7 +231,7 @@ class NumbersPane(QWidget):
         level, text = overall([s.state for s in found])
         self.overall_label.setText(text)
         self.overall_label.setToolTip(text)
-        self.overall_label.setStyleSheet(f"font-weight: bold; color: {_LEVEL_COLOUR[level]};")
+        self.overall_label.setStyleSheet(tint(self.overall_label, _LEVEL_COLOUR[level], "font-weight: bold;"))
         last = max((s.last_poll_at for s in found if s.last_poll_at is not None), default=None)
         self._say_polling(self._polling_text(last))
         polling = self.polling

@@ -26,6 +26,7 @@ from pilot_desktop.core.numbers import (
     slot_state,
     strip_spans,
 )
+from pilot_desktop.ui.look import hint_style
 from pilot_desktop.ui.panes.numbers.text import colour
 
 CELL_W, GAP, HEIGHT = 6, 1, 16
@@ -33,7 +34,7 @@ SLOTS = 48
 LEGEND = (
     (OPEN, "connected"),
     (CONNECTING, f"connecting {int(CONNECTING_SHOWN_S // 60)} min or more"),
-    (CLOSED, "disconnected (any drop)"),
+    (CLOSED, "disconnected"),  # at any moment of the half hour: the tooltip says so
     (REMOVED, "removed"),
     (UNKNOWN, "not known yet"),
 )
@@ -124,10 +125,10 @@ class StripLegend(QLabel):
             f"<span style='color: {colour(state)}'>■</span>&nbsp;{html.escape(words).replace(' ', '&nbsp;')}"
             for state, words in LEGEND
         )
-        super().__init__(f"24 h strips: &nbsp;{items}", parent)
+        super().__init__(f"24 h: &nbsp;{items}", parent)  # one line at 640 px
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setWordWrap(True)
-        self.setStyleSheet("color: palette(mid);")
+        self.setStyleSheet(hint_style(self))  # readable words (palette(mid) is about 2:1)
         self.setToolTip(
             "One cell per half hour, oldest on the left. A cell is red when the number was "
             "disconnected at any moment in it, amber when it was connecting for "

@@ -153,9 +153,47 @@ PII_WORDS = {
 REFUSED_COLOUR = "#c53030"
 
 
-def meta_health_html(s: NumberSummary, *, sendable_too: bool = True) -> str | None:
+# How a reading older than the current state is said: "..., before it connected".
+BECAME = {
+    OPEN: "it connected",
+    CONNECTING: "it began connecting",
+    CLOSED: "it disconnected",
+    REMOVED: "it was removed",
+}
+
+
+def detail_behind(s: NumberSummary) -> bool:
+    """The number's detail (Meta health, `sendable`) was read before its current connection
+    state began (a webhook said Connected after the poll read it Connecting): it describes
+    the number as it was then, so it is never shown as a fact beside the current state."""
+    since = s.state.connection_at
+    return s.detail_at is not None and since is not None and s.detail_at < since
+
+
+def as_of_words(s: NumberSummary, now: float | None = None) -> str:
+    """'as of the check at 00:17:44, before it connected'."""
+    became = BECAME.get(s.state.connection, "its state changed")
+    return f"as of the check at {when(s.detail_at, now)}, before {became}"
+
+
+def _stale_health_html(s: NumberSummary, now: float | None) -> str | None:
+    """The old reading in neutral italics, said to be old: no red, no green."""
+    parts = [f"quality {s.quality_rating}" if s.quality_rating else "", s.messaging_tier or ""]
+    if s.sendable is not None:
+        parts.append("sendable" if s.sendable else "not sendable")
+    said = " · ".join(p for p in parts if p)
+    if not said:
+        return None
+    words = f"{as_of_words(s, now)}: {said} (read again at the next poll)"
+    return f"<i>{html.escape(words[0].upper() + words[1:])}</i>"
+
+
+def meta_health_html(s: NumberSummary, *, sendable_too: bool = True, now: float | None = None) -> str | None:
     """'Quality RED · tier TIER_1K · not sendable' (rich text, coloured), or None when the
-    number's detail carried no Meta health. `sendable_too=False` says only "not sendable"."""
+    number's detail carried no Meta health. `sendable_too=False` says only "not sendable".
+    A detail read before the current state began is said as such (`detail_behind`)."""
+    if detail_behind(s):
+        return _stale_health_html(s, now)
     parts = []
     if s.quality_rating:
         tint = QUALITY_COLOUR.get(s.quality_rating.upper(), "palette(text)")

@@ -11,8 +11,8 @@ from pilot_desktop.services.accounts import Accounts
 from pilot_desktop.services.config import SettingsError
 from pilot_desktop.services.secrets import SecretsError
 from pilot_desktop.ui.elided import ElidedLabel
+from pilot_desktop.ui.look import AMBER, tint
 from pilot_desktop.ui.panes.webhooks.account_dialog import AccountDialog
-from pilot_desktop.ui.panes.webhooks.look import AMBER, tint
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 
 

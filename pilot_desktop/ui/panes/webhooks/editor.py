@@ -36,7 +36,7 @@ from pilot_desktop.services.accounts import AccountError
 from pilot_desktop.services.secrets import SecretsError
 from pilot_desktop.services.webhook_admin import Located, WebhookAdmin
 from pilot_desktop.services.webhooks import events_warnings
-from pilot_desktop.ui.panes.webhooks.look import AMBER, GREEN, RED, fit_to_window, hint_label, tint
+from pilot_desktop.ui.look import AMBER, GREEN, RED, fit_to_window, hint_label, tint
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 
@@ -157,7 +157,7 @@ class WebhookEditor(QDialog):
         self.events_warning.setWordWrap(True)
         self.events_warning.setObjectName("eventsWarning")
 
-        self.has_secret, self.is_new, self.autofill = has_secret, webhook is None, bool(autofill_note)
+        self.has_secret, self.is_new, self.autofill = has_secret, webhook is None, autofill_note
         self.secret = QLineEdit()
         self.secret.setEchoMode(QLineEdit.EchoMode.Password)
         self.secret.textChanged.connect(self._show_secret)
@@ -167,10 +167,8 @@ class WebhookEditor(QDialog):
         self.secret_state = QLabel()
         self.secret_state.setObjectName("secretState")
         self.secret_state.setWordWrap(True)
-        text = HELP_TEXT.format(store=store_name)
-        if autofill_note:
-            text += " " + autofill_note
-        secret_help = hint_label(text)
+        # The demo's note is said once, by the state line (while the field is empty).
+        secret_help = hint_label(HELP_TEXT.format(store=store_name))
 
         form = QFormLayout()
         form.addRow("Number", QLabel(number_label))
@@ -264,7 +262,7 @@ class WebhookEditor(QDialog):
         case = plan
         if plan == "none" and self.is_new:
             case = "none-demo" if self.autofill else "none-new"
-        said = PLAN_WORDS[case]
+        said = self.autofill if case == "none-demo" else PLAN_WORDS[case]
         self.secret_state.setText(said)
         self.secret_state.setStyleSheet(
             tint(self.secret_state, AMBER if plan in ("forget", "none") else GREEN)

@@ -13,7 +13,8 @@ from pilot_desktop.core.format import age_iso
 from pilot_desktop.services.webhook_admin import WebhookAdmin
 from pilot_desktop.services.webhooks import describe_events
 from pilot_desktop.tunnel.public_url import token_at
-from pilot_desktop.ui.panes.webhooks.look import AMBER, GREEN, ORANGE, RED, FitColumns, cell_colour, refit
+from pilot_desktop.ui.look import AMBER, GREEN, ORANGE, RED, cell_colour
+from pilot_desktop.ui.panes.webhooks.columns import SHORT_ROLE, FitColumns, refit
 from pilot_desktop.ui.panes.webhooks.widgets import row_table
 from pilot_desktop.ui.refusal_watch import RefusalPicture, route_words, window_words
 
@@ -43,10 +44,26 @@ FOREIGN_TIP = (
 
 
 def hooks_table() -> QTableWidget:
+    """The table, its columns shared by need (columns.py): names whole up to a cap, the events
+    readable, the URL the rest and 40 % at least; short of room, "Active", "Last triggered" and
+    "Signing secret" take their short forms ("on", "3 min", "✓"), then hide (the secret first)."""
     table = row_table(COLUMNS)
-    # The URL keeps the spare width; names, events and reasons are elided (end) past a cap.
-    FitColumns(table, URL_COLUMN, least=220, caps={0: 180, EVENTS_COLUMN: 260, LAST_COLUMN: 260})
+    FitColumns(
+        table,
+        URL_COLUMN,
+        least=160,
+        share=0.4,
+        caps={0: 340, EVENTS_COLUMN: 260, LAST_COLUMN: 260},
+        floors={0: "Webhook na", EVENTS_COLUMN: "all events (*)"},
+        narrow={ACTIVE_COLUMN: "On", LAST_COLUMN: "Last", SECRET_COLUMN: "Secret"},
+        drop=(SECRET_COLUMN, LAST_COLUMN, ACTIVE_COLUMN),
+    )
     return table
+
+
+def short_age(age: str) -> str:
+    """ "3 min ago" -> "3 min": the Last column's short form."""
+    return age.removesuffix(" ago")
 
 
 def other_token(url: str, bases: Sequence[str], token: str) -> str | None:
@@ -95,9 +112,12 @@ def fill(
             age_iso(hook.last_triggered),
             _secret_cell(secret, here, hook.id in refused),
         ]
+        shorts = {ACTIVE_COLUMN: "on" if hook.active else "off", SECRET_COLUMN: _SHORT_SECRET[cells[-1]]}
         for col, text in enumerate(cells):
             item = QTableWidgetItem(text)
             item.setToolTip(text)
+            if col in shorts:
+                item.setData(SHORT_ROLE, shorts[col])
             if col == URL_COLUMN and here:
                 item.setForeground(cell_colour(table, GREEN))
                 item.setToolTip(f"Points at this app's receiver: {hook.url}")
@@ -141,6 +161,9 @@ def warnings(hooks: list[Webhook], admin: WebhookAdmin, bases: Sequence[str]) ->
     return "\n".join(said)
 
 
+_SHORT_SECRET = {"stored": "✓", "missing (401)": "401", "none: unverified": "none", "—": "—"}
+
+
 def _secret_cell(stored: bool, here: bool, refused: bool) -> str:
     if stored:
         return "stored"
@@ -179,9 +202,11 @@ def show_refused(
                 item.setText(last)
                 item.setToolTip(last)
                 item.setData(Qt.ItemDataRole.ForegroundRole, None)
+            item.setData(SHORT_ROLE, short_age(last))
             continue
         span = window_words(refusals.summary.window_s) if refusals is not None else ""
         item.setText(f"{last} · ⊘ {concern.count_text} refused ({concern.status_text}) in {span}")
+        item.setData(SHORT_ROLE, f"⊘ {concern.count_text} ({concern.status_text})")
         item.setForeground(cell_colour(table, RED))
         latest = concern.latest
         tip = [

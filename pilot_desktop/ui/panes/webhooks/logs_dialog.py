@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.core.format import duration
 from pilot_desktop.services.webhook_logs import LogComparison
-from pilot_desktop.ui.panes.webhooks.look import FitColumns, fit_to_window, refit
+from pilot_desktop.ui.look import fit_to_window
+from pilot_desktop.ui.panes.webhooks.columns import FitColumns, refit
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip, row_table
 from pilot_desktop.ui.tasks import Tasks
 
@@ -41,7 +42,7 @@ class LogsDialog(QDialog):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.table = row_table(COLUMNS)
-        FitColumns(self.table, COLUMNS.index("Event"), least=140)
+        FitColumns(self.table, COLUMNS.index("Event"), least=140, share=0.4)
         self.table.itemSelectionChanged.connect(self._show_payload)
         self.payload = QPlainTextEdit(readOnly=True)
         self.payload.setPlaceholderText("Select a delivery to see its payload and the answer it got.")

@@ -17,7 +17,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QListWidget,
     QListWidgetItem,
     QMessageBox,
     QPushButton,
@@ -43,7 +42,7 @@ from pilot_desktop.ui.panes.webhooks.retarget_dialog import RetargetDialog
 from pilot_desktop.ui.panes.webhooks.sections import Sections
 from pilot_desktop.ui.panes.webhooks.target_box import TargetBox
 from pilot_desktop.ui.panes.webhooks.watch_parts import WatchParts
-from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip, delete_box
+from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip, delete_box, number_list
 from pilot_desktop.ui.refusal_watch import RefusalPicture
 from pilot_desktop.ui.tasks import Tasks
 
@@ -88,8 +87,7 @@ class WebhooksPane(QWidget):
         self.strip = StatusStrip()
         self.accounts_row = AccountsRow(self.admin.accounts, self.strip, self._open, self.profile_accounts)
         self.accounts_row.point_all_requested.connect(lambda: self.tasks.start(self.open_point_all()))
-        self.numbers = QListWidget()
-        self.numbers.setMinimumWidth(130)
+        self.numbers = number_list()
         self.numbers.currentItemChanged.connect(lambda *_: self.tasks.start(self.load_webhooks()))
 
         self.title = ElidedLabel("", 120)  # one line, elided in a narrow window

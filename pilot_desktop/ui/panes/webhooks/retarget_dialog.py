@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 from pilot_desktop.api.errors import ApiError
 from pilot_desktop.services.accounts import AccountError
 from pilot_desktop.services.webhooks import Change
-from pilot_desktop.ui.panes.webhooks.look import GREEN, RED, FitColumns, cell_colour, fit_to_window, refit
+from pilot_desktop.ui.look import GREEN, RED, cell_colour, fit_to_window
+from pilot_desktop.ui.panes.webhooks.columns import FitColumns, refit
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 
@@ -112,8 +113,17 @@ class RetargetDialog(QDialog):
                 item = QTableWidgetItem(text)
                 item.setToolTip(tip)
                 self.table.setItem(row, col, item)
-        caps = {RESULT: 220, COLUMNS.index("Number"): 200, COLUMNS.index("Webhook"): 160, NOW: 240, WILL: 240}
-        FitColumns(self.table, WHY, least=160, caps=caps)
+        # Number and Webhook whole (up to a cap), the addresses' hosts whole; Why the rest.
+        number, hook = COLUMNS.index("Number"), COLUMNS.index("Webhook")
+        caps = {RESULT: 220, number: 340, hook: 340, NOW: 260, WILL: 260}
+        floors = {
+            RESULT: "failed: …",
+            number: "Imobiliária",
+            hook: "Pilot Desk",
+            NOW: "old.example",
+            WILL: "old.example",
+        }
+        FitColumns(self.table, WHY, least=120, caps=caps, floors=floors)
         self.strip = StatusStrip()
         self.buttons = QDialogButtonBox(_BUTTON.Apply | _BUTTON.Close)
         self.apply_button = self.buttons.button(QDialogButtonBox.StandardButton.Apply)

@@ -33,7 +33,8 @@ from pilot_desktop.services.subscribe_all import (
     plan_subscribe_all,
 )
 from pilot_desktop.services.webhook_admin import AdminError, WebhookAdmin
-from pilot_desktop.ui.panes.webhooks.look import GREEN, RED, FitColumns, cell_colour, fit_to_window, refit
+from pilot_desktop.ui.look import GREEN, RED, cell_colour, fit_to_window
+from pilot_desktop.ui.panes.webhooks.columns import FitColumns, refit
 from pilot_desktop.ui.panes.webhooks.secret_prompt import SecretPrompt
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
@@ -43,6 +44,7 @@ EXPECTED = (ApiError, AccountError, AdminError, SecretsError, SettingsError)
 COLUMNS = ("Subscribe", "Result", "Number", "Account", "Action", "Webhook", "Why")
 RESULT = COLUMNS.index("Result")
 WHY = COLUMNS.index("Why")
+NUMBER, ACCOUNT, HOOK = COLUMNS.index("Number"), COLUMNS.index("Account"), COLUMNS.index("Webhook")
 ACTIONS = {"create": "create", "repoint": "re-point", "keep": "keep"}
 
 INTRO = (
@@ -75,7 +77,11 @@ class SubscribeAllDialog(QDialog):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        FitColumns(self.table, WHY, least=160, caps={RESULT: 220, 2: 200, 3: 140, 5: 160})
+        # Number, Account and Webhook whole (up to a cap); Why takes what remains.
+        caps = {RESULT: 220, NUMBER: 340, ACCOUNT: 260, HOOK: 340}
+        floors = {RESULT: "failed: …", NUMBER: "Imobiliária", ACCOUNT: "Sandbox", HOOK: "Pilot Desk"}
+        # Short of room the tick column's title is a tick (its tooltip says "Subscribe").
+        FitColumns(self.table, WHY, least=120, caps=caps, floors=floors, narrow={0: "✓"})
         self.prompt = SecretPrompt(admin.accounts.secrets.backend)
         self.strip = StatusStrip()
         self.buttons = QDialogButtonBox(_BUTTON.Apply | _BUTTON.Close)

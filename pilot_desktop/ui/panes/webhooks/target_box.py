@@ -20,7 +20,7 @@ from pilot_desktop.services.config import SettingsError
 from pilot_desktop.services.webhook_admin import WebhookAdmin
 from pilot_desktop.services.webhooks import public_url_of
 from pilot_desktop.tunnel.probe import probe
-from pilot_desktop.ui.panes.webhooks.look import hint_style
+from pilot_desktop.ui.look import hint_style
 from pilot_desktop.ui.panes.webhooks.widgets import StatusStrip
 from pilot_desktop.ui.tasks import Tasks
 

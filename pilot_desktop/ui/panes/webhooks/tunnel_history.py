@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
 
 from pilot_desktop.core.format import exact, when
 from pilot_desktop.store.watch_records import UrlRow
-from pilot_desktop.tunnel.providers import PRESETS, TunnelStatus
+from pilot_desktop.tunnel.ngrok_sdk import MODE as NGROK_SDK
+from pilot_desktop.tunnel.ngrok_sdk import wants_authtoken
+from pilot_desktop.tunnel.providers import PRESETS, RETRIED, TunnelStatus
 from pilot_desktop.ui.panes.webhooks.widgets import row_table
 
 MODES: tuple[tuple[str, str], ...] = (
@@ -79,6 +81,12 @@ def error_text(status: TunnelStatus) -> str:
     preset = PRESETS.get(status.mode)
     if status.state == "failed" and preset is not None and preset.install_hint not in error:
         error = f"{error} {preset.install_hint}".strip()
+    # The tunnel layer says what to fix; how to, in this window, is said here (the CLI has its own).
+    if status.state == "failed" and RETRIED not in error:
+        if status.mode == NGROK_SDK and wants_authtoken(status.error):
+            error += " Enter it in the authtoken field above: the tunnel starts again with it."
+        else:
+            error += " Then press Restart tunnel."
     return error
 
 

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QLabel,
+    QListWidget,
     QMessageBox,
     QProgressBar,
     QTableWidget,
@@ -91,6 +92,16 @@ def row_table(columns: tuple[str, ...]) -> QTableWidget:
     table.verticalHeader().hide()
     table.horizontalHeader().setStretchLastSection(True)
     return table
+
+
+def number_list() -> QListWidget:
+    """The pane's list of numbers: a long name is elided at the end (whole in its tooltip),
+    never scrolled sideways."""
+    numbers = QListWidget()
+    numbers.setMinimumWidth(130)
+    numbers.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    numbers.setTextElideMode(Qt.TextElideMode.ElideRight)
+    return numbers
 
 
 def delete_box(parent: QWidget, name: str) -> QMessageBox:

@@ -1,6 +1,6 @@
-"""How the Webhooks pane and its dialogs stay readable: text colours with enough contrast
-against the background they are drawn on, and tables whose one important column (a URL,
-a reason) keeps the spare width while the others are sized to their contents, capped.
+"""How the panes and their dialogs stay readable: text colours with enough contrast against
+the background they are drawn on, and dialogs no larger than their window (the Webhooks
+tables' columns are shared by need: ui/panes/webhooks/columns.py).
 
 Contrast is the WCAG 2 ratio; 4.5:1 is its minimum for body text. A colour that misses it
 against the widget's own palette (light or dark theme) is moved towards black or white
@@ -9,9 +9,8 @@ until it has it, so the pane's hues survive on any theme but never become unread
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QWidget
+from PySide6.QtWidgets import QLabel, QTableWidget, QWidget
 
 MIN_CONTRAST = 4.5
 AMBER, GREEN, RED, ORANGE = "#975a16", "#276749", "#c53030", "#c05621"
@@ -83,53 +82,6 @@ def cell_colour(table: QTableWidget, color: str) -> QColor:
     return readable(shade, palette.color(QPalette.ColorRole.AlternateBase))
 
 
-class FitColumns(QObject):
-    """Every column at its contents' width (capped), the `stretch` column taking what is
-    left of the table's width, never less than `least` (a horizontal scroll bar then).
-    Cells that do not fit are elided at the end; their tooltips hold the whole text."""
-
-    def __init__(
-        self, table: QTableWidget, stretch: int, *, least: int = 200, caps: dict[int, int] | None = None
-    ):
-        super().__init__(table)
-        self.table, self.stretch, self.least = table, stretch, least
-        self.caps = caps or {}
-        table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        table.setWordWrap(False)
-        header = table.horizontalHeader()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        table.viewport().installEventFilter(self)
-        self.fit()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Resize:
-            self.fit()
-        return False
-
-    def fit(self) -> None:
-        table, header = self.table, self.table.horizontalHeader()
-        room = table.viewport().width()
-        least = max(self.least, room * 2 // 5)  # the column that matters keeps 40 % at least
-        widths: dict[int, int] = {}
-        floors: dict[int, int] = {}
-        for col in range(table.columnCount()):
-            if col == self.stretch or header.isSectionHidden(col):
-                continue
-            want = max(table.sizeHintForColumn(col), header.sectionSizeHint(col))
-            widths[col] = min(want, self.caps.get(col, 320))
-            floors[col] = min(widths[col], max(header.sectionSizeHint(col), 60))
-        # Too wide: the others give up width down to their titles' (elided cells, tooltips whole).
-        excess = sum(widths.values()) + least - room
-        spare = sum(widths[c] - floors[c] for c in widths)
-        if excess > 0 and spare > 0:
-            share = min(1.0, excess / spare)
-            widths = {col: w - int((w - floors[col]) * share) for col, w in widths.items()}
-        for col, width in widths.items():
-            header.resizeSection(col, width)
-        header.resizeSection(self.stretch, max(self.least, room - sum(widths.values())))
-
-
 def fit_to_window(dialog: QWidget, parent: QWidget | None, width: int, height: int) -> None:
     """Open `dialog` at width x height, or smaller to fit the window it belongs to (else the
     screen), so a dialog from a 640x420 window is not larger than it."""
@@ -139,10 +91,3 @@ def fit_to_window(dialog: QWidget, parent: QWidget | None, width: int, height: i
         if limit is not None and limit.width() > 0 and limit.height() > 0:
             width, height = min(width, limit.width()), min(height, limit.height())
     dialog.resize(width, height)
-
-
-def refit(table: QTableWidget) -> None:
-    """Size `table`'s columns again after its cells changed (when it has a FitColumns)."""
-    fit = table.findChild(FitColumns)
-    if fit is not None:
-        fit.fit()
