@@ -44,7 +44,9 @@ async def test_an_empty_list_under_the_pointer_holds_nothing(data_dir: Path) -> 
     async with running_app(data_dir) as app:
         live, viewport = app.live, app.live.table.viewport()
         app.window.resize(1024, 700)
-        QTest.mouseMove(viewport, QPoint(viewport.width() // 2, viewport.height() // 2))
+        app.window.show()
+        await until(lambda: viewport.height() > 200)  # laid out: 5 rows cannot reach its bottom
+        QTest.mouseMove(viewport, QPoint(viewport.width() // 2, viewport.height() - 10))
         await until(viewport.underMouse)
         n = await feed(app, 0, 5)
         await until(lambda: live.model.rowCount() == n, seconds=5)
