@@ -62,7 +62,7 @@ run: venv
 test: export QT_QPA_PLATFORM ?= offscreen
 test: venv-dev
 	@bash .ci/sysdeps.sh offscreen openssl
-	timeout -k 30 1500 $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	timeout -k 30 1740 $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Runs all three, then fails if any did.
 lint: venv-dev
