@@ -5,9 +5,10 @@ says so) on stdout through `print_json`, its keys in camelCase at every level wh
 code's names (`camel_keys`; a stored payload wrapped in `Verbatim` is kept as it is); tables
 (`table`, cli/output.py) fit the terminal's width: empty columns left out, long text columns
 cut first but never until two values look alike, then whole on a line under each row; ids,
-times, phones and URLs never cut; messages, notes and warnings go to stderr as `pilot-desktop: ...`. Exit codes: 0
-done, 1 failed (the platform refused, no database, a file in error ...), 2 the command
-cannot run as given (a bad value, refused without --yes), 130 interrupted.
+times, phones and URLs never cut; messages, notes and warnings go to stderr as
+`pilot-desktop: ...`. Exit codes: 0 done, 1 failed (the platform refused, no database, a
+file in error ...), 2 the command cannot run as given (a bad value, refused without --yes),
+130 interrupted.
 
 What the CLI prints is data for other programs and for terminals: stdout and stderr pass
 through `terminal_safe` (stored or remote text cannot drive the terminal), JSON is written
